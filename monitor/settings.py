@@ -1,0 +1,109 @@
+"""Process settings: environment variables and ``.env``, prefix ``MONITOR_``.
+
+Durations accept ``90`` (seconds), ``30s``, ``5m``, ``2h``, ``1d`` or
+combinations like ``1h30m``. Secrets are ``SecretStr``: they print as
+``**********`` and only ``get_secret_value()`` reveals them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> timedelta:
+    """Parse ``5m``, ``1h30m``, ``90`` (seconds) or a timedelta into a timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a duration like 30s, 5m, 2h or 1d, got {value!r}")
+    text = value.strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return timedelta(seconds=float(text))
+    pos, total = 0, 0.0
+    for part in _DURATION_PART.finditer(text):
+        if text[pos : part.start()].strip():
+            break
+        total += float(part.group(1)) * _UNIT_SECONDS[part.group(2)]
+        pos = part.end()
+    if pos == 0 or text[pos:].strip():
+        raise ValueError(f"expected a duration like 30s, 5m, 2h or 1d, got {value!r}")
+    return timedelta(seconds=total)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Settings(BaseSettings):
+    """Everything the process needs that is not a watch rule."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MONITOR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    #: Directory whose *.yaml / *.yml files hold feeds, channels and rules.
+    rules_dir: Path = Path("rules")
+    #: Redis URL (redis://host:6379/0); unset means the embedded SQLite store.
+    redis_url: SecretStr | None = None
+    #: Prefix of every Redis key, so several deployments can share one Redis.
+    redis_prefix: str = "news-monitor"
+    #: Directory of the embedded store (used when redis_url is unset).
+    data_dir: Path = Path("data")
+    #: Default polling interval of a feed.
+    poll_interval: Duration = timedelta(minutes=5)
+    #: Items published longer ago than this are recorded as seen without alerting.
+    max_age: Duration = timedelta(hours=24)
+    #: How long an article stays remembered as seen.
+    seen_retention: Duration = timedelta(days=30)
+    #: Log level: DEBUG, INFO, WARNING, ERROR.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: Log format: "console" (human key=value) or "json" (one JSON object per line).
+    log_format: Literal["console", "json"] = "console"
+
+    #: Total deadline for one feed fetch (connect + headers + body).
+    fetch_timeout: Duration = timedelta(seconds=30)
+    #: Largest feed body accepted, in bytes, both as sent and after decompression.
+    max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    #: At most this many feeds are fetched at the same time.
+    max_concurrent_fetches: int = Field(default=16, gt=0)
+    #: User-Agent header sent with every request.
+    user_agent: str = "news-monitor/0.1 (+https://github.com/news-monitor/news-monitor)"
+
+    #: Timeout of one delivery attempt (HTTP request or SMTP session).
+    delivery_timeout: Duration = timedelta(seconds=15)
+    #: Give up (dead-letter) an alert after this many attempts.
+    delivery_max_attempts: int = Field(default=12, gt=0)
+    #: With ``run --once``: stop retrying pending deliveries after this long (they stay queued).
+    once_delivery_deadline: Duration = timedelta(seconds=60)
+    #: With ``run``: how long SIGTERM waits for in-flight deliveries before exiting.
+    shutdown_grace: Duration = timedelta(seconds=10)
+
+    #: SMTP server for email channels.
+    smtp_host: str | None = None
+    #: SMTP port (587 submission with STARTTLS, 465 implicit TLS, 25 plain).
+    smtp_port: int = 587
+    #: SMTP user name, if the server needs a login.
+    smtp_username: str | None = None
+    #: SMTP password.
+    smtp_password: SecretStr | None = None
+    #: From address of alert emails.
+    smtp_from: str = "news-monitor@localhost"
+    #: Upgrade the connection with STARTTLS (certificates verified).
+    smtp_starttls: bool = True
+    #: Connect with implicit TLS (port 465) instead of STARTTLS.
+    smtp_tls: bool = False
+
+    def secret_values(self) -> list[str]:
+        """Every secret string, for redaction from logs."""
+        out = [s.get_secret_value() for s in (self.smtp_password, self.redis_url) if s]
+        return [v for v in out if v]

@@ -1,0 +1,106 @@
+"""JSON encoding of the values a store keeps (alerts, feed state).
+
+Stores persist plain JSON text, so a Redis value or an SQLite row can be read
+by a human and survives upgrades that add fields (unknown keys are ignored,
+missing ones take defaults).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from monitor.store.base import FeedState
+from monitor.types import Alert, Article, FeedValidators, Hit
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def article_to_dict(article: Article) -> dict[str, Any]:
+    """An article as JSON-ready data."""
+    return {
+        "id": article.id,
+        "feed_id": article.feed_id,
+        "url": article.url,
+        "title": article.title,
+        "text": article.text,
+        "published": article.published.isoformat() if article.published else None,
+        "author": article.author,
+        "guid": article.guid,
+    }
+
+
+def article_from_dict(data: dict[str, Any]) -> Article:
+    """Inverse of :func:`article_to_dict`."""
+    return Article(
+        id=data["id"],
+        feed_id=data["feed_id"],
+        url=data.get("url", ""),
+        title=data.get("title", ""),
+        text=data.get("text", ""),
+        published=_dt(data.get("published")),
+        author=data.get("author", ""),
+        guid=data.get("guid", ""),
+    )
+
+
+def encode_alert(alert: Alert) -> str:
+    """An alert as JSON text."""
+    return json.dumps(
+        {
+            "id": alert.id,
+            "channel": alert.channel,
+            "rule_id": alert.rule_id,
+            "query": alert.query,
+            "article": article_to_dict(alert.article),
+            "hits": [[h.field, h.start, h.end, h.term] for h in alert.hits],
+            "created_at": alert.created_at.isoformat(),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def decode_alert(text: str | bytes) -> Alert:
+    """Inverse of :func:`encode_alert`."""
+    data = json.loads(text)
+    created = _dt(data["created_at"])
+    assert created is not None
+    return Alert(
+        id=data["id"],
+        channel=data["channel"],
+        rule_id=data["rule_id"],
+        query=data.get("query", ""),
+        article=article_from_dict(data["article"]),
+        hits=tuple(Hit(f, s, e, t) for f, s, e, t in data.get("hits", [])),
+        created_at=created,
+    )
+
+
+def encode_feed_state(state: FeedState) -> str:
+    """Feed state as JSON text."""
+    return json.dumps(
+        {
+            "etag": state.validators.etag,
+            "last_modified": state.validators.last_modified,
+            "first_polled_at": state.first_polled_at,
+            "last_success_at": state.last_success_at,
+            "consecutive_failures": state.consecutive_failures,
+            "last_error": state.last_error,
+        }
+    )
+
+
+def decode_feed_state(text: str | bytes) -> FeedState:
+    """Inverse of :func:`encode_feed_state`."""
+    data = json.loads(text)
+    return FeedState(
+        validators=FeedValidators(etag=data.get("etag"), last_modified=data.get("last_modified")),
+        first_polled_at=data.get("first_polled_at"),
+        last_success_at=data.get("last_success_at"),
+        consecutive_failures=int(data.get("consecutive_failures", 0)),
+        last_error=data.get("last_error", ""),
+    )

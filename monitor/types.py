@@ -1,0 +1,188 @@
+"""The value objects that flow between pipeline stages.
+
+schedule -> fetch (FetchOutcome) -> parse/normalize (Article) -> match (Match)
+-> outbox (Alert) -> deliver (DeliveryResult). All are frozen: a stage returns
+new values, it never mutates what it was given.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One normalized feed entry."""
+
+    #: Stable identity: the feed's guid, else the canonical URL, else a hash of title and date.
+    id: str
+    #: Id of the feed (from the watch config) the article was read from.
+    feed_id: str
+    #: Canonical link (tracking parameters stripped), or "" when the entry has none.
+    url: str
+    #: Plain-text title.
+    title: str
+    #: Plain text of the summary and the content, HTML removed.
+    text: str
+    #: Publication (else update) time in UTC, or None when the feed gives none.
+    published: datetime | None = None
+    #: Author name(s), plain text, or "".
+    author: str = ""
+    #: The entry's guid / Atom id as the feed gives it, or "".
+    guid: str = ""
+
+    def dedup_keys(self) -> tuple[str, ...]:
+        """Keys under which this article counts as seen: its id, its canonical URL, its guid.
+
+        Two entries sharing any key are the same article (one story carried by
+        two feeds, or a guid that changed while the URL stayed).
+        """
+        keys = [f"id:{self.id}"]
+        if self.url:
+            keys.append(f"url:{self.url}")
+        if self.guid:
+            keys.append(f"guid:{self.guid}")
+        return tuple(dict.fromkeys(keys))
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One place where a query term matched."""
+
+    #: Field the hit is in: "title" or "text".
+    field: str
+    #: Character offset of the first matched character in that field.
+    start: int
+    #: Character offset one past the last matched character.
+    end: int
+    #: The query term or phrase that matched, as written in the query.
+    term: str
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule that matched an article."""
+
+    #: Id of the rule that matched.
+    rule_id: str
+    #: The matched article.
+    article: Article
+    #: Where the positive terms of the query matched, in field then offset order.
+    hits: tuple[Hit, ...] = ()
+
+    @property
+    def matched_terms(self) -> tuple[str, ...]:
+        """Distinct query terms that matched, in first-seen order."""
+        return tuple(dict.fromkeys(h.term for h in self.hits))
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One match to be delivered to one channel; the unit of the outbox."""
+
+    #: Deterministic id from (rule, article, channel): the same pair never makes two alerts.
+    #: Also the webhook-id / Message-ID, so it never changes across retries.
+    id: str
+    #: Channel name from the watch config.
+    channel: str
+    #: Rule id from the watch config.
+    rule_id: str
+    #: The rule's query text, for display.
+    query: str
+    #: The matched article.
+    article: Article
+    #: Where the query matched.
+    hits: tuple[Hit, ...]
+    #: When the alert was created (UTC).
+    created_at: datetime
+
+    @property
+    def matched_terms(self) -> tuple[str, ...]:
+        """Distinct query terms that matched, in first-seen order."""
+        return tuple(dict.fromkeys(h.term for h in self.hits))
+
+
+class FetchStatus(enum.Enum):
+    """How a fetch ended."""
+
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedValidators:
+    """HTTP cache validators kept per feed for conditional GET."""
+
+    #: ETag response header of the last 200, or None.
+    etag: str | None = None
+    #: Last-Modified response header of the last 200, or None.
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOutcome:
+    """The result of fetching one feed; failures are values, not exceptions."""
+
+    #: Feed id from the watch config.
+    feed_id: str
+    #: OK (body present), NOT_MODIFIED (304) or ERROR.
+    status: FetchStatus
+    #: Response body (decompressed), empty unless status is OK.
+    body: bytes = b""
+    #: Validators to store for the next conditional GET.
+    validators: FeedValidators = field(default_factory=FeedValidators)
+    #: HTTP status code, or None when no response arrived.
+    http_status: int | None = None
+    #: Response headers that matter for parsing (content-type, content-location ...).
+    headers: dict[str, str] = field(default_factory=dict)
+    #: Human-readable reason for an ERROR, "" otherwise.
+    error: str = ""
+    #: Whether retrying later could succeed (network error, 5xx, 429) or not (404, not a feed).
+    retryable: bool = True
+    #: Seconds the server asked us to wait (Retry-After), if any.
+    retry_after: float | None = None
+    #: Wall-clock seconds the fetch took.
+    elapsed: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOutcome:
+    """Articles read from one feed body, or why the body could not be read."""
+
+    #: Feed id from the watch config.
+    feed_id: str
+    #: Normalized articles, in feed order.
+    articles: tuple[Article, ...] = ()
+    #: Why the body is not a usable feed, "" when it is.
+    error: str = ""
+    #: Entries skipped because they could not be normalized.
+    skipped: int = 0
+
+
+class DeliveryStatus(enum.Enum):
+    """How one delivery attempt ended."""
+
+    DELIVERED = "delivered"
+    #: Failed, and trying again later may succeed (timeout, 5xx, 429, SMTP 4xx).
+    RETRY = "retry"
+    #: Failed, and trying again will not help (other 4xx, bad address, SMTP 5xx).
+    PERMANENT = "permanent"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    """The outcome of one attempt to send one alert."""
+
+    #: The alert's id.
+    alert_id: str
+    #: Channel name.
+    channel: str
+    #: Delivered, retry later, or give up.
+    status: DeliveryStatus
+    #: What the receiver answered (status code, SMTP reply) or the error, secrets redacted.
+    detail: str = ""
+    #: Seconds the receiver asked us to wait before retrying (Retry-After), if any.
+    retry_after: float | None = None
