@@ -8,8 +8,15 @@ new values, it never mutates what it was given.
 from __future__ import annotations
 
 import enum
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+#: A clock returns seconds since the epoch; injected so tests can freeze time.
+Clock = Callable[[], float]
+#: The real clock.
+system_clock: Clock = time.time
 
 
 @dataclass(frozen=True, slots=True)
