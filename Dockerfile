@@ -1,0 +1,25 @@
+# news-monitor: a slim image running as a non-root user, no build tools in the final stage.
+FROM python:3.11-slim AS build
+WORKDIR /src
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+COPY pyproject.toml README.md ./
+COPY monitor ./monitor
+RUN pip install --no-cache-dir .
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    MONITOR_RULES_DIR=/app/rules \
+    MONITOR_DATA_DIR=/app/data
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin monitor
+WORKDIR /app
+COPY --from=build /opt/venv /opt/venv
+COPY rules ./rules
+RUN mkdir -p /app/data && chown monitor /app/data
+USER monitor
+VOLUME ["/app/data"]
+# SIGTERM stops it gracefully: deliveries in flight finish or stay queued.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["news-monitor"]
+CMD ["run"]

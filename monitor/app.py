@@ -1,0 +1,173 @@
+"""Composition root: builds the store, HTTP clients, rule set and channels once, owns their lifetimes.
+
+``Monitor`` is what the CLI drives: ``run_once`` for cron and tests, and
+``run_forever`` for the daemon (the scheduler polls, the outbox worker
+delivers, a stop event ends both gracefully).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Self
+
+import httpx
+
+from monitor.config import LoadedConfig
+from monitor.config_models import FeedConfig
+from monitor.delivery.base import Channel
+from monitor.delivery.channels import build_channel
+from monitor.delivery.worker import DeliveryCounts, OutboxWorker
+from monitor.ingest import build_http_client
+from monitor.log import get_logger
+from monitor.matching import RuleSpec, compile_rules
+from monitor.poller import Poller, PollReport
+from monitor.settings import Settings
+from monitor.store import StateStore
+from monitor.store.factory import open_store
+from monitor.types import Clock
+
+log = get_logger("monitor")
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What ``run --once`` did."""
+
+    #: One report per feed.
+    polls: tuple[PollReport, ...]
+    #: Delivery outcome of the drain that followed.
+    deliveries: DeliveryCounts
+    #: Alerts still queued (retrying) when the run ended.
+    pending: int
+
+
+class Monitor:
+    """The running application: one per process."""
+
+    def __init__(self, settings: Settings, loaded: LoadedConfig, store: StateStore,
+                 poller: Poller, worker: OutboxWorker, stack: AsyncExitStack,
+                 clock: Clock) -> None:
+        self.settings = settings
+        self.config = loaded.config
+        self.store = store
+        self.poller = poller
+        self.worker = worker
+        self.clock = clock
+        self._stack = stack
+
+    @classmethod
+    async def create(
+        cls,
+        settings: Settings,
+        loaded: LoadedConfig,
+        *,
+        store: StateStore | None = None,
+        fetch_transport: httpx.AsyncBaseTransport | None = None,
+        delivery_transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock = time.time,
+    ) -> Self:
+        """Build every client once; ``store`` and transports are injectable for tests."""
+        stack = AsyncExitStack()
+        try:
+            if store is None:
+                store = await open_store(settings)
+            stack.push_async_callback(store.close)
+            await store.ping()
+            fetch_http = await stack.enter_async_context(
+                build_http_client(settings, transport=fetch_transport))
+            delivery_http = await stack.enter_async_context(httpx.AsyncClient(
+                transport=delivery_transport,
+                timeout=settings.delivery_timeout.total_seconds(),
+                follow_redirects=False,
+                headers={"User-Agent": settings.user_agent},
+            ))
+            config = loaded.config
+            channels: dict[str, Channel] = {}
+            for name, channel_config in config.channels.items():
+                channel = build_channel(name, channel_config, settings, delivery_http, clock)
+                stack.push_async_callback(channel.aclose)
+                channels[name] = channel
+            ruleset = compile_rules([
+                RuleSpec(r.id, r.query, frozenset(r.feeds) if r.feeds is not None else None)
+                for r in config.rules
+            ])
+            routes = {r.id: (r.query, tuple(r.notify if r.notify is not None else channels))
+                      for r in config.rules}
+            poller = Poller(
+                store=store, http=fetch_http, ruleset=ruleset, routes=routes,
+                max_age=settings.max_age, seen_retention=settings.seen_retention,
+                fetch_timeout=settings.fetch_timeout.total_seconds(),
+                max_feed_bytes=settings.max_feed_bytes, clock=clock,
+            )
+            worker = OutboxWorker(
+                store=store, channels=channels,
+                attempt_timeout=settings.delivery_timeout.total_seconds(),
+                max_attempts=settings.delivery_max_attempts,
+                retention=settings.seen_retention.total_seconds(), clock=clock,
+            )
+        except BaseException:
+            await stack.aclose()
+            raise
+        return cls(settings, loaded, store, poller, worker, stack, clock)
+
+    async def aclose(self) -> None:
+        """Close channels, HTTP clients and the store."""
+        await self._stack.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def poll_feeds(self, feeds: Sequence[FeedConfig] | None = None) -> list[PollReport]:
+        """Poll feeds concurrently (bounded by MONITOR_MAX_CONCURRENT_FETCHES)."""
+        limit = asyncio.Semaphore(self.settings.max_concurrent_fetches)
+
+        async def one(feed: FeedConfig) -> PollReport:
+            async with limit:
+                return await self.poll_feed(feed)
+
+        return list(await asyncio.gather(*(one(f) for f in feeds or self.config.feeds)))
+
+    async def poll_feed(self, feed: FeedConfig) -> PollReport:
+        """Poll one feed and wake the outbox worker if it queued alerts."""
+        report = await self.poller.poll(feed)
+        if report.alerts:
+            self.worker.wake()
+        return report
+
+    async def run_once(self) -> RunSummary:
+        """Poll every feed once, then deliver until the outbox is empty or the deadline passes."""
+        polls = await self.poll_feeds()
+        deadline = self.clock() + self.settings.once_delivery_deadline.total_seconds()
+        deliveries = await self.worker.drain(deadline)
+        pending = len(await self.store.pending())
+        log.info("run_once", feeds=len(polls), alerts=sum(p.alerts for p in polls),
+                 delivered=deliveries.delivered, dead=deliveries.dead, pending=pending)
+        return RunSummary(tuple(polls), deliveries, pending)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """The daemon: scheduled polls plus the outbox worker, until ``stop`` is set."""
+        from monitor.scheduler import FeedScheduler
+
+        scheduler = FeedScheduler(self, clock=self.clock)
+        worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")
+        scheduler.start()
+        log.info("startup", feeds=len(self.config.feeds), rules=len(self.config.rules),
+                 channels=sorted(self.config.channels))
+        try:
+            await stop.wait()
+        finally:
+            grace = self.settings.shutdown_grace.total_seconds()
+            await scheduler.shutdown(grace)
+            try:
+                # The worker finishes the batch it is sending; unsent alerts stay queued.
+                await asyncio.wait_for(worker, timeout=grace)
+            except TimeoutError:
+                log.warning("shutdown", detail="deliveries still in flight stay queued")
+            log.info("shutdown", pending=len(await self.store.pending()))

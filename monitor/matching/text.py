@@ -1,0 +1,100 @@
+"""Words of a text: where they are and their normalized (folded) form.
+
+A word is a run of Unicode word characters (``\\w``) plus combining marks, so
+apostrophes, hyphens and punctuation separate words: "Iran's" is the words
+``iran`` and ``s``, and the query ``Iran`` matches it. Python's ``\\w`` does
+not cover combining marks, which would cut Devanagari or Thai words (and
+decomposed Latin such as "Te\\u0301he\\u0301ran") in pieces, so the marks are
+added to the word class.
+
+The normalized form folds case (``str.casefold``) and accents (NFKD, then the
+combining accents are dropped). Queries and articles go through the very same
+functions, which is all that matching needs: no later step compares a folded
+word with anything but another folded word.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+import unicodedata
+from typing import NamedTuple
+
+__all__ = ["Token", "normalize", "query_words", "tokenize", "words"]
+
+#: Accents we fold away: the combining diacritics used by Latin, Greek and Cyrillic, and
+#: Arabic short vowels. Not every mark: Indic vowel signs and viramas are letters there.
+_ACCENTS_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u064b-\u065f]")
+
+
+@functools.cache
+def _word_re() -> re.Pattern[str]:
+    """The word pattern: ``\\w`` followed by word characters or combining marks.
+
+    Built on first use rather than at import: collecting the marks takes ~10 ms.
+    """
+    marks: list[str] = []
+    scan = (range(0x300, 0x20000), range(0xE0100, min(0xE01F0, sys.maxunicode + 1)))
+    run_start = run_end = -2
+    for block in scan:
+        for cp in block:
+            if unicodedata.category(chr(cp))[0] != "M":
+                continue
+            if cp != run_end + 1:
+                if run_start >= 0:
+                    marks.append(_char_range(run_start, run_end))
+                run_start = cp
+            run_end = cp
+    if run_start >= 0:
+        marks.append(_char_range(run_start, run_end))
+    return re.compile(r"\w[\w" + "".join(marks) + "]*")
+
+
+def _char_range(first: int, last: int) -> str:
+    return re.escape(chr(first)) if first == last else f"{re.escape(chr(first))}-{re.escape(chr(last))}"
+
+
+class Token(NamedTuple):
+    """One word of a text."""
+
+    #: Folded form: casefolded, compatibility-decomposed, accents dropped.
+    norm: str
+    #: Offset of the word's first character in the original text.
+    start: int
+    #: Offset one past the word's last character.
+    end: int
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _fold(word: str) -> str:
+    # NFKD before casefold too, so that compatibility characters that decompose to
+    # capitals (e.g. "ℌ" -> "H") are folded as well.
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", word).casefold())
+    return _ACCENTS_RE.sub("", decomposed)
+
+
+def normalize(word: str) -> str:
+    """Fold one word as the matcher does: case, compatibility forms and accents."""
+    # ASCII is the common case, and for it casefold is lower and there is nothing to decompose.
+    return word.lower() if word.isascii() else _fold(word)
+
+
+def tokenize(text: str) -> list[Token]:
+    """The words of ``text`` with their folded form and their offsets in ``text``."""
+    return [
+        Token(normalize(m.group()), m.start(), m.end()) for m in _word_re().finditer(text)
+    ]
+
+
+def words(text: str) -> list[str]:
+    """The folded words of ``text``; same as ``[t.norm for t in tokenize(text)]``, faster."""
+    if text.isascii():
+        # Lower-casing ASCII changes no word boundary, so fold the whole text at once.
+        return _word_re().findall(text.lower())
+    return [w.lower() if w.isascii() else _fold(w) for w in _word_re().findall(text)]
+
+
+def query_words(text: str) -> list[str]:
+    """The folded words a query term or phrase stands for (empty folds dropped)."""
+    return [w for w in words(text) if w]

@@ -1,0 +1,132 @@
+"""In-memory state store, for unit tests and ``--dry-run`` style runs.
+
+Everything lives in dicts owned by one event loop. No method awaits while it
+changes state, so each call is atomic with respect to other tasks, which is
+all the contract asks of a store used by one process.
+
+Ordering shared by every backend: the outbox is ordered by due time, ties by
+alert id; dead letters by the time they died, most recent first (ties by id,
+descending). A dead letter's ``due_at`` is the time it was dead-lettered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from monitor.store.base import FeedState, OutboxEntry, StateStore
+from monitor.types import Alert
+
+
+@dataclass(frozen=True, slots=True)
+class _Mark:
+    """A claim or a seen record on one article key."""
+
+    #: "claim" or "seen".
+    kind: str
+    #: The record counts while ``now < until``.
+    until: float
+
+
+class MemoryStore(StateStore):
+    """A :class:`StateStore` that forgets everything when the process ends."""
+
+    def __init__(self) -> None:
+        self._feeds: dict[str, FeedState] = {}
+        self._marks: dict[str, _Mark] = {}
+        self._outbox: dict[str, OutboxEntry] = {}
+        self._dead: dict[str, OutboxEntry] = {}
+        #: alert id -> (kept until, detail)
+        self._delivered: dict[str, tuple[float, str]] = {}
+        self._next_purge = float("-inf")
+
+    def _purge(self, now: float) -> None:
+        """Forget expired marks and delivery records, at most once a minute (caller's clock)."""
+        if now >= self._next_purge:
+            self._next_purge = now + 60.0
+            self._marks = {k: m for k, m in self._marks.items() if m.until > now}
+            self._delivered = {k: v for k, v in self._delivered.items() if v[0] > now}
+
+    # -- feeds ---------------------------------------------------------------
+
+    async def get_feed_state(self, feed_id: str) -> FeedState | None:
+        return self._feeds.get(feed_id)
+
+    async def put_feed_state(self, feed_id: str, state: FeedState) -> None:
+        self._feeds[feed_id] = state
+
+    # -- articles ------------------------------------------------------------
+
+    async def claim_article(self, keys: Sequence[str], now: float, lease: float) -> bool:
+        if any((mark := self._marks.get(k)) is not None and mark.until > now for k in keys):
+            return False
+        for key in keys:
+            self._marks[key] = _Mark("claim", now + lease)
+        return True
+
+    async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:
+        self._purge(now)
+        for key in keys:
+            self._marks[key] = _Mark("seen", now + retention)
+
+    async def release_article(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            mark = self._marks.get(key)
+            if mark is not None and mark.kind == "claim":
+                del self._marks[key]
+
+    async def is_seen(self, key: str, now: float) -> bool:
+        mark = self._marks.get(key)
+        return mark is not None and mark.kind == "seen" and mark.until > now
+
+    # -- outbox --------------------------------------------------------------
+
+    async def enqueue(self, alerts: Sequence[Alert], now: float) -> int:
+        added = 0
+        for alert in alerts:
+            if (
+                alert.id in self._outbox
+                or alert.id in self._dead
+                or await self.is_delivered(alert.id, now)
+            ):
+                continue
+            self._outbox[alert.id] = OutboxEntry(alert=alert, attempts=0, due_at=now)
+            added += 1
+        return added
+
+    async def claim_due(self, now: float, lease: float, limit: int) -> list[OutboxEntry]:
+        due = [e for e in self._outbox.values() if e.due_at <= now]
+        due.sort(key=lambda e: (e.due_at, e.alert.id))
+        claimed = [replace(e, due_at=now + lease) for e in due[: max(limit, 0)]]
+        for entry in claimed:
+            self._outbox[entry.alert.id] = entry
+        return claimed
+
+    async def ack(self, alert_id: str, now: float, detail: str, retention: float) -> None:
+        self._purge(now)
+        self._outbox.pop(alert_id, None)
+        self._delivered[alert_id] = (now + retention, detail)
+
+    async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:
+        entry = self._outbox.get(alert_id)
+        if entry is not None:
+            self._outbox[alert_id] = replace(
+                entry, attempts=entry.attempts + 1, due_at=due_at, last_error=error
+            )
+
+    async def dead_letter(self, alert_id: str, now: float, error: str) -> None:
+        entry = self._outbox.pop(alert_id, None)
+        if entry is not None:
+            self._dead[alert_id] = replace(
+                entry, attempts=entry.attempts + 1, due_at=now, last_error=error
+            )
+
+    async def is_delivered(self, alert_id: str, now: float) -> bool:
+        record = self._delivered.get(alert_id)
+        return record is not None and record[0] > now
+
+    async def pending(self) -> list[OutboxEntry]:
+        return sorted(self._outbox.values(), key=lambda e: (e.due_at, e.alert.id))
+
+    async def dead_letters(self) -> list[OutboxEntry]:
+        return sorted(self._dead.values(), key=lambda e: (e.due_at, e.alert.id), reverse=True)

@@ -1,0 +1,375 @@
+"""Redis state store, shared by every replica: keys, Lua scripts and error translation.
+
+Every key is built by :class:`Keys`, under one prefix. Operations that must
+change several keys at once are Lua scripts, so they are atomic on the server.
+
+Times come from the caller, never from Redis ``TIME``. Each record stores its
+own end time ("seen 1800000030.5", a delivered record's ``until`` field) and is
+compared with the caller's ``now``; the Redis TTL (the record's duration plus
+:data:`TTL_GRACE_MS`, in real time) only collects the garbage. So a frozen test
+clock far from real time behaves exactly like the real one.
+
+Redis exceptions become :class:`~monitor.errors.StoreError` at this boundary,
+with the password of the URL, if any, redacted from the message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
+
+from monitor.errors import StoreError
+from monitor.store.base import FeedState, OutboxEntry, StateStore
+from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
+from monitor.types import Alert
+
+#: Real-time slack added to every TTL, so a record outlives its own end time.
+TTL_GRACE_MS = 60_000
+
+
+class Keys:
+    """Every Redis key of the store, in one place."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        #: Sorted set: alert id -> due time (while claimed: lease end).
+        self.outbox = f"{prefix}:outbox"
+        #: Hash: alert id -> alert JSON (outbox and dead letters).
+        self.alerts = f"{prefix}:alert"
+        #: Hash: alert id -> failed attempts so far.
+        self.attempts = f"{prefix}:attempts"
+        #: Hash: alert id -> error of the last failed attempt.
+        self.errors = f"{prefix}:error"
+        #: Sorted set: alert id -> time it was dead-lettered.
+        self.dead = f"{prefix}:dead"
+
+    def feed(self, feed_id: str) -> str:
+        """String: feed state JSON."""
+        return f"{self.prefix}:feed:{feed_id}"
+
+    def article(self, key: str) -> str:
+        """String: "claim <until>" or "seen <until>" for one article dedup key."""
+        return f"{self.prefix}:article:{key}"
+
+    def delivered(self, alert_id: str) -> str:
+        """Hash {until, at, detail}: the alert was delivered."""
+        return f"{self.prefix}:delivered:{alert_id}"
+
+
+# KEYS: article keys. ARGV: now, "claim <until>", ttl ms.
+_CLAIM_ARTICLE = """
+local now = tonumber(ARGV[1])
+for _, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value and tonumber(string.match(value, ' (.+)$')) > now then return 0 end
+end
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2], 'PX', ARGV[3]) end
+return 1
+"""
+
+# KEYS: article keys.
+_RELEASE_ARTICLE = """
+for _, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value and string.sub(value, 1, 6) == 'claim ' then redis.call('DEL', key) end
+end
+return 0
+"""
+
+# KEYS: outbox, dead, alerts, attempts, errors, delivered(id) for each alert.
+# ARGV: now, then id and JSON of each alert.
+_ENQUEUE = """
+local now = tonumber(ARGV[1])
+local added = 0
+for i = 6, #KEYS do
+  local id, json = ARGV[2 * (i - 5)], ARGV[2 * (i - 5) + 1]
+  local known = redis.call('ZSCORE', KEYS[1], id) or redis.call('ZSCORE', KEYS[2], id)
+  if not known then
+    local until_ = redis.call('HGET', KEYS[i], 'until')
+    known = until_ and tonumber(until_) > now
+  end
+  if not known then
+    redis.call('ZADD', KEYS[1], ARGV[1], id)
+    redis.call('HSET', KEYS[3], id, json)
+    redis.call('HSET', KEYS[4], id, 0)
+    redis.call('HDEL', KEYS[5], id)
+    added = added + 1
+  end
+end
+return added
+"""
+
+# Shared tail: append [id, score, alert, attempts, error] for each id of `items`.
+_ENTRIES = """
+local function entries(items, scores)
+  local out = {}
+  for i = 1, #items, 2 do
+    local id = items[i]
+    out[#out + 1] = id
+    out[#out + 1] = scores or items[i + 1]
+    out[#out + 1] = redis.call('HGET', KEYS[2], id) or ''
+    out[#out + 1] = redis.call('HGET', KEYS[3], id) or '0'
+    out[#out + 1] = redis.call('HGET', KEYS[4], id) or ''
+  end
+  return out
+end
+"""
+
+# KEYS: outbox, alerts, attempts, errors. ARGV: now, lease end, limit.
+_CLAIM_DUE = (
+    _ENTRIES
+    + """
+local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES',
+                         'LIMIT', 0, tonumber(ARGV[3]))
+for i = 1, #items, 2 do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], items[i]) end
+return entries(items, ARGV[2])
+"""
+)
+
+# KEYS: a sorted set (outbox or dead), alerts, attempts, errors. ARGV: 'asc' or 'desc'.
+_LIST = (
+    _ENTRIES
+    + """
+local cmd = ARGV[1] == 'desc' and 'ZREVRANGE' or 'ZRANGE'
+return entries(redis.call(cmd, KEYS[1], 0, -1, 'WITHSCORES'), nil)
+"""
+)
+
+# KEYS: outbox, alerts, attempts, errors, delivered(id). ARGV: id, until, now, detail, ttl ms.
+_ACK = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('HDEL', KEYS[3], ARGV[1])
+  redis.call('HDEL', KEYS[4], ARGV[1])
+end
+redis.call('HSET', KEYS[5], 'until', ARGV[2], 'at', ARGV[3], 'detail', ARGV[4])
+redis.call('PEXPIRE', KEYS[5], ARGV[5])
+return 0
+"""
+
+# KEYS: outbox, attempts, errors. ARGV: id, due time, error.
+_RETRY_LATER = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
+redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+return 1
+"""
+
+# KEYS: outbox, dead, attempts, errors. ARGV: id, now, error.
+_DEAD_LETTER = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
+return 1
+"""
+
+
+def _num(value: float) -> str:
+    """A float as text that Redis and Lua parse back to the same double."""
+    return repr(float(value))
+
+
+def _ttl_ms(seconds: float) -> int:
+    """A real-time TTL for a record that counts for ``seconds`` of the caller's clock."""
+    return max(math.ceil(seconds * 1000), 0) + TTL_GRACE_MS
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entries(flat: list[Any]) -> list[OutboxEntry]:
+    """Decode the [id, score, alert, attempts, error, ...] reply of the list scripts."""
+    out = []
+    for i in range(0, len(flat), 5):
+        _, score, alert, attempts, error = (_text(v) for v in flat[i : i + 5])
+        if alert:  # an id without its alert would be a bug; skip rather than crash
+            out.append(
+                OutboxEntry(
+                    alert=decode_alert(alert),
+                    attempts=int(attempts),
+                    due_at=float(score),
+                    last_error=error,
+                )
+            )
+    return out
+
+
+class RedisStore(StateStore):
+    """A :class:`StateStore` in Redis, safe for any number of replicas.
+
+    ``client`` may decode responses or not. A client passed in stays the
+    caller's to close; one made by :meth:`from_url` is closed by :meth:`close`.
+    """
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "news-monitor") -> None:
+        self._client = client
+        self._owns_client = False
+        self.keys = Keys(prefix)
+        password = client.connection_pool.connection_kwargs.get("password")
+        self._secret = password if isinstance(password, str) and password else None
+        script = client.register_script
+        self._claim_article = script(_CLAIM_ARTICLE)
+        self._release_article = script(_RELEASE_ARTICLE)
+        self._enqueue = script(_ENQUEUE)
+        self._claim_due = script(_CLAIM_DUE)
+        self._list = script(_LIST)
+        self._ack = script(_ACK)
+        self._retry_later = script(_RETRY_LATER)
+        self._dead_letter = script(_DEAD_LETTER)
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "news-monitor", **client_kwargs: Any) -> RedisStore:
+        """A store on a new client for ``url`` (no I/O until the first call).
+
+        Defaults: 5 s connect timeout, 10 s socket timeout, 3 quick retries
+        (at most about half a second), so a dead server fails fast.
+        """
+        client_kwargs.setdefault("socket_connect_timeout", 5.0)
+        client_kwargs.setdefault("socket_timeout", 10.0)
+        client_kwargs.setdefault(
+            "retry", Retry(ExponentialWithJitterBackoff(cap=0.25, base=0.05), 3)
+        )
+        client = aioredis.Redis.from_url(url, **client_kwargs)
+        store = cls(client, prefix)
+        store._owns_client = True
+        return store
+
+    @contextlib.contextmanager
+    def _errors(self, operation: str) -> Iterator[None]:
+        """Translate Redis exceptions into StoreError, without leaking the password."""
+        try:
+            yield
+        except RedisError as e:
+            message = f"redis {operation} failed: {type(e).__name__}: {e}"
+            if self._secret:
+                message = message.replace(self._secret, "**********")
+            raise StoreError(message) from e
+
+    # -- feeds ---------------------------------------------------------------
+
+    async def get_feed_state(self, feed_id: str) -> FeedState | None:
+        with self._errors("get_feed_state"):
+            value = await self._client.get(self.keys.feed(feed_id))
+        return None if value is None else decode_feed_state(value)
+
+    async def put_feed_state(self, feed_id: str, state: FeedState) -> None:
+        with self._errors("put_feed_state"):
+            await self._client.set(self.keys.feed(feed_id), encode_feed_state(state))
+
+    # -- articles ------------------------------------------------------------
+
+    async def claim_article(self, keys: Sequence[str], now: float, lease: float) -> bool:
+        with self._errors("claim_article"):
+            won = await self._claim_article(
+                keys=[self.keys.article(k) for k in keys],
+                args=[_num(now), f"claim {_num(now + lease)}", _ttl_ms(lease)],
+            )
+        return bool(won)
+
+    async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:
+        value, ttl = f"seen {_num(now + retention)}", _ttl_ms(retention)
+        with self._errors("mark_seen"):
+            async with self._client.pipeline(transaction=True) as pipe:
+                for key in keys:
+                    pipe.set(self.keys.article(key), value, px=ttl)
+                await pipe.execute()
+
+    async def release_article(self, keys: Sequence[str]) -> None:
+        with self._errors("release_article"):
+            await self._release_article(keys=[self.keys.article(k) for k in keys])
+
+    async def is_seen(self, key: str, now: float) -> bool:
+        with self._errors("is_seen"):
+            value = await self._client.get(self.keys.article(key))
+        if value is None:
+            return False
+        kind, _, until = _text(value).partition(" ")
+        return kind == "seen" and float(until) > now
+
+    # -- outbox --------------------------------------------------------------
+
+    async def enqueue(self, alerts: Sequence[Alert], now: float) -> int:
+        if not alerts:
+            return 0
+        k = self.keys
+        args: list[str] = [_num(now)]
+        for alert in alerts:
+            args += [alert.id, encode_alert(alert)]
+        with self._errors("enqueue"):
+            added = await self._enqueue(
+                keys=[k.outbox, k.dead, k.alerts, k.attempts, k.errors]
+                + [k.delivered(a.id) for a in alerts],
+                args=args,
+            )
+        return int(added)
+
+    async def claim_due(self, now: float, lease: float, limit: int) -> list[OutboxEntry]:
+        if limit <= 0:
+            return []
+        k = self.keys
+        with self._errors("claim_due"):
+            flat = await self._claim_due(
+                keys=[k.outbox, k.alerts, k.attempts, k.errors],
+                args=[_num(now), _num(now + lease), limit],
+            )
+        return _entries(flat)
+
+    async def ack(self, alert_id: str, now: float, detail: str, retention: float) -> None:
+        k = self.keys
+        with self._errors("ack"):
+            await self._ack(
+                keys=[k.outbox, k.alerts, k.attempts, k.errors, k.delivered(alert_id)],
+                args=[alert_id, _num(now + retention), _num(now), detail, _ttl_ms(retention)],
+            )
+
+    async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:
+        k = self.keys
+        with self._errors("retry_later"):
+            await self._retry_later(
+                keys=[k.outbox, k.attempts, k.errors], args=[alert_id, _num(due_at), error]
+            )
+
+    async def dead_letter(self, alert_id: str, now: float, error: str) -> None:
+        k = self.keys
+        with self._errors("dead_letter"):
+            await self._dead_letter(
+                keys=[k.outbox, k.dead, k.attempts, k.errors], args=[alert_id, _num(now), error]
+            )
+
+    async def is_delivered(self, alert_id: str, now: float) -> bool:
+        with self._errors("is_delivered"):
+            until = await self._client.hget(self.keys.delivered(alert_id), "until")
+        return until is not None and float(until) > now
+
+    async def pending(self) -> list[OutboxEntry]:
+        return await self._entries("pending", self.keys.outbox, "asc")
+
+    async def dead_letters(self) -> list[OutboxEntry]:
+        return await self._entries("dead_letters", self.keys.dead, "desc")
+
+    async def _entries(self, operation: str, zset: str, order: str) -> list[OutboxEntry]:
+        k = self.keys
+        with self._errors(operation):
+            flat = await self._list(keys=[zset, k.alerts, k.attempts, k.errors], args=[order])
+        return _entries(flat)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def ping(self) -> None:
+        with self._errors("ping"):
+            await self._client.ping()
+
+    async def close(self) -> None:
+        if self._owns_client:
+            with self._errors("close"):
+                await self._client.aclose()

@@ -1,0 +1,346 @@
+"""Embedded state store: one SQLite file, shared safely by processes on one machine.
+
+Owns the schema and every SQL statement. The file runs in WAL mode with a busy
+timeout, and every write is one ``BEGIN IMMEDIATE`` transaction, so a claim is
+atomic across processes (the second writer waits for the first to commit).
+
+Calls are blocking, so each one runs in a worker thread (``asyncio.to_thread``)
+on the store's single connection, guarded by a lock. Expired rows (article
+marks and delivery records past their time) are purged opportunistically from
+``mark_seen`` and ``ack``, at most once per :data:`PURGE_INTERVAL` of the
+caller's clock, so the file does not grow forever.
+
+Ordering matches :mod:`monitor.store.memory`: outbox by due time then alert id,
+dead letters by death time then id, most recent first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from monitor.errors import StoreError
+from monitor.store.base import FeedState, OutboxEntry, StateStore
+from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
+from monitor.types import Alert
+
+T = TypeVar("T")
+
+#: Default file name inside the data directory.
+FILE_NAME = "state.sqlite3"
+#: Seconds (of the caller's clock) between two purges of expired rows.
+PURGE_INTERVAL = 60.0
+#: Milliseconds a writer waits for another process's transaction before failing.
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    feed_id TEXT PRIMARY KEY,
+    state   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS marks (
+    key   TEXT PRIMARY KEY,
+    kind  TEXT NOT NULL CHECK (kind IN ('claim', 'seen')),
+    until REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS marks_until ON marks (until);
+CREATE TABLE IF NOT EXISTS outbox (
+    id         TEXT PRIMARY KEY,
+    alert      TEXT NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    due_at     REAL NOT NULL,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at, id);
+CREATE TABLE IF NOT EXISTS dead (
+    id         TEXT PRIMARY KEY,
+    alert      TEXT NOT NULL,
+    attempts   INTEGER NOT NULL,
+    dead_at    REAL NOT NULL,
+    last_error TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS delivered (
+    id           TEXT PRIMARY KEY,
+    until        REAL NOT NULL,
+    delivered_at REAL NOT NULL,
+    detail       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivered_until ON delivered (until);
+"""
+
+_Row = tuple[str, str, int, float, str]
+
+
+def _entry(row: _Row) -> OutboxEntry:
+    """An outbox or dead-letter row (id, alert, attempts, time, last_error) as an entry."""
+    _, alert, attempts, at, last_error = row
+    return OutboxEntry(
+        alert=decode_alert(alert), attempts=int(attempts), due_at=float(at), last_error=last_error
+    )
+
+
+class SqliteStore(StateStore):
+    """A :class:`StateStore` persisted to one SQLite file.
+
+    The constructor does no I/O; the file and schema are created on first use.
+    ``await SqliteStore.open(path)`` does that up front and raises StoreError
+    if the file cannot be opened.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._next_purge = float("-inf")
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        """Open (creating if needed) the store at ``path``."""
+        store = cls(path)
+        await store.ping()
+        return store
+
+    # -- plumbing ------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,  # autocommit; we issue BEGIN ourselves
+                check_same_thread=False,  # used from worker threads, one at a time
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                # NORMAL in WAL mode survives a killed process; only a power
+                # loss can drop the last commits.
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.executescript(_SCHEMA)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _transact(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        with self._lock:
+            try:
+                conn = self._connect()
+                try:
+                    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                    result = fn(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                return result
+            except sqlite3.Error as e:
+                raise StoreError(f"sqlite store {self.path} failed: {e}") from e
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.to_thread(self._transact, fn, True)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.to_thread(self._transact, fn, False)
+
+    def _purge(self, conn: sqlite3.Connection, now: float) -> None:
+        """Delete expired marks and delivery records, at most once per PURGE_INTERVAL."""
+        if now < self._next_purge:
+            return
+        self._next_purge = now + PURGE_INTERVAL
+        conn.execute("DELETE FROM marks WHERE until <= ?", (now,))
+        conn.execute("DELETE FROM delivered WHERE until <= ?", (now,))
+
+    # -- feeds ---------------------------------------------------------------
+
+    async def get_feed_state(self, feed_id: str) -> FeedState | None:
+        def run(conn: sqlite3.Connection) -> FeedState | None:
+            row = conn.execute("SELECT state FROM feeds WHERE feed_id = ?", (feed_id,)).fetchone()
+            return None if row is None else decode_feed_state(row[0])
+
+        return await self._read(run)
+
+    async def put_feed_state(self, feed_id: str, state: FeedState) -> None:
+        text = encode_feed_state(state)
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO feeds (feed_id, state) VALUES (?, ?)"
+                " ON CONFLICT (feed_id) DO UPDATE SET state = excluded.state",
+                (feed_id, text),
+            )
+
+        await self._write(run)
+
+    # -- articles ------------------------------------------------------------
+
+    async def claim_article(self, keys: Sequence[str], now: float, lease: float) -> bool:
+        keys = list(keys)
+
+        def run(conn: sqlite3.Connection) -> bool:
+            marks = ",".join("?" * len(keys))
+            taken = conn.execute(
+                f"SELECT 1 FROM marks WHERE key IN ({marks}) AND until > ? LIMIT 1",
+                (*keys, now),
+            ).fetchone()
+            if taken is not None:
+                return False
+            conn.executemany(
+                "INSERT OR REPLACE INTO marks (key, kind, until) VALUES (?, 'claim', ?)",
+                [(k, now + lease) for k in keys],
+            )
+            return True
+
+        return await self._write(run)
+
+    async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:
+        rows = [(k, now + retention) for k in keys]
+
+        def run(conn: sqlite3.Connection) -> None:
+            self._purge(conn, now)
+            conn.executemany(
+                "INSERT OR REPLACE INTO marks (key, kind, until) VALUES (?, 'seen', ?)", rows
+            )
+
+        await self._write(run)
+
+    async def release_article(self, keys: Sequence[str]) -> None:
+        rows = [(k,) for k in keys]
+
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM marks WHERE key = ? AND kind = 'claim'", rows)
+
+        await self._write(run)
+
+    async def is_seen(self, key: str, now: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM marks WHERE key = ? AND kind = 'seen' AND until > ?", (key, now)
+            ).fetchone()
+            return row is not None
+
+        return await self._read(run)
+
+    # -- outbox --------------------------------------------------------------
+
+    async def enqueue(self, alerts: Sequence[Alert], now: float) -> int:
+        rows = [(a.id, encode_alert(a)) for a in alerts]
+
+        def run(conn: sqlite3.Connection) -> int:
+            added = 0
+            for alert_id, text in rows:
+                known = conn.execute(
+                    "SELECT 1 FROM outbox WHERE id = ?1"
+                    " UNION ALL SELECT 1 FROM dead WHERE id = ?1"
+                    " UNION ALL SELECT 1 FROM delivered WHERE id = ?1 AND until > ?2",
+                    (alert_id, now),
+                ).fetchone()
+                if known is None:
+                    conn.execute(
+                        "INSERT INTO outbox (id, alert, due_at) VALUES (?, ?, ?)",
+                        (alert_id, text, now),
+                    )
+                    added += 1
+            return added
+
+        return await self._write(run)
+
+    async def claim_due(self, now: float, lease: float, limit: int) -> list[OutboxEntry]:
+        def run(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            rows: list[_Row] = conn.execute(
+                "SELECT id, alert, attempts, due_at, last_error FROM outbox"
+                " WHERE due_at <= ? ORDER BY due_at, id LIMIT ?",
+                (now, max(limit, 0)),
+            ).fetchall()
+            until = now + lease
+            conn.executemany(
+                "UPDATE outbox SET due_at = ? WHERE id = ?", [(until, r[0]) for r in rows]
+            )
+            return [_entry((i, a, n, until, e)) for i, a, n, _, e in rows]
+
+        return await self._write(run)
+
+    async def ack(self, alert_id: str, now: float, detail: str, retention: float) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            self._purge(conn, now)
+            conn.execute("DELETE FROM outbox WHERE id = ?", (alert_id,))
+            conn.execute(
+                "INSERT OR REPLACE INTO delivered (id, until, delivered_at, detail)"
+                " VALUES (?, ?, ?, ?)",
+                (alert_id, now + retention, now, detail),
+            )
+
+        await self._write(run)
+
+    async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, due_at = ?, last_error = ?"
+                " WHERE id = ?",
+                (due_at, error, alert_id),
+            )
+
+        await self._write(run)
+
+    async def dead_letter(self, alert_id: str, now: float, error: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            moved = conn.execute(
+                "INSERT OR REPLACE INTO dead (id, alert, attempts, dead_at, last_error)"
+                " SELECT id, alert, attempts + 1, ?, ? FROM outbox WHERE id = ?",
+                (now, error, alert_id),
+            ).rowcount
+            if moved:
+                conn.execute("DELETE FROM outbox WHERE id = ?", (alert_id,))
+
+        await self._write(run)
+
+    async def is_delivered(self, alert_id: str, now: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM delivered WHERE id = ? AND until > ?", (alert_id, now)
+            ).fetchone()
+            return row is not None
+
+        return await self._read(run)
+
+    async def pending(self) -> list[OutboxEntry]:
+        def run(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            rows = conn.execute(
+                "SELECT id, alert, attempts, due_at, last_error FROM outbox ORDER BY due_at, id"
+            ).fetchall()
+            return [_entry(r) for r in rows]
+
+        return await self._read(run)
+
+    async def dead_letters(self) -> list[OutboxEntry]:
+        def run(conn: sqlite3.Connection) -> list[OutboxEntry]:
+            rows = conn.execute(
+                "SELECT id, alert, attempts, dead_at, last_error FROM dead"
+                " ORDER BY dead_at DESC, id DESC"
+            ).fetchall()
+            return [_entry(r) for r in rows]
+
+        return await self._read(run)
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def ping(self) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute("SELECT 1").fetchone()
+
+        await self._read(run)
+
+    async def close(self) -> None:
+        def run() -> None:
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+
+        await asyncio.to_thread(run)
