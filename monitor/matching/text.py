@@ -1,6 +1,6 @@
 """Words of a text: where they are and their normalized (folded) form.
 
-A word is a run of Unicode word characters (``\\w``) plus combining marks, so
+A word is a run of Unicode word characters (``\\w``) and combining marks, so
 apostrophes, hyphens and punctuation separate words: "Iran's" is the words
 ``iran`` and ``s``, and the query ``Iran`` matches it. Python's ``\\w`` does
 not cover combining marks, which would cut Devanagari or Thai words (and
@@ -17,42 +17,46 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 import unicodedata
 from typing import NamedTuple
 
-__all__ = ["Token", "normalize", "query_words", "tokenize", "words"]
+__all__ = ["Token", "normalize", "query_words", "spans", "tokenize", "words"]
 
 #: Accents we fold away: the combining diacritics used by Latin, Greek and Cyrillic, and
 #: Arabic short vowels. Not every mark: Indic vowel signs and viramas are letters there.
-_ACCENTS_RE = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u064b-\u065f]")
+_ACCENTS_RE = re.compile(
+    "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u064b-\u065f]"
+)
 
 
 @functools.cache
 def _word_re() -> re.Pattern[str]:
-    """The word pattern: ``\\w`` followed by word characters or combining marks.
+    """The word pattern: ``\\w`` runs, continued across combining marks.
 
-    Built on first use rather than at import: collecting the marks takes ~10 ms.
+    Built on first use rather than at import: collecting the marks takes a few
+    milliseconds. Only marks of the Basic Multilingual Plane are included: a
+    class of BMP-only ranges compiles to a bitmap, and the marks beyond it
+    (historic scripts, variation selectors) would cost every word a slower test.
+    The marks class comes after ``\\w+`` rather than inside it, so that the
+    common case stays a plain ``\\w`` run.
     """
-    marks: list[str] = []
-    scan = (range(0x300, 0x20000), range(0xE0100, min(0xE01F0, sys.maxunicode + 1)))
+    ranges: list[str] = []
     run_start = run_end = -2
-    for block in scan:
-        for cp in block:
-            if unicodedata.category(chr(cp))[0] != "M":
-                continue
-            if cp != run_end + 1:
-                if run_start >= 0:
-                    marks.append(_char_range(run_start, run_end))
-                run_start = cp
-            run_end = cp
-    if run_start >= 0:
-        marks.append(_char_range(run_start, run_end))
-    return re.compile(r"\w[\w" + "".join(marks) + "]*")
+    for cp in range(0x300, 0x10000):
+        if unicodedata.category(chr(cp))[0] != "M":
+            continue
+        if cp != run_end + 1:
+            if run_start >= 0:
+                ranges.append(_char_range(run_start, run_end))
+            run_start = cp
+        run_end = cp
+    ranges.append(_char_range(run_start, run_end))
+    marks = "[" + "".join(ranges) + "]"
+    return re.compile(rf"\w+(?:{marks}+\w*)*")
 
 
 def _char_range(first: int, last: int) -> str:
-    return re.escape(chr(first)) if first == last else f"{re.escape(chr(first))}-{re.escape(chr(last))}"
+    return f"{re.escape(chr(first))}-{re.escape(chr(last))}"
 
 
 class Token(NamedTuple):
@@ -82,9 +86,7 @@ def normalize(word: str) -> str:
 
 def tokenize(text: str) -> list[Token]:
     """The words of ``text`` with their folded form and their offsets in ``text``."""
-    return [
-        Token(normalize(m.group()), m.start(), m.end()) for m in _word_re().finditer(text)
-    ]
+    return [Token(normalize(m.group()), m.start(), m.end()) for m in _word_re().finditer(text)]
 
 
 def words(text: str) -> list[str]:
@@ -93,6 +95,12 @@ def words(text: str) -> list[str]:
         # Lower-casing ASCII changes no word boundary, so fold the whole text at once.
         return _word_re().findall(text.lower())
     return [w.lower() if w.isascii() else _fold(w) for w in _word_re().findall(text)]
+
+
+def spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) offsets of the words of ``text``, in the order of ``words(text)``."""
+    # map() over the C-level Match.span keeps the per-word work out of Python bytecode.
+    return list(map(re.Match.span, _word_re().finditer(text)))
 
 
 def query_words(text: str) -> list[str]:

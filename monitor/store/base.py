@@ -25,7 +25,7 @@ class FeedState:
     """What we remember about one feed between polls."""
 
     #: Validators for the next conditional GET.
-    validators: FeedValidators = FeedValidators()
+    validators: FeedValidators = FeedValidators()  # noqa: RUF009 - frozen, safe to share
     #: When the feed was first fetched successfully (None: never, so the next poll is the first).
     first_polled_at: float | None = None
     #: When the last fetch succeeded (200 or 304).
@@ -108,7 +108,7 @@ class StateStore(abc.ABC):
 
     @abc.abstractmethod
     async def ack(self, alert_id: str, now: float, detail: str, retention: float) -> None:
-        """Record the alert as delivered (kept ``retention`` seconds) and drop it from the outbox."""
+        """Record the alert as delivered (kept ``retention`` seconds); drop it from the outbox."""
 
     @abc.abstractmethod
     async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:

@@ -1,0 +1,151 @@
+"""Webhook channel: a versioned JSON document POSTed to any URL, signed per Standard Webhooks.
+
+The payload schema is documented in ``docs/webhook.md``; ``PAYLOAD_VERSION``
+changes only for incompatible changes (new fields do not bump it).
+
+Headers (https://www.standardwebhooks.com):
+
+- ``webhook-id``: the alert id, identical on every retry so receivers can
+  deduplicate (sent even when unsigned);
+- ``webhook-timestamp``: integer epoch seconds of this attempt, from the
+  injected clock;
+- ``webhook-signature``: ``v1,<base64 HMAC-SHA256("{id}.{timestamp}.{body}")>``,
+  only when a secret is configured. A ``whsec_`` secret's key is the base64
+  after the prefix; any other secret's key is its raw UTF-8 bytes.
+
+The body bytes do not depend on the attempt (the timestamp lives in a header),
+so every retry of an alert carries the same document.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from monitor.delivery.base import Channel
+from monitor.delivery.channels._http import post
+from monitor.delivery.render import iso_utc, snippet
+from monitor.types import Alert, Clock, DeliveryResult
+
+PAYLOAD_VERSION = 1
+EVENT_TYPE = "alert.matched"
+SECRET_PREFIX = "whsec_"
+
+
+def build_payload(alert: Alert) -> dict[str, Any]:
+    """The JSON document describing ``alert`` (schema: docs/webhook.md)."""
+    article = alert.article
+    return {
+        "version": PAYLOAD_VERSION,
+        "type": EVENT_TYPE,
+        "alert_id": alert.id,
+        "rule": {"id": alert.rule_id, "query": alert.query},
+        "channel": alert.channel,
+        "article": {
+            "id": article.id,
+            "feed_id": article.feed_id,
+            "url": article.url,
+            "title": article.title,
+            "published": iso_utc(article.published) if article.published else None,
+            "author": article.author,
+            "snippet": snippet(alert),
+        },
+        "matched_terms": list(alert.matched_terms),
+        "hits": [
+            {"field": h.field, "start": h.start, "end": h.end, "term": h.term} for h in alert.hits
+        ],
+        "created_at": iso_utc(alert.created_at),
+    }
+
+
+def encode_payload(alert: Alert) -> bytes:
+    """The request body: compact JSON, ASCII-only (non-ASCII as ``\\u`` escapes), so any
+    string the feed produced, even a lone surrogate, encodes."""
+    return json.dumps(build_payload(alert), separators=(",", ":")).encode("ascii")
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a configured secret.
+
+    Raises ValueError (without quoting the secret) when a ``whsec_`` secret is
+    not valid base64 or a secret is empty.
+    """
+    if secret.startswith(SECRET_PREFIX):
+        encoded = secret[len(SECRET_PREFIX) :].rstrip("=")
+        try:
+            key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("a webhook secret starting with whsec_ must be base64") from None
+    else:
+        key = secret.encode("utf-8")
+    if not key:
+        raise ValueError("the webhook secret is empty")
+    return key
+
+
+def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body``."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode("ascii")
+
+
+class WebhookChannel(Channel):
+    """POSTs alerts as JSON to a URL, signed when a secret is configured."""
+
+    def __init__(
+        self,
+        name: str,
+        url: SecretStr,
+        http: httpx.AsyncClient,
+        *,
+        secret: SecretStr | None,
+        timeout: float,
+        user_agent: str,
+        clock: Clock,
+    ) -> None:
+        super().__init__(name)
+        self._url = url
+        self._http = http
+        # Decoded once, so a bad secret fails when the channel is built, not per alert.
+        self._key = signing_key(secret.get_secret_value()) if secret is not None else None
+        self._timeout = timeout
+        self._user_agent = user_agent
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        signed = self._key is not None
+        return f"WebhookChannel(name={self.name!r}, url={self._url!r}, signed={signed})"
+
+    def headers(self, alert: Alert, body: bytes) -> dict[str, str]:
+        """The request headers of one attempt at delivering ``alert`` with ``body``."""
+        timestamp = int(self._clock())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": self._user_agent,
+            "webhook-id": alert.id,
+            "webhook-timestamp": str(timestamp),
+        }
+        if self._key is not None:
+            headers["webhook-signature"] = sign(self._key, alert.id, timestamp, body)
+        return headers
+
+    async def send(self, alert: Alert) -> DeliveryResult:
+        body = encode_payload(alert)
+        return await post(
+            self._http,
+            self._url,
+            body,
+            self.headers(alert, body),
+            alert=alert,
+            channel=self.name,
+            timeout=self._timeout,
+            clock=self._clock,
+        )

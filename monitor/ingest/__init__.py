@@ -1,0 +1,32 @@
+"""Ingest: fetch a feed over HTTP, parse its bytes, normalize its entries into Articles.
+
+The stage is three small modules, I/O only at the first::
+
+    fetch.py      httpx: conditional GET, per-phase timeouts, total deadline, size caps
+    parse.py      bytes -> entries (feedparser for RSS/Atom/RDF, JSON Feed here), pure
+    normalize.py  entry -> Article: plain text, canonical URL, UTC date, stable id, pure
+
+Typical use::
+
+    client = build_http_client(settings)
+    fetched = await fetch_feed(client, feed.id, feed.url, validators,
+                               total_timeout=..., max_bytes=settings.max_feed_bytes)
+    if fetched.status is FetchStatus.OK:
+        parsed = await asyncio.to_thread(parse_feed, feed.id, fetched.body,
+                                         fetched.headers, fetched_at=now)
+"""
+
+from monitor.ingest.fetch import build_http_client, fetch_feed, redact_url
+from monitor.ingest.normalize import article_from_entry, canonical_url, html_to_text
+from monitor.ingest.parse import ENTITY_REFUSAL, parse_feed
+
+__all__ = [
+    "ENTITY_REFUSAL",
+    "article_from_entry",
+    "build_http_client",
+    "canonical_url",
+    "fetch_feed",
+    "html_to_text",
+    "parse_feed",
+    "redact_url",
+]

@@ -1,0 +1,226 @@
+"""Read a fetched feed body (RSS, Atom, RDF or JSON Feed) into normalized Articles.
+
+Owns the decision "is this body a feed, and which entries does it hold".
+It is pure and synchronous (callers run it with ``asyncio.to_thread``) and it
+never raises for bad input: a body that is not a feed, or is hostile, becomes
+a :class:`~monitor.types.ParseOutcome` with an error, and an entry that
+cannot be normalized is skipped and counted.
+
+feedparser only ever receives bytes wrapped in ``BytesIO``: given a ``str`` it
+would treat it as a URL or a file name and fetch or open it itself. feedparser
+6 has no JSON Feed support, so JSON Feed 1.0/1.1 is mapped here onto the
+same entry shape feedparser produces, and both go through one normalizer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+import feedparser.encodings
+
+from monitor.ingest.normalize import article_from_entry
+from monitor.types import Article, ParseOutcome
+
+ENTITY_REFUSAL = "refused: XML entity declarations"
+
+# Only headers that steer decoding and relative links reach feedparser; a
+# Content-Encoding header in particular must not make it decompress anything.
+_PASSED_HEADERS = ("content-type", "content-location", "content-language")
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_JSON_TYPE = re.compile(r"[/+]json\b", re.IGNORECASE)
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def parse_feed(
+    feed_id: str, body: bytes, headers: Mapping[str, str], *, fetched_at: float
+) -> ParseOutcome:
+    """Parse one feed body into articles, in feed order.
+
+    ``headers`` are the response headers (any case); content-type,
+    content-location (base of relative links) and content-language are used.
+    ``fetched_at`` is when the body was fetched (epoch seconds).
+    """
+    lowered = {k.lower(): v for k, v in headers.items() if k.lower() in _PASSED_HEADERS}
+    content_type = lowered.get("content-type", "")
+    if not body.strip():
+        return ParseOutcome(feed_id=feed_id, error="not a feed: empty body")
+    if _looks_like_json(body, content_type):
+        return _parse_json(feed_id, body, lowered.get("content-location", ""), fetched_at)
+    if has_entity_declaration(body, lowered):
+        return ParseOutcome(feed_id=feed_id, error=ENTITY_REFUSAL)
+    try:
+        result = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=lowered,
+            # We keep plain text only: sanitizing HTML and resolving links inside
+            # it would be work thrown away (entry links are resolved regardless).
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+    except Exception as exc:  # feedparser is lenient, but one bad body must not stop a poll
+        return ParseOutcome(feed_id=feed_id, error=f"parser failed: {type(exc).__name__}: {exc}")
+    entries = result.get("entries") or []
+    version = result.get("version") or ""
+    # A feed served as text/html or text/xml without a charset is flagged bozo with
+    # a warning; only a real syntax error makes an empty result a broken feed.
+    broken = result.get("bozo") and not isinstance(
+        result.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe
+    )
+    if not entries and (not version or broken):
+        return ParseOutcome(feed_id=feed_id, error=_not_a_feed(version, result, content_type))
+    return _outcome(feed_id, entries, fetched_at)
+
+
+def has_entity_declaration(body: bytes, headers: Mapping[str, str]) -> bool:
+    """Whether the body declares XML entities, in whatever encoding feedparser would read it.
+
+    The whole body is searched, not just the DOCTYPE: finding exactly where a
+    prolog ends means understanding comments, processing instructions and
+    quoted literals, each a place to hide a declaration from a sloppy scan.
+    Outside a DOCTYPE a literal ``<!ENTITY`` can only sit in a comment or a
+    CDATA section, where HTML content escapes it, so nothing real is lost.
+    The check runs on the text after feedparser's own charset conversion, so
+    UTF-16, UTF-32 or EBCDIC cannot disguise the declaration either.
+    """
+    if _ENTITY_DECL.search(body):
+        return True
+    try:
+        converted = feedparser.encodings.convert_to_utf8(dict(headers), body, {})
+    except Exception:  # undecodable: fall back to the byte-level views below
+        converted = b""
+    if isinstance(converted, bytes) and _ENTITY_DECL.search(converted):
+        return True
+    # UTF-16/32 without a usable declaration: ASCII characters with NULs between them.
+    return b"\x00" in body[:64] and _ENTITY_DECL.search(body.replace(b"\x00", b"")) is not None
+
+
+def _looks_like_json(body: bytes, content_type: str) -> bool:
+    """JSON when the body opens like JSON; when it opens like XML, the body wins over the label."""
+    head = body[:64].replace(b"\x00", b"")  # UTF-16/32: keep the ASCII characters
+    for bom in _BOMS:
+        head = head.removeprefix(bom)
+    first = head.lstrip()[:1]
+    if first in (b"{", b"["):
+        return True
+    return first != b"<" and _JSON_TYPE.search(content_type) is not None
+
+
+def _not_a_feed(version: str, result: Mapping[str, Any], content_type: str) -> str:
+    reason = result.get("bozo_exception")
+    detail = f": {reason}" if reason else ""
+    if version:
+        return f"malformed {version} feed with no readable entries{detail}"
+    served_as = f" (served as {content_type.split(';')[0].strip()})" if content_type else ""
+    return f"not a feed{served_as}: no RSS, Atom or JSON Feed found{detail}"
+
+
+def _outcome(feed_id: str, entries: Iterable[object], fetched_at: float) -> ParseOutcome:
+    articles: list[Article] = []
+    skipped = 0
+    for entry in entries:
+        try:
+            if not isinstance(entry, Mapping):
+                raise TypeError(f"entry is a {type(entry).__name__}, not an object")
+            articles.append(article_from_entry(feed_id, entry, fetched_at))
+        except Exception:  # one odd entry is counted, never fatal to the feed
+            skipped += 1
+    return ParseOutcome(feed_id=feed_id, articles=tuple(articles), skipped=skipped)
+
+
+# --- JSON Feed -----------------------------------------------------------------------------
+
+
+def _parse_json(feed_id: str, body: bytes, base: str, fetched_at: float) -> ParseOutcome:
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        return ParseOutcome(feed_id=feed_id, error=f"not a feed: invalid JSON: {exc}")
+    version = doc.get("version") if isinstance(doc, dict) else None
+    items = doc.get("items") if isinstance(doc, dict) else None
+    if not (isinstance(version, str) and "jsonfeed.org/version/" in version):
+        return ParseOutcome(feed_id=feed_id, error="not a feed: JSON without a JSON Feed version")
+    if not isinstance(items, list):
+        return ParseOutcome(feed_id=feed_id, error="not a feed: JSON Feed without an items list")
+    assert isinstance(doc, dict)
+    home = doc.get("home_page_url") or doc.get("feed_url")
+    base = home if isinstance(home, str) and home else base
+    feed_authors = _json_authors(doc)
+    entries = [
+        _json_entry(item, base, feed_authors) if isinstance(item, dict) else item for item in items
+    ]
+    return _outcome(feed_id, entries, fetched_at)
+
+
+def _json_entry(
+    item: dict[str, Any], base: str, feed_authors: list[dict[str, str]]
+) -> dict[str, Any]:
+    """One JSON Feed item in feedparser's entry shape (see the JSON Feed spec, section "Items")."""
+    entry: dict[str, Any] = {}
+    item_id = item.get("id")
+    # The spec says id is a string, but numbers are common in the wild.
+    if isinstance(item_id, str | int) and not isinstance(item_id, bool):
+        entry["id"] = str(item_id)
+    link = item.get("url") or item.get("external_url")
+    if isinstance(link, str):
+        entry["link"] = urljoin(base, link) if base else link
+    if isinstance(title := item.get("title"), str):
+        entry["title"] = title
+        entry["title_detail"] = {"type": "text/plain"}
+    if isinstance(summary := item.get("summary"), str):
+        entry["summary"] = summary
+        entry["summary_detail"] = {"type": "text/plain"}
+    # content_text and content_html carry the same text; the plain one is cheaper to read.
+    if isinstance(text := item.get("content_text"), str):
+        entry["content"] = [{"type": "text/plain", "value": text}]
+    elif isinstance(html := item.get("content_html"), str):
+        entry["content"] = [{"type": "text/html", "value": html}]
+    for key, target in (
+        ("date_published", "published_parsed"),
+        ("date_modified", "updated_parsed"),
+    ):
+        if parsed := _date_to_struct(item.get(key)):
+            entry[target] = parsed
+    # An item without authors inherits the feed's (JSON Feed 1.1, "authors").
+    entry["authors"] = _json_authors(item) or feed_authors
+    return entry
+
+
+def _json_authors(obj: Mapping[str, Any]) -> list[dict[str, str]]:
+    """``authors`` (1.1) or ``author`` (1.0) as feedparser-style author dicts."""
+    raw = obj.get("authors")
+    if not isinstance(raw, list):
+        raw = [obj.get("author")]
+    return [
+        {"name": a["name"]} for a in raw if isinstance(a, dict) and isinstance(a.get("name"), str)
+    ]
+
+
+def _date_to_struct(value: object) -> time.struct_time | None:
+    """A JSON Feed date as a UTC struct_time, the form feedparser gives ``*_parsed`` in.
+
+    The spec says RFC 3339; RFC 822 dates (the RSS habit) are common enough to accept too.
+    """
+    if not isinstance(value, str) or not (value := value.strip()):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if parsed.tzinfo is None:  # no offset given: UTC is the only sane reading for a server
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC).timetuple()
+    except (OverflowError, ValueError):
+        return None

@@ -1,0 +1,580 @@
+"""One contract suite for every StateStore backend (memory, sqlite, fakeredis, real Redis).
+
+Each test gets a ``backend`` that can open several handles on the same state
+(two SqliteStores on one file, two Redis clients on one server), so
+concurrency and persistence are tested across handles, not just tasks. Time is
+the frozen ``clock``; every store call is given ``clock.now``.
+
+Orderings all backends agree on: the outbox by due time then alert id; dead
+letters by the time they died, most recent first. A dead letter's ``due_at``
+is when it was dead-lettered. Article records count while ``now < until``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from monitor.errors import StoreError
+from monitor.settings import Settings
+from monitor.store.base import FeedState, OutboxEntry, StateStore
+from monitor.store.factory import open_store
+from monitor.store.memory import MemoryStore
+from monitor.store.redis import RedisStore
+from monitor.store.sqlite import FILE_NAME, SqliteStore
+from monitor.types import Alert, Article, FeedValidators, Hit
+from tests.conftest import FrozenClock, free_port
+
+ALL = ["memory", "sqlite", "fakeredis", pytest.param("redis", marks=pytest.mark.redis)]
+#: Backends whose state outlives a handle (memory is excluded: reopening it proves nothing).
+PERSISTENT = ["sqlite", "fakeredis", pytest.param("redis", marks=pytest.mark.redis)]
+
+DAY = 86_400.0
+
+
+class Backend:
+    """Opens handles on one backend's state; closes them (and cleans Redis) at the end."""
+
+    def __init__(self, name: str, opener: Callable[[], Awaitable[StateStore]]) -> None:
+        self.name = name
+        self._opener = opener
+        self._opened: list[StateStore] = []
+        self.cleanups: list[Callable[[], Awaitable[Any]]] = []
+
+    async def open(self) -> StateStore:
+        """A new handle on the same state (for memory: the one store)."""
+        store = await self._opener()
+        self._opened.append(store)
+        return store
+
+    async def aclose(self) -> None:
+        for store in self._opened:
+            await store.close()
+        for cleanup in self.cleanups:
+            await cleanup()
+
+
+async def _delete_prefix(url: str, prefix: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+def _make_backend(request: pytest.FixtureRequest, name: str, tmp_path: Path) -> Backend:
+    if name == "memory":
+        memory = MemoryStore()
+
+        async def open_memory() -> StateStore:
+            return memory
+
+        return Backend(name, open_memory)
+    if name == "sqlite":
+
+        async def open_sqlite() -> StateStore:
+            return await SqliteStore.open(tmp_path / FILE_NAME)
+
+        return Backend(name, open_sqlite)
+    if name == "fakeredis":
+        server = fakeredis.FakeServer()
+        clients: list[fakeredis.FakeAsyncRedis] = []
+
+        async def open_fake() -> StateStore:
+            # Alternate raw and decoded replies: the store must handle both.
+            client = fakeredis.FakeAsyncRedis(server=server, decode_responses=len(clients) % 2 == 1)
+            clients.append(client)
+            return RedisStore(client, prefix="nm")
+
+        backend = Backend(name, open_fake)
+
+        async def close_clients() -> None:
+            for client in clients:
+                await client.aclose()
+
+        backend.cleanups.append(close_clients)
+        return backend
+    assert name == "redis"
+    url: str = request.getfixturevalue("redis_server_url")
+    prefix: str = request.getfixturevalue("redis_prefix")
+
+    async def open_redis() -> StateStore:
+        return RedisStore.from_url(url, prefix)
+
+    backend = Backend(name, open_redis)
+    backend.cleanups.append(lambda: _delete_prefix(url, prefix))
+    return backend
+
+
+@pytest.fixture(params=ALL)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    b = _make_backend(request, request.param, tmp_path)
+    try:
+        yield b
+    finally:
+        await b.aclose()
+
+
+@pytest.fixture
+async def store(backend: Backend) -> StateStore:
+    return await backend.open()
+
+
+def make_alert(n: int, channel: str = "slack") -> Alert:
+    article = Article(
+        id=f"art-{n:03d}",
+        feed_id="feed-1",
+        url=f"https://example.com/news/{n}",
+        title=f"Drones over Kyiv — story {n}",
+        text="Iran and Russia signed a deal on drones. Ünïcödé survives.",
+        published=datetime(2027, 1, 2, 3, 4, 5, tzinfo=UTC),
+        author="Jane Doe",
+        guid=f"urn:uuid:{n}",
+    )
+    return Alert(
+        id=f"alert-{n:03d}",
+        channel=channel,
+        rule_id="iran-drones",
+        query="Iran AND drones",
+        article=article,
+        hits=(Hit("text", 0, 4, "Iran"), Hit("text", 42, 48, "drone*")),
+        created_at=datetime(2027, 1, 15, 8, 0, 0, 250_000, tzinfo=UTC),
+    )
+
+
+def ids(entries: list[OutboxEntry]) -> list[str]:
+    return [e.alert.id for e in entries]
+
+
+# -- feed state ----------------------------------------------------------------
+
+
+async def test_feed_state_round_trip(store: StateStore, clock: FrozenClock) -> None:
+    assert await store.get_feed_state("feed-1") is None
+    state = FeedState(
+        validators=FeedValidators(etag='W/"abc"', last_modified="Wed, 21 Oct 2026 07:28:00 GMT"),
+        first_polled_at=clock.now - 3600.25,
+        last_success_at=clock.now,
+        consecutive_failures=0,
+        last_error="",
+    )
+    await store.put_feed_state("feed-1", state)
+    assert await store.get_feed_state("feed-1") == state
+
+    failed = FeedState(
+        first_polled_at=state.first_polled_at, consecutive_failures=3, last_error="HTTP 503 — down"
+    )
+    await store.put_feed_state("feed-1", failed)
+    assert await store.get_feed_state("feed-1") == failed
+    assert await store.get_feed_state("feed-2") is None
+
+
+# -- articles ----------------------------------------------------------------------
+
+
+async def test_claim_article_is_exclusive(store: StateStore, clock: FrozenClock) -> None:
+    keys = ["id:a", "url:https://example.com/ä"]
+    assert await store.claim_article(keys, clock.now, lease=60)
+    assert not await store.claim_article(keys, clock.now, lease=60)
+    assert not await store.claim_article(["url:https://example.com/ä"], clock.now, lease=60)
+    assert await store.claim_article(["id:b"], clock.now, lease=60)
+
+
+async def test_failed_claim_claims_none_of_its_keys(store: StateStore, clock: FrozenClock) -> None:
+    assert await store.claim_article(["id:x"], clock.now, lease=60)
+    assert not await store.claim_article(["id:y", "id:x", "id:z"], clock.now, lease=60)
+    assert await store.claim_article(["id:y"], clock.now, lease=60)
+    assert await store.claim_article(["id:z"], clock.now, lease=60)
+
+
+async def test_claim_lease_ends(store: StateStore, clock: FrozenClock) -> None:
+    assert await store.claim_article(["id:a"], clock.now, lease=30)
+    clock.advance(29.5)
+    assert not await store.claim_article(["id:a"], clock.now, lease=30)
+    clock.advance(0.5)  # the lease has ended exactly now
+    assert await store.claim_article(["id:a"], clock.now, lease=30)
+    assert not await store.claim_article(["id:a"], clock.now, lease=30)
+
+
+async def test_claim_fails_on_any_seen_key(store: StateStore, clock: FrozenClock) -> None:
+    await store.mark_seen(["url:u"], clock.now, retention=DAY)
+    assert not await store.claim_article(["id:a", "url:u"], clock.now, lease=60)
+    assert await store.claim_article(["id:a"], clock.now, lease=60)
+    assert not await store.is_seen("id:a", clock.now)  # claimed is not seen
+
+
+async def test_mark_seen_replaces_the_claim(store: StateStore, clock: FrozenClock) -> None:
+    keys = ["id:a", "guid:g"]
+    assert await store.claim_article(keys, clock.now, lease=10)
+    await store.mark_seen(keys, clock.now, retention=DAY)
+    clock.advance(100)  # well past the lease
+    assert await store.is_seen("id:a", clock.now)
+    assert await store.is_seen("guid:g", clock.now)
+    assert not await store.claim_article(["guid:g"], clock.now, lease=10)
+    await store.release_article(keys)  # release never unsees
+    assert await store.is_seen("id:a", clock.now)
+    assert not await store.claim_article(["id:a"], clock.now, lease=10)
+
+
+async def test_seen_expires_after_retention(store: StateStore, clock: FrozenClock) -> None:
+    await store.mark_seen(["id:a"], clock.now, retention=100)
+    assert await store.is_seen("id:a", clock.now)
+    clock.advance(99.5)
+    assert await store.is_seen("id:a", clock.now)
+    assert not await store.claim_article(["id:a"], clock.now, lease=10)
+    clock.advance(0.5)
+    assert not await store.is_seen("id:a", clock.now)
+    assert await store.claim_article(["id:a"], clock.now, lease=10)
+
+
+async def test_release_article_frees_the_claim(store: StateStore, clock: FrozenClock) -> None:
+    keys = ["id:a", "url:u"]
+    assert await store.claim_article(keys, clock.now, lease=600)
+    await store.release_article(keys)
+    assert await store.claim_article(["url:u"], clock.now, lease=600)
+    await store.release_article(["id:never-claimed"])  # harmless
+    assert not await store.is_seen("id:never-claimed", clock.now)
+
+
+async def test_is_seen_unknown_key(store: StateStore, clock: FrozenClock) -> None:
+    assert not await store.is_seen("id:nope", clock.now)
+
+
+async def test_concurrent_claims_have_one_winner(backend: Backend, clock: FrozenClock) -> None:
+    handles = [await backend.open(), await backend.open()]
+    results = await asyncio.gather(
+        *(
+            handles[i % 2].claim_article([f"id:{i}", "url:shared"], clock.now, lease=60)
+            for i in range(20)
+        )
+    )
+    assert sum(results) == 1
+
+
+# -- outbox: enqueue -------------------------------------------------------------
+
+
+async def test_enqueue_is_idempotent(store: StateStore, clock: FrozenClock) -> None:
+    a1, a2, a3 = make_alert(1), make_alert(2), make_alert(3)
+    assert await store.enqueue([a1, a2], clock.now) == 2
+    assert await store.enqueue([a1, a2, a3], clock.now) == 1
+    assert await store.enqueue([make_alert(4), make_alert(4)], clock.now) == 1
+    assert await store.enqueue([], clock.now) == 0
+    pending = await store.pending()
+    assert ids(pending) == ["alert-001", "alert-002", "alert-003", "alert-004"]
+    assert pending[0] == OutboxEntry(alert=a1, attempts=0, due_at=clock.now, last_error="")
+
+
+async def test_enqueue_ignores_delivered_until_the_record_expires(
+    store: StateStore, clock: FrozenClock
+) -> None:
+    alert = make_alert(1)
+    await store.enqueue([alert], clock.now)
+    assert ids(await store.claim_due(clock.now, lease=60, limit=10)) == ["alert-001"]
+    await store.ack(alert.id, clock.now, detail="HTTP 200", retention=DAY)
+    clock.advance(DAY - 1)
+    assert await store.enqueue([alert], clock.now) == 0
+    assert await store.pending() == []
+    clock.advance(1)  # the delivered record has expired
+    assert not await store.is_delivered(alert.id, clock.now)
+    assert await store.enqueue([alert], clock.now) == 1
+
+
+async def test_enqueue_ignores_dead_letters(store: StateStore, clock: FrozenClock) -> None:
+    alert = make_alert(1)
+    await store.enqueue([alert], clock.now)
+    await store.dead_letter(alert.id, clock.now, error="HTTP 404")
+    clock.advance(10 * DAY)
+    assert await store.enqueue([alert], clock.now) == 0
+    assert await store.pending() == []
+    assert ids(await store.dead_letters()) == ["alert-001"]
+
+
+# -- outbox: claim_due -----------------------------------------------------------
+
+
+async def test_claim_due_oldest_first_with_limit(store: StateStore, clock: FrozenClock) -> None:
+    start = clock.now
+    await store.enqueue([make_alert(3)], clock.now)
+    clock.advance(1)
+    await store.enqueue([make_alert(5), make_alert(4)], clock.now)  # ties: by id
+    clock.advance(1)
+    await store.enqueue([make_alert(1)], clock.now)
+    assert [e.due_at for e in await store.pending()] == [start, start + 1, start + 1, start + 2]
+
+    first = await store.claim_due(clock.now, lease=30, limit=2)
+    assert ids(first) == ["alert-003", "alert-004"]
+    assert all(e.due_at == clock.now + 30 for e in first)
+    assert first[0].alert == make_alert(3)
+    assert ids(await store.claim_due(clock.now, lease=30, limit=10)) == ["alert-005", "alert-001"]
+    assert await store.claim_due(clock.now, lease=30, limit=10) == []
+
+
+async def test_claim_due_limit_zero(store: StateStore, clock: FrozenClock) -> None:
+    await store.enqueue([make_alert(1)], clock.now)
+    assert await store.claim_due(clock.now, lease=30, limit=0) == []
+    assert ids(await store.claim_due(clock.now, lease=30, limit=1)) == ["alert-001"]
+
+
+async def test_claim_due_skips_alerts_due_later(store: StateStore, clock: FrozenClock) -> None:
+    await store.enqueue([make_alert(1), make_alert(2)], clock.now)
+    await store.retry_later("alert-001", clock.now + 60, error="timeout")
+    assert ids(await store.claim_due(clock.now, lease=600, limit=10)) == ["alert-002"]
+    clock.advance(59)
+    assert await store.claim_due(clock.now, lease=5, limit=10) == []
+    clock.advance(1)
+    [entry] = await store.claim_due(clock.now, lease=5, limit=10)
+    assert entry == OutboxEntry(
+        make_alert(1), attempts=1, due_at=clock.now + 5, last_error="timeout"
+    )
+
+
+async def test_lease_hides_a_claimed_alert_until_it_ends(
+    store: StateStore, clock: FrozenClock
+) -> None:
+    await store.enqueue([make_alert(1)], clock.now)
+    claimed_at = clock.now
+    assert ids(await store.claim_due(clock.now, lease=30, limit=10)) == ["alert-001"]
+    assert await store.claim_due(clock.now, lease=30, limit=10) == []
+    [pending] = await store.pending()  # still in the outbox while claimed
+    assert pending.due_at == claimed_at + 30
+    clock.advance(29.5)
+    assert await store.claim_due(clock.now, lease=30, limit=10) == []
+    clock.advance(0.5)
+    [again] = await store.claim_due(clock.now, lease=30, limit=10)
+    assert (again.alert.id, again.attempts, again.due_at) == ("alert-001", 0, clock.now + 30)
+
+
+async def test_concurrent_claim_due_never_hands_out_an_alert_twice(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    handles = [await backend.open(), await backend.open()]
+    expected = [make_alert(n) for n in range(60)]
+    assert await handles[0].enqueue(expected, clock.now) == 60
+    received: list[str] = []
+
+    async def worker(store: StateStore) -> None:
+        while batch := await store.claim_due(clock.now, lease=300, limit=4):
+            received.extend(ids(batch))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(worker(handles[i % 2]) for i in range(12)))
+    assert sorted(received) == [a.id for a in expected]
+
+
+# -- outbox: outcomes ------------------------------------------------------------
+
+
+async def test_retry_later_counts_attempts(store: StateStore, clock: FrozenClock) -> None:
+    await store.enqueue([make_alert(1)], clock.now)
+    await store.claim_due(clock.now, lease=30, limit=10)
+    await store.retry_later("alert-001", clock.now + 120, error="HTTP 503")
+    [entry] = await store.pending()
+    assert (entry.attempts, entry.due_at, entry.last_error) == (1, clock.now + 120, "HTTP 503")
+    await store.retry_later("alert-001", clock.now + 240, error="HTTP 429")
+    [entry] = await store.pending()
+    assert (entry.attempts, entry.due_at, entry.last_error) == (2, clock.now + 240, "HTTP 429")
+
+
+async def test_outcomes_of_unknown_alerts_change_nothing(
+    store: StateStore, clock: FrozenClock
+) -> None:
+    await store.enqueue([make_alert(1)], clock.now)
+    await store.retry_later("alert-404", clock.now + 60, error="x")
+    await store.dead_letter("alert-404", clock.now, error="x")
+    assert ids(await store.pending()) == ["alert-001"]
+    assert await store.dead_letters() == []
+    assert await store.enqueue([make_alert(404)], clock.now) == 1
+
+
+async def test_dead_letter_leaves_the_outbox(store: StateStore, clock: FrozenClock) -> None:
+    await store.enqueue([make_alert(1), make_alert(2), make_alert(3)], clock.now)
+    await store.claim_due(clock.now, lease=30, limit=10)
+    await store.retry_later("alert-001", clock.now + 10, error="HTTP 500")
+    first_death = clock.now
+    await store.dead_letter("alert-001", clock.now, error="HTTP 410 Gone")
+    clock.advance(5)
+    await store.dead_letter("alert-002", clock.now, error="bad address")
+
+    assert ids(await store.pending()) == ["alert-003"]
+    dead = await store.dead_letters()
+    assert dead == [
+        OutboxEntry(make_alert(2), attempts=1, due_at=clock.now, last_error="bad address"),
+        OutboxEntry(make_alert(1), attempts=2, due_at=first_death, last_error="HTTP 410 Gone"),
+    ]
+    clock.advance(3600)
+    assert ids(await store.claim_due(clock.now, lease=30, limit=10)) == ["alert-003"]
+
+
+async def test_ack_records_delivery(store: StateStore, clock: FrozenClock) -> None:
+    await store.enqueue([make_alert(1), make_alert(2)], clock.now)
+    await store.claim_due(clock.now, lease=30, limit=10)
+    assert not await store.is_delivered("alert-001", clock.now)
+    await store.ack("alert-001", clock.now, detail="HTTP 204", retention=3600)
+    assert await store.is_delivered("alert-001", clock.now)
+    assert not await store.is_delivered("alert-002", clock.now)
+    assert ids(await store.pending()) == ["alert-002"]
+    clock.advance(60)  # past the lease: only the unacked alert comes back
+    assert ids(await store.claim_due(clock.now, lease=30, limit=10)) == ["alert-002"]
+    clock.advance(3540)
+    assert not await store.is_delivered("alert-001", clock.now)
+
+
+async def test_pending_lists_queued_and_claimed(store: StateStore, clock: FrozenClock) -> None:
+    assert await store.pending() == []
+    await store.enqueue([make_alert(2), make_alert(1), make_alert(3)], clock.now)
+    await store.claim_due(clock.now, lease=1000, limit=1)  # alert-001 now due at +1000
+    await store.retry_later("alert-003", clock.now + 10, error="x")
+    pending = await store.pending()
+    assert [(e.alert.id, e.due_at - clock.now) for e in pending] == [
+        ("alert-002", 0),
+        ("alert-003", 10),
+        ("alert-001", 1000),
+    ]
+
+
+# -- persistence and isolation ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", PERSISTENT, indirect=True)
+async def test_state_survives_reopening(backend: Backend, clock: FrozenClock) -> None:
+    store = await backend.open()
+    state = FeedState(FeedValidators(etag='"v1"'), first_polled_at=clock.now, last_success_at=1.5)
+    await store.put_feed_state("feed-1", state)
+    await store.mark_seen(["id:seen"], clock.now, retention=DAY)
+    assert await store.claim_article(["id:claimed"], clock.now, lease=600)
+    await store.enqueue([make_alert(n) for n in (1, 2, 3)], clock.now)
+    await store.claim_due(clock.now, lease=600, limit=1)
+    await store.ack("alert-001", clock.now, detail="ok", retention=DAY)
+    await store.dead_letter("alert-002", clock.now, error="gone")
+    await store.close()
+
+    reopened = await backend.open()
+    assert await reopened.get_feed_state("feed-1") == state
+    assert await reopened.is_seen("id:seen", clock.now)
+    assert not await reopened.claim_article(["id:claimed"], clock.now, lease=600)
+    assert await reopened.is_delivered("alert-001", clock.now)
+    assert await reopened.pending() == [OutboxEntry(make_alert(3), attempts=0, due_at=clock.now)]
+    assert await reopened.dead_letters() == [
+        OutboxEntry(make_alert(2), attempts=1, due_at=clock.now, last_error="gone")
+    ]
+
+
+async def test_redis_keys_stay_under_the_prefix(clock: FrozenClock) -> None:
+    client = fakeredis.FakeAsyncRedis()
+    store, other = RedisStore(client, prefix="nm"), RedisStore(client, prefix="other")
+    try:
+        await store.put_feed_state("feed-1", FeedState())
+        await store.mark_seen(["id:a"], clock.now, retention=DAY)
+        await store.claim_article(["id:b"], clock.now, lease=60)
+        await store.enqueue([make_alert(1), make_alert(2), make_alert(3)], clock.now)
+        await store.claim_due(clock.now, lease=60, limit=10)
+        await store.ack("alert-001", clock.now, detail="ok", retention=DAY)
+        await store.retry_later("alert-002", clock.now, error="x")
+        await store.dead_letter("alert-003", clock.now, error="x")
+        assert not await client.hexists(store.keys.alerts, "alert-001")  # acked: data dropped
+        assert await other.pending() == []
+        assert await other.dead_letters() == []
+        assert not await other.is_seen("id:a", clock.now)
+        keys = {k.decode() if isinstance(k, bytes) else k for k in await client.keys("*")}
+        assert len(keys) >= 8
+        assert all(k.startswith("nm:") for k in keys), keys
+    finally:
+        await client.aclose()
+
+
+async def test_sqlite_purges_expired_rows(tmp_path: Path, clock: FrozenClock) -> None:
+    path = tmp_path / FILE_NAME
+    store = await SqliteStore.open(path)
+    try:
+        await store.mark_seen(["id:old"], clock.now, retention=100)
+        await store.claim_article(["id:crashed"], clock.now, lease=30)
+        await store.enqueue([make_alert(1)], clock.now)
+        await store.ack("alert-001", clock.now, detail="ok", retention=100)
+        clock.advance(3600)
+        await store.mark_seen(["id:new"], clock.now, retention=100)
+        await store.ack("alert-002", clock.now, detail="ok", retention=100)
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT key FROM marks").fetchall() == [("id:new",)]
+            assert db.execute("SELECT id FROM delivered").fetchall() == [("alert-002",)]
+    finally:
+        await store.close()
+
+
+async def test_sqlite_unopenable_file_raises_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="sqlite"):
+        await SqliteStore.open(tmp_path / "missing-dir" / FILE_NAME)
+
+
+# -- errors --------------------------------------------------------------------------
+
+
+async def test_dead_redis_raises_store_error_without_the_password(clock: FrozenClock) -> None:
+    store = RedisStore.from_url(f"redis://:hunter2@127.0.0.1:{free_port()}/0", "nm")
+    try:
+        calls: list[Callable[[], Awaitable[object]]] = [
+            store.ping,
+            lambda: store.claim_due(clock.now, 30, 10),
+            lambda: store.is_seen("k", clock.now),
+        ]
+        for call in calls:
+            with pytest.raises(StoreError) as info:
+                await call()
+            assert "hunter2" not in str(info.value)
+            assert isinstance(info.value.__cause__, RedisConnectionError)
+    finally:
+        await store.close()
+
+
+class _LeakyClient(aioredis.Redis):
+    """A client whose every command fails with a message that quotes the password."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        password = self.connection_pool.connection_kwargs["password"]
+        raise RedisConnectionError(f"cannot reach redis://:{password}@db:6379")
+
+
+async def test_redis_error_messages_redact_the_password(clock: FrozenClock) -> None:
+    client = _LeakyClient(host="db", password="hunter2")
+    store = RedisStore(client)
+    with pytest.raises(StoreError, match=r"redis enqueue failed") as info:
+        await store.enqueue([make_alert(1)], clock.now)
+    assert "hunter2" not in str(info.value)
+    assert "**********" in str(info.value)
+    await client.aclose()
+
+
+# -- factory ----------------------------------------------------------------------------
+
+
+async def test_open_store_without_redis_url_uses_sqlite(tmp_path: Path) -> None:
+    data_dir = tmp_path / "nested" / "data"
+    store = await open_store(Settings(_env_file=None, data_dir=data_dir, redis_url=None))
+    try:
+        assert isinstance(store, SqliteStore)
+        assert (data_dir / FILE_NAME).is_file()
+    finally:
+        await store.close()
+
+
+async def test_open_store_with_redis_url_uses_redis() -> None:
+    settings = Settings(
+        _env_file=None, redis_url="redis://:pw@127.0.0.1:1/0", redis_prefix="deploy-a"
+    )
+    store = await open_store(settings)
+    try:
+        assert isinstance(store, RedisStore)
+        assert store.keys.outbox == "deploy-a:outbox"
+    finally:
+        await store.close()
