@@ -208,7 +208,7 @@ BROKEN_CASES = [
           hook:
             type: pigeon
         """,
-        r"a\.yaml:2: unknown channel type",
+        r"a\.yaml:3: unknown channel type",
         id="bad-channel-type",
     ),
     pytest.param(

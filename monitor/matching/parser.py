@@ -75,6 +75,8 @@ _LEX_RE = re.compile(
     """,
     re.VERBOSE,
 )
+#: A word that looks like a field query (``title:Iran``), not like a time (``10:30``).
+_FIELD_LIKE = re.compile(r"[^\W\d]\w*:\S")
 _OPERAND_START = frozenset({_Kind.WORD, _Kind.PHRASE, _Kind.LPAREN, _Kind.NOT, _Kind.MINUS})
 
 
@@ -232,7 +234,7 @@ def lint_query(text: str) -> list[str]:
             warnings.append(
                 f"{case} {word!r} is matched as a word; write {word.upper()} for the operator"
             )
-        elif ":" in word.strip(":"):
+        elif _FIELD_LIKE.match(word):
             shown = " ".join(query_words(word))
             warnings.append(
                 f"{word!r} is matched as the words {shown!r}; "
