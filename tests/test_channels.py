@@ -552,13 +552,15 @@ def test_email_message_is_multipart_with_stable_headers() -> None:
 
 def test_email_headers_cannot_be_injected() -> None:
     alert = with_article(make_alert(), title="Drones\r\nBcc: victim@example.org\r\n\r\nbody")
-    raw = build_message(alert, sender="m@example.org", to=["a@example.org"], now=1.8e9).as_bytes()
-    message = parse(
-        build_message(alert, sender="m@example.org", to=["a@example.org"], now=1.8e9)
-    )
+    built = build_message(alert, sender="m@example.org", to=["a@example.org"], now=1.8e9)
+    raw = built.as_bytes()
+    message = parse(built)
     assert message["Bcc"] is None
     assert b"\nBcc:" not in raw
-    assert message["Subject"] == "[news-monitor] iran-russia-drones: Drones Bcc: victim@example.org body"
+    # strip(): Python folds this 80-character value onto a continuation line and its
+    # parser keeps the fold's leading space; the value itself is one line.
+    subject = message["Subject"].strip()
+    assert subject == "[news-monitor] iran-russia-drones: Drones Bcc: victim@example.org body"
 
 
 def test_email_html_escapes_feed_text_and_refuses_javascript_links() -> None:

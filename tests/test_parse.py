@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import feedparser
 import pytest
 
 from monitor.ingest.parse import ENTITY_REFUSAL, parse_feed
@@ -243,33 +245,41 @@ def test_a_truncated_feed_with_no_entries_is_an_error() -> None:
 # --- hostile and non-feed bodies -----------------------------------------------------------
 
 
-def billion_laughs(levels: int = 10) -> str:
+def billion_laughs(levels: int = 10, *, sep: str = "\n") -> str:
     decls = ['<!ENTITY lol0 "lol">'] + [
         f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, levels)
     ]
     return (
-        '<?xml version="1.0"?>\n<!DOCTYPE rss [\n' + "\n".join(decls) + "\n]>\n"
+        f'<?xml version="1.0"?>{sep}<!DOCTYPE rss [{sep}' + sep.join(decls) + f"{sep}]>{sep}"
         f'<rss version="2.0"><channel><item><title>&lol{levels - 1};</title></item></channel></rss>'
     )
+
+
+def test_why_entity_declarations_are_refused() -> None:
+    # feedparser strips entity declarations only when each starts a line; on one line
+    # they reach expat, which expands them (up to its amplification limit, 100x the input).
+    body = billion_laughs(5, sep="").encode()
+    [entry] = feedparser.parse(io.BytesIO(body)).entries
+    assert len(entry.title) == 3 * 10**4
 
 
 @pytest.mark.parametrize(
     "body",
     [
         billion_laughs().encode(),
+        billion_laughs(sep="").encode(),
         billion_laughs().replace("<!ENTITY", "<!entity").encode(),
+        # UTF-16 and EBCDIC hide the "<!ENTITY" bytes from a naive search.
         billion_laughs().encode("utf-16"),  # with a BOM: ASCII bytes interleaved with NULs
         billion_laughs().encode("utf-16-be"),  # no BOM at all
-        billion_laughs().replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="cp037"?>')
-        .encode("cp037"),  # EBCDIC: no "<!ENTITY" bytes anywhere
+        billion_laughs()
+        .replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="cp037"?>')
+        .encode("cp037"),  # found after feedparser's own charset conversion
     ],
-    ids=["utf-8", "lower-case", "utf-16", "utf-16-be", "ebcdic"],
+    ids=["utf-8", "one-line", "lower-case", "utf-16", "utf-16-be", "ebcdic"],
 )
 def test_entity_declarations_are_refused_before_parsing(body: bytes) -> None:
-    started = time.monotonic()
-    outcome = parse(body)
-    assert outcome == ParseOutcome(feed_id="feed-1", error=ENTITY_REFUSAL)
-    assert time.monotonic() - started < 5  # generous: the expansion would take far longer
+    assert parse(body) == ParseOutcome(feed_id="feed-1", error=ENTITY_REFUSAL)
 
 
 def test_entity_declarations_in_a_real_feed_are_refused(feeds: Path) -> None:

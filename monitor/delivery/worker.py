@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from monitor.delivery.base import Channel
@@ -48,6 +48,8 @@ class OutboxWorker:
     retention: float
     batch_size: int = 50
     clock: Clock = time.time
+    #: How ``drain`` waits for the next due alert; injected so tests move a frozen clock instead.
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -128,7 +130,7 @@ class OutboxWorker:
             now = self.clock()
             if next_due > deadline or now >= deadline:
                 return total
-            await asyncio.sleep(max(0.0, min(next_due, deadline) - now))
+            await self.sleep(max(0.0, min(next_due, deadline) - now))
 
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
         """Deliver continuously until ``stop`` is set; wait up to ``idle`` s when nothing is due."""

@@ -212,9 +212,12 @@ def struct_time_to_utc(value: object) -> datetime | None:
 
 def entry_published(entry: Mapping[str, Any]) -> datetime | None:
     """Publication time, else update time, in UTC; None when the entry gives neither."""
-    return struct_time_to_utc(entry.get("published_parsed")) or struct_time_to_utc(
-        entry.get("updated_parsed")
-    )
+    published = struct_time_to_utc(entry.get("published_parsed"))
+    # feedparser maps a missing updated_parsed back to published_parsed with a
+    # DeprecationWarning; asking with ``in`` first avoids both.
+    if published is None and "updated_parsed" in entry:
+        return struct_time_to_utc(entry.get("updated_parsed"))
+    return published
 
 
 def article_id(guid: str, url: str, title: str, published: datetime | None) -> str:

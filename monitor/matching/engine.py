@@ -115,7 +115,7 @@ class _Document:
             found = self._index.get(key[0], [])
             for offset, word in enumerate(key[1:], 1):
                 following = set(self._index.get(word, ()))
-                found = [p for p in found if p + offset in following]
+                found = [p for p in found if p + offset in following or p - offset in following]
             self._leaves[key] = found
         return found
 
