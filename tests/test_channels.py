@@ -48,7 +48,7 @@ from monitor.delivery.render import (
     snippet,
     snippet_of,
 )
-from monitor.types import Alert, DeliveryStatus, Hit
+from monitor.types import DeliveryStatus, Hit
 from tests.conftest import FrozenClock
 from tests.factories import TEXT, make_alert, make_article, make_settings, with_article
 
@@ -193,7 +193,7 @@ def test_safe_url(url: str, ok: bool) -> None:
 
 def test_console_line_reads_like_a_sentence() -> None:
     assert format_line(make_alert()) == (
-        'ALERT rule=iran-russia-drones feed=aljazeera terms=Iran,Russia,drones '
+        "ALERT rule=iran-russia-drones feed=aljazeera terms=Iran,Russia,drones "
         '"Iran and Russia agree to build drones together" '
         "https://www.aljazeera.com/news/2026/1/5/iran-russia-drones"
     )
@@ -272,7 +272,9 @@ def test_slack_feed_text_cannot_mention_link_or_format() -> None:
 def test_slack_refuses_to_link_a_javascript_url() -> None:
     payload = slack_mod.build_payload(with_article(make_alert(), url="javascript:alert(1)"))
     assert "javascript" not in json.dumps(payload)
-    assert payload["blocks"][1]["text"]["text"] == "*Iran and Russia agree to build drones together*"
+    assert (
+        payload["blocks"][1]["text"]["text"] == "*Iran and Russia agree to build drones together*"
+    )
 
 
 def test_slack_url_cannot_break_out_of_the_link() -> None:
@@ -487,7 +489,9 @@ async def test_unsigned_webhook_still_sends_its_id(clock: FrozenClock) -> None:
 
 
 @pytest.mark.parametrize("code", [301, 302, 307, 308])
-async def test_webhook_redirect_is_permanent_and_not_followed(clock: FrozenClock, code: int) -> None:
+async def test_webhook_redirect_is_permanent_and_not_followed(
+    clock: FrozenClock, code: int
+) -> None:
     receiver = Receiver(httpx.Response(code, headers={"Location": "https://attacker.example/"}))
     result = await webhook(receiver, clock).send(make_alert())
     assert result.status is DeliveryStatus.PERMANENT
@@ -614,4 +618,3 @@ async def test_build_channel_maps_every_config_type(clock: FrozenClock) -> None:
     for channel in built.values():
         assert "XXXXXXXX" not in repr(channel) and "SECRETTOKEN" not in repr(channel)
         assert "MfKQ9r8" not in repr(channel)
-

@@ -49,9 +49,7 @@ def seed(shared_data: Path) -> Article:
     raw = (shared_data / "articles" / "seed-iran-russia.txt").read_text(encoding="utf-8")
     lines = [line for line in raw.splitlines() if line.strip()]
     # The file holds a section label ("Iran"), then the headline, then the body.
-    return Article(
-        id="seed", feed_id="news", url="", title=lines[1], text="\n\n".join(lines[2:])
-    )
+    return Article(id="seed", feed_id="news", url="", title=lines[1], text="\n\n".join(lines[2:]))
 
 
 def test_seed_article_matches_all_three_terms(seed: Article) -> None:

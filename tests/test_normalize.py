@@ -57,7 +57,10 @@ def test_html_to_text_keeps_words_apart_across_blocks() -> None:
             "https://example.com/a?id=7&page=2",
         ),
         ("https://example.com/a?gclid=1&msclkid=2&mc_cid=3&mc_eid=4", "https://example.com/a"),
-        ("https://example.com/a?_hsenc=1&_hsmi=2&igshid=3&yclid=4&dclid=5", "https://example.com/a"),
+        (
+            "https://example.com/a?_hsenc=1&_hsmi=2&igshid=3&yclid=4&dclid=5",
+            "https://example.com/a",
+        ),
         ("https://example.com/a?traffic_source=rss&ref_src=twsrc&cmpid=x", "https://example.com/a"),
         ("https://example.com/a?b=2&a=1", "https://example.com/a?b=2&a=1"),
         ("https://example.com/a?q=x%20y&&z=", "https://example.com/a?q=x%20y&z="),

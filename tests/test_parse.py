@@ -48,7 +48,9 @@ def test_rss2_real_feed(feeds: Path) -> None:
     assert article.published == datetime(2021, 2, 25, 10, 15, tzinfo=UTC)
     assert article.author == "BBC Radio 4"
     # The description is a truncated copy of the itunes:summary: kept once.
-    assert article.text == "Melvyn Bragg and guests discuss the man who, according to Machiavelli..."
+    assert (
+        article.text == "Melvyn Bragg and guests discuss the man who, according to Machiavelli..."
+    )
 
 
 def test_atom_real_feed(feeds: Path) -> None:
@@ -75,7 +77,9 @@ def test_html_is_stripped_from_real_summaries(feeds: Path) -> None:
 def test_tracking_parameters_are_stripped_from_real_links(feeds: Path) -> None:
     outcome = parse((feeds / "feed-rs/rss2/rss_2.0_wirecutter.xml").read_bytes())
     [article] = outcome.articles
-    assert article.url == "https://www.nytimes.com/wirecutter/blog/how-to-teach-someone-a-board-game/"
+    assert (
+        article.url == "https://www.nytimes.com/wirecutter/blog/how-to-teach-someone-a-board-game/"
+    )
 
 
 JSON_FEED_EXAMPLES = [
@@ -162,7 +166,10 @@ def test_json_feed_odd_but_common_shapes() -> None:
     ("body", "message"),
     [
         (b'{"title": "no version", "items": []}', "not a feed: JSON without a JSON Feed version"),
-        (b'{"version": "https://jsonfeed.org/version/1"}', "not a feed: JSON Feed without an items"),
+        (
+            b'{"version": "https://jsonfeed.org/version/1"}',
+            "not a feed: JSON Feed without an items",
+        ),
         (b'[{"version": "https://jsonfeed.org/version/1"}]', "not a feed: JSON without a JSON"),
         (b'{"version": "https://jsonfeed.org/version/1", "items": [', "not a feed: invalid JSON"),
         (b"[" * 100_000, "not a feed: invalid JSON"),

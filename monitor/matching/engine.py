@@ -115,7 +115,7 @@ class _Document:
             found = self._index.get(key[0], [])
             for offset, word in enumerate(key[1:], 1):
                 following = set(self._index.get(word, ()))
-                found = [p for p in found if p + offset in following or p - offset in following]
+                found = [p for p in found if p + offset in following]
             self._leaves[key] = found
         return found
 
@@ -125,14 +125,15 @@ class _Document:
                 return word in self._index
             case Phrase():
                 return bool(self.occurrences(node))
+            # Plain loops, not all()/any() over a generator: this is the hot path, and the
+            # loops make matching 100 rules about 15% faster.
             case And(children):
-                # Plain loops: all()/any() over a generator cost twice as much here, the hot path.
-                for child in children:
+                for child in children:  # noqa: SIM110
                     if not self.evaluate(child):
                         return False
                 return True
             case Or(children):
-                for child in children:
+                for child in children:  # noqa: SIM110
                     if self.evaluate(child):
                         return True
                 return False
@@ -210,7 +211,10 @@ class RuleSet:
         return matches
 
     def explain(self, article: Article, rule_id: str) -> str:
-        """Why rule ``rule_id`` does or does not match the article (see ``explain``)."""
+        """Why rule ``rule_id`` matches the article or not (see ``explain``).
+
+        Raises KeyError if there is no such rule.
+        """
         return explain(self._by_id[rule_id].node, article.title, article.text)
 
 

@@ -54,15 +54,12 @@ def redact(text: str, secrets: list[str]) -> str:
     return text
 
 
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+async def _read_capped(response: httpx.Response, into: bytearray, limit: int) -> None:
+    """Append at most ``limit`` bytes of the answer to ``into`` (kept if we are cut short)."""
     async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
+        into += chunk[: limit - len(into)]
+        if len(into) >= limit:
             break
-    return b"".join(chunks)[:limit]
 
 
 def _answer_excerpt(body: bytes) -> str:
@@ -90,6 +87,8 @@ async def post(
     ) -> DeliveryResult:
         return DeliveryResult(alert.id, channel, status, redact(detail, secrets), retry_after)
 
+    response: httpx.Response | None = None
+    answer = bytearray()
     try:
         # asyncio.timeout bounds the whole attempt: httpx's timeouts are per phase,
         # and a receiver dripping one byte at a time would never trip them.
@@ -104,31 +103,36 @@ async def post(
                 follow_redirects=False,
             ) as response,
         ):
-            answer = await _read_capped(response, MAX_ANSWER_BYTES)
+            await _read_capped(response, answer, MAX_ANSWER_BYTES)
     except TimeoutError:
-        return result(DeliveryStatus.RETRY, f"timed out after {timeout:g}s")
+        # If the status line arrived and only the answer's body was slow, the status
+        # decides (a retry after a 2xx would duplicate the alert), unless the body is
+        # itself the verdict, as Slack's "ok" is.
+        if response is None or (
+            check_body is not None
+            and classify_http(response.status_code, response.headers) is DeliveryStatus.DELIVERED
+        ):
+            return result(DeliveryStatus.RETRY, f"timed out after {timeout:g}s")
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
         # A malformed URL or header comes from the config: retrying cannot fix it.
         return result(DeliveryStatus.PERMANENT, f"{type(exc).__name__}: {exc}")
-    except httpx.TransportError as exc:
-        # Refused, reset, DNS failure, timeouts: the receiver may well be back later.
-        return result(DeliveryStatus.RETRY, f"{type(exc).__name__}: {exc}")
     except httpx.HTTPError as exc:
+        # Refused, reset, DNS failure, per-phase timeouts: the receiver may be back later.
         return result(DeliveryStatus.RETRY, f"{type(exc).__name__}: {exc}")
 
+    assert response is not None  # every path without an answer has returned
     code = response.status_code
     status = classify_http(code, response.headers)
     if status is DeliveryStatus.DELIVERED:
-        problem = (
-            check_body(answer, response.headers.get("content-type", "")) if check_body else None
-        )
+        content_type = response.headers.get("content-type", "")
+        problem = check_body(bytes(answer), content_type) if check_body else None
         if problem is None:
             return result(status, f"HTTP {code}")
         return result(DeliveryStatus.PERMANENT, f"HTTP {code} but {problem}")
     detail = f"HTTP {code}"
     if 300 <= code < 400:
         detail += " (redirects are not followed; fix the configured URL)"
-    if excerpt := _answer_excerpt(answer):
+    if excerpt := _answer_excerpt(bytes(answer)):
         detail += f": {excerpt}"
     retry_after = None
     if status is DeliveryStatus.RETRY:

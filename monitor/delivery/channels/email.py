@@ -181,16 +181,18 @@ class EmailChannel(Channel):
         except aiosmtplib.SMTPResponseException as exc:
             detail = f"SMTP {exc.code}: {one_line(exc.message)}"
             return self._result(alert, classify_smtp(exc.code), detail)
-        except aiosmtplib.SMTPNotSupported as exc:
-            # E.g. STARTTLS or AUTH required by our settings but not offered: a config problem.
-            return self._result(alert, DeliveryStatus.PERMANENT, f"SMTP: {one_line(exc.message)}")
         except TimeoutError:
             return self._result(alert, DeliveryStatus.RETRY, f"SMTP timed out after {timeout:g}s")
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            # Refused or dropped connections, TLS failures: the server may be back later.
+        except OSError as exc:
+            # Refused, reset or dropped connections (aiosmtplib's SMTPServerDisconnected and
+            # SMTPConnectError are ConnectionErrors), TLS handshake failures: may clear up.
             return self._result(alert, DeliveryStatus.RETRY, f"SMTP: {type(exc).__name__}: {exc}")
+        except aiosmtplib.SMTPException as exc:
+            # What is left is a mismatch between our settings and the server's abilities:
+            # STARTTLS or AUTH required but not offered, SMTPUTF8 missing. Retrying won't help.
+            return self._result(alert, PERMANENT, f"SMTP: {one_line(exc.message)}")
         except ValueError as exc:
-            return self._result(alert, DeliveryStatus.PERMANENT, f"SMTP settings: {exc}")
+            return self._result(alert, PERMANENT, f"SMTP settings: {exc}")
         detail = f"SMTP accepted: {one_line(reply)}"
         if refused:
             some = "; ".join(
