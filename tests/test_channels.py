@@ -163,6 +163,23 @@ def test_snippet_ignores_hits_outside_the_text() -> None:
     assert snippet(alert).startswith("Tehran and Moscow")
 
 
+@given(
+    words=st.lists(
+        st.sampled_from(["Iran", "and", "the", "drones", "\n", "  ", "x" * 30, "é", "\x1b"]),
+        max_size=300,
+    ),
+    width=st.integers(min_value=60, max_value=400),
+)
+def test_snippet_is_bounded_and_shows_the_first_hit(words: list[str], width: int) -> None:
+    alert = make_alert(article=make_article(text=" ".join(words)), terms=("Iran", "drones"))
+    excerpt = snippet_of(alert, width)
+    rendered = excerpt.render()
+    assert len(rendered) <= width
+    assert "\x1b" not in rendered and "\n" not in rendered
+    if any(h.field == "text" for h in alert.hits):
+        assert any(hit for _, hit in excerpt.parts)
+
+
 def test_clean_removes_controls_and_bidi_overrides() -> None:
     assert clean("a\x1b[31mred\x00 \u202eevil\u202c\r\nend") == "a[31mred evil end"
 

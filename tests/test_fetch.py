@@ -560,16 +560,17 @@ class DribblingServer:
             except TimeoutError:
                 continue
             with conn:
-                conn.recv(65536)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
-                    b"Content-Length: 100000\r\n\r\n"
-                )
-                while not self.stopping.wait(self.interval):
-                    try:
+                conn.settimeout(5)
+                try:
+                    conn.recv(65536)  # the request; its content does not matter
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                        b"Content-Length: 100000\r\n\r\n"
+                    )
+                    while not self.stopping.wait(self.interval):
                         conn.sendall(b"<")
-                    except OSError:  # the client gave up
-                        break
+                except OSError:  # the client gave up and closed the connection
+                    pass
 
     def close(self) -> None:
         self.stopping.set()

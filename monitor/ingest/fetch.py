@@ -119,7 +119,7 @@ async def fetch_feed(
     if problem := _url_problem(url):
         return fetch.error(f"invalid URL: {problem}", retryable=False)
     try:
-        if True:
+        async with asyncio.timeout(total_timeout):
             outcome = await fetch.run(client)
     except TimeoutError:
         outcome = fetch.error(f"exceeded the total deadline of {total_timeout:g}s", retryable=True)
