@@ -1,4 +1,4 @@
-"""Composition root: builds the store, HTTP clients, rule set and channels once, owns their lifetimes.
+"""Composition root: builds store, HTTP clients, rules and channels once; owns their lifetimes.
 
 ``Monitor`` is what the CLI drives: ``run_once`` for cron and tests, and
 ``run_forever`` for the daemon (the scheduler polls, the outbox worker
@@ -48,9 +48,16 @@ class RunSummary:
 class Monitor:
     """The running application: one per process."""
 
-    def __init__(self, settings: Settings, loaded: LoadedConfig, store: StateStore,
-                 poller: Poller, worker: OutboxWorker, stack: AsyncExitStack,
-                 clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        loaded: LoadedConfig,
+        store: StateStore,
+        poller: Poller,
+        worker: OutboxWorker,
+        stack: AsyncExitStack,
+        clock: Clock,
+    ) -> None:
         self.settings = settings
         self.config = loaded.config
         self.store = store
@@ -78,36 +85,50 @@ class Monitor:
             stack.push_async_callback(store.close)
             await store.ping()
             fetch_http = await stack.enter_async_context(
-                build_http_client(settings, transport=fetch_transport))
-            delivery_http = await stack.enter_async_context(httpx.AsyncClient(
-                transport=delivery_transport,
-                timeout=settings.delivery_timeout.total_seconds(),
-                follow_redirects=False,
-                headers={"User-Agent": settings.user_agent},
-            ))
+                build_http_client(settings, transport=fetch_transport)
+            )
+            delivery_http = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=delivery_transport,
+                    timeout=settings.delivery_timeout.total_seconds(),
+                    follow_redirects=False,
+                    headers={"User-Agent": settings.user_agent},
+                )
+            )
             config = loaded.config
             channels: dict[str, Channel] = {}
             for name, channel_config in config.channels.items():
                 channel = build_channel(name, channel_config, settings, delivery_http, clock)
                 stack.push_async_callback(channel.aclose)
                 channels[name] = channel
-            ruleset = compile_rules([
-                RuleSpec(r.id, r.query, frozenset(r.feeds) if r.feeds is not None else None)
+            ruleset = compile_rules(
+                [
+                    RuleSpec(r.id, r.query, frozenset(r.feeds) if r.feeds is not None else None)
+                    for r in config.rules
+                ]
+            )
+            routes = {
+                r.id: (r.query, tuple(r.notify if r.notify is not None else channels))
                 for r in config.rules
-            ])
-            routes = {r.id: (r.query, tuple(r.notify if r.notify is not None else channels))
-                      for r in config.rules}
+            }
             poller = Poller(
-                store=store, http=fetch_http, ruleset=ruleset, routes=routes,
-                max_age=settings.max_age, seen_retention=settings.seen_retention,
+                store=store,
+                http=fetch_http,
+                ruleset=ruleset,
+                routes=routes,
+                max_age=settings.max_age,
+                seen_retention=settings.seen_retention,
                 fetch_timeout=settings.fetch_timeout.total_seconds(),
-                max_feed_bytes=settings.max_feed_bytes, clock=clock,
+                max_feed_bytes=settings.max_feed_bytes,
+                clock=clock,
             )
             worker = OutboxWorker(
-                store=store, channels=channels,
+                store=store,
+                channels=channels,
                 attempt_timeout=settings.delivery_timeout.total_seconds(),
                 max_attempts=settings.delivery_max_attempts,
-                retention=settings.seen_retention.total_seconds(), clock=clock,
+                retention=settings.seen_retention.total_seconds(),
+                clock=clock,
             )
         except BaseException:
             await stack.aclose()
@@ -147,8 +168,14 @@ class Monitor:
         deadline = self.clock() + self.settings.once_delivery_deadline.total_seconds()
         deliveries = await self.worker.drain(deadline)
         pending = len(await self.store.pending())
-        log.info("run_once", feeds=len(polls), alerts=sum(p.alerts for p in polls),
-                 delivered=deliveries.delivered, dead=deliveries.dead, pending=pending)
+        log.info(
+            "run_once",
+            feeds=len(polls),
+            alerts=sum(p.alerts for p in polls),
+            delivered=deliveries.delivered,
+            dead=deliveries.dead,
+            pending=pending,
+        )
         return RunSummary(tuple(polls), deliveries, pending)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -158,8 +185,12 @@ class Monitor:
         scheduler = FeedScheduler(self, clock=self.clock)
         worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")
         scheduler.start()
-        log.info("startup", feeds=len(self.config.feeds), rules=len(self.config.rules),
-                 channels=sorted(self.config.channels))
+        log.info(
+            "startup",
+            feeds=len(self.config.feeds),
+            rules=len(self.config.rules),
+            channels=sorted(self.config.channels),
+        )
         try:
             await stop.wait()
         finally:

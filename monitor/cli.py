@@ -39,8 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the daemon (or one pass with --once)")
-    run.add_argument("--once", action="store_true",
-                     help="poll every feed once, deliver, and exit (for cron and tests)")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="poll every feed once, deliver, and exit (for cron and tests)",
+    )
     run.add_argument("--rules-dir", type=Path, help="override MONITOR_RULES_DIR")
 
     check = sub.add_parser("check", help="validate the watch config without touching the network")
@@ -48,12 +51,21 @@ def _parser() -> argparse.ArgumentParser:
 
     match = sub.add_parser("match", help="test a query on a text file or a feed file, like grep")
     match.add_argument("query", help="a query in the rule language, e.g. 'Iran AND drones'")
-    match.add_argument("file", nargs="?", default="-",
-                       help="text or feed file to search; '-' or nothing reads standard input")
-    match.add_argument("--explain", action="store_true",
-                       help="print the query tree, marking which clauses held")
-    match.add_argument("--color", choices=["auto", "always", "never"], default="auto",
-                       help="highlight hits with terminal colours (default: when a terminal)")
+    match.add_argument(
+        "file",
+        nargs="?",
+        default="-",
+        help="text or feed file to search; '-' or nothing reads standard input",
+    )
+    match.add_argument(
+        "--explain", action="store_true", help="print the query tree, marking which clauses held"
+    )
+    match.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="highlight hits with terminal colours (default: when a terminal)",
+    )
     return parser
 
 
@@ -75,8 +87,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     settings = _settings(args.rules_dir)
     loaded = _load(settings)
     c = loaded.config
-    print(f"ok: {len(loaded.files)} file(s), {len(c.feeds)} feed(s), "
-          f"{len(c.channels)} channel(s), {len(c.rules)} rule(s) in {settings.rules_dir}")
+    print(
+        f"ok: {len(loaded.files)} file(s), {len(c.feeds)} feed(s), "
+        f"{len(c.channels)} channel(s), {len(c.rules)} rule(s) in {settings.rules_dir}"
+    )
     return EXIT_OK
 
 
@@ -120,8 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         for issue in e.issues:
             print(issue, file=sys.stderr)
-        print(f"error: invalid config ({len(e.issues)} problem(s)); nothing started",
-              file=sys.stderr)
+        print(
+            f"error: invalid config ({len(e.issues)} problem(s)); nothing started", file=sys.stderr
+        )
         return EXIT_USAGE
     except ValidationError as e:  # a bad MONITOR_* setting
         for error in e.errors():

@@ -139,9 +139,7 @@ class _Converter:
 
 def config_files(rules_dir: Path) -> list[Path]:
     """The YAML files of ``rules_dir`` (not recursive), sorted by name."""
-    return sorted(
-        p for p in rules_dir.iterdir() if p.is_file() and p.suffix in {".yaml", ".yml"}
-    )
+    return sorted(p for p in rules_dir.iterdir() if p.is_file() and p.suffix in {".yaml", ".yml"})
 
 
 def _merge(
@@ -155,8 +153,11 @@ def _merge(
             where = (file, lines.get((section,), 0))
             if section not in _SECTIONS:
                 issues.append(
-                    ConfigIssue(*where, f"unknown top-level key '{section}' "
-                                f"(expected one of: {', '.join(_SECTIONS)})")
+                    ConfigIssue(
+                        *where,
+                        f"unknown top-level key '{section}' "
+                        f"(expected one of: {', '.join(_SECTIONS)})",
+                    )
                 )
                 continue
             if value is None:
@@ -214,56 +215,75 @@ def _describe(error: Any) -> str:
 
 
 def _cross_check(
-    config: WatchConfig, locator: _Locator, settings: Settings, issues: list[ConfigIssue],
+    config: WatchConfig,
+    locator: _Locator,
+    settings: Settings,
+    issues: list[ConfigIssue],
     warnings: list[ConfigIssue],
 ) -> None:
     seen_feeds: set[str] = set()
     for i, feed in enumerate(config.feeds):
         if feed.id in seen_feeds:
-            issues.append(ConfigIssue(*locator.find(("feeds", i, "id")),
-                                      f"duplicate feed id '{feed.id}'"))
+            issues.append(
+                ConfigIssue(*locator.find(("feeds", i, "id")), f"duplicate feed id '{feed.id}'")
+            )
         seen_feeds.add(feed.id)
     for name, channel in config.channels.items():
         if isinstance(channel, EmailChannelConfig) and not settings.smtp_host:
-            issues.append(ConfigIssue(*locator.find(("channels", name)),
-                                      f"email channel '{name}' needs MONITOR_SMTP_HOST to be set"))
+            issues.append(
+                ConfigIssue(
+                    *locator.find(("channels", name)),
+                    f"email channel '{name}' needs MONITOR_SMTP_HOST to be set",
+                )
+            )
     seen_rules: set[str] = set()
     for i, rule in enumerate(config.rules):
         here = ("rules", i)
         if rule.id in seen_rules:
-            issues.append(ConfigIssue(*locator.find((*here, "id")),
-                                      f"duplicate rule id '{rule.id}'"))
+            issues.append(
+                ConfigIssue(*locator.find((*here, "id")), f"duplicate rule id '{rule.id}'")
+            )
         seen_rules.add(rule.id)
         for j, name in enumerate(rule.notify or []):
             if name not in config.channels:
                 known = ", ".join(sorted(config.channels)) or "none defined"
-                issues.append(ConfigIssue(*locator.find((*here, "notify", j)),
-                                          f"rule '{rule.id}' notifies unknown channel '{name}' "
-                                          f"(channels: {known})"))
+                issues.append(
+                    ConfigIssue(
+                        *locator.find((*here, "notify", j)),
+                        f"rule '{rule.id}' notifies unknown channel '{name}' (channels: {known})",
+                    )
+                )
         for j, name in enumerate(rule.feeds or []):
             if name not in seen_feeds:
-                issues.append(ConfigIssue(*locator.find((*here, "feeds", j)),
-                                          f"rule '{rule.id}' names unknown feed '{name}'"))
+                issues.append(
+                    ConfigIssue(
+                        *locator.find((*here, "feeds", j)),
+                        f"rule '{rule.id}' names unknown feed '{name}'",
+                    )
+                )
         try:
             parse_query(rule.query)
         except QuerySyntaxError as e:
-            issues.append(ConfigIssue(*locator.find((*here, "query")),
-                                      f"rule '{rule.id}': bad query: {e.pretty()}"))
+            issues.append(
+                ConfigIssue(
+                    *locator.find((*here, "query")), f"rule '{rule.id}': bad query: {e.pretty()}"
+                )
+            )
         else:
             for remark in lint_query(rule.query):
-                warnings.append(ConfigIssue(*locator.find((*here, "query")),
-                                            f"rule '{rule.id}': {remark}"))
+                warnings.append(
+                    ConfigIssue(*locator.find((*here, "query")), f"rule '{rule.id}': {remark}")
+                )
 
 
-def load_config(
-    settings: Settings, env: Mapping[str, str] | None = None
-) -> LoadedConfig:
+def load_config(settings: Settings, env: Mapping[str, str] | None = None) -> LoadedConfig:
     """Read, merge, validate and cross-check the watch config; raise ConfigError if invalid."""
     env = os.environ if env is None else env
     rules_dir = settings.rules_dir
     if not rules_dir.is_dir():
-        raise ConfigError([ConfigIssue(str(rules_dir), 0,
-                                       "rules directory not found (set MONITOR_RULES_DIR)")])
+        raise ConfigError(
+            [ConfigIssue(str(rules_dir), 0, "rules directory not found (set MONITOR_RULES_DIR)")]
+        )
     files = config_files(rules_dir)
     if not files:
         raise ConfigError([ConfigIssue(str(rules_dir), 0, "no *.yaml or *.yml files found")])
@@ -276,8 +296,13 @@ def load_config(
         converter = _Converter(str(path), env, issues)
         data = converter.convert(node)
         if not isinstance(data, dict):
-            issues.append(ConfigIssue(str(path), node.start_mark.line + 1,
-                                      "expected a mapping with feeds, channels and rules"))
+            issues.append(
+                ConfigIssue(
+                    str(path),
+                    node.start_mark.line + 1,
+                    "expected a mapping with feeds, channels and rules",
+                )
+            )
             continue
         docs.append((str(path), data, converter.lines))
     locator = _Locator()
@@ -293,10 +318,12 @@ def load_config(
     if issues:
         raise ConfigError(issues)
     if not config.channels:
-        config = config.model_copy(update={"channels": {"console": ConsoleChannelConfig(
-            type="console")}})
-        warnings.append(ConfigIssue(str(rules_dir), 0,
-                                    "no channels configured: alerts print to the console"))
+        config = config.model_copy(
+            update={"channels": {"console": ConsoleChannelConfig(type="console")}}
+        )
+        warnings.append(
+            ConfigIssue(str(rules_dir), 0, "no channels configured: alerts print to the console")
+        )
     if not config.feeds:
         warnings.append(ConfigIssue(str(rules_dir), 0, "no feeds configured"))
     return LoadedConfig(config=config, files=files, warnings=warnings)

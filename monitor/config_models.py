@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from monitor.settings import Duration
 
@@ -58,6 +58,15 @@ class WebhookChannelConfig(_Strict):
     url: SecretStr
     #: Signing secret (``whsec_`` + base64, or any string); unset: requests are not signed.
     secret: SecretStr | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _usable_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        from monitor.delivery.channels.webhook import signing_key
+
+        if value is not None:
+            signing_key(value.get_secret_value())  # ValueError names the problem, not the secret
+        return value
 
 
 class ConsoleChannelConfig(_Strict):

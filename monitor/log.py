@@ -56,7 +56,9 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
     return {k: _redact(v) for k, v in event_dict.items()}
 
 
-def configure_logging(level: str = "INFO", fmt: str = "console", stream: TextIO | None = None) -> None:
+def configure_logging(
+    level: str = "INFO", fmt: str = "console", stream: TextIO | None = None
+) -> None:
     """Set up structlog (and the stdlib root logger, for libraries) once per process."""
     out = stream or sys.stderr
     renderer: Any = (

@@ -44,8 +44,11 @@ def _matching_lines(text: str, hits: Sequence[Hit], marks: tuple[str, str]) -> l
     offset = 0
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
         end = offset + len(line)
-        inside = [Hit(h.field, h.start - offset, h.end - offset, h.term)
-                  for h in hits if h.start < end and h.end > offset]
+        inside = [
+            Hit(h.field, h.start - offset, h.end - offset, h.term)
+            for h in hits
+            if h.start < end and h.end > offset
+        ]
         if inside:
             shown = highlight(line.rstrip("\r\n"), inside, *marks)
             out.append(f"{number}: {shown}")
@@ -71,8 +74,9 @@ def _report_text(node: Node, text: str, marks: tuple[str, str], show_tree: bool)
     return True
 
 
-def _report_feed(node: Node, articles: list[Article], marks: tuple[str, str],
-                 show_tree: bool) -> bool:
+def _report_feed(
+    node: Node, articles: list[Article], marks: tuple[str, str], show_tree: bool
+) -> bool:
     matched = 0
     for article in articles:
         hits = match_text(node, article.title, article.text)

@@ -94,18 +94,29 @@ class Poller:
         if outcome.status is FetchStatus.NOT_MODIFIED:
             await self.store.put_feed_state(
                 feed.id,
-                replace(state, validators=outcome.validators, last_success_at=now,
-                        consecutive_failures=0, last_error=""),
+                replace(
+                    state,
+                    validators=outcome.validators,
+                    last_success_at=now,
+                    consecutive_failures=0,
+                    last_error="",
+                ),
             )
             report = PollReport(feed.id, "not_modified")
-            log.info("poll", feed=feed.id, status=report.status, http_status=outcome.http_status,
-                     elapsed=round(outcome.elapsed, 3))
+            log.info(
+                "poll",
+                feed=feed.id,
+                status=report.status,
+                http_status=outcome.http_status,
+                elapsed=round(outcome.elapsed, 3),
+            )
             return report
         error = outcome.error
         parsed = None
         if outcome.status is FetchStatus.OK:
-            parsed = await asyncio.to_thread(parse_feed, feed.id, outcome.body, outcome.headers,
-                                             fetched_at=now)
+            parsed = await asyncio.to_thread(
+                parse_feed, feed.id, outcome.body, outcome.headers, fetched_at=now
+            )
             error = parsed.error
         if parsed is None or error:
             return await self._failed(feed, state, error, outcome.retry_after, outcome.http_status)
@@ -114,28 +125,61 @@ class Poller:
         counts = await self.process_articles(parsed.articles)
         await self.store.put_feed_state(
             feed.id,
-            replace(state, validators=outcome.validators, last_success_at=now,
-                    first_polled_at=state.first_polled_at or now, consecutive_failures=0,
-                    last_error=""),
+            replace(
+                state,
+                validators=outcome.validators,
+                last_success_at=now,
+                first_polled_at=state.first_polled_at or now,
+                consecutive_failures=0,
+                last_error="",
+            ),
         )
-        report = PollReport(feed.id, "ok", entries=len(parsed.articles), new=counts.new,
-                            too_old=counts.too_old, alerts=counts.alerts)
-        log.info("poll", feed=feed.id, status="ok", first_poll=first_poll,
-                 entries=report.entries, new=report.new, too_old=report.too_old,
-                 alerts=report.alerts, skipped_entries=parsed.skipped,
-                 http_status=outcome.http_status, elapsed=round(outcome.elapsed, 3))
+        report = PollReport(
+            feed.id,
+            "ok",
+            entries=len(parsed.articles),
+            new=counts.new,
+            too_old=counts.too_old,
+            alerts=counts.alerts,
+        )
+        log.info(
+            "poll",
+            feed=feed.id,
+            status="ok",
+            first_poll=first_poll,
+            entries=report.entries,
+            new=report.new,
+            too_old=report.too_old,
+            alerts=report.alerts,
+            skipped_entries=parsed.skipped,
+            http_status=outcome.http_status,
+            elapsed=round(outcome.elapsed, 3),
+        )
         return report
 
-    async def _failed(self, feed: FeedConfig, state: FeedState, error: str,
-                      retry_after: float | None, http_status: int | None) -> PollReport:
+    async def _failed(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        error: str,
+        retry_after: float | None,
+        http_status: int | None,
+    ) -> PollReport:
         failures = state.consecutive_failures + 1
         await self.store.put_feed_state(
             feed.id, replace(state, consecutive_failures=failures, last_error=error)
         )
-        log.warning("poll", feed=feed.id, status="error", error=error, http_status=http_status,
-                    consecutive_failures=failures)
-        return PollReport(feed.id, "error", error=error, consecutive_failures=failures,
-                          retry_after=retry_after)
+        log.warning(
+            "poll",
+            feed=feed.id,
+            status="error",
+            error=error,
+            http_status=http_status,
+            consecutive_failures=failures,
+        )
+        return PollReport(
+            feed.id, "error", error=error, consecutive_failures=failures, retry_after=retry_after
+        )
 
     async def process_articles(self, articles: Sequence[Article]) -> ProcessCounts:
         """Claim, match, enqueue and mark seen each article not processed before."""
@@ -164,7 +208,13 @@ class Poller:
             query, channels = self.routes[match.rule_id]
             batch = alerts_for(match, query, channels, now)
             queued += await self.store.enqueue(batch, now)
-            log.info("match", rule=match.rule_id, article=article.id, feed=article.feed_id,
-                     title=article.title[:120], terms=list(match.matched_terms),
-                     channels=list(channels))
+            log.info(
+                "match",
+                rule=match.rule_id,
+                article=article.id,
+                feed=article.feed_id,
+                title=article.title[:120],
+                terms=list(match.matched_terms),
+                channels=list(channels),
+            )
         return queued

@@ -85,6 +85,6 @@ class FeedScheduler:
         """Stop scheduling; let polls in flight finish within ``grace`` seconds."""
         self._scheduler.shutdown(wait=False)
         if self._inflight:
-            done, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+            _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
             for task in pending:
                 task.cancel()

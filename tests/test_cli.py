@@ -82,21 +82,25 @@ def test_match_bad_query_exits_2_with_caret(capsys: pytest.CaptureFixture[str]) 
     assert "bad query" in err and "^" in err
 
 
-def test_match_reads_stdin(monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_match_reads_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"A drone over Kyiv\n")))
     assert main(["match", "--color=always", "drone", "-"]) == 0
     assert "\x1b[1;31mdrone\x1b[0m" in capsys.readouterr().out
 
 
-def test_match_feed_file_entry_by_entry(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_match_feed_file_entry_by_entry(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     now = datetime.now(UTC)
     feed = tmp_path / "feed.xml"
-    feed.write_text(rss([
-        Item("Drones over Kyiv", "https://x.org/1", "Russia launched drones.", now),
-        Item("Weather", "https://x.org/2", "Sunny.", now),
-    ]))
+    feed.write_text(
+        rss(
+            [
+                Item("Drones over Kyiv", "https://x.org/1", "Russia launched drones.", now),
+                Item("Weather", "https://x.org/2", "Sunny.", now),
+            ]
+        )
+    )
     assert main(["match", "--color=never", "drones AND Russia", str(feed)]) == 0
     out = capsys.readouterr().out
     assert "[Drones] over Kyiv" in out
@@ -117,6 +121,5 @@ def test_missing_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("news-monitor")
-    result = subprocess.run([str(script), "--version"], capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "news-monitor" in result.stdout

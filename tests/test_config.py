@@ -95,18 +95,26 @@ def test_shipped_rules_are_valid() -> None:
 
 
 def test_files_are_merged(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         feeds:
           - {id: one, url: "http://127.0.0.1/one.xml"}
         channels:
           out: {type: console}
-    """)
-    write(tmp_path, "b.yml", """
+    """,
+    )
+    write(
+        tmp_path,
+        "b.yml",
+        """
         feeds:
           - {id: two, url: "http://127.0.0.1/two.xml"}
         rules:
           - {id: r, query: "drones", feeds: [one, two]}
-    """)
+    """,
+    )
     write(tmp_path, "notes.txt", "not: yaml: at all: [")
     loaded = load_config(settings_for(tmp_path), env={})
     assert [f.id for f in loaded.config.feeds] == ["one", "two"]
@@ -114,19 +122,27 @@ def test_files_are_merged(tmp_path: Path) -> None:
 
 
 def test_default_value_syntax(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         feeds:
           - {id: one, url: "${FEED_BASE:-http://127.0.0.1:8080}/feed.xml"}
-    """)
+    """,
+    )
     loaded = load_config(settings_for(tmp_path), env={})
     assert loaded.config.feeds[0].url == "http://127.0.0.1:8080/feed.xml"
 
 
 def test_no_channels_means_console(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         rules:
           - {id: r, query: drones}
-    """)
+    """,
+    )
     loaded = load_config(settings_for(tmp_path), env={})
     assert list(loaded.config.channels) == ["console"]
     assert any("console" in str(w) for w in loaded.warnings)
@@ -246,6 +262,17 @@ BROKEN_CASES = [
     pytest.param(
         """
         channels:
+          hook:
+            type: webhook
+            url: http://127.0.0.1/hook
+            secret: whsec_not*base64!
+        """,
+        r"a\.yaml:5: 'secret': .*must be base64",
+        id="bad-webhook-secret",
+    ),
+    pytest.param(
+        """
+        channels:
           mail: {type: email, to: [a@example.org]}
         """,
         r"a\.yaml:2: email channel 'mail' needs MONITOR_SMTP_HOST",
@@ -262,37 +289,55 @@ def test_errors_name_file_and_line(tmp_path: Path, text: str, expected: str) -> 
 
 
 def test_errors_in_second_file_point_to_that_file(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         feeds:
           - {id: one, url: "http://127.0.0.1/1"}
           - {id: two, url: "http://127.0.0.1/2"}
-    """)
-    write(tmp_path, "b.yaml", """
+    """,
+    )
+    write(
+        tmp_path,
+        "b.yaml",
+        """
         # comment
         feeds:
           - {id: three, url: "http://127.0.0.1/3", colour: red}
-    """)
+    """,
+    )
     errors = errors_of(tmp_path)
-    assert any(e.startswith(f"{tmp_path / 'b.yaml'}:3: unknown key 'colour'") for e in errors), errors
+    assert any(e.startswith(f"{tmp_path / 'b.yaml'}:3: unknown key 'colour'") for e in errors), (
+        errors
+    )
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         channels:
           out: {type: console}
         rules:
           - {id: r1, query: "(drones", notify: [out]}
           - {id: r2, query: drones, notify: [gone]}
-    """)
+    """,
+    )
     errors = errors_of(tmp_path)
     assert len(errors) == 2, errors
 
 
 def test_webhook_secret_is_optional(tmp_path: Path) -> None:
-    write(tmp_path, "a.yaml", """
+    write(
+        tmp_path,
+        "a.yaml",
+        """
         channels:
           hook: {type: webhook, url: "http://127.0.0.1/hook"}
-    """)
+    """,
+    )
     channel = load_config(settings_for(tmp_path), env={}).config.channels["hook"]
     assert isinstance(channel, WebhookChannelConfig)
     assert channel.secret is None

@@ -43,20 +43,38 @@ def smtp() -> Iterator[SmtpSink]:
 def seed_feed(shared_data: Path) -> str:
     seed = (shared_data / "articles" / "seed-iran-russia.txt").read_text(encoding="utf-8")
     now = datetime.now(UTC)
-    return rss([
-        Item(SEED_TITLE, "https://news.example.org/iran-russia?utm_source=rss", seed,
-             now - timedelta(minutes=5), guid="seed-1"),
-        # Matches too, but is older than MONITOR_MAX_AGE: recorded as seen, no alert.
-        Item("Old: Iran, Russia and drones", "https://news.example.org/old", seed,
-             now - timedelta(days=3), guid="old-1"),
-        Item("Weather in Lisbon", "https://news.example.org/weather", "Sunny, 25 degrees.",
-             now - timedelta(minutes=1), guid="weather-1"),
-    ])
+    return rss(
+        [
+            Item(
+                SEED_TITLE,
+                "https://news.example.org/iran-russia?utm_source=rss",
+                seed,
+                now - timedelta(minutes=5),
+                guid="seed-1",
+            ),
+            # Matches too, but is older than MONITOR_MAX_AGE: recorded as seen, no alert.
+            Item(
+                "Old: Iran, Russia and drones",
+                "https://news.example.org/old",
+                seed,
+                now - timedelta(days=3),
+                guid="old-1",
+            ),
+            Item(
+                "Weather in Lisbon",
+                "https://news.example.org/weather",
+                "Sunny, 25 degrees.",
+                now - timedelta(minutes=1),
+                guid="weather-1",
+            ),
+        ]
+    )
 
 
 def write_rules(rules_dir: Path, feed_url: str) -> None:
     rules_dir.mkdir()
-    (rules_dir / "watch.yaml").write_text(textwrap.dedent(f"""
+    (rules_dir / "watch.yaml").write_text(
+        textwrap.dedent(f"""
         feeds:
           - id: local
             url: {feed_url}
@@ -78,7 +96,8 @@ def write_rules(rules_dir: Path, feed_url: str) -> None:
             query: Iran AND Russia AND drones
             notify: [intel, analysts, siem, stdout]
             feeds: [local]
-        """))
+        """)
+    )
 
 
 @pytest.fixture(params=["sqlite", "redis"])
@@ -90,26 +109,35 @@ def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     return {"MONITOR_REDIS_URL": url, "MONITOR_REDIS_PREFIX": prefix}
 
 
-def monitor_env(tmp_path: Path, httpserver: HTTPServer, smtp: SmtpSink,
-                store_env: dict[str, str]) -> dict[str, str]:
+def monitor_env(
+    tmp_path: Path, httpserver: HTTPServer, smtp: SmtpSink, store_env: dict[str, str]
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env.update(store_env)
-    env.update({
-        "MONITOR_RULES_DIR": str(tmp_path / "rules"),
-        "MONITOR_SMTP_HOST": smtp.host,
-        "MONITOR_SMTP_PORT": str(smtp.port),
-        "MONITOR_SMTP_STARTTLS": "false",
-        "MONITOR_ONCE_DELIVERY_DEADLINE": "10s",
-        "SLACK_WEBHOOK_URL": httpserver.url_for(f"/services/T0/B0/{SECRET_TOKEN}"),
-        "ALERT_WEBHOOK_URL": httpserver.url_for("/hook"),
-        "ALERT_WEBHOOK_SECRET": SIGNING_SECRET,
-    })
+    env.update(
+        {
+            "MONITOR_RULES_DIR": str(tmp_path / "rules"),
+            "MONITOR_SMTP_HOST": smtp.host,
+            "MONITOR_SMTP_PORT": str(smtp.port),
+            "MONITOR_SMTP_STARTTLS": "false",
+            "MONITOR_ONCE_DELIVERY_DEADLINE": "10s",
+            "SLACK_WEBHOOK_URL": httpserver.url_for(f"/services/T0/B0/{SECRET_TOKEN}"),
+            "ALERT_WEBHOOK_URL": httpserver.url_for("/hook"),
+            "ALERT_WEBHOOK_SECRET": SIGNING_SECRET,
+        }
+    )
     return env
 
 
 def run_once(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", "run", "--once"], env=env,
-                          cwd=cwd, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "run", "--once"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def posts(httpserver: HTTPServer, path: str) -> list[Request]:
@@ -117,11 +145,15 @@ def posts(httpserver: HTTPServer, path: str) -> list[Request]:
 
 
 def test_run_once_alerts_once_per_channel(
-    tmp_path: Path, httpserver: HTTPServer, smtp: SmtpSink, store_env: dict[str, str],
+    tmp_path: Path,
+    httpserver: HTTPServer,
+    smtp: SmtpSink,
+    store_env: dict[str, str],
     shared_data: Path,
 ) -> None:
     httpserver.expect_request("/feed.xml").respond_with_data(
-        seed_feed(shared_data), content_type="application/rss+xml")
+        seed_feed(shared_data), content_type="application/rss+xml"
+    )
     httpserver.expect_request(f"/services/T0/B0/{SECRET_TOKEN}").respond_with_data("ok")
     httpserver.expect_request("/hook").respond_with_data("", status=204)
     write_rules(tmp_path / "rules", httpserver.url_for("/feed.xml"))
@@ -165,14 +197,26 @@ def test_run_once_alerts_once_per_channel(
 
 
 def test_sigterm_loses_nothing_and_restart_sends_no_duplicate(
-    tmp_path: Path, httpserver: HTTPServer, smtp: SmtpSink, shared_data: Path,
+    tmp_path: Path,
+    httpserver: HTTPServer,
+    smtp: SmtpSink,
+    shared_data: Path,
 ) -> None:
     seed = (shared_data / "articles" / "seed-iran-russia.txt").read_text(encoding="utf-8")
     now = datetime.now(UTC)
-    items = [Item(f"Report {i}: Iran, Russia and drones", f"https://news.example.org/{i}", seed,
-                  now - timedelta(minutes=i), guid=f"r-{i}") for i in range(5)]
-    httpserver.expect_request("/feed.xml").respond_with_data(rss(items),
-                                                             content_type="application/rss+xml")
+    items = [
+        Item(
+            f"Report {i}: Iran, Russia and drones",
+            f"https://news.example.org/{i}",
+            seed,
+            now - timedelta(minutes=i),
+            guid=f"r-{i}",
+        )
+        for i in range(5)
+    ]
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss(items), content_type="application/rss+xml"
+    )
 
     def slow_receiver(request: Request) -> Response:
         time.sleep(1.0)  # keep deliveries in flight when SIGTERM arrives
@@ -181,19 +225,33 @@ def test_sigterm_loses_nothing_and_restart_sends_no_duplicate(
     httpserver.expect_request("/hook").respond_with_handler(slow_receiver)
     rules = tmp_path / "rules"
     rules.mkdir()
-    (rules / "watch.yaml").write_text(textwrap.dedent(f"""
+    (rules / "watch.yaml").write_text(
+        textwrap.dedent(f"""
         feeds:
-          - {{id: local, url: "{httpserver.url_for('/feed.xml')}", interval: 1h}}
+          - {{id: local, url: "{httpserver.url_for("/feed.xml")}", interval: 1h}}
         channels:
-          siem: {{type: webhook, url: "{httpserver.url_for('/hook')}"}}
+          siem: {{type: webhook, url: "{httpserver.url_for("/hook")}"}}
         rules:
           - {{id: drones, query: Iran AND drones}}
-        """))
+        """)
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env.update({"MONITOR_RULES_DIR": str(rules), "MONITOR_DATA_DIR": str(tmp_path / "data"),
-                "MONITOR_SHUTDOWN_GRACE": "10s", "MONITOR_LOG_FORMAT": "json"})
-    daemon = subprocess.Popen([sys.executable, "-m", "monitor", "run"], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env.update(
+        {
+            "MONITOR_RULES_DIR": str(rules),
+            "MONITOR_DATA_DIR": str(tmp_path / "data"),
+            "MONITOR_SHUTDOWN_GRACE": "10s",
+            "MONITOR_LOG_FORMAT": "json",
+        }
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while not posts(httpserver, "/hook") and time.monotonic() < deadline:
@@ -208,8 +266,11 @@ def test_sigterm_loses_nothing_and_restart_sends_no_duplicate(
             daemon.kill()
             daemon.wait()
     assert daemon.returncode == 0, stderr
-    assert any(json.loads(line).get("event") == "shutdown" for line in stderr.splitlines()
-               if line.startswith("{"))
+    assert any(
+        json.loads(line).get("event") == "shutdown"
+        for line in stderr.splitlines()
+        if line.startswith("{")
+    )
 
     again = run_once(env, tmp_path)
     assert again.returncode == 0, again.stderr

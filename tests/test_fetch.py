@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,11 +27,12 @@ from tests.conftest import free_port
 
 URL = "https://example.com/feed.xml"
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
-Handler = Callable[[httpx.Request], httpx.Response]
+#: What httpx.MockTransport calls: sync or async, returning a response.
+Handler = Callable[[httpx.Request], Any]
 
 
-def settings(**overrides: object) -> Settings:
-    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+def settings(**overrides: Any) -> Settings:
+    return Settings(_env_file=None, **overrides)
 
 
 async def fetch(

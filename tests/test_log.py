@@ -14,8 +14,13 @@ def test_secrets_are_redacted_from_every_field() -> None:
     stream = io.StringIO()
     configure_logging("DEBUG", "json", stream=stream)
     log = get_logger("test")
-    log.warning("deliver", detail=f"POST {secret} failed", nested={"pw": "hunter22"},
-                items=["x hunter22 y"], error=ValueError(f"bad url {secret}"))
+    log.warning(
+        "deliver",
+        detail=f"POST {secret} failed",
+        nested={"pw": "hunter22"},
+        items=["x hunter22 y"],
+        error=ValueError(f"bad url {secret}"),
+    )
     line = stream.getvalue().strip()
     event = json.loads(line)
     assert event["event"] == "deliver"

@@ -67,6 +67,7 @@ def test_html_to_text_keeps_words_apart_across_blocks() -> None:
         ("https://example.com/a?", "https://example.com/a"),
         ("  https://example.com/a  ", "https://example.com/a"),
         ("http://[2001:DB8::1]:80/a", "http://[2001:db8::1]/a"),
+        ("https://user:pass@Example.com/a", "https://example.com/a"),
         ("", ""),
         ("not a url", ""),
         ("/relative/path", ""),
@@ -89,8 +90,9 @@ def test_canonical_url_is_idempotent() -> None:
 # --- article_from_entry --------------------------------------------------------------------
 
 
-def _utc(*args: int) -> time.struct_time:
-    return datetime(*args, tzinfo=UTC).timetuple()
+def _utc(year: int, month: int, day: int, hour: int, minute: int, second: int) -> time.struct_time:
+    """A UTC struct_time, as feedparser gives ``published_parsed``."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timetuple()
 
 
 def test_article_fields_from_a_feedparser_entry() -> None:

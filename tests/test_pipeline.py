@@ -12,14 +12,19 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp()
 
 
 def article(published: datetime | None) -> Article:
-    return Article(id="a1", feed_id="f", url="https://x.org/a", title="t", text="x",
-                   published=published)
+    return Article(
+        id="a1", feed_id="f", url="https://x.org/a", title="t", text="x", published=published
+    )
 
 
 def test_alert_id_is_deterministic_and_distinct() -> None:
     assert alert_id("r", "a", "slack") == alert_id("r", "a", "slack")
-    ids = {alert_id("r", "a", "slack"), alert_id("r", "a", "email"),
-           alert_id("r2", "a", "slack"), alert_id("r", "b", "slack")}
+    ids = {
+        alert_id("r", "a", "slack"),
+        alert_id("r", "a", "email"),
+        alert_id("r2", "a", "slack"),
+        alert_id("r", "b", "slack"),
+    }
     assert len(ids) == 4
     # Field boundaries matter: ("ab", "c") and ("a", "bc") must not collide.
     assert alert_id("ab", "c", "x") != alert_id("a", "bc", "x")

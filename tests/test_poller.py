@@ -21,7 +21,8 @@ OTHER = FeedConfig(id="mirror", url="http://feeds.test/mirror.xml")
 
 
 def make_poller(
-    handler: Callable[[httpx.Request], httpx.Response], clock: FrozenClock,
+    handler: Callable[[httpx.Request], httpx.Response],
+    clock: FrozenClock,
     store: MemoryStore | None = None,
 ) -> Poller:
     return Poller(
@@ -45,18 +46,23 @@ def serve(body: str, etag: str = '"v1"') -> Callable[[httpx.Request], httpx.Resp
     def handler(request: httpx.Request) -> httpx.Response:
         if request.headers.get("if-none-match") == etag:
             return httpx.Response(304, headers={"etag": etag})
-        return httpx.Response(200, text=body, headers={"etag": etag,
-                                                       "content-type": "application/rss+xml"})
+        return httpx.Response(
+            200, text=body, headers={"etag": etag, "content-type": "application/rss+xml"}
+        )
 
     return handler
 
 
 async def test_first_poll_records_old_items_without_alerting(clock: FrozenClock) -> None:
-    body = rss([
-        Item("Iran drones, fresh", "http://n.test/1", "Iran sends drones", when(clock, hours=1)),
-        Item("Iran drones, stale", "http://n.test/2", "Iran sends drones", when(clock, days=2)),
-        Item("Weather", "http://n.test/3", "Sunny", when(clock, minutes=5)),
-    ])
+    body = rss(
+        [
+            Item(
+                "Iran drones, fresh", "http://n.test/1", "Iran sends drones", when(clock, hours=1)
+            ),
+            Item("Iran drones, stale", "http://n.test/2", "Iran sends drones", when(clock, days=2)),
+            Item("Weather", "http://n.test/3", "Sunny", when(clock, minutes=5)),
+        ]
+    )
     poller = make_poller(serve(body), clock)
     report = await poller.poll(FEED)
     assert (report.status, report.entries, report.new, report.too_old) == ("ok", 3, 3, 1)
@@ -82,8 +88,17 @@ async def test_second_poll_is_conditional_and_alerts_nothing(clock: FrozenClock)
 async def test_same_article_in_two_feeds_is_processed_once(clock: FrozenClock) -> None:
     url = "http://n.test/story?utm_source=rss&id=7"
     wire = rss([Item("Iran drones", url, "Iran drones", when(clock, hours=1), guid="wire-7")])
-    mirror = rss([Item("Iran drones (mirror)", "http://N.TEST/story?id=7#top", "Iran drones",
-                       when(clock, hours=1), guid="mirror-99")])
+    mirror = rss(
+        [
+            Item(
+                "Iran drones (mirror)",
+                "http://N.TEST/story?id=7#top",
+                "Iran drones",
+                when(clock, hours=1),
+                guid="mirror-99",
+            )
+        ]
+    )
     bodies = {"/wire.xml": wire, "/mirror.xml": mirror}
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -117,8 +132,12 @@ async def test_failing_feed_counts_failures_and_recovers(clock: FrozenClock) -> 
 
 
 async def test_not_a_feed_is_an_error_not_an_exception(clock: FrozenClock) -> None:
-    poller = make_poller(lambda r: httpx.Response(200, text="<html><body>hi</body></html>",
-                                                  headers={"content-type": "text/html"}), clock)
+    poller = make_poller(
+        lambda r: httpx.Response(
+            200, text="<html><body>hi</body></html>", headers={"content-type": "text/html"}
+        ),
+        clock,
+    )
     report = await poller.poll(FEED)
     assert report.status == "error" and "not a feed" in report.error
 

@@ -19,8 +19,9 @@ OK, RETRY, PERMANENT = DeliveryStatus.DELIVERED, DeliveryStatus.RETRY, DeliveryS
 class ScriptedChannel(Channel):
     """Answers each send with the next scripted status (then DELIVERED); records every call."""
 
-    def __init__(self, name: str, *script: DeliveryStatus | Exception,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, name: str, *script: DeliveryStatus | Exception, retry_after: float | None = None
+    ) -> None:
         super().__init__(name)
         self.script: deque[DeliveryStatus | Exception] = deque(script)
         self.sent: list[str] = []
@@ -31,14 +32,24 @@ class ScriptedChannel(Channel):
         step = self.script.popleft() if self.script else OK
         if isinstance(step, Exception):
             raise step
-        return DeliveryResult(alert.id, self.name, step, f"scripted {step.value}",
-                              retry_after=self.retry_after if step is RETRY else None)
+        return DeliveryResult(
+            alert.id,
+            self.name,
+            step,
+            f"scripted {step.value}",
+            retry_after=self.retry_after if step is RETRY else None,
+        )
 
 
 def worker_for(channel: Channel, clock: FrozenClock, max_attempts: int = 5) -> OutboxWorker:
-    return OutboxWorker(store=MemoryStore(), channels={channel.name: channel},
-                        attempt_timeout=1, max_attempts=max_attempts, retention=3600,
-                        clock=clock)
+    return OutboxWorker(
+        store=MemoryStore(),
+        channels={channel.name: channel},
+        attempt_timeout=1,
+        max_attempts=max_attempts,
+        retention=3600,
+        clock=clock,
+    )
 
 
 async def queue(worker: OutboxWorker, *alerts: Alert) -> None:

@@ -94,10 +94,12 @@ def backoff_delay(
 ) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1 for the first failure).
 
-    Exponential backoff with full jitter: a uniform draw in
-    ``[0, min(cap, base * 2 ** (attempt - 1))]``. Full jitter spreads the
-    retries of many alerts that failed together (a receiver outage) instead of
-    having them all return at the same instant.
+    Exponential backoff with "equal jitter": a uniform draw in
+    ``[c / 2, c]`` where ``c = min(cap, base * 2 ** (attempt - 1))``. The
+    jitter spreads the retries of many alerts that failed together (a
+    receiver outage) instead of having them all return at the same instant;
+    the floor of ``c / 2`` guarantees real backoff (full jitter can draw ~0 and
+    retry at once, which looks like a busy loop to a struggling receiver).
 
     When the receiver named a delay (``retry_after``), the result is never
     below it, even above ``cap``: the server knows its own rate limit better
@@ -108,7 +110,7 @@ def backoff_delay(
     if base <= 0 or cap < 0:
         raise ValueError(f"base must be > 0 and cap >= 0, got base={base} cap={cap}")
     ceiling = min(cap, base * 2.0 ** min(attempt - 1, _MAX_DOUBLINGS))
-    delay = (rng or _RNG).uniform(0.0, ceiling)
+    delay = (rng or _RNG).uniform(ceiling / 2, ceiling)
     if retry_after is not None and math.isfinite(retry_after) and retry_after > delay:
         return retry_after
     return delay

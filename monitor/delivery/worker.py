@@ -75,25 +75,38 @@ class OutboxWorker:
         alert = entry.alert
         channel = self.channels.get(alert.channel)
         if channel is None:
-            return DeliveryResult(alert.id, alert.channel, DeliveryStatus.PERMANENT,
-                                  f"channel '{alert.channel}' is no longer configured")
+            return DeliveryResult(
+                alert.id,
+                alert.channel,
+                DeliveryStatus.PERMANENT,
+                f"channel '{alert.channel}' is no longer configured",
+            )
         try:
             async with asyncio.timeout(self.attempt_timeout + 5):
                 return await channel.send(alert)
         except TimeoutError:
-            return DeliveryResult(alert.id, alert.channel, DeliveryStatus.RETRY,
-                                  "delivery attempt timed out")
+            return DeliveryResult(
+                alert.id, alert.channel, DeliveryStatus.RETRY, "delivery attempt timed out"
+            )
         except Exception as e:  # a channel bug must not abort the batch; retry it later
             log.exception("deliver", alert=alert.id, channel=alert.channel, status="crashed")
-            return DeliveryResult(alert.id, alert.channel, DeliveryStatus.RETRY,
-                                  f"channel raised {type(e).__name__}")
+            return DeliveryResult(
+                alert.id, alert.channel, DeliveryStatus.RETRY, f"channel raised {type(e).__name__}"
+            )
 
-    async def _record(self, entry: OutboxEntry, result: DeliveryResult,
-                      counts: DeliveryCounts) -> None:
+    async def _record(
+        self, entry: OutboxEntry, result: DeliveryResult, counts: DeliveryCounts
+    ) -> None:
         alert, now = entry.alert, self.clock()
         attempt = entry.attempts + 1
-        fields = {"alert": alert.id, "channel": alert.channel, "rule": alert.rule_id,
-                  "article": alert.article.id, "attempt": attempt, "detail": result.detail}
+        fields = {
+            "alert": alert.id,
+            "channel": alert.channel,
+            "rule": alert.rule_id,
+            "article": alert.article.id,
+            "attempt": attempt,
+            "detail": result.detail,
+        }
         if result.status is DeliveryStatus.DELIVERED:
             await self.store.ack(alert.id, now, result.detail, self.retention)
             counts.delivered += 1
@@ -139,9 +152,9 @@ class OutboxWorker:
             if counts.attempted:
                 continue
             self._wake.clear()
-            waiters = [asyncio.ensure_future(self._wake.wait()),
-                       asyncio.ensure_future(stop.wait())]
-            _, pending = await asyncio.wait(waiters, timeout=idle,
-                                            return_when=asyncio.FIRST_COMPLETED)
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            _, pending = await asyncio.wait(
+                waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED
+            )
             for task in pending:
                 task.cancel()

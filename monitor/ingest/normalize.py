@@ -112,8 +112,8 @@ def _is_tracking(pair: str) -> bool:
 def canonical_url(url: str) -> str:
     """The URL an article is known by: http(s) only, tracking parameters and fragment removed.
 
-    Scheme and host are lower-cased, default ports dropped, an empty path
-    becomes "/"; the remaining query parameters keep their order and their
+    Scheme and host are lower-cased, user info and default ports dropped, an
+    empty path becomes "/"; the remaining query parameters keep their order and their
     exact spelling. Anything that is not an absolute http(s) URL gives "".
     """
     url = url.strip()
@@ -130,9 +130,8 @@ def canonical_url(url: str) -> str:
         return ""
     if ":" in host:  # IPv6 literal: urlsplit removed the brackets
         host = f"[{host}]"
+    # User info is dropped: it never names a different article, and it must not reach an alert.
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    if "@" in parts.netloc:
-        netloc = f"{parts.netloc.rsplit('@', 1)[0]}@{netloc}"
     query = "&".join(p for p in parts.query.split("&") if p and not _is_tracking(p))
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
