@@ -157,6 +157,9 @@ def test_json_feed_odd_but_common_shapes() -> None:
     numeric, rss_dated, bad_date = outcome.articles
     assert numeric.guid == "42"
     assert numeric.url == "https://example.org/blog/posts/42"  # resolved, tracking stripped
+    # Where the document was fetched from is the better base, when it is known.
+    fetched = parse(json.dumps(doc).encode(), {"Content-Location": "https://cdn.example.net/f/"})
+    assert fetched.articles[0].url == "https://cdn.example.net/f/posts/42"
     assert rss_dated.published == datetime(2019, 5, 31, 19, 17, 58, tzinfo=UTC)
     assert rss_dated.text == "Dated the RSS way."
     assert bad_date.published is None

@@ -87,7 +87,8 @@ def has_entity_declaration(body: bytes, headers: Mapping[str, str]) -> bool:
     prolog ends means understanding comments, processing instructions and
     quoted literals, each a place to hide a declaration from a sloppy scan.
     Outside a DOCTYPE a literal ``<!ENTITY`` can only sit in a comment or a
-    CDATA section, where HTML content escapes it, so nothing real is lost.
+    CDATA section, and HTML in CDATA writes it ``&lt;!ENTITY`` (a browser would
+    take it for a tag otherwise), so refusing costs no real feed anything.
     The check runs on the text after feedparser's own charset conversion, so
     UTF-16, UTF-32 or EBCDIC cannot disguise the declaration either.
     """
@@ -144,20 +145,26 @@ def _parse_json(feed_id: str, body: bytes, base: str, fetched_at: float) -> Pars
         doc = json.loads(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         return ParseOutcome(feed_id=feed_id, error=f"not a feed: invalid JSON: {exc}")
-    version = doc.get("version") if isinstance(doc, dict) else None
-    items = doc.get("items") if isinstance(doc, dict) else None
-    if not (isinstance(version, str) and "jsonfeed.org/version/" in version):
+    if not isinstance(doc, dict) or not _is_json_feed_version(doc.get("version")):
         return ParseOutcome(feed_id=feed_id, error="not a feed: JSON without a JSON Feed version")
+    items = doc.get("items")
     if not isinstance(items, list):
         return ParseOutcome(feed_id=feed_id, error="not a feed: JSON Feed without an items list")
-    assert isinstance(doc, dict)
-    home = doc.get("home_page_url") or doc.get("feed_url")
-    base = home if isinstance(home, str) and home else base
+    # JSON has no xml:base: relative URLs resolve against where the document was
+    # fetched, else where it says it lives, else its home page.
+    for candidate in (base, doc.get("feed_url"), doc.get("home_page_url")):
+        if isinstance(candidate, str) and candidate:
+            base = candidate
+            break
     feed_authors = _json_authors(doc)
     entries = [
         _json_entry(item, base, feed_authors) if isinstance(item, dict) else item for item in items
     ]
     return _outcome(feed_id, entries, fetched_at)
+
+
+def _is_json_feed_version(version: object) -> bool:
+    return isinstance(version, str) and "jsonfeed.org/version/" in version
 
 
 def _json_entry(
