@@ -16,6 +16,8 @@ from monitor.types import Alert, Article, Match
 
 #: A failing feed is retried after interval * 2**failures, but never later than this.
 MAX_FEED_BACKOFF = timedelta(hours=1)
+#: A server's Retry-After is honoured up to this long (a typo of a year must not silence a feed).
+MAX_RETRY_AFTER = timedelta(hours=6)
 
 
 def alert_id(rule_id: str, article_id: str, channel: str) -> str:
@@ -67,7 +69,7 @@ def next_poll_delay(
     After a success: the interval. After failures: the interval doubled per
     failure in a row, capped at ``MAX_FEED_BACKOFF`` (never below the
     interval), with +-10% jitter so many failing feeds do not retry in step,
-    and never sooner than the server's Retry-After.
+    and never sooner than the server's Retry-After (itself capped at ``MAX_RETRY_AFTER``).
     """
     base = interval.total_seconds()
     if consecutive_failures <= 0:
@@ -77,5 +79,5 @@ def next_poll_delay(
         delay = min(base * 2 ** min(consecutive_failures, 20), cap)
         delay *= (rng or random).uniform(0.9, 1.1)
     if retry_after is not None:
-        delay = max(delay, retry_after)
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER.total_seconds()))
     return delay

@@ -8,6 +8,7 @@ new values, it never mutates what it was given.
 from __future__ import annotations
 
 import enum
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,17 @@ from datetime import datetime
 Clock = Callable[[], float]
 #: The real clock.
 system_clock: Clock = time.time
+
+_GLOBAL_GUID = re.compile(r"(?:https?://|urn:|tag:)\S", re.IGNORECASE)
+
+
+def guid_scope(guid: str, feed_id: str) -> str:
+    """The namespace a guid is unique in: everywhere for a URI, else only its own feed.
+
+    Many feeds number their items ("1", "2", ...; the JSON Feed spec examples
+    do), so a bare guid from one feed must not mark another feed's item seen.
+    """
+    return "" if _GLOBAL_GUID.match(guid) else feed_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +62,7 @@ class Article:
         if self.url:
             keys.append(f"url:{self.url}")
         if self.guid:
-            keys.append(f"guid:{self.guid}")
+            keys.append(f"guid:{guid_scope(self.guid, self.feed_id)}:{self.guid}")
         return tuple(dict.fromkeys(keys))
 
 

@@ -63,3 +63,8 @@ def test_poll_delay_backs_off_exponentially_with_cap() -> None:
 def test_poll_delay_never_below_interval_or_retry_after() -> None:
     assert next_poll_delay(timedelta(hours=3), 5) >= timedelta(hours=3).total_seconds() * 0.9
     assert next_poll_delay(timedelta(minutes=1), 1, retry_after=900) == 900
+
+
+def test_absurd_retry_after_is_capped() -> None:
+    year = 365 * 86400.0
+    assert next_poll_delay(timedelta(minutes=1), 1, retry_after=year) == 6 * 3600

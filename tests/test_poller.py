@@ -158,3 +158,23 @@ async def test_crash_while_matching_releases_the_article(clock: FrozenClock) -> 
     # The feed state was not advanced, so the next poll refetches and redoes the article.
     report = await poller.poll(FEED)
     assert report.new == 1 and report.alerts == 2
+
+
+async def test_bare_guids_are_only_unique_within_their_feed(clock: FrozenClock) -> None:
+    """Two feeds numbering their items "1" are two different articles; URI guids are global."""
+    wire = rss(
+        [Item("Iran drones A", "http://a.test/x", "Iran drones", when(clock, hours=1), guid="1")]
+    )
+    mirror = rss(
+        [Item("Iran drones B", "http://b.test/y", "Iran drones", when(clock, hours=1), guid="1")]
+    )
+    bodies = {"/wire.xml": wire, "/mirror.xml": mirror}
+    poller = make_poller(lambda r: httpx.Response(200, text=bodies[r.url.path]), clock)
+    assert (await poller.poll(FEED)).new == 1
+    assert (await poller.poll(OTHER)).new == 1
+
+    uri = "tag:news.test,2026:story-1"
+    bodies["/wire.xml"] = rss([Item("C", "http://a.test/c", "x", when(clock, hours=1), guid=uri)])
+    bodies["/mirror.xml"] = rss([Item("D", "http://b.test/d", "x", when(clock, hours=1), guid=uri)])
+    assert (await poller.poll(FEED)).new == 1
+    assert (await poller.poll(OTHER)).new == 0

@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from monitor.types import Article
+from monitor.types import Article, guid_scope
 
 # Elements whose content is never text a reader would see.
 _SKIPPED_ELEMENTS = frozenset({"script", "style", "template", "noscript", "head", "title"})
@@ -219,14 +219,15 @@ def entry_published(entry: Mapping[str, Any]) -> datetime | None:
     return published
 
 
-def article_id(guid: str, url: str, title: str, published: datetime | None) -> str:
+def article_id(feed_id: str, guid: str, url: str, title: str, published: datetime | None) -> str:
     """Stable id: a hash of the guid, else of the canonical URL, else of title and date.
 
     The kind of source is part of the hashed text, so a guid that happens to
-    equal another entry's URL still gives a different id.
+    equal another entry's URL still gives a different id. A guid that is not
+    a URI is only unique within its feed, so the feed id is hashed with it.
     """
     if guid:
-        source = f"guid\n{guid}"
+        source = f"guid\n{guid_scope(guid, feed_id)}\n{guid}"
     elif url:
         source = f"url\n{url}"
     else:
@@ -253,7 +254,7 @@ def article_from_entry(feed_id: str, entry: Mapping[str, Any], fetched_at: float
     if not (guid or url or title or text):
         raise ValueError("entry has no guid, link, title or text")
     # Without guid, link or title the text is all there is to tell entries apart.
-    ident = article_id(guid, url, title or text, published)
+    ident = article_id(feed_id, guid, url, title or text, published)
     if (
         published is not None
         and published > datetime.fromtimestamp(fetched_at, tz=UTC) + _MAX_CLOCK_SKEW
