@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Mapping
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 
+from monitor.http_headers import parse_retry_after
 from monitor.types import DeliveryStatus
+
+__all__ = ["backoff_delay", "classify_http", "classify_smtp", "parse_retry_after"]
 
 #: 4xx answers meaning "not now" rather than "never": Request Timeout, Too Early, Too Many Requests.
 RETRYABLE_4XX = frozenset({408, 425, 429})
 
-_DELAY_SECONDS = re.compile(r"[0-9]+")
 #: Beyond this many doublings the ceiling is ``cap`` anyway; the bound keeps 2**n finite.
 _MAX_DOUBLINGS = 62
 _RNG = random.Random()
@@ -46,29 +45,6 @@ def classify_http(status: int, headers: Mapping[str, str]) -> DeliveryStatus:
     if 400 <= status < 500 and any(key.lower() == "retry-after" for key in headers):
         return DeliveryStatus.RETRY
     return DeliveryStatus.PERMANENT
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait according to a ``Retry-After`` header, or None if absent or unreadable.
-
-    The header is either delay-seconds (``120``) or an HTTP-date
-    (``Wed, 21 Oct 2026 07:28:00 GMT``), which is turned into seconds from
-    ``now`` (epoch seconds). A date in the past means "now": 0.0.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if _DELAY_SECONDS.fullmatch(text):
-        return float(int(text))
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP-dates are always GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
 
 
 def classify_smtp(code: int) -> DeliveryStatus:

@@ -16,12 +16,12 @@ import dataclasses
 import re
 import time
 import zlib
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from monitor.http_headers import parse_retry_after
 from monitor.settings import Settings
 from monitor.types import FeedValidators, FetchOutcome, FetchStatus
 
@@ -76,22 +76,6 @@ def redact_url(url: str | httpx.URL) -> str:
         host = f"[{host}]"
     netloc = f"{host}:{port}" if port is not None else host
     return f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else "<invalid url>"
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait per a Retry-After header (seconds or HTTP-date); None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # an HTTP-date is always GMT
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def is_retryable_status(status: int) -> bool:
