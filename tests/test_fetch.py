@@ -19,7 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from monitor.ingest.fetch import build_http_client, fetch_feed, parse_retry_after, redact_url
+from monitor.ingest.fetch import build_http_client, fetch_feed, redact_url
 from monitor.ingest.parse import parse_feed
 from monitor.settings import Settings
 from monitor.types import FeedValidators, FetchOutcome, FetchStatus
@@ -230,23 +230,6 @@ async def test_retry_after_as_an_http_date() -> None:
     outcome = await fetch(lambda r: httpx.Response(429, headers={"Retry-After": in_an_hour}))
     assert outcome.retry_after is not None
     assert 3500 < outcome.retry_after <= 3600
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        (None, None),
-        ("", None),
-        ("0", 0.0),
-        (" 30 ", 30.0),
-        ("-5", None),
-        ("soon", None),
-        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # in the past: retry now
-        ("Wed, 21 Oct 2015 07:28:00", None),  # no zone: not an HTTP-date
-    ],
-)
-def test_parse_retry_after(value: str | None, expected: float | None) -> None:
-    assert parse_retry_after(value, now=time.time()) == expected
 
 
 # --- network failures ----------------------------------------------------------------------
