@@ -123,3 +123,15 @@ def test_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("news-monitor")
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "news-monitor" in result.stdout
+
+
+def test_run_with_unreachable_redis_exits_1_without_leaking_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("MONITOR_REDIS_URL", f"redis://:hunter2secret@127.0.0.1:{free_port()}/0")
+    assert main(["run", "--once", "--rules-dir", str(ROOT / "rules")]) == 1
+    captured = capsys.readouterr()
+    assert "state store unavailable" in captured.err
+    assert "hunter2secret" not in captured.err + captured.out

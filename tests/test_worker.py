@@ -8,6 +8,8 @@ from dataclasses import replace
 
 from monitor.delivery.base import Channel
 from monitor.delivery.worker import OutboxWorker
+from monitor.errors import StoreError
+from monitor.store import OutboxEntry
 from monitor.store.memory import MemoryStore
 from monitor.types import Alert, DeliveryResult, DeliveryStatus
 from tests.conftest import FrozenClock
@@ -156,3 +158,30 @@ async def test_drain_stops_at_the_deadline_and_keeps_the_alert(clock: FrozenCloc
     total = await worker.drain(deadline=clock.now + 60)
     assert total.retrying == 1 and total.delivered == 0
     assert len(await worker.store.pending()) == 1
+
+
+async def test_run_survives_a_store_outage(clock: FrozenClock) -> None:
+    channel = ScriptedChannel("ops")
+    worker = worker_for(channel, clock)
+    await queue(worker, make_alert())
+    store = worker.store
+    real_claim = store.claim_due
+    failures = {"left": 2}
+
+    async def flaky_claim(now: float, lease: float, limit: int) -> list[OutboxEntry]:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise StoreError("redis is restarting")
+        return await real_claim(now, lease, limit)
+
+    store.claim_due = flaky_claim  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop, idle=0.01))
+    for _ in range(200):
+        if channel.sent:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+    assert channel.sent == [make_alert().id]
+    assert failures["left"] == 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from monitor.delivery.base import Channel
 from monitor.delivery.retry import backoff_delay
+from monitor.errors import StoreError
 from monitor.log import get_logger
 from monitor.store import OutboxEntry, StateStore
 from monitor.types import Clock, DeliveryResult, DeliveryStatus
@@ -148,7 +149,12 @@ class OutboxWorker:
     async def run(self, stop: asyncio.Event, idle: float = 1.0) -> None:
         """Deliver continuously until ``stop`` is set; wait up to ``idle`` s when nothing is due."""
         while not stop.is_set():
-            counts = await self.deliver_due()
+            try:
+                counts = await self.deliver_due()
+            except StoreError as e:
+                # The store is down (Redis restarting ...): alerts wait in it; try again later.
+                log.error("deliver", status="store_unavailable", error=str(e))
+                counts = DeliveryCounts()
             if counts.attempted:
                 continue
             self._wake.clear()

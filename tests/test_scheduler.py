@@ -1,0 +1,96 @@
+"""The polling schedule: one job per feed, backoff after failures, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from monitor.config_models import FeedConfig, WatchConfig
+from monitor.poller import PollReport
+from monitor.scheduler import FeedScheduler, jitter_for
+from monitor.settings import Settings
+
+FEEDS = [
+    FeedConfig(id="fast", url="http://127.0.0.1/a", interval=timedelta(minutes=1)),
+    FeedConfig(id="default", url="http://127.0.0.1/b"),
+]
+
+
+class FakeMonitor:
+    """Just what FeedScheduler reads from a Monitor; poll results are scripted per feed."""
+
+    def __init__(self, reports: dict[str, PollReport], delay: float = 0.0) -> None:
+        self.settings = Settings(_env_file=None, poll_interval=timedelta(minutes=5))  # type: ignore[call-arg]
+        self.config = WatchConfig(feeds=FEEDS)
+        self.reports = reports
+        self.delay = delay
+        self.polled: list[str] = []
+
+    async def poll_feed(self, feed: FeedConfig) -> PollReport:
+        self.polled.append(feed.id)
+        await asyncio.sleep(self.delay)
+        return self.reports[feed.id]
+
+
+def scheduler_for(monitor: FakeMonitor) -> FeedScheduler:
+    return FeedScheduler(monitor)  # type: ignore[arg-type]
+
+
+def next_run(scheduler: FeedScheduler, feed_id: str) -> datetime:
+    job: Any = scheduler._scheduler.get_job(f"poll:{feed_id}")
+    assert job is not None
+    return job.next_run_time  # type: ignore[no-any-return]
+
+
+def test_jitter_is_a_tenth_of_the_interval_capped() -> None:
+    assert jitter_for(timedelta(minutes=2)) == 12
+    assert jitter_for(timedelta(hours=2)) == 60
+
+
+async def test_every_feed_is_scheduled_on_its_interval() -> None:
+    monitor = FakeMonitor({})
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        jobs = {job.id: job for job in scheduler._scheduler.get_jobs()}
+        assert set(jobs) == {"poll:fast", "poll:default"}
+        assert jobs["poll:fast"].trigger.interval == timedelta(minutes=1)
+        assert jobs["poll:default"].trigger.interval == timedelta(minutes=5)
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_failure_moves_the_next_poll_out() -> None:
+    failing = PollReport("fast", "error", error="503", consecutive_failures=3)
+    monitor = FakeMonitor({"fast": failing})
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        await scheduler._poll(FEEDS[0], timedelta(minutes=1))
+        # 3 failures in a row: 1 min * 2**3 = 8 min, +-10%.
+        wait = next_run(scheduler, "fast") - datetime.now(UTC)
+        assert timedelta(minutes=7) < wait <= timedelta(minutes=8.9)
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_shutdown_waits_for_polls_in_flight() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok")}, delay=0.2)
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    poll = asyncio.create_task(scheduler._poll(FEEDS[0], timedelta(minutes=1)))
+    await asyncio.sleep(0.05)
+    await scheduler.shutdown(grace=5)
+    assert poll.done() and not poll.cancelled()
+
+
+async def test_shutdown_cancels_polls_beyond_the_grace() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok")}, delay=30)
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    poll = asyncio.create_task(scheduler._poll(FEEDS[0], timedelta(minutes=1)))
+    await asyncio.sleep(0.05)
+    await scheduler.shutdown(grace=0.1)
+    await asyncio.sleep(0)
+    assert poll.cancelled()
