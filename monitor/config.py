@@ -24,11 +24,14 @@ from pydantic import ValidationError
 from monitor.config_models import ConsoleChannelConfig, EmailChannelConfig, WatchConfig
 from monitor.errors import ConfigError, ConfigIssue, QuerySyntaxError
 from monitor.matching import lint_query, parse_query
+from monitor.matching.entities import EntityCatalog, EntityConfigError, default_catalog
 from monitor.settings import Settings
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _LIST_SECTIONS = ("feeds", "rules")
-_SECTIONS = ("feeds", "channels", "rules")
+#: Mapping sections and what one of their entries is called in messages.
+_MAP_SECTIONS = {"channels": "channel", "entities": "entity"}
+_SECTIONS = ("feeds", "channels", "rules", "entities")
 
 Path_ = tuple[str | int, ...]
 
@@ -43,6 +46,8 @@ class LoadedConfig:
     files: list[Path]
     #: Non-fatal remarks (lowercase operators in queries, implicit console channel ...).
     warnings: list[ConfigIssue] = field(default_factory=list)
+    #: The shipped entity catalog with the config's ``entities:`` applied.
+    catalog: EntityCatalog = field(default_factory=default_catalog)
 
     def secret_values(self) -> list[str]:
         """Every secret string in the config (webhook URLs, signing secrets), for redaction."""
@@ -147,7 +152,7 @@ def _merge(
     issues: list[ConfigIssue],
     locator: _Locator,
 ) -> dict[str, Any]:
-    merged: dict[str, Any] = {"feeds": [], "channels": {}, "rules": []}
+    merged: dict[str, Any] = {"feeds": [], "channels": {}, "rules": [], "entities": {}}
     for file, doc, lines in docs:
         for section, value in doc.items():
             where = (file, lines.get((section,), 0))
@@ -171,14 +176,15 @@ def _merge(
                 _relocate(locator, lines, file, (section,), lambda p, o=offset: p[0] + o)
             else:
                 if not isinstance(value, dict):
-                    issues.append(ConfigIssue(*where, "'channels' must be a mapping of names"))
+                    issues.append(ConfigIssue(*where, f"'{section}' must be a mapping of names"))
                     continue
                 for name in value:
-                    if name in merged["channels"]:
-                        line = lines.get(("channels", name), 0)
-                        issues.append(ConfigIssue(file, line, f"duplicate channel '{name}'"))
-                merged["channels"].update(value)
-                _relocate(locator, lines, file, ("channels",), lambda p: p[0])
+                    if name in merged[section]:
+                        line = lines.get((section, name), 0)
+                        what = _MAP_SECTIONS[section]
+                        issues.append(ConfigIssue(file, line, f"duplicate {what} '{name}'"))
+                merged[section].update(value)
+                _relocate(locator, lines, file, (section,), lambda p: p[0])
     return merged
 
 
@@ -314,6 +320,7 @@ def load_config(settings: Settings, env: Mapping[str, str] | None = None) -> Loa
             issues.append(ConfigIssue(*locator.find(_strip_tags(error["loc"])), _describe(error)))
         raise ConfigError(issues) from None
     warnings: list[ConfigIssue] = []
+    catalog = _build_catalog(config, locator, issues)
     _cross_check(config, locator, settings, issues, warnings)
     if issues:
         raise ConfigError(issues)
@@ -326,7 +333,22 @@ def load_config(settings: Settings, env: Mapping[str, str] | None = None) -> Loa
         )
     if not config.feeds:
         warnings.append(ConfigIssue(str(rules_dir), 0, "no feeds configured"))
-    return LoadedConfig(config=config, files=files, warnings=warnings)
+    return LoadedConfig(config=config, files=files, warnings=warnings, catalog=catalog)
+
+
+def _build_catalog(
+    config: WatchConfig, locator: _Locator, issues: list[ConfigIssue]
+) -> EntityCatalog:
+    """The shipped catalog with ``entities:`` applied; a bad override becomes an issue."""
+    catalog = default_catalog()
+    if not config.entities:
+        return catalog
+    try:
+        return catalog.with_overrides(config.entities)
+    except EntityConfigError as e:
+        where = ("entities", e.entity) if e.entity is not None else ("entities",)
+        issues.append(ConfigIssue(*locator.find(where), f"entities: {e}"))
+        return catalog
 
 
 def _strip_tags(loc: tuple[str | int, ...]) -> Path_:

@@ -94,12 +94,23 @@ class RuleConfig(_Strict):
     feeds: list[str] | None = None
 
 
+class EntityAliasConfig(_Strict):
+    """An entity alias with an explicit case rule."""
+
+    #: The alias, matched as a phrase.
+    text: Annotated[str, Field(min_length=1)]
+    #: Match only with this exact case (acronyms such as US or WHO).
+    case_sensitive: bool
+
+
 class WatchConfig(_Strict):
     """The merged content of every YAML file in the rules directory."""
 
     feeds: list[FeedConfig] = []
     channels: dict[Identifier, ChannelConfig] = {}
     rules: list[RuleConfig] = []
+    #: Named entities for ``@Name`` in queries: new ones, or replacements of shipped ones.
+    entities: dict[str, list[str | EntityAliasConfig]] = {}
 
     def interval_of(self, feed: FeedConfig, default: timedelta) -> timedelta:
         """The polling interval of ``feed``."""

@@ -346,3 +346,38 @@ def test_webhook_secret_is_optional(tmp_path: Path) -> None:
 def test_missing_rules_dir(tmp_path: Path) -> None:
     errors = errors_of(tmp_path / "nope")
     assert "rules directory not found" in errors[0]
+
+
+def test_entities_add_and_override(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        """
+        entities:
+          Acme: [Acme Corp, {text: ACME, case_sensitive: true}]
+          Iran: [Tehran, Islamic Republic]
+    """,
+    )
+    catalog = load_config(settings_for(tmp_path), env={}).catalog
+    acme = catalog.get("Acme")
+    assert acme is not None
+    assert {(a.text, a.case_sensitive) for a in acme.aliases} >= {
+        ("Acme Corp", False),
+        ("ACME", True),
+    }
+    iran = catalog.get("Iran")
+    assert iran is not None and "Iranian" not in {a.text for a in iran.aliases}
+
+
+def test_bad_entity_override_names_file_and_line(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        """
+        entities:
+          Acme: [Acme Corp]
+          USA: [Yankees]
+    """,
+    )
+    errors = "\n".join(errors_of(tmp_path))
+    assert re.search(r"a\.yaml:3: entities: .*'USA' is an alias of 'United States'", errors), errors
