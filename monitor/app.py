@@ -19,7 +19,7 @@ import httpx
 from monitor.config import LoadedConfig
 from monitor.config_models import FeedConfig
 from monitor.delivery.base import Channel
-from monitor.delivery.channels import build_channel
+from monitor.delivery.channels import build_channel, build_delivery_client
 from monitor.delivery.worker import DeliveryCounts, OutboxWorker
 from monitor.ingest import build_http_client
 from monitor.log import get_logger
@@ -88,12 +88,7 @@ class Monitor:
                 build_http_client(settings, transport=fetch_transport)
             )
             delivery_http = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    transport=delivery_transport,
-                    timeout=settings.delivery_timeout.total_seconds(),
-                    follow_redirects=False,
-                    headers={"User-Agent": settings.user_agent},
-                )
+                build_delivery_client(settings, transport=delivery_transport)
             )
             config = loaded.config
             channels: dict[str, Channel] = {}

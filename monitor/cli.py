@@ -5,6 +5,7 @@ Commands::
     news-monitor run [--once]          the daemon, or one poll-and-deliver pass
     news-monitor check                 validate the watch config offline
     news-monitor match QUERY [FILE|-]  grep-like test of a query on a text or feed file
+    news-monitor send-test CHANNEL     send a sample alert, print the receiver's answer
 
 Exit codes: 0 success (``match``: a match), 1 ``match`` found nothing or a
 runtime failure (store unreachable), 2 invalid config, bad query or usage.
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate the watch config without touching the network")
     check.add_argument("--rules-dir", type=Path, help="override MONITOR_RULES_DIR")
+
+    send_test = sub.add_parser(
+        "send-test", help="send a sample alert to a channel and print what the receiver answered"
+    )
+    send_test.add_argument("channel", help="channel name from the watch config")
+    send_test.add_argument("--rules-dir", type=Path, help="override MONITOR_RULES_DIR")
 
     match = sub.add_parser("match", help="test a query on a text file or a feed file, like grep")
     match.add_argument("query", help="a query in the rule language, e.g. 'Iran AND drones'")
@@ -118,6 +125,17 @@ async def _run(settings: Settings, loaded: LoadedConfig, *, once: bool) -> int:
     return EXIT_OK
 
 
+def cmd_send_test(args: argparse.Namespace) -> int:
+    from monitor.send_test_command import send_test
+
+    settings = _settings(args.rules_dir)
+    configure_logging(settings.log_level, settings.log_format)
+    register_secrets(settings.secret_values())
+    loaded = _load(settings)
+    register_secrets(loaded.secret_values())
+    return asyncio.run(send_test(settings, loaded, args.channel))
+
+
 def cmd_match(args: argparse.Namespace) -> int:
     from monitor.match_command import run_match
 
@@ -128,7 +146,12 @@ def cmd_match(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``news-monitor`` console script."""
     args = _parser().parse_args(argv)
-    commands = {"run": cmd_run, "check": cmd_check, "match": cmd_match}
+    commands = {
+        "run": cmd_run,
+        "check": cmd_check,
+        "match": cmd_match,
+        "send-test": cmd_send_test,
+    }
     try:
         return commands[args.command](args)
     except ConfigError as e:

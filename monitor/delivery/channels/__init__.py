@@ -32,7 +32,20 @@ __all__ = [
     "SlackChannel",
     "WebhookChannel",
     "build_channel",
+    "build_delivery_client",
 ]
+
+
+def build_delivery_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The HTTP client every HTTP channel shares: no redirects (a 3xx is an answer), our UA."""
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=settings.delivery_timeout.total_seconds(),
+        follow_redirects=False,
+        headers={"User-Agent": settings.user_agent},
+    )
 
 
 def build_channel(
