@@ -6,6 +6,7 @@ Commands::
     news-monitor check                 validate the watch config offline
     news-monitor match QUERY [FILE|-]  grep-like test of a query on a text or feed file
     news-monitor send-test CHANNEL     send a sample alert, print the receiver's answer
+    news-monitor alerts [retry ID|--all]  pending, dead-lettered and recent alerts; requeue
 
 Exit codes: 0 success (``match``: a match), 1 ``match`` found nothing or a
 runtime failure (store unreachable), 2 invalid config, bad query or usage.
@@ -23,6 +24,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from monitor import __version__
+from monitor.alerts_command import add_alerts_parser, cmd_alerts
 from monitor.config import LoadedConfig, load_config
 from monitor.errors import ConfigError, MonitorError, QuerySyntaxError, StoreError
 from monitor.log import configure_logging, get_logger, register_secrets
@@ -55,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     send_test.add_argument("channel", help="channel name from the watch config")
     send_test.add_argument("--rules-dir", type=Path, help="override MONITOR_RULES_DIR")
+
+    add_alerts_parser(sub)
 
     match = sub.add_parser("match", help="test a query on a text file or a feed file, like grep")
     match.add_argument("query", help="a query in the rule language, e.g. 'Iran AND drones'")
@@ -151,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": cmd_check,
         "match": cmd_match,
         "send-test": cmd_send_test,
+        "alerts": cmd_alerts,
     }
     try:
         return commands[args.command](args)

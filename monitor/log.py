@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -60,7 +60,7 @@ def configure_logging(
     level: str = "INFO", fmt: str = "console", stream: TextIO | None = None
 ) -> None:
     """Set up structlog (and the stdlib root logger, for libraries) once per process."""
-    out = stream or sys.stderr
+    out: TextIO = stream or cast(TextIO, _CurrentStderr())
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
@@ -85,6 +85,16 @@ def configure_logging(
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at write time (tests swap it; a bound one goes stale)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 class _StdlibRedactor(logging.Filter):

@@ -6,8 +6,10 @@ concurrency and persistence are tested across handles, not just tasks. Time is
 the frozen ``clock``; every store call is given ``clock.now``.
 
 Orderings all backends agree on: the outbox by due time then alert id; dead
-letters by the time they died, most recent first. A dead letter's ``due_at``
-is when it was dead-lettered. Article records count while ``now < until``.
+letters by the time they died, most recent first; deliveries by the time
+they were acked, most recent first (ties by id, descending). A dead letter's
+``due_at`` is when it was dead-lettered. Article and delivered records count
+while ``now < until``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from monitor.errors import StoreError
 from monitor.settings import Settings
-from monitor.store.base import FeedState, OutboxEntry, StateStore
+from monitor.store.base import DeliveryRecord, FeedState, OutboxEntry, StateStore
 from monitor.store.factory import open_store
 from monitor.store.memory import MemoryStore
 from monitor.store.redis import RedisStore
@@ -444,6 +446,157 @@ async def test_pending_lists_queued_and_claimed(store: StateStore, clock: Frozen
     ]
 
 
+# -- delivered records ------------------------------------------------------------
+
+
+async def test_recent_deliveries_newest_first_with_limit(
+    store: StateStore, clock: FrozenClock
+) -> None:
+    assert await store.recent_deliveries(clock.now, limit=10) == []
+    await store.enqueue([make_alert(n) for n in (1, 2, 3, 4)], clock.now)
+    await store.claim_due(clock.now, lease=30, limit=10)
+    await store.retry_later("alert-002", clock.now, error="HTTP 503")
+    await store.retry_later("alert-002", clock.now, error="HTTP 503")
+    first = clock.now
+    await store.ack("alert-002", clock.now, detail="HTTP 200", retention=DAY)
+    clock.advance(5)
+    await store.ack("alert-003", clock.now, detail="HTTP 204", retention=DAY)
+    await store.ack("alert-001", clock.now, detail="250 OK", retention=DAY)  # tie: by id desc
+
+    assert await store.recent_deliveries(clock.now, limit=10) == [
+        DeliveryRecord(make_alert(3), delivered_at=clock.now, detail="HTTP 204", attempts=1),
+        DeliveryRecord(make_alert(1), delivered_at=clock.now, detail="250 OK", attempts=1),
+        DeliveryRecord(make_alert(2), delivered_at=first, detail="HTTP 200", attempts=3),
+    ]
+    assert ids_of(await store.recent_deliveries(clock.now, limit=2)) == ["alert-003", "alert-001"]
+    assert await store.recent_deliveries(clock.now, limit=0) == []
+    assert ids(await store.pending()) == ["alert-004"]
+
+
+def ids_of(records: list[DeliveryRecord]) -> list[str]:
+    return [r.alert.id for r in records]
+
+
+async def test_recent_deliveries_drop_expired_records(
+    store: StateStore, clock: FrozenClock
+) -> None:
+    await store.enqueue([make_alert(1), make_alert(2)], clock.now)
+    await store.claim_due(clock.now, lease=30, limit=10)
+    await store.ack("alert-001", clock.now, detail="ok", retention=100)
+    await store.ack("alert-002", clock.now, detail="ok", retention=1000)
+    clock.advance(99.5)
+    assert ids_of(await store.recent_deliveries(clock.now, 10)) == ["alert-002", "alert-001"]
+    clock.advance(0.5)  # alert-001's record ends exactly now
+    assert ids_of(await store.recent_deliveries(clock.now, 10)) == ["alert-002"]
+    # A later ack (which may purge or trim) changes nothing about what is listed.
+    await store.enqueue([make_alert(3)], clock.now)
+    await store.claim_due(clock.now, lease=30, limit=10)
+    await store.ack("alert-003", clock.now, detail="ok", retention=1000)
+    assert ids_of(await store.recent_deliveries(clock.now, 10)) == ["alert-003", "alert-002"]
+    # The expired delivered record no longer blocks enqueueing, the live one does.
+    assert await store.enqueue([make_alert(1), make_alert(2)], clock.now) == 1
+
+
+async def test_ack_of_an_id_not_in_the_outbox(store: StateStore, clock: FrozenClock) -> None:
+    await store.ack("alert-404", clock.now, detail="ok", retention=DAY)
+    assert await store.is_delivered("alert-404", clock.now)  # recorded, so never enqueued again
+    assert await store.enqueue([make_alert(404)], clock.now) == 0
+    assert await store.recent_deliveries(clock.now, 10) == []  # but there is no alert to list
+
+    # Acked twice (a second worker after a lease ran out): alert and attempts are kept.
+    await store.enqueue([make_alert(1)], clock.now)
+    await store.claim_due(clock.now, lease=30, limit=10)
+    await store.retry_later("alert-001", clock.now, error="timeout")
+    await store.claim_due(clock.now, lease=30, limit=10)
+    await store.ack("alert-001", clock.now, detail="HTTP 200", retention=DAY)
+    clock.advance(40)
+    await store.ack("alert-001", clock.now, detail="HTTP 200 again", retention=DAY)
+    assert await store.recent_deliveries(clock.now, 10) == [
+        DeliveryRecord(make_alert(1), delivered_at=clock.now, detail="HTTP 200 again", attempts=2)
+    ]
+    assert await store.pending() == []
+
+
+# -- dead letters: requeue ----------------------------------------------------------
+
+
+async def test_requeue_moves_a_dead_letter_back(store: StateStore, clock: FrozenClock) -> None:
+    await store.enqueue([make_alert(1), make_alert(2)], clock.now)
+    await store.claim_due(clock.now, lease=30, limit=10)
+    await store.retry_later("alert-001", clock.now + 10, error="HTTP 500")
+    await store.dead_letter("alert-001", clock.now, error="HTTP 410 Gone")
+    clock.advance(3600)
+
+    assert await store.requeue("alert-001", clock.now)
+    assert await store.dead_letters() == []
+    assert await store.pending() == [
+        OutboxEntry(make_alert(2), attempts=0, due_at=clock.now - 3570),  # its lease end
+        OutboxEntry(make_alert(1), attempts=0, due_at=clock.now, last_error="HTTP 410 Gone"),
+    ]
+    assert ids(await store.claim_due(clock.now - 1, lease=30, limit=10)) == ["alert-002"]
+    [again] = await store.claim_due(clock.now, lease=30, limit=10)  # due from the requeue on
+    assert (again.alert, again.attempts, again.last_error) == (make_alert(1), 0, "HTTP 410 Gone")
+
+    assert not await store.requeue("alert-001", clock.now)  # in the outbox, not dead
+    assert not await store.requeue("alert-404", clock.now)
+    assert await store.enqueue([make_alert(1)], clock.now) == 0  # still idempotent
+
+
+async def test_requeued_alert_is_delivered_or_dies_again(
+    store: StateStore, clock: FrozenClock
+) -> None:
+    await store.enqueue([make_alert(1), make_alert(2)], clock.now)
+    await store.claim_due(clock.now, lease=30, limit=10)
+    await store.dead_letter("alert-001", clock.now, error="HTTP 404")
+    await store.dead_letter("alert-002", clock.now, error="HTTP 404")
+    assert await store.requeue_all_dead(clock.now) == 2
+    await store.claim_due(clock.now, lease=30, limit=10)
+    await store.ack("alert-001", clock.now, detail="HTTP 200", retention=DAY)
+    await store.dead_letter("alert-002", clock.now, error="HTTP 403")
+    assert await store.recent_deliveries(clock.now, 10) == [
+        DeliveryRecord(make_alert(1), delivered_at=clock.now, detail="HTTP 200", attempts=1)
+    ]
+    assert await store.dead_letters() == [
+        OutboxEntry(make_alert(2), attempts=1, due_at=clock.now, last_error="HTTP 403")
+    ]
+    assert not await store.requeue("alert-001", clock.now)  # delivered, not dead
+
+
+async def test_requeue_all_dead(store: StateStore, clock: FrozenClock) -> None:
+    assert await store.requeue_all_dead(clock.now) == 0
+    await store.enqueue([make_alert(n) for n in (1, 2, 3, 4)], clock.now)
+    await store.claim_due(clock.now, lease=30, limit=10)
+    for n in (3, 1, 2):
+        await store.dead_letter(f"alert-00{n}", clock.now, error=f"error {n}")
+        clock.advance(1)
+    assert await store.requeue_all_dead(clock.now) == 3
+    assert await store.dead_letters() == []
+    pending = await store.pending()
+    assert [(e.alert.id, e.attempts, e.due_at, e.last_error) for e in pending] == [
+        ("alert-001", 0, clock.now, "error 1"),
+        ("alert-002", 0, clock.now, "error 2"),
+        ("alert-003", 0, clock.now, "error 3"),
+        ("alert-004", 0, clock.now - 3 + 30, ""),  # untouched: still claimed
+    ]
+    assert await store.requeue_all_dead(clock.now) == 0
+
+
+async def test_concurrent_requeues_move_each_dead_letter_once(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    handles = [await backend.open(), await backend.open()]
+    await handles[0].enqueue([make_alert(n) for n in range(10)], clock.now)
+    await handles[0].claim_due(clock.now, lease=30, limit=10)
+    for n in range(10):
+        await handles[0].dead_letter(f"alert-{n:03d}", clock.now, error="x")
+    one = await asyncio.gather(*(handles[i % 2].requeue("alert-000", clock.now) for i in range(8)))
+    assert sum(one) == 1
+    every = await asyncio.gather(*(handles[i % 2].requeue_all_dead(clock.now) for i in range(4)))
+    assert sum(every) == 9
+    assert len(await handles[1].pending()) == 10
+    assert await handles[1].dead_letters() == []
+
+
 # -- persistence and isolation ---------------------------------------------------------
 
 
@@ -459,6 +612,7 @@ async def test_state_survives_reopening(backend: Backend, clock: FrozenClock) ->
     await store.ack("alert-001", clock.now, detail="ok", retention=DAY)
     await store.dead_letter("alert-002", clock.now, error="gone")
     await store.close()
+    delivered = [DeliveryRecord(make_alert(1), delivered_at=clock.now, detail="ok", attempts=1)]
 
     reopened = await backend.open()
     assert await reopened.get_feed_state("feed-1") == state
@@ -469,6 +623,8 @@ async def test_state_survives_reopening(backend: Backend, clock: FrozenClock) ->
     assert await reopened.dead_letters() == [
         OutboxEntry(make_alert(2), attempts=1, due_at=clock.now, last_error="gone")
     ]
+    assert await reopened.recent_deliveries(clock.now, limit=10) == delivered
+    assert await reopened.requeue("alert-002", clock.now)
 
 
 async def test_redis_keys_stay_under_the_prefix(clock: FrozenClock) -> None:
@@ -483,7 +639,10 @@ async def test_redis_keys_stay_under_the_prefix(clock: FrozenClock) -> None:
         await store.ack("alert-001", clock.now, detail="ok", retention=DAY)
         await store.retry_later("alert-002", clock.now, error="x")
         await store.dead_letter("alert-003", clock.now, error="x")
+        await store.requeue("alert-003", clock.now)
         assert not await client.hexists(store.keys.alerts, "alert-001")  # acked: data dropped
+        assert await client.zcard(store.keys.delivered_log) == 1
+        assert await other.recent_deliveries(clock.now, 10) == []
         assert await other.pending() == []
         assert await other.dead_letters() == []
         assert not await other.is_seen("id:a", clock.now)
@@ -492,6 +651,50 @@ async def test_redis_keys_stay_under_the_prefix(clock: FrozenClock) -> None:
         assert all(k.startswith("nm:") for k in keys), keys
     finally:
         await client.aclose()
+
+
+async def test_redis_delivered_log_is_bounded(clock: FrozenClock) -> None:
+    client = fakeredis.FakeAsyncRedis()
+    store = RedisStore(client, prefix="nm", delivered_log_limit=3)
+    try:
+        await store.enqueue([make_alert(n) for n in range(1, 6)], clock.now)
+        await store.claim_due(clock.now, lease=30, limit=10)
+        for n in range(1, 6):
+            await store.ack(f"alert-00{n}", clock.now, detail="ok", retention=100)
+            clock.advance(1)
+        assert await client.zcard(store.keys.delivered_log) == 3
+        recent = await store.recent_deliveries(clock.now, limit=10)
+        assert ids_of(recent) == ["alert-005", "alert-004", "alert-003"]
+        assert await store.is_delivered("alert-001", clock.now)  # only the listing is bounded
+
+        clock.advance(200)  # every record has expired; the next ack drops them from the log
+        await store.ack("alert-404", clock.now, detail="ok", retention=100)  # no alert: not logged
+        assert await client.zcard(store.keys.delivered_log) == 0
+    finally:
+        await client.aclose()
+
+
+async def test_sqlite_upgrades_a_file_without_delivery_history(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    path = tmp_path / FILE_NAME
+    with sqlite3.connect(path) as db:  # the delivered table as the first release wrote it
+        db.execute(
+            "CREATE TABLE delivered (id TEXT PRIMARY KEY, until REAL NOT NULL,"
+            " delivered_at REAL NOT NULL, detail TEXT NOT NULL)"
+        )
+        db.execute("INSERT INTO delivered VALUES ('alert-009', ?, ?, 'ok')", (clock.now + DAY, 0))
+    db.close()
+    stores = [await SqliteStore.open(path), await SqliteStore.open(path)]  # migrating twice is fine
+    try:
+        store = stores[0]
+        assert await store.is_delivered("alert-009", clock.now)
+        await store.enqueue([make_alert(1)], clock.now)
+        await store.ack("alert-001", clock.now, detail="HTTP 200", retention=DAY)
+        assert ids_of(await stores[1].recent_deliveries(clock.now, 10)) == ["alert-001"]
+    finally:
+        for store in stores:
+            await store.close()
 
 
 async def test_sqlite_purges_expired_rows(tmp_path: Path, clock: FrozenClock) -> None:

@@ -9,6 +9,11 @@ Ordering that makes delivery at-least-once: an article is *claimed* (a short
 lease, so a crash lets another poll retry it), its alerts are *enqueued*, and
 only then is it *marked seen*. An alert id is deterministic, and the outbox
 ignores an id it already holds or has delivered, so redoing any step is safe.
+
+Life of an alert: ``enqueue`` -> (``claim_due`` -> ``retry_later``)* -> either
+``ack`` (a delivered record, listed by ``recent_deliveries`` until its
+retention ends) or ``dead_letter`` (listed by ``dead_letters`` until an
+operator moves it back into the outbox with ``requeue``).
 """
 
 from __future__ import annotations
@@ -48,6 +53,20 @@ class OutboxEntry:
     due_at: float
     #: Error of the last failed attempt, "" if none.
     last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """An alert that was delivered, as :meth:`StateStore.recent_deliveries` lists it."""
+
+    #: The alert that was delivered.
+    alert: Alert
+    #: When it was delivered (the ``now`` given to ``ack``).
+    delivered_at: float
+    #: What the receiver answered (the ``detail`` given to ``ack``).
+    detail: str
+    #: Attempts it took in all, the delivering one included (1: delivered at the first try).
+    attempts: int
 
 
 class StateStore(abc.ABC):
@@ -108,7 +127,16 @@ class StateStore(abc.ABC):
 
     @abc.abstractmethod
     async def ack(self, alert_id: str, now: float, detail: str, retention: float) -> None:
-        """Record the alert as delivered (kept ``retention`` seconds); drop it from the outbox."""
+        """Record the alert as delivered (kept ``retention`` seconds); drop it from the outbox.
+
+        The record keeps the alert and its attempt count (the outbox entry's
+        attempts plus this one), so :meth:`recent_deliveries` can list it.
+        An id that is not in the outbox is still recorded as delivered
+        (:meth:`is_delivered`, enqueue idempotency): if it already has a
+        record (a second worker acked it after a lease ran out), that record
+        keeps its alert and attempts and takes the new time and detail; if it
+        has none, the record has no alert and is never listed.
+        """
 
     @abc.abstractmethod
     async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:
@@ -121,6 +149,31 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     async def is_delivered(self, alert_id: str, now: float) -> bool:
         """Whether the alert was delivered (record not yet expired)."""
+
+    @abc.abstractmethod
+    async def recent_deliveries(self, now: float, limit: int) -> list[DeliveryRecord]:
+        """Up to ``limit`` delivered alerts whose record has not expired at ``now``, newest first.
+
+        Ordered by delivery time, ties by alert id descending. Only records
+        written by an ``ack`` of an alert in the outbox are listed (see
+        :meth:`ack`). A backend may bound this history (Redis keeps the newest
+        :data:`~monitor.store.redis.DELIVERED_LOG_LIMIT`); :meth:`is_delivered`
+        is never bounded by it.
+        """
+
+    @abc.abstractmethod
+    async def requeue(self, alert_id: str, now: float) -> bool:
+        """Atomically move a dead-lettered alert back into the outbox, due at ``now``.
+
+        Its attempts restart at 0, so it gets the full retry schedule again;
+        its ``last_error`` is kept (until the next attempt replaces it), so
+        a listing still shows why it had died. Returns False, changing
+        nothing, if ``alert_id`` is not in the dead-letter list.
+        """
+
+    @abc.abstractmethod
+    async def requeue_all_dead(self, now: float) -> int:
+        """Atomically :meth:`requeue` every dead-lettered alert; return how many moved."""
 
     @abc.abstractmethod
     async def pending(self) -> list[OutboxEntry]:

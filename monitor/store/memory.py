@@ -7,6 +7,7 @@ all the contract asks of a store used by one process.
 Ordering shared by every backend: the outbox is ordered by due time, ties by
 alert id; dead letters by the time they died, most recent first (ties by id,
 descending). A dead letter's ``due_at`` is the time it was dead-lettered.
+Deliveries by delivery time, most recent first (ties by id, descending).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from monitor.store.base import FeedState, OutboxEntry, StateStore
+from monitor.store.base import DeliveryRecord, FeedState, OutboxEntry, StateStore
 from monitor.types import Alert
 
 
@@ -28,6 +29,16 @@ class _Mark:
     until: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Delivered:
+    """A delivered record."""
+
+    #: The record counts while ``now < until``.
+    until: float
+    #: What ``recent_deliveries`` lists, or None for an ack of an id not in the outbox.
+    record: DeliveryRecord | None
+
+
 class MemoryStore(StateStore):
     """A :class:`StateStore` that forgets everything when the process ends."""
 
@@ -36,8 +47,7 @@ class MemoryStore(StateStore):
         self._marks: dict[str, _Mark] = {}
         self._outbox: dict[str, OutboxEntry] = {}
         self._dead: dict[str, OutboxEntry] = {}
-        #: alert id -> (kept until, detail)
-        self._delivered: dict[str, tuple[float, str]] = {}
+        self._delivered: dict[str, _Delivered] = {}
         self._next_purge = float("-inf")
 
     def _purge(self, now: float) -> None:
@@ -45,7 +55,7 @@ class MemoryStore(StateStore):
         if now >= self._next_purge:
             self._next_purge = now + 60.0
             self._marks = {k: m for k, m in self._marks.items() if m.until > now}
-            self._delivered = {k: v for k, v in self._delivered.items() if v[0] > now}
+            self._delivered = {k: v for k, v in self._delivered.items() if v.until > now}
 
     # -- feeds ---------------------------------------------------------------
 
@@ -104,8 +114,14 @@ class MemoryStore(StateStore):
 
     async def ack(self, alert_id: str, now: float, detail: str, retention: float) -> None:
         self._purge(now)
-        self._outbox.pop(alert_id, None)
-        self._delivered[alert_id] = (now + retention, detail)
+        entry = self._outbox.pop(alert_id, None)
+        previous = self._delivered.get(alert_id)
+        record: DeliveryRecord | None = None
+        if entry is not None:
+            record = DeliveryRecord(entry.alert, now, detail, entry.attempts + 1)
+        elif previous is not None and previous.record is not None:
+            record = replace(previous.record, delivered_at=now, detail=detail)
+        self._delivered[alert_id] = _Delivered(now + retention, record)
 
     async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:
         entry = self._outbox.get(alert_id)
@@ -123,7 +139,27 @@ class MemoryStore(StateStore):
 
     async def is_delivered(self, alert_id: str, now: float) -> bool:
         record = self._delivered.get(alert_id)
-        return record is not None and record[0] > now
+        return record is not None and record.until > now
+
+    async def recent_deliveries(self, now: float, limit: int) -> list[DeliveryRecord]:
+        live = [
+            d.record for d in self._delivered.values() if d.until > now and d.record is not None
+        ]
+        live.sort(key=lambda r: (r.delivered_at, r.alert.id), reverse=True)
+        return live[: max(limit, 0)]
+
+    def _requeue(self, alert_id: str, now: float) -> bool:
+        entry = self._dead.pop(alert_id, None)
+        if entry is None:
+            return False
+        self._outbox[alert_id] = replace(entry, attempts=0, due_at=now)
+        return True
+
+    async def requeue(self, alert_id: str, now: float) -> bool:
+        return self._requeue(alert_id, now)
+
+    async def requeue_all_dead(self, now: float) -> int:
+        return sum(self._requeue(alert_id, now) for alert_id in list(self._dead))
 
     async def pending(self) -> list[OutboxEntry]:
         return sorted(self._outbox.values(), key=lambda e: (e.due_at, e.alert.id))

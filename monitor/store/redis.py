@@ -9,6 +9,13 @@ compared with the caller's ``now``; the Redis TTL (the record's duration plus
 :data:`TTL_GRACE_MS`, in real time) only collects the garbage. So a frozen test
 clock far from real time behaves exactly like the real one.
 
+Delivered records: ``delivered:<id>`` (a hash with its own TTL) answers
+``is_delivered``; the sorted set ``delivered_log`` (id by delivery time) only
+orders them for ``recent_deliveries``. ``ack`` trims the log to the newest
+:data:`DELIVERED_LOG_LIMIT` entries and drops those older than its retention,
+and a listing skips entries whose record has expired, so the log never grows
+without bound and never shows what ``is_delivered`` would deny.
+
 Redis exceptions become :class:`~monitor.errors.StoreError` at this boundary,
 with the password of the URL, if any, redacted from the message.
 """
@@ -18,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -26,12 +33,14 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from monitor.errors import StoreError
-from monitor.store.base import FeedState, OutboxEntry, StateStore
+from monitor.store.base import DeliveryRecord, FeedState, OutboxEntry, StateStore
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from monitor.types import Alert
 
 #: Real-time slack added to every TTL, so a record outlives its own end time.
 TTL_GRACE_MS = 60_000
+#: How many delivered alerts ``recent_deliveries`` can reach back (the newest are kept).
+DELIVERED_LOG_LIMIT = 10_000
 
 
 class Keys:
@@ -49,6 +58,8 @@ class Keys:
         self.errors = f"{prefix}:error"
         #: Sorted set: alert id -> time it was dead-lettered.
         self.dead = f"{prefix}:dead"
+        #: Sorted set: alert id -> time it was delivered (the newest, for listing only).
+        self.delivered_log = f"{prefix}:delivered_log"
 
     def feed(self, feed_id: str) -> str:
         """String: feed state JSON."""
@@ -59,7 +70,7 @@ class Keys:
         return f"{self.prefix}:article:{key}"
 
     def delivered(self, alert_id: str) -> str:
-        """Hash {until, at, detail}: the alert was delivered."""
+        """Hash {until, at, detail[, alert, attempts]}: the alert was delivered."""
         return f"{self.prefix}:delivered:{alert_id}"
 
 
@@ -142,16 +153,43 @@ return entries(redis.call(cmd, KEYS[1], 0, -1, 'WITHSCORES'), nil)
 """
 )
 
-# KEYS: outbox, alerts, attempts, errors, delivered(id). ARGV: id, until, now, detail, ttl ms.
+# KEYS: outbox, alerts, attempts, errors, delivered(id), delivered_log.
+# ARGV: id, until, now, detail, ttl ms, log limit, log entries older than this go.
+# An id not in the outbox keeps the alert and attempts its record may already hold.
 _ACK = """
+redis.call('HSET', KEYS[5], 'until', ARGV[2], 'at', ARGV[3], 'detail', ARGV[4])
 if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  local json = redis.call('HGET', KEYS[2], ARGV[1])
+  local attempts = tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0') + 1
+  if json then redis.call('HSET', KEYS[5], 'alert', json, 'attempts', attempts) end
   redis.call('HDEL', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
   redis.call('HDEL', KEYS[4], ARGV[1])
 end
-redis.call('HSET', KEYS[5], 'until', ARGV[2], 'at', ARGV[3], 'detail', ARGV[4])
 redis.call('PEXPIRE', KEYS[5], ARGV[5])
+if redis.call('HEXISTS', KEYS[5], 'alert') == 1 then
+  redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', '(' .. ARGV[7])
+redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -1 - tonumber(ARGV[6]))
 return 0
+"""
+
+# KEYS: dead, outbox, attempts. ARGV: now, then the ids to requeue (none: every dead letter).
+# Returns how many moved. The error hash is left alone: last_error is kept.
+_REQUEUE = """
+local ids = ARGV
+local first = 2
+if #ARGV == 1 then ids, first = redis.call('ZRANGE', KEYS[1], 0, -1), 1 end
+local moved = 0
+for i = first, #ids do
+  if redis.call('ZREM', KEYS[1], ids[i]) == 1 then
+    redis.call('ZADD', KEYS[2], ARGV[1], ids[i])
+    redis.call('HSET', KEYS[3], ids[i], 0)
+    moved = moved + 1
+  end
+end
+return moved
 """
 
 # KEYS: outbox, attempts, errors. ARGV: id, due time, error.
@@ -211,8 +249,15 @@ class RedisStore(StateStore):
     caller's to close; one made by :meth:`from_url` is closed by :meth:`close`.
     """
 
-    def __init__(self, client: aioredis.Redis, prefix: str = "news-monitor") -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str = "news-monitor",
+        *,
+        delivered_log_limit: int = DELIVERED_LOG_LIMIT,
+    ) -> None:
         self._client = client
+        self._log_limit = max(delivered_log_limit, 1)
         self._owns_client = False
         self.keys = Keys(prefix)
         password = client.connection_pool.connection_kwargs.get("password")
@@ -226,6 +271,7 @@ class RedisStore(StateStore):
         self._ack = script(_ACK)
         self._retry_later = script(_RETRY_LATER)
         self._dead_letter = script(_DEAD_LETTER)
+        self._requeue = script(_REQUEUE)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "news-monitor", **client_kwargs: Any) -> RedisStore:
@@ -328,8 +374,23 @@ class RedisStore(StateStore):
         k = self.keys
         with self._errors("ack"):
             await self._ack(
-                keys=[k.outbox, k.alerts, k.attempts, k.errors, k.delivered(alert_id)],
-                args=[alert_id, _num(now + retention), _num(now), detail, _ttl_ms(retention)],
+                keys=[
+                    k.outbox,
+                    k.alerts,
+                    k.attempts,
+                    k.errors,
+                    k.delivered(alert_id),
+                    k.delivered_log,
+                ],
+                args=[
+                    alert_id,
+                    _num(now + retention),
+                    _num(now),
+                    detail,
+                    _ttl_ms(retention),
+                    self._log_limit,
+                    _num(now - retention),
+                ],
             )
 
     async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:
@@ -350,6 +411,54 @@ class RedisStore(StateStore):
         with self._errors("is_delivered"):
             until = await self._client.hget(self.keys.delivered(alert_id), "until")
         return until is not None and float(until) > now
+
+    async def recent_deliveries(self, now: float, limit: int) -> list[DeliveryRecord]:
+        out: list[DeliveryRecord] = []
+        if limit <= 0:
+            return out
+        start = 0
+        with self._errors("recent_deliveries"):
+            # Newest first, a page at a time, skipping entries whose record expired.
+            while len(out) < limit:
+                page = await self._client.zrevrange(
+                    self.keys.delivered_log, start, start + limit - 1
+                )
+                ids = cast(list[bytes | str], page)  # no WITHSCORES: members only
+                if not ids:
+                    break
+                start += len(ids)
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for alert_id in ids:
+                        pipe.hmget(
+                            self.keys.delivered(_text(alert_id)),
+                            ["until", "at", "detail", "alert", "attempts"],
+                        )
+                    rows = await pipe.execute()
+                for until, at, detail, alert, attempts in rows:
+                    if until is None or float(until) <= now or alert is None:
+                        continue
+                    out.append(
+                        DeliveryRecord(
+                            alert=decode_alert(alert),
+                            delivered_at=float(at),
+                            detail=_text(detail),
+                            attempts=int(attempts),
+                        )
+                    )
+        # ZREVRANGE orders equal scores by member descending: ties by id, descending.
+        return out[:limit]
+
+    async def requeue(self, alert_id: str, now: float) -> bool:
+        return await self._run_requeue("requeue", [_num(now), alert_id]) > 0
+
+    async def requeue_all_dead(self, now: float) -> int:
+        return await self._run_requeue("requeue_all_dead", [_num(now)])
+
+    async def _run_requeue(self, operation: str, args: list[str]) -> int:
+        k = self.keys
+        with self._errors(operation):
+            moved = await self._requeue(keys=[k.dead, k.outbox, k.attempts], args=args)
+        return int(moved)
 
     async def pending(self) -> list[OutboxEntry]:
         return await self._entries("pending", self.keys.outbox, "asc")

@@ -11,7 +11,13 @@ marks and delivery records past their time) are purged opportunistically from
 caller's clock, so the file does not grow forever.
 
 Ordering matches :mod:`monitor.store.memory`: outbox by due time then alert id,
-dead letters by death time then id, most recent first.
+dead letters by death time then id, deliveries by delivery time then id, most
+recent first.
+
+Schema changes are additive and applied on open (:func:`_migrate`): a file
+written by an older version gains the ``alert`` and ``attempts`` columns of
+``delivered``; its old records stay valid for ``is_delivered`` but have no
+alert, so ``recent_deliveries`` does not list them.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from monitor.errors import StoreError
-from monitor.store.base import FeedState, OutboxEntry, StateStore
+from monitor.store.base import DeliveryRecord, FeedState, OutboxEntry, StateStore
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from monitor.types import Alert
 
@@ -67,10 +73,35 @@ CREATE TABLE IF NOT EXISTS delivered (
     id           TEXT PRIMARY KEY,
     until        REAL NOT NULL,
     delivered_at REAL NOT NULL,
-    detail       TEXT NOT NULL
+    detail       TEXT NOT NULL,
+    alert        TEXT,
+    attempts     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS delivered_until ON delivered (until);
+CREATE INDEX IF NOT EXISTS delivered_at ON delivered (delivered_at, id);
 """
+
+#: Columns added after the first release: (table, column, definition).
+_ADDED_COLUMNS = (
+    ("delivered", "alert", "TEXT"),
+    ("delivered", "attempts", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns a file written by an older version lacks (one transaction)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, column, definition in _ADDED_COLUMNS:
+            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
 
 _Row = tuple[str, str, int, float, str]
 
@@ -121,6 +152,7 @@ class SqliteStore(StateStore):
                 # loss can drop the last commits.
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.executescript(_SCHEMA)
+                _migrate(conn)
             except BaseException:
                 conn.close()
                 raise
@@ -269,11 +301,19 @@ class SqliteStore(StateStore):
     async def ack(self, alert_id: str, now: float, detail: str, retention: float) -> None:
         def run(conn: sqlite3.Connection) -> None:
             self._purge(conn, now)
+            row = conn.execute(
+                "SELECT alert, attempts FROM outbox WHERE id = ?", (alert_id,)
+            ).fetchone()
             conn.execute("DELETE FROM outbox WHERE id = ?", (alert_id,))
+            alert, attempts = (row[0], int(row[1]) + 1) if row is not None else (None, 0)
+            # Not in the outbox: an existing record keeps its alert and attempts.
             conn.execute(
-                "INSERT OR REPLACE INTO delivered (id, until, delivered_at, detail)"
-                " VALUES (?, ?, ?, ?)",
-                (alert_id, now + retention, now, detail),
+                "INSERT INTO delivered (id, until, delivered_at, detail, alert, attempts)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                " ON CONFLICT (id) DO UPDATE SET until = ?2, delivered_at = ?3, detail = ?4,"
+                " alert = coalesce(?5, alert),"
+                " attempts = CASE WHEN ?5 IS NULL THEN attempts ELSE ?6 END",
+                (alert_id, now + retention, now, detail, alert, attempts),
             )
 
         await self._write(run)
@@ -308,6 +348,44 @@ class SqliteStore(StateStore):
             return row is not None
 
         return await self._read(run)
+
+    async def recent_deliveries(self, now: float, limit: int) -> list[DeliveryRecord]:
+        def run(conn: sqlite3.Connection) -> list[DeliveryRecord]:
+            rows = conn.execute(
+                "SELECT alert, delivered_at, detail, attempts FROM delivered"
+                " WHERE until > ? AND alert IS NOT NULL"
+                " ORDER BY delivered_at DESC, id DESC LIMIT ?",
+                (now, max(limit, 0)),
+            ).fetchall()
+            return [
+                DeliveryRecord(decode_alert(a), float(at), detail, int(n))
+                for a, at, detail, n in rows
+            ]
+
+        return await self._read(run)
+
+    async def requeue(self, alert_id: str, now: float) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            return self._requeue(conn, now, "WHERE id = ?", (alert_id,)) > 0
+
+        return await self._write(run)
+
+    async def requeue_all_dead(self, now: float) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return self._requeue(conn, now, "", ())
+
+        return await self._write(run)
+
+    @staticmethod
+    def _requeue(conn: sqlite3.Connection, now: float, where: str, params: tuple[str, ...]) -> int:
+        """Move the dead letters selected by ``where`` into the outbox; return how many."""
+        moved: int = conn.execute(
+            "INSERT OR REPLACE INTO outbox (id, alert, attempts, due_at, last_error)"
+            f" SELECT id, alert, 0, ?, last_error FROM dead {where}",
+            (now, *params),
+        ).rowcount
+        conn.execute(f"DELETE FROM dead {where}", params)
+        return moved
 
     async def pending(self) -> list[OutboxEntry]:
         def run(conn: sqlite3.Connection) -> list[OutboxEntry]:
