@@ -88,7 +88,7 @@ def configure_logging(
 
 
 class _CurrentStderr:
-    """Writes to whatever ``sys.stderr`` is at write time (tests swap it; a bound one goes stale)."""
+    """Writes to whatever ``sys.stderr`` is at write time (tests swap it; a bound one is stale)."""
 
     def write(self, text: str) -> int:
         return sys.stderr.write(text)
