@@ -23,7 +23,7 @@ from monitor.delivery.channels import build_channel, build_delivery_client
 from monitor.delivery.worker import DeliveryCounts, OutboxWorker
 from monitor.ingest import build_http_client
 from monitor.log import get_logger
-from monitor.matching import RuleSpec, compile_rules
+from monitor.matching import RuleSet, RuleSpec, compile_rules
 from monitor.poller import Poller, PollReport
 from monitor.settings import Settings
 from monitor.store import StateStore
@@ -43,6 +43,15 @@ class RunSummary:
     deliveries: DeliveryCounts
     #: Alerts still queued (retrying) when the run ended.
     pending: int
+
+
+def build_ruleset(loaded: LoadedConfig) -> RuleSet:
+    """Compile and index every rule of the config, entities resolved through its catalog."""
+    specs = [
+        RuleSpec(r.id, r.query, frozenset(r.feeds) if r.feeds is not None else None)
+        for r in loaded.config.rules
+    ]
+    return compile_rules(specs, catalog=loaded.catalog)
 
 
 class Monitor:
@@ -96,12 +105,7 @@ class Monitor:
                 channel = build_channel(name, channel_config, settings, delivery_http, clock)
                 stack.push_async_callback(channel.aclose)
                 channels[name] = channel
-            ruleset = compile_rules(
-                [
-                    RuleSpec(r.id, r.query, frozenset(r.feeds) if r.feeds is not None else None)
-                    for r in config.rules
-                ]
-            )
+            ruleset = build_ruleset(loaded)
             routes = {
                 r.id: (r.query, tuple(r.notify if r.notify is not None else channels))
                 for r in config.rules

@@ -97,6 +97,14 @@ def _load(settings: Settings) -> LoadedConfig:
 def cmd_check(args: argparse.Namespace) -> int:
     settings = _settings(args.rules_dir)
     loaded = _load(settings)
+    from monitor.app import build_ruleset
+
+    for rule_id in build_ruleset(loaded).unindexed_rule_ids():
+        print(
+            f"warning: rule '{rule_id}' cannot be indexed (it can match by negation alone), "
+            "so it is evaluated for every article",
+            file=sys.stderr,
+        )
     c = loaded.config
     print(
         f"ok: {len(loaded.files)} file(s), {len(c.feeds)} feed(s), "

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from monitor.config_models import ConsoleChannelConfig, EmailChannelConfig, WatchConfig
 from monitor.errors import ConfigError, ConfigIssue, QuerySyntaxError
-from monitor.matching import lint_query, parse_query
+from monitor.matching import compile_query, lint_query
 from monitor.matching.entities import EntityCatalog, EntityConfigError, default_catalog
 from monitor.settings import Settings
 
@@ -226,6 +226,7 @@ def _cross_check(
     settings: Settings,
     issues: list[ConfigIssue],
     warnings: list[ConfigIssue],
+    catalog: EntityCatalog,
 ) -> None:
     seen_feeds: set[str] = set()
     for i, feed in enumerate(config.feeds):
@@ -268,7 +269,7 @@ def _cross_check(
                     )
                 )
         try:
-            parse_query(rule.query)
+            compile_query(rule.query, catalog)  # parses, and resolves every @Entity
         except QuerySyntaxError as e:
             issues.append(
                 ConfigIssue(
@@ -321,7 +322,7 @@ def load_config(settings: Settings, env: Mapping[str, str] | None = None) -> Loa
         raise ConfigError(issues) from None
     warnings: list[ConfigIssue] = []
     catalog = _build_catalog(config, locator, issues)
-    _cross_check(config, locator, settings, issues, warnings)
+    _cross_check(config, locator, settings, issues, warnings, catalog)
     if issues:
         raise ConfigError(issues)
     if not config.channels:

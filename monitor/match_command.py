@@ -1,10 +1,13 @@
 """``news-monitor match QUERY [FILE|-]``: test a query on a file, like grep.
 
-A feed file (RSS, Atom, JSON Feed) is searched entry by entry, title and
-text, exactly as the daemon would see each article. Anything else is read as
-plain text. Matching lines are printed with the hits highlighted, then a
-summary of the terms that matched. Exit 0 on a match, 1 on none; a bad query
-raises QuerySyntaxError, which the CLI turns into exit 2.
+A feed file (RSS, Atom, JSON Feed) is searched entry by entry, every field
+(title, text, author, url, source), exactly as the daemon would see each
+article. Anything else is read as plain text: the whole file is the text
+field, the title is empty. Matching lines are printed with the hits
+highlighted, then a summary of the terms that matched; ``--explain`` prints
+the query tree with each clause marked ✓ or ✗. Exit 0 on a match, 1 on none;
+a bad query or an unknown ``@entity`` raises QuerySyntaxError, which the CLI
+turns into exit 2.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monitor.ingest import parse_feed
-from monitor.matching import Node, explain, highlight, match_text, parse_query
+from monitor.matching import Node, compile_query, explain, highlight, match_article, parse_query
 from monitor.types import Article, Hit
 
 ANSI = ("\x1b[1;31m", "\x1b[0m")
@@ -63,9 +66,10 @@ def _summary(hits: Sequence[Hit]) -> str:
 
 
 def _report_text(node: Node, text: str, marks: tuple[str, str], show_tree: bool) -> bool:
-    hits = match_text(node, "", text)
+    article = Article(id="text", feed_id="file", url="", title="", text=text)
+    hits = match_article(node, article)
     if show_tree:
-        print(explain(node, "", text))
+        print(explain(node, article))
     if hits is None:
         return False
     for line in _matching_lines(text, [h for h in hits if h.field == "text"], marks):
@@ -79,10 +83,10 @@ def _report_feed(
 ) -> bool:
     matched = 0
     for article in articles:
-        hits = match_text(node, article.title, article.text)
+        hits = match_article(node, article)
         if show_tree:
             print(f"# {article.title}")
-            print(explain(node, article.title, article.text))
+            print(explain(node, article))
         if hits is None:
             continue
         matched += 1
@@ -99,6 +103,7 @@ def _report_feed(
 def run_match(query: str, source: str, *, explain: bool = False, color: bool = False) -> int:
     """Evaluate ``query`` on ``source`` (a path or ``-``); return the exit code."""
     node = parse_query(query)
+    compile_query(query)  # an unknown @entity is a bad query, reported before any reading
     try:
         body = _read(source)
     except OSError as e:

@@ -135,3 +135,65 @@ def test_run_with_unreachable_redis_exits_1_without_leaking_the_password(
     captured = capsys.readouterr()
     assert "state store unavailable" in captured.err
     assert "hunter2secret" not in captured.err + captured.out
+
+
+def test_match_new_constructs_on_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = b"Tehran supplied Moscow with drones.\nThe US said nothing.\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
+    query = "@Iran NEAR/3 @Russia AND drone* AND case:US"
+    assert main(["match", "--color=never", query, "-"]) == 0
+    out = capsys.readouterr().out
+    assert "1: [Tehran] supplied [Moscow] with [drones]." in out
+    assert "2: The [US] said nothing." in out
+    assert "@Iran ×1, @Russia ×1, drone* ×1, US ×1" in out
+
+
+def test_match_explain_shows_new_constructs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"give us drones")))
+    assert main(["match", "--explain", "case:US OR @Iran NEAR/2 drone*", "-"]) == 1
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        "✗ OR",
+        "  ✗ case:US",
+        "  ✗ NEAR/2",
+        "    ✗ @Iran",
+        "    ✓ drone* ×1",
+    ]
+
+
+def test_match_unknown_entity_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["match", "drones AND @Atlantis", "-"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown entity @Atlantis" in err and "^" in err
+
+
+def test_match_title_field_on_a_feed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    now = datetime.now(UTC)
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        rss(
+            [
+                Item("Drones over Kyiv", "https://x.org/1", "Nothing here.", now),
+                Item("Weather", "https://x.org/2", "Drones again.", now),
+            ]
+        )
+    )
+    assert main(["match", "--color=never", "title:drone", str(feed)]) == 0
+    out = capsys.readouterr().out
+    assert "[Drones] over Kyiv" in out and "1 of 2 entries match" in out
+
+
+def test_check_reports_rules_that_cannot_be_indexed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "r.yaml").write_text(
+        "rules:\n  - {id: quiet, query: NOT sports}\n  - {id: loud, query: drones}\n"
+    )
+    assert main(["check", "--rules-dir", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "rule 'quiet' cannot be indexed" in err
+    assert "rule 'loud' cannot" not in err

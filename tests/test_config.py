@@ -381,3 +381,31 @@ def test_bad_entity_override_names_file_and_line(tmp_path: Path) -> None:
     )
     errors = "\n".join(errors_of(tmp_path))
     assert re.search(r"a\.yaml:3: entities: .*'USA' is an alias of 'United States'", errors), errors
+
+
+def test_unknown_entity_is_a_config_error(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        """
+        rules:
+          - id: r
+            query: "@Atlantis AND drones"
+    """,
+    )
+    errors = "\n".join(errors_of(tmp_path))
+    assert re.search(r"a\.yaml:3: rule 'r': bad query: .*Atlantis", errors), errors
+
+
+def test_configured_entity_can_be_used_in_a_rule(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        """
+        entities:
+          Atlantis: [Atlantis, Atlantean]
+        rules:
+          - {id: r, query: "@Atlantis AND drones"}
+    """,
+    )
+    assert load_config(settings_for(tmp_path), env={}).config.rules[0].id == "r"

@@ -7,7 +7,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import QuerySyntaxError
-from monitor.matching import And, Node, Not, Or, Phrase, Term, lint_query, parse_query, render
+from monitor.matching import (
+    And,
+    Case,
+    Entity,
+    Field,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    Term,
+    lint_query,
+    parse_query,
+    render,
+)
 from monitor.matching.ast import OPERATORS, is_near
 
 # Deterministic examples: a property failure is then a bug in the code, never a lucky draw.
@@ -59,6 +74,38 @@ iran, russia = Term("Iran"), Term("Russia")
         ('a"b"', And((a, Phrase(("b",), "b")))),
         ("  a\tOR\n b  ", Or((a, b))),
         ("Téhéran", Term("Téhéran")),
+        # Wildcards, case:, entities.
+        ("drone*", Prefix("drone*")),
+        ("Dro*", Prefix("Dro*")),
+        ('"drone*"', Phrase(("drone",), "drone*")),  # quoted: a literal word
+        ("case:US", Case("US")),
+        ('case:"WHO"', Case("WHO")),
+        ('case:"U.S. Army"', Case("U.S. Army")),
+        ("@Iran", Entity("Iran")),
+        ('@"United States"', Entity("United States")),
+        ("e@mail", Phrase(("e", "mail"), "e@mail")),  # an @ inside a word separates words
+        ("10:30", Phrase(("10", "30"), "10:30")),  # not a field name: words
+        # NEAR: binds tighter than AND, looser than NOT; either side may be an OR-group.
+        ("a NEAR/5 b", Near(a, b, 5)),
+        ("a NEAR/5 b c", And((Near(a, b, 5), c))),
+        ("c a NEAR/5 b", And((c, Near(a, b, 5)))),
+        ("a OR b NEAR/2 c", Or((a, Near(b, c, 2)))),
+        ("(a OR b) NEAR/2 c", Near(Or((a, b)), c, 2)),
+        ("NOT (a NEAR/2 b)", Not(Near(a, b, 2))),
+        ('@Iran NEAR/10 "drone strike"', Near(Entity("Iran"), Phrase.of("drone strike"), 10)),
+        ("title:a NEAR/3 bbb*", Near(Field("title", a), Prefix("bbb*"), 3)),
+        # Fields apply to the operand right after them, a group included.
+        ("title:Iran", Field("title", iran)),
+        ("title:(Iran AND drones)", Field("title", And((iran, Term("drones"))))),
+        ("-title:opinion", Not(Field("title", Term("opinion")))),
+        ("title:text:a", Field("title", Field("text", a))),
+        ('url:"bbc.co.uk"', Field("url", Phrase.of("bbc.co.uk"))),
+        (
+            "source:bbc author:smith",
+            And((Field("source", Term("bbc")), Field("author", Term("smith")))),
+        ),
+        ("title:@Iran", Field("title", Entity("Iran"))),
+        ("title:case:US", Field("title", Case("US"))),
     ],
 )
 def test_parse(query: str, tree: Node) -> None:
@@ -102,15 +149,15 @@ def test_render(query: str, canonical: str) -> None:
 @pytest.mark.parametrize(
     ("query", "position", "message"),
     [
-        ("Iran AND", 8, "expected a term, phrase or '(' after AND"),
-        ("Iran OR", 7, "expected a term, phrase or '(' after OR"),
-        ("Iran AND OR Russia", 9, "expected a term, phrase or '(' after AND"),
-        ("a OR (b AND", 11, "expected a term, phrase or '(' after AND"),
-        ("NOT", 3, "expected a term, phrase or '(' after NOT"),
-        ("a AND )", 6, "expected a term, phrase or '(' after AND"),
-        ("AND Iran", 0, "expected a term, phrase or '(' before AND"),
-        ("(OR a)", 1, "expected a term, phrase or '(' before OR"),
-        ("Iran -", 5, "expected a term, phrase or '(' right after '-'"),
+        ("Iran AND", 8, "expected a term, phrase, wildcard, entity or '(' after AND"),
+        ("Iran OR", 7, "expected a term, phrase, wildcard, entity or '(' after OR"),
+        ("Iran AND OR Russia", 9, "expected a term, phrase, wildcard, entity or '(' after AND"),
+        ("a OR (b AND", 11, "expected a term, phrase, wildcard, entity or '(' after AND"),
+        ("NOT", 3, "expected a term, phrase, wildcard, entity or '(' after NOT"),
+        ("a AND )", 6, "expected a term, phrase, wildcard, entity or '(' after AND"),
+        ("AND Iran", 0, "expected a term, phrase, wildcard, entity or '(' before AND"),
+        ("(OR a)", 1, "expected a term, phrase, wildcard, entity or '(' before OR"),
+        ("Iran -", 5, "expected a term, phrase, wildcard, entity or '(' right after '-'"),
         ("(Iran", 0, "unclosed '('"),
         ("a (b (c)", 2, "unclosed '('"),
         ("Iran)", 4, "unbalanced ')'"),
@@ -124,10 +171,33 @@ def test_render(query: str, canonical: str) -> None:
         ("", 0, "empty query"),
         ("   ", 0, "empty query"),
         ("+++", 0, "'+++' has no letters or digits to match"),
-        ("drone*", 5, "wildcards (*) are not supported yet"),
-        ("@Iran", 0, "entity queries (@) are not supported yet"),
-        ("Iran NEAR/10 drones", 5, "NEAR is not supported yet"),
-        ("a NEAR b", 2, "NEAR is not supported yet"),
+        # Wildcards: at least three letters of one word, the star only at the end.
+        ("dr*", 2, "a wildcard needs at least 3 letters of one word before *"),
+        ("*", 0, "a wildcard needs at least 3 letters"),
+        ("e-ma*", 4, "a wildcard needs at least 3 letters of one word before *"),
+        ("dro*ne", 3, "a wildcard * may only end a word"),
+        # NEAR needs its distance and operands it can measure.
+        ("a NEAR b", 2, "expected NEAR/n with n from 1 to 1000"),
+        ("a NEAR/0 b", 2, "expected NEAR/n with n from 1 to 1000"),
+        ("a NEAR/x b", 2, "expected NEAR/n"),
+        ("a NEAR/5", 8, "expected a term, phrase, wildcard, entity or '(' after NEAR"),
+        ("NEAR/5 a", 0, "expected a term, phrase, wildcard, entity or '(' before NEAR"),
+        ("(a AND b) NEAR/5 c", 0, "NEAR operands may be terms, phrases, wildcards, entities"),
+        ("a NEAR/5 -b", 9, "NEAR operands may be"),
+        ("NOT a NEAR/5 b", 0, "NEAR operands may be"),
+        ("a NEAR/5 b NEAR/5 c", 11, "NEAR operands may be terms, phrases, wildcards, entities"),
+        # Fields, case: and entities take their operand right after the colon or the @.
+        ("title: Iran", 6, "expected a term, phrase, wildcard, entity or '(' right after title:"),
+        ("title:", 6, "expected a term, phrase, wildcard, entity or '(' right after title:"),
+        ("(title:)", 7, "expected a term, phrase, wildcard, entity or '(' right after title:"),
+        ("title:-x", 6, "expected a term, phrase, wildcard, entity or '(' right after title:"),
+        ("case:", 5, "expected a word or a quoted phrase right after case:"),
+        ("case:drone*", 5, "expected a word or a quoted phrase right after case:"),
+        ("case:(a)", 5, "expected a word or a quoted phrase right after case:"),
+        ("@", 1, "expected an entity name"),
+        ("@ Iran", 1, "expected an entity name"),
+        ("@(Iran)", 1, "expected an entity name"),
+        ('@""', 1, "expected an entity name"),
         ("(" * 101 + "a" + ")" * 101, 100, "query nested too deeply"),
         ("NOT " * 101 + "a", 400, "query nested too deeply"),
     ],
@@ -167,13 +237,15 @@ def test_deep_nesting_within_the_limit_parses() -> None:
         ),
         ('"bread and butter"', []),  # quoted: plainly meant as words
         ("10:30 Iran", []),
+        ("title:Iran", []),
         (
-            "title:Iran",
+            "Title:Iran",
             [
-                "'title:Iran' is matched as the words 'title iran'; "
-                "field queries (title:...) are not supported yet"
+                "'Title:Iran' is matched as the words 'title iran'; 'Title' is not a field "
+                "(fields: title, text, author, url, source, in lower case)"
             ],
         ),
+        ("near Iran", []),  # "near" is an everyday word; NEAR needs its /n anyway
     ],
 )
 def test_lint(query: str, warnings: list[str]) -> None:
@@ -206,11 +278,25 @@ _term_texts = (
 _phrase_texts = st.text(_LETTERS + " '-*()", min_size=1, max_size=20).filter(
     lambda t: any(ch.isalpha() for ch in t)
 )
-_leaves = st.one_of(st.builds(Term, _term_texts), st.builds(Phrase.of, _phrase_texts))
-_trees: st.SearchStrategy[Node] = st.recursive(
+_prefix_texts = st.text("abcdeéßAIR", min_size=3, max_size=6).map(lambda t: t + "*")
+_leaves = st.one_of(
+    st.builds(Term, _term_texts),
+    st.builds(Phrase.of, _phrase_texts),
+    st.builds(Prefix, _prefix_texts),
+    st.builds(Case, st.one_of(_term_texts, _phrase_texts)),
+    st.builds(Entity, st.one_of(_term_texts, _phrase_texts.map(str.strip)).filter(bool)),
+)
+_fields = st.sampled_from(["title", "text", "author", "url", "source"])
+_near_operands = st.one_of(
     _leaves,
+    st.builds(Field, _fields, _leaves),
+    st.lists(_leaves, min_size=2, max_size=3).map(lambda xs: Or(tuple(xs))),
+)
+_trees: st.SearchStrategy[Node] = st.recursive(
+    st.one_of(_leaves, st.builds(Near, _near_operands, _near_operands, st.integers(1, 1000))),
     lambda kids: st.one_of(
         st.builds(Not, kids),
+        st.builds(Field, _fields, kids),
         st.lists(kids, min_size=2, max_size=4).map(lambda xs: And(tuple(xs))),
         st.lists(kids, min_size=2, max_size=4).map(lambda xs: Or(tuple(xs))),
     ),
@@ -225,7 +311,10 @@ def test_render_parse_round_trip(tree: Node) -> None:
 
 
 _query_pieces = st.sampled_from(
-    ["Iran", "and", "AND", "OR", "NOT", "NEAR", "(", ")", '"', "-", "*", "@", " ", "é", "'s", ":"]
+    [
+        *("Iran", "and", "AND", "OR", "NOT", "NEAR", "NEAR/3", "/", "(", ")", '"', "-", "*", "@"),
+        *(" ", "é", "'s", ":", "title:", "case:", "url:", "drone*", "ab*", "@Iran", "9"),
+    ]
 )
 
 
@@ -240,3 +329,14 @@ def test_parser_raises_only_query_syntax_errors(query: str) -> None:
     # Whatever parses has a canonical text that parses to the same tree, and lints cleanly.
     assert parse_query(render(tree)) == tree
     assert isinstance(lint_query(query), list)
+
+
+def test_lint_with_a_catalog_checks_entities() -> None:
+    from monitor.matching import UnknownEntityError
+    from tests.test_rule_language import CATALOG
+
+    assert lint_query("@Iran AND drones", CATALOG) == []
+    with pytest.raises(UnknownEntityError) as info:
+        lint_query('drones @"Middle Earth"', CATALOG)
+    assert info.value.position == 7
+    assert lint_query("@Atlantis") == []  # without a catalog, entities are not looked up

@@ -1,56 +1,84 @@
-"""Rule matching: query parser -> AST -> compiled rule set -> matches.
+"""Rule matching: query parser -> AST -> compiled, indexed rule set -> matches.
 
 This package imports no I/O library. The public API::
 
-    from monitor.matching import RuleSpec, compile_rules, parse_query
-    ruleset = compile_rules([RuleSpec("r1", "Iran AND Russia AND drones")])
-    matches = ruleset.match(article)     # -> list[Match]
+    from monitor.matching import RuleSpec, compile_rules, match_article
+    ruleset = compile_rules([RuleSpec("r1", "@Iran NEAR/10 drone* AND NOT title:opinion")])
+    matches = ruleset.match(article)          # -> list[Match], each with its hits
+    ruleset.explain(article, "r1")            # the query tree, clauses marked ✓/✗
+    match_article("Iran AND drones", article) # one query: its hits, or None
 
-Query syntax (this version): words, "quoted phrases", AND, OR, NOT (upper case
-only), parentheses, ``-word`` for NOT word; two operands side by side mean AND;
-NOT binds tighter than AND, AND tighter than OR. Words match whole, case and
-accents folded, over the title and the text; "drone" does not match "drones"
-(no inflection folding yet). ``*``, ``@`` and ``NEAR`` are reserved.
+The language is documented in docs/rules.md: terms (inflections folded),
+"phrases", ``drone*``, ``case:US``, AND/OR/NOT/-x, parentheses, ``A NEAR/n B``,
+``title:`` ``text:`` ``author:`` ``url:`` ``source:`` and ``@Entity``.
 
-Modules: ``text`` (words and folding), ``ast`` (tree, ``render``), ``parser``
-(``parse_query``, ``lint_query``), ``engine`` (``RuleSet``, ``match_text``,
-``explain``), ``highlight``.
+Modules: ``stem`` and ``text`` (words, folding, inflection keys), ``ast``
+(tree, ``render``), ``parser`` (``parse_query``, ``lint_query``),
+``catalog`` (what the engine needs from the entity catalog), ``document``
+(an article's words per field), ``program`` (compiled queries), ``rarity``
+(how common a word is), ``index`` (rules filed under their required terms),
+``engine`` (``RuleSet``, ``compile_rules``, ``match_article``), ``explain``,
+``highlight``; ``entities`` holds the shipped entity catalog.
 """
 
-from monitor.matching.ast import And, Leaf, Node, Not, Or, Phrase, Term, render
+from monitor.matching.ast import (
+    And,
+    Case,
+    Entity,
+    Field,
+    Leaf,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    Term,
+    render,
+)
+from monitor.matching.catalog import EntityLookup, UnknownEntityError
 from monitor.matching.engine import (
     CompiledRule,
     Matcher,
     RuleQueryError,
     RuleSet,
     RuleSpec,
+    compile_query,
     compile_rules,
-    explain,
-    match_text,
+    match_article,
 )
+from monitor.matching.explain import explain
 from monitor.matching.highlight import highlight
 from monitor.matching.parser import lint_query, parse_query
 from monitor.matching.text import Token, normalize, tokenize
 
 __all__ = [
     "And",
+    "Case",
     "CompiledRule",
+    "Entity",
+    "EntityLookup",
+    "Field",
     "Leaf",
     "Matcher",
+    "Near",
     "Node",
     "Not",
     "Or",
     "Phrase",
+    "Prefix",
     "RuleQueryError",
     "RuleSet",
     "RuleSpec",
     "Term",
     "Token",
+    "UnknownEntityError",
+    "compile_query",
     "compile_rules",
     "explain",
     "highlight",
     "lint_query",
-    "match_text",
+    "match_article",
     "normalize",
     "parse_query",
     "render",

@@ -1,27 +1,39 @@
-"""Compiled rules, and matching them against articles.
+"""Compiled rule sets, and matching them against articles.
 
-``compile_rules`` parses every query once. ``RuleSet.match`` reads an article
-once: it folds the words of its title and text and keeps the positions of the
-words the rules use, then evaluates every rule that applies to the article's
-feed. Hits are reported for the terms that made the rule true: the operands of
-an AND, the true branches of an OR, never what sits under a NOT.
+``compile_rules`` parses and compiles every query once (``program``), and
+files each rule in a ``RuleIndex`` under the terms it requires. ``RuleSet.match``
+reads an article once (``Document``), fetches from the index the rules the
+article can possibly match, evaluates only those, and reports the hits of
+each match: the occurrences of the leaves that made the rule true (the
+operands of an AND, the true branches of an OR, the close pairs of a NEAR,
+never what sits under a NOT), title first. Hits are computed when first
+read (``_LazyMatch``).
 
-This engine evaluates every rule for every article, which is plenty for
-hundreds of rules. An indexed engine (rules found through the words they
-require, as Lucene Monitor does) can replace it behind the ``Matcher``
-protocol without touching its callers.
+``match_article`` and ``explain`` evaluate one query on one article, for the
+``match`` command and for ``RuleSet.explain``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Set
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from monitor.errors import QuerySyntaxError
-from monitor.matching.ast import And, Leaf, Node, Not, Or, Phrase, Term, iter_leaves, render
+from monitor.matching.ast import FIELDS, Node, render
+from monitor.matching.catalog import (
+    EntityLookup,
+    LazyCatalog,
+    UnknownEntity,
+    UnknownEntityError,
+)
+from monitor.matching.compiler import Compiler
+from monitor.matching.document import Document
+from monitor.matching.explain import explain
+from monitor.matching.index import RuleIndex, alternatives
 from monitor.matching.parser import parse_query
-from monitor.matching.text import spans, words
+from monitor.matching.program import Occurrence, Program
+from monitor.matching.rarity import word_cost
 from monitor.types import Article, Hit, Match
 
 __all__ = [
@@ -30,13 +42,11 @@ __all__ = [
     "RuleQueryError",
     "RuleSet",
     "RuleSpec",
+    "compile_query",
     "compile_rules",
-    "explain",
-    "match_text",
+    "hits_of",
+    "match_article",
 ]
-
-#: Fields an article is matched on, in the order hits are reported.
-FIELDS = ("title", "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,22 +61,35 @@ class RuleSpec:
     feeds: frozenset[str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class CompiledRule:
-    """A rule whose query has been parsed."""
+    """A rule whose query has been compiled (compared by identity: rule ids are unique)."""
 
-    #: The rule as configured.
-    spec: RuleSpec
-    #: Its parsed query.
-    node: Node
+    __slots__ = ("feeds", "order", "program", "spec")
+
+    def __init__(self, spec: RuleSpec, program: Program, order: int) -> None:
+        #: The rule as configured.
+        self.spec = spec
+        #: ``spec.feeds``, one attribute lookup closer (it is read for every candidate).
+        self.feeds = spec.feeds
+        #: Its compiled query.
+        self.program = program
+        #: Its place in the rule set (matches are reported in this order).
+        self.order = order
+
+    @property
+    def node(self) -> Node:
+        """The parsed query (parsed again on demand: the rule keeps only its program)."""
+        return parse_query(self.spec.query)
 
 
 class RuleQueryError(QuerySyntaxError):
-    """A rule's query does not parse; ``rule_id`` says which rule."""
+    """A rule's query does not parse or names an unknown entity; ``rule_id`` says which rule."""
 
     def __init__(self, rule_id: str, error: QuerySyntaxError) -> None:
         super().__init__(f"rule {rule_id!r}: {error.message}", error.query, error.position)
         self.rule_id = rule_id
+        #: The underlying error (an ``UnknownEntityError`` for an unknown ``@Name``).
+        self.error = error
 
 
 class Matcher(Protocol):
@@ -77,195 +100,206 @@ class Matcher(Protocol):
         ...
 
 
-class _Document:
-    """An article's words, folded, as one position space over its fields.
-
-    Positions run over the title, then the text, with one unused position in
-    between, so that a phrase never spans two fields. Offsets (for hits) are
-    computed only when a rule matched.
-    """
-
-    __slots__ = ("_index", "_leaves", "_spans", "_starts", "_texts")
-
-    def __init__(self, texts: Sequence[str], vocabulary: Set[str] | None) -> None:
-        self._texts = texts
-        self._starts: list[int] = []
-        self._spans: dict[int, list[tuple[int, int]]] = {}
-        self._leaves: dict[tuple[str, ...], list[int]] = {}
-        index: dict[str, list[int]] = {}
-        position = 0
-        for text in texts:
-            self._starts.append(position)
-            folded = words(text)
-            # Only the rules' words are indexed: most words of an article are never asked for.
-            for i, word in enumerate(folded, position):
-                if vocabulary is None or word in vocabulary:
-                    if (positions := index.get(word)) is None:
-                        index[word] = [i]
-                    else:
-                        positions.append(i)
-            position += len(folded) + 1
-        self._index = index
-
-    def occurrences(self, leaf: Leaf) -> list[int]:
-        """Positions where the leaf's words start, in order."""
-        key = leaf.words
-        found = self._leaves.get(key)
-        if found is None:
-            found = self._index.get(key[0], [])
-            for offset, word in enumerate(key[1:], 1):
-                following = set(self._index.get(word, ()))
-                found = [p for p in found if p + offset in following]
-            self._leaves[key] = found
-        return found
-
-    def evaluate(self, node: Node) -> bool:
-        match node:
-            case Term(word=word):
-                return word in self._index
-            case Phrase():
-                return bool(self.occurrences(node))
-            # Plain loops, not all()/any() over a generator: this is the hot path, and the
-            # loops make matching 100 rules about 15% faster.
-            case And(children):
-                for child in children:  # noqa: SIM110
-                    if not self.evaluate(child):
-                        return False
-                return True
-            case Or(children):
-                for child in children:  # noqa: SIM110
-                    if self.evaluate(child):
-                        return True
-                return False
-            case Not(child):
-                return not self.evaluate(child)
-
-    def hits(self, node: Node) -> tuple[Hit, ...]:
-        """Hits of the terms that make ``node`` (known to be true) true, sorted."""
-        found: list[Hit] = []
-        for leaf in self._supporting_leaves(node):
-            length = len(leaf.words)
-            for position in self.occurrences(leaf):
-                field = self._field_of(position)
-                offsets = self._field_spans(field)
-                first = position - self._starts[field]
-                start, end = offsets[first][0], offsets[first + length - 1][1]
-                found.append(Hit(FIELDS[field], start, end, leaf.text))
-        # The same span can support two leaves (``Iran OR "Iran"``); keep one hit per term.
-        unique = dict.fromkeys(found)
-        return tuple(sorted(unique, key=lambda h: (FIELDS.index(h.field), h.start, h.end, h.term)))
-
-    def _supporting_leaves(self, node: Node) -> Iterable[Leaf]:
-        match node:
-            case Term() | Phrase():
-                yield node
-            case And(children):
-                for child in children:
-                    yield from self._supporting_leaves(child)
-            case Or(children):
-                for child in children:
-                    if self.evaluate(child):
-                        yield from self._supporting_leaves(child)
-            case Not():
-                return
-
-    def _field_of(self, position: int) -> int:
-        field = len(self._starts) - 1
-        while self._starts[field] > position:
-            field -= 1
-        return field
-
-    def _field_spans(self, field: int) -> list[tuple[int, int]]:
-        if (offsets := self._spans.get(field)) is None:
-            offsets = self._spans[field] = spans(self._texts[field])
-        return offsets
-
-
 class RuleSet:
-    """Compiled rules, matched against one article at a time."""
+    """Compiled rules, indexed, matched against one article at a time."""
 
-    def __init__(self, rules: Sequence[CompiledRule]) -> None:
+    def __init__(
+        self,
+        rules: Sequence[CompiledRule],
+        *,
+        frequencies: Mapping[str, float] | None = None,
+        catalog: EntityLookup | None = None,
+    ) -> None:
         self.rules: tuple[CompiledRule, ...] = tuple(rules)
+        #: The entity catalog the rules were compiled with (None: the shipped one).
+        self.catalog = catalog
         self._by_id = {rule.spec.id: rule for rule in self.rules}
         if len(self._by_id) != len(self.rules):
             raise ValueError("rule ids must be unique")
-        self._vocabulary = frozenset(
-            word for rule in self.rules for leaf in iter_leaves(rule.node) for word in leaf.words
-        )
+        cost = word_cost(frequencies)
+        self._index: RuleIndex[CompiledRule] = RuleIndex()
+        for rule in self.rules:
+            self._index.add(rule, alternatives(rule.program, cost))
 
     def __len__(self) -> int:
         return len(self.rules)
 
     def match(self, article: Article) -> list[Match]:
         """The rules the article matches, in rule order, with their hits."""
-        document: _Document | None = None
-        matches: list[Match] = []
-        for rule in self.rules:
-            feeds = rule.spec.feeds
-            if feeds is not None and article.feed_id not in feeds:
-                continue
-            if document is None:
-                document = _Document((article.title, article.text), self._vocabulary)
-            if document.evaluate(rule.node):
-                matches.append(Match(rule.spec.id, article, document.hits(rule.node)))
-        return matches
+        doc = Document(article)
+        feed = article.feed_id
+        matched = [
+            rule
+            for rule in self._index.candidates(doc)
+            if (rule.feeds is None or feed in rule.feeds) and rule.program.test(doc)
+        ]
+        if len(matched) > 1:
+            # A rule filed under several conjunctions may have been fetched more than once.
+            matched = sorted(set(matched), key=_order)
+        return [_lazy_match(rule.spec.id, article, rule.program, doc) for rule in matched]
+
+    def match_all(self, article: Article) -> list[Match]:
+        """Like ``match``, evaluating every rule (no index): the baseline, and a cross-check."""
+        doc = Document(article)
+        return [
+            _lazy_match(rule.spec.id, article, rule.program, doc)
+            for rule in self.rules
+            if (rule.spec.feeds is None or article.feed_id in rule.spec.feeds)
+            and rule.program.test(doc)
+        ]
+
+    def unindexed_rule_ids(self) -> list[str]:
+        """Rules the index cannot file (satisfied by a NOT alone): evaluated for every article."""
+        return [rule.spec.id for rule in self._index.always]
 
     def explain(self, article: Article, rule_id: str) -> str:
-        """Why rule ``rule_id`` matches the article or not (see ``explain``).
+        """Why rule ``rule_id`` matches the article or not (see ``explain.explain``).
 
         Raises KeyError if there is no such rule.
         """
-        return explain(self._by_id[rule_id].node, article.title, article.text)
+        return explain(self._by_id[rule_id].node, article, self.catalog)
 
 
-def compile_rules(specs: Sequence[RuleSpec]) -> RuleSet:
-    """Parse every rule's query once; raises ``RuleQueryError`` on the first bad one."""
+def _order(rule: CompiledRule) -> int:
+    return rule.order
+
+
+class _LazyMatch(Match):
+    """A ``Match`` whose hits are computed on first access, then kept.
+
+    With many rules an article can match hundreds of them, and finding the
+    hits (character offsets, per leaf and field) costs more than deciding the
+    match. Hits are needed when an alert is rendered; a caller that only counts
+    or filters matches never pays for them. The value is the same as an eager
+    computation: ``hits`` is a read-only property over the article's
+    ``Document``, which the match keeps alive until the hits are read.
+    """
+
+    __slots__ = ("_doc", "_hits", "_program")
+    _doc: Document | None
+    _hits: tuple[Hit, ...] | None
+    _program: Program | None
+
+    def __init__(
+        self,
+        rule_id: str,
+        article: Article,
+        hits: tuple[Hit, ...] | None = None,
+        program: Program | None = None,
+        doc: Document | None = None,
+    ) -> None:
+        # ``hits`` given (as dataclasses.replace does) makes an eager match.
+        object.__setattr__(self, "rule_id", rule_id)
+        object.__setattr__(self, "article", article)
+        object.__setattr__(self, "_program", program)
+        object.__setattr__(self, "_doc", doc)
+        object.__setattr__(self, "_hits", hits)
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        hits: tuple[Hit, ...] | None = self._hits
+        if hits is None:
+            assert self._program is not None and self._doc is not None
+            hits = hits_of(self._program, self._doc)
+            object.__setattr__(self, "_hits", hits)
+            object.__setattr__(self, "_doc", None)  # the document is no longer needed
+        return hits
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Match):
+            return NotImplemented
+        return (self.rule_id, self.article, self.hits) == (other.rule_id, other.article, other.hits)
+
+    def __hash__(self) -> int:
+        return hash((self.rule_id, self.article, self.hits))
+
+    def __repr__(self) -> str:
+        return f"Match(rule_id={self.rule_id!r}, article={self.article!r}, hits={self.hits!r})"
+
+    def __reduce__(self) -> tuple[type[Match], tuple[str, Article, tuple[Hit, ...]]]:
+        return Match, (self.rule_id, self.article, self.hits)
+
+
+_new = object.__new__
+_set_rule_id = Match.__dict__["rule_id"].__set__
+_set_article = Match.__dict__["article"].__set__
+_set_program = _LazyMatch.__dict__["_program"].__set__
+_set_doc = _LazyMatch.__dict__["_doc"].__set__
+_set_hits = _LazyMatch.__dict__["_hits"].__set__
+
+
+def _lazy_match(rule_id: str, article: Article, program: Program, doc: Document) -> Match:
+    """A ``_LazyMatch``, built through its slots: half the cost of the frozen ``__init__``,
+    which counts when an article matches hundreds of rules."""
+    match = _new(_LazyMatch)
+    _set_rule_id(match, rule_id)
+    _set_article(match, article)
+    _set_program(match, program)
+    _set_doc(match, doc)
+    _set_hits(match, None)
+    return match
+
+
+def compile_query(
+    query: str | Node, catalog: EntityLookup | None = None, compiler: Compiler | None = None
+) -> Program:
+    """Parse (if text) and compile one query; raises ``QuerySyntaxError``.
+
+    An unknown ``@Name`` raises ``UnknownEntityError``, a ``QuerySyntaxError``
+    whose position is the ``@``. ``catalog`` None means the shipped catalog,
+    loaded only if the query names an entity.
+    """
+    node = parse_query(query) if isinstance(query, str) else query
+    if compiler is None:
+        compiler = Compiler(LazyCatalog(catalog), word_cost(None))
+    try:
+        return compiler.compile(node)
+    except UnknownEntity as e:
+        text = query if isinstance(query, str) else render(query)
+        position = e.position if isinstance(query, str) else max(0, text.find("@" + e.name))
+        raise UnknownEntityError(e.name, text, position) from None
+
+
+def compile_rules(
+    specs: Sequence[RuleSpec],
+    catalog: EntityLookup | None = None,
+    *,
+    frequencies: Mapping[str, float] | None = None,
+) -> RuleSet:
+    """Compile and index every rule; raises ``RuleQueryError`` on the first bad one.
+
+    ``catalog`` resolves ``@Name`` (None: the shipped catalog). ``frequencies``
+    optionally gives the share of articles that hold each inflection key, to
+    choose the rarest terms better than the built-in estimate (``rarity``).
+    """
+    compiler = Compiler(LazyCatalog(catalog), word_cost(frequencies))
     compiled: list[CompiledRule] = []
-    for spec in specs:
+    for order, spec in enumerate(specs):
         try:
-            node = parse_query(spec.query)
+            program = compile_query(spec.query, compiler=compiler)
         except QuerySyntaxError as e:
             raise RuleQueryError(spec.id, e) from e
-        compiled.append(CompiledRule(spec, node))
-    return RuleSet(compiled)
+        compiled.append(CompiledRule(spec, program, order))
+    return RuleSet(compiled, frequencies=frequencies, catalog=catalog)
 
 
-def match_text(node: Node, title: str, text: str = "") -> tuple[Hit, ...] | None:
-    """Evaluate one parsed query on raw text: its hits if it matches, else None.
+def match_article(
+    query: str | Node, article: Article, catalog: EntityLookup | None = None
+) -> tuple[Hit, ...] | None:
+    """Evaluate one query on one article: its hits if it matches, else None.
 
     A query that matches by negation alone (``NOT x``) matches with no hits: ``()``.
     """
-    document = _Document((title, text), None)
-    return document.hits(node) if document.evaluate(node) else None
+    program = compile_query(query, catalog)
+    doc = Document(article)
+    return hits_of(program, doc) if program.test(doc) else None
 
 
-def explain(node: Node, title: str, text: str = "") -> str:
-    """The query as a tree, one clause a line, each marked ✓ (true) or ✗ (false).
-
-    ::
-
-        ✓ AND
-          ✓ Iran ×9
-          ✗ NOT
-            ✓ Russia ×7
-    """
-    document = _Document((title, text), None)
-    lines: list[str] = []
-
-    def walk(n: Node, depth: int) -> None:
-        mark = "✓" if document.evaluate(n) else "✗"
-        indent = "  " * depth
-        match n:
-            case Term() | Phrase():
-                count = len(document.occurrences(n))
-                lines.append(f"{indent}{mark} {render(n)}" + (f" ×{count}" if count else ""))
-            case And(children) | Or(children):
-                lines.append(f"{indent}{mark} {type(n).__name__.upper()}")
-                for child in children:
-                    walk(child, depth + 1)
-            case Not(child):
-                lines.append(f"{indent}{mark} NOT")
-                walk(child, depth + 1)
-
-    walk(node, 0)
-    return "\n".join(lines)
+def hits_of(program: Program, doc: Document) -> tuple[Hit, ...]:
+    """The hits of a program known to hold on ``doc``: unique, in field then offset order."""
+    found: list[Occurrence] = []
+    program.support(doc, found)
+    hits: dict[Hit, None] = {}
+    for field, start, end, term in sorted(set(found)):
+        hits[Hit(FIELDS[field], start, end, term)] = None
+    return tuple(hits)

@@ -1,12 +1,15 @@
 """Query text -> syntax tree: a regex lexer and a recursive-descent parser.
 
-Grammar, loosest binding first (NOT > AND > OR)::
+Grammar, loosest binding first (NOT > NEAR > AND > OR)::
 
     query   := or END
     or      := and ("OR" and)*
-    and     := unary (["AND"] unary)*        two operands side by side mean AND
-    unary   := ("NOT" | "-") unary | primary
-    primary := WORD | '"' words '"' | "(" or ")"
+    and     := near (["AND"] near)*          two operands side by side mean AND
+    near    := unary ("NEAR/n" unary)?       operands: leaves, field:leaf, (OR of those)
+    unary   := ("NOT" | "-") unary | field
+    field   := FIELD ":" field | primary     title: text: author: url: source:
+    primary := WORD | WORD"*" | '"' words '"' | "@" (WORD | PHRASE)
+             | "case:" (WORD | PHRASE) | "(" or ")"
 
 Operators are upper case only; ``and``/``or``/``not`` are ordinary words
 (``lint_query`` points them out). A bare word made of several words, such as
@@ -16,51 +19,55 @@ a ``QuerySyntaxError`` carrying the character position and what was expected.
 
 from __future__ import annotations
 
-import enum
 import re
-from dataclasses import dataclass
 
 from monitor.errors import QuerySyntaxError
 from monitor.matching.ast import (
+    FIELDS,
+    MIN_PREFIX,
     OPERATORS,
-    RESERVED_CHARS,
     And,
+    Case,
+    Entity,
+    Field,
+    Near,
     Node,
     Not,
     Or,
     Phrase,
+    Prefix,
     Term,
     is_near,
+    iter_leaves,
     matches_empty,
 )
-from monitor.matching.text import query_words
+from monitor.matching.catalog import EntityLookup, UnknownEntityError
+from monitor.matching.text import query_words, raw_words
 
-__all__ = ["MAX_DEPTH", "lint_query", "parse_query"]
+__all__ = ["MAX_DEPTH", "MAX_DISTANCE", "lint_query", "parse_query"]
 
-#: Deepest nesting of parentheses and NOTs accepted; keeps every recursive walk of a tree safe.
+#: Deepest nesting of parentheses, fields and NOTs; keeps every recursive walk of a tree safe.
 MAX_DEPTH = 100
+#: Largest n in NEAR/n.
+MAX_DISTANCE = 1000
 
-
-class _Kind(enum.Enum):
-    WORD = "word"
-    PHRASE = "phrase"
-    LPAREN = "'('"
-    RPAREN = "')'"
-    AND = "AND"
-    OR = "OR"
-    NOT = "NOT"
-    MINUS = "'-'"
-    END = "end of query"
-
-
-@dataclass(frozen=True, slots=True)
-class _Lexeme:
-    kind: _Kind
-    #: The word as written, or a phrase's text between its quotes.
-    text: str
-    #: Offset of the lexeme's first character in the query.
-    pos: int
-
+# Lexeme kinds. Plain strings: the parser compares them millions of times when a large
+# rule set compiles, and a str comparison is cheaper than an enum attribute lookup.
+_WORD, _PHRASE, _LPAREN, _RPAREN = "word", "phrase", "'('", "')'"
+_AND, _OR, _NOT, _NEAR, _MINUS, _AT, _FIELD, _END = (
+    "AND",
+    "OR",
+    "NOT",
+    "NEAR",
+    "'-'",
+    "'@'",
+    "field",
+    "end of query",
+)
+_EXPECTED = "a term, phrase, wildcard, entity or '('"
+_ENTITY_NAME = 'an entity name (@Iran, @"United States")'
+_CASE_OPERAND = "a word or a quoted phrase"
+_NEAR_OPERANDS = "terms, phrases, wildcards, entities or parenthesized OR-groups of those"
 
 # Every character is covered by one alternative, so the lexer never skips text.
 # A '-' is the NOT prefix only when an operand follows right away ("-x", "-(a OR b)").
@@ -71,37 +78,58 @@ _LEX_RE = re.compile(
     | (?P<rparen>\))
     | "(?P<phrase>[^"]*)(?P<closed>"?)
     | (?P<minus>-)(?=[^\s)])
+    | (?P<field>(?:title|text|author|url|source|case):)
+    | (?P<at>@)
     | (?P<word>[^\s()"]+)
     """,
     re.VERBOSE,
 )
-#: A word that looks like a field query (``title:Iran``), not like a time (``10:30``).
-_FIELD_LIKE = re.compile(r"[^\W\d]\w*:\S")
-_OPERAND_START = frozenset({_Kind.WORD, _Kind.PHRASE, _Kind.LPAREN, _Kind.NOT, _Kind.MINUS})
+_NEAR_RE = re.compile(r"NEAR/(\d{1,6})")
+#: A word that looks like a field query (``Title:Iran``), not like a time (``10:30``).
+_FIELD_LIKE = re.compile(r"([^\W\d]\w*):\S")
+_OPERAND_START = frozenset({_WORD, _PHRASE, _LPAREN, _NOT, _MINUS, _AT, _FIELD})
+
+#: (kind, text, position): text is the word as written, or a phrase's text between quotes.
+_Lexeme = tuple[str, str, int]
 
 
 def _lex(query: str) -> list[_Lexeme]:
     out: list[_Lexeme] = []
+    append = out.append
     for m in _LEX_RE.finditer(query):
+        kind = m.lastgroup
+        if kind == "space":
+            continue
         pos = m.start()
-        if m["lparen"]:
-            out.append(_Lexeme(_Kind.LPAREN, "(", pos))
-        elif m["rparen"]:
-            out.append(_Lexeme(_Kind.RPAREN, ")", pos))
-        elif m["phrase"] is not None:
+        if kind == "word":
+            word = m.group()
+            if word in OPERATORS:
+                append((word, word, pos))
+            elif is_near(word):
+                append((_NEAR, word, pos))
+            else:
+                append((_WORD, word, pos))
+        elif kind == "phrase" or kind == "closed":
             if not m["closed"]:
                 raise QuerySyntaxError("unclosed quote", query, pos)
-            out.append(_Lexeme(_Kind.PHRASE, m["phrase"], pos))
-        elif m["minus"]:
-            out.append(_Lexeme(_Kind.MINUS, "-", pos))
-        elif word := m["word"]:
-            kind = _Kind[word] if word in OPERATORS else _Kind.WORD
-            out.append(_Lexeme(kind, word, pos))
-    out.append(_Lexeme(_Kind.END, "", len(query)))
+            append((_PHRASE, m["phrase"], pos))
+        elif kind == "lparen":
+            append((_LPAREN, "(", pos))
+        elif kind == "rparen":
+            append((_RPAREN, ")", pos))
+        elif kind == "minus":
+            append((_MINUS, "-", pos))
+        elif kind == "field":
+            append((_FIELD, m.group()[:-1], pos))
+        else:
+            append((_AT, "@", pos))
+    out.append((_END, "", len(query)))
     return out
 
 
 class _Parser:
+    __slots__ = ("depth", "i", "lexemes", "query")
+
     def __init__(self, query: str) -> None:
         self.query = query
         self.lexemes = _lex(query)
@@ -111,106 +139,176 @@ class _Parser:
     def error(self, message: str, pos: int) -> QuerySyntaxError:
         return QuerySyntaxError(message, self.query, pos)
 
-    def peek(self) -> _Lexeme:
-        return self.lexemes[self.i]
-
-    def advance(self) -> _Lexeme:
-        lexeme = self.lexemes[self.i]
-        self.i += 1
-        return lexeme
-
     def parse(self) -> Node:
-        if self.peek().kind is _Kind.END:
+        if self.lexemes[0][0] == _END:
             raise self.error("empty query", 0)
-        node = self.or_(after=None)
-        if (extra := self.peek()).kind is _Kind.RPAREN:
-            raise self.error("unbalanced ')'", extra.pos)
+        node = self.or_(None)
+        kind, _, pos = self.lexemes[self.i]
+        if kind == _RPAREN:
+            raise self.error("unbalanced ')'", pos)
         return node
 
     def or_(self, after: _Lexeme | None) -> Node:
         children = [self.and_(after)]
-        while self.peek().kind is _Kind.OR:
-            op = self.advance()
+        while self.lexemes[self.i][0] == _OR:
+            op = self.lexemes[self.i]
+            self.i += 1
             children.append(self.and_(op))
         return children[0] if len(children) == 1 else Or(tuple(children))
 
     def and_(self, after: _Lexeme | None) -> Node:
-        children = [self.unary(after)]
+        children = [self.near(after)]
         while True:
-            nxt = self.peek()
-            if nxt.kind is _Kind.AND:
-                self.advance()
-                children.append(self.unary(nxt))
-            elif nxt.kind in _OPERAND_START:
-                children.append(self.unary(None))
+            nxt = self.lexemes[self.i]
+            if nxt[0] == _AND:
+                self.i += 1
+                children.append(self.near(nxt))
+            elif nxt[0] in _OPERAND_START:
+                children.append(self.near(None))
             else:
                 break
         return children[0] if len(children) == 1 else And(tuple(children))
 
+    def near(self, after: _Lexeme | None) -> Node:
+        start = self.lexemes[self.i][2]
+        left = self.unary(after)
+        op = self.lexemes[self.i]
+        if op[0] != _NEAR:
+            return left
+        m = _NEAR_RE.fullmatch(op[1])
+        if m is None or not 1 <= int(m[1]) <= MAX_DISTANCE:
+            raise self.error(
+                f"expected NEAR/n with n from 1 to {MAX_DISTANCE}, e.g. NEAR/10", op[2]
+            )
+        self.i += 1
+        right_start = self.lexemes[self.i][2]
+        right = self.unary(op)
+        for node, pos in ((left, start), (right, right_start)):
+            if not _near_operand(node):
+                raise self.error(f"NEAR operands may be {_NEAR_OPERANDS}", pos)
+        if (chained := self.lexemes[self.i])[0] == _NEAR:
+            raise self.error(f"NEAR operands may be {_NEAR_OPERANDS}, not a NEAR", chained[2])
+        return Near(left, right, int(m[1]))
+
     def unary(self, after: _Lexeme | None) -> Node:
-        op = self.peek()
-        if op.kind not in (_Kind.NOT, _Kind.MINUS):
-            return self.primary(after)
-        self.advance()
+        op = self.lexemes[self.i]
+        if op[0] != _NOT and op[0] != _MINUS:
+            return self.field(after)
+        self.i += 1
         self.enter(op)
         child = self.unary(op)
         self.depth -= 1
         return Not(child)
 
+    def field(self, after: _Lexeme | None) -> Node:
+        lexeme = self.lexemes[self.i]
+        if lexeme[0] != _FIELD or lexeme[1] == "case":
+            return self.primary(after)
+        self.i += 1
+        self.adjacent(lexeme, f"{lexeme[1]}:")
+        self.enter(lexeme)
+        child = self.field(lexeme)
+        self.depth -= 1
+        return Field(lexeme[1], child)
+
     def primary(self, after: _Lexeme | None) -> Node:
-        lexeme = self.advance()
-        match lexeme.kind:
-            case _Kind.WORD:
-                return self.term(lexeme)
-            case _Kind.PHRASE:
-                words = query_words(lexeme.text)
-                if not words:
-                    raise self.error("empty phrase", lexeme.pos)
-                return Phrase(tuple(words), lexeme.text)
-            case _Kind.LPAREN:
-                if self.peek().kind is _Kind.RPAREN:
-                    raise self.error("empty parentheses", self.peek().pos)
-                self.enter(lexeme)
-                node = self.or_(lexeme)
-                if self.advance().kind is not _Kind.RPAREN:
-                    raise self.error("unclosed '('", lexeme.pos)
-                self.depth -= 1
-                return node
-        raise self.error(self.expected(lexeme, after), lexeme.pos)
+        lexeme = self.lexemes[self.i]
+        self.i += 1
+        kind = lexeme[0]
+        if kind == _WORD:
+            return self.word(lexeme)
+        if kind == _PHRASE:
+            words = query_words(lexeme[1])
+            if not words:
+                raise self.error("empty phrase", lexeme[2])
+            return Phrase(tuple(words), lexeme[1])
+        if kind == _LPAREN:
+            if self.lexemes[self.i][0] == _RPAREN:
+                raise self.error("empty parentheses", self.lexemes[self.i][2])
+            self.enter(lexeme)
+            node = self.or_(lexeme)
+            if self.lexemes[self.i][0] != _RPAREN:
+                raise self.error("unclosed '('", lexeme[2])
+            self.i += 1
+            self.depth -= 1
+            return node
+        if kind == _AT:
+            return self.entity(lexeme)
+        if kind == _FIELD:  # case:
+            return self.case(lexeme)
+        raise self.error(self.expected(lexeme, after), lexeme[2])
+
+    def adjacent(self, lexeme: _Lexeme, shown: str, expected: str = _EXPECTED) -> _Lexeme:
+        """The lexeme right after ``lexeme``, which must follow it with no space."""
+        nxt = self.lexemes[self.i]
+        if nxt[2] != lexeme[2] + len(shown) or nxt[0] in (_END, _RPAREN):
+            raise self.error(f"expected {expected} right after {shown}", lexeme[2] + len(shown))
+        return nxt
+
+    def entity(self, at: _Lexeme) -> Entity:
+        nxt = self.adjacent(at, "@", _ENTITY_NAME)
+        if nxt[0] not in (_WORD, _PHRASE) or not query_words(nxt[1]):
+            raise self.error(f"expected {_ENTITY_NAME} right after @", at[2] + 1)
+        self.i += 1
+        return Entity(nxt[1].strip(), at[2])
+
+    def case(self, lexeme: _Lexeme) -> Case:
+        nxt = self.adjacent(lexeme, "case:", _CASE_OPERAND)
+        if nxt[0] not in (_WORD, _PHRASE) or (nxt[0] == _WORD and "*" in nxt[1]):
+            raise self.error(f"expected {_CASE_OPERAND} right after case:", nxt[2])
+        if not raw_words(nxt[1]):
+            raise self.error(f"{nxt[1]!r} has no letters or digits to match", nxt[2])
+        self.i += 1
+        return Case(nxt[1])
 
     def expected(self, found: _Lexeme, after: _Lexeme | None) -> str:
-        if found.kind is _Kind.RPAREN and after is None:
+        kind = found[0]
+        if kind == _RPAREN and after is None:
             return "unbalanced ')'"
-        if found.kind in (_Kind.AND, _Kind.OR) and (after is None or after.kind is _Kind.LPAREN):
-            return f"expected a term, phrase or '(' before {found.kind.value}"
-        where = f"after {after.kind.value}" if after is not None else f"before {found.kind.value}"
-        return f"expected a term, phrase or '(' {where}"
+        if kind in (_AND, _OR, _NEAR) and (after is None or after[0] == _LPAREN):
+            return f"expected {_EXPECTED} before {kind}"
+        if after is not None and after[0] == _MINUS:
+            return f"expected {_EXPECTED} right after '-'"
+        if after is not None and after[0] == _FIELD:
+            return f"expected {_EXPECTED} right after {after[1]}:"
+        where = f"after {after[0]}" if after is not None else f"before {kind}"
+        return f"expected {_EXPECTED} {where}"
 
     def enter(self, lexeme: _Lexeme) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.error(f"query nested too deeply (over {MAX_DEPTH} levels)", lexeme.pos)
+            raise self.error(f"query nested too deeply (over {MAX_DEPTH} levels)", lexeme[2])
 
-    def term(self, lexeme: _Lexeme) -> Term | Phrase:
-        text = lexeme.text
-        if is_near(text):
-            raise self.error(
-                "NEAR is not supported yet; write 'near' or \"NEAR\" to match the word",
-                lexeme.pos,
-            )
-        for i, char in enumerate(text):
-            if char in RESERVED_CHARS:
+    def word(self, lexeme: _Lexeme) -> Node:
+        text, pos = lexeme[1], lexeme[2]
+        star = text.find("*")
+        if star >= 0:
+            if star != len(text) - 1:
+                raise self.error("a wildcard * may only end a word, as in drone*", pos + star)
+            prefix = query_words(text[:-1])
+            if len(prefix) != 1 or len(prefix[0]) < MIN_PREFIX:
                 raise self.error(
-                    f"{RESERVED_CHARS[char]} are not supported yet; quote the term to match "
-                    f"it literally",
-                    lexeme.pos + i,
+                    f"a wildcard needs at least {MIN_PREFIX} letters of one word before *",
+                    pos + star,
                 )
+            return Prefix(text)
         words = query_words(text)
         if not words:
             if text == "-":
-                raise self.error("expected a term, phrase or '(' right after '-'", lexeme.pos)
-            raise self.error(f"{text!r} has no letters or digits to match", lexeme.pos)
+                raise self.error(f"expected {_EXPECTED} right after '-'", pos)
+            raise self.error(f"{text!r} has no letters or digits to match", pos)
         return Term(text) if len(words) == 1 else Phrase(tuple(words), text)
+
+
+def _near_operand(node: Node) -> bool:
+    match node:
+        case Term() | Phrase() | Prefix() | Case() | Entity():
+            return True
+        case Field(_, child):
+            return _near_operand(child)
+        case Or(children):
+            return all(_near_operand(c) for c in children)
+    return False
 
 
 def parse_query(text: str) -> Node:
@@ -218,27 +316,32 @@ def parse_query(text: str) -> Node:
     return _Parser(text).parse()
 
 
-def lint_query(text: str) -> list[str]:
+def lint_query(text: str, catalog: EntityLookup | None = None) -> list[str]:
     """Warnings about a valid query that may not mean what it says.
 
-    Raises ``QuerySyntaxError`` if the query does not parse at all.
+    Raises ``QuerySyntaxError`` if the query does not parse at all. With a
+    ``catalog``, every ``@Name`` is also looked up, and an unknown one raises
+    ``UnknownEntityError`` (a ``QuerySyntaxError`` pointing at the ``@``).
     """
     node = parse_query(text)
+    if catalog is not None:
+        for leaf in iter_leaves(node):
+            if isinstance(leaf, Entity) and catalog.get(leaf.name) is None:
+                raise UnknownEntityError(leaf.name, text, leaf.position)
     warnings: list[str] = []
-    for lexeme in _lex(text):
-        if lexeme.kind is not _Kind.WORD:
+    for kind, word, _ in _lex(text):
+        if kind != _WORD:
             continue
-        word = lexeme.text
         if word.upper() in OPERATORS:
             case = "lowercase" if word.islower() else "mixed-case"
             warnings.append(
                 f"{case} {word!r} is matched as a word; write {word.upper()} for the operator"
             )
-        elif _FIELD_LIKE.match(word):
+        elif m := _FIELD_LIKE.match(word):
             shown = " ".join(query_words(word))
             warnings.append(
-                f"{word!r} is matched as the words {shown!r}; "
-                "field queries (title:...) are not supported yet"
+                f"{word!r} is matched as the words {shown!r}; {m[1]!r} is not a field "
+                f"(fields: {', '.join(FIELDS)}, in lower case)"
             )
     if matches_empty(node):
         warnings.append(

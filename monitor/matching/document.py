@@ -1,0 +1,304 @@
+"""One article as the matcher reads it: per field, its words, stems and (lazily) positions.
+
+A ``View`` is one field's text. Built eagerly: the folded words, their set and
+the set of their inflection keys, which is all that the index lookup and most
+rule evaluations need. Everything else (the text joined for phrase search, the
+case-kept words, word positions, character offsets, the sorted words for
+wildcards) is computed on first use, so an article that only meets rules on
+plain terms never pays for it.
+
+A ``Document`` holds the views of one article: title and text at once (every
+article is matched on them), author, url and source only when a rule asks.
+The source field is the feed id and the domain of the article's URL.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import itertools
+import operator
+import re
+from urllib.parse import urlsplit
+
+from monitor.matching.ast import FIELDS
+from monitor.matching.text import (
+    PREFIX_KEYS,
+    STEM_WORDS,
+    STEMS,
+    ascii_words,
+    raw_words,
+    spans,
+    words,
+)
+from monitor.types import Article
+
+__all__ = ["AUTHOR", "SOURCE", "TEXT", "TITLE", "URL", "Document", "View", "source_text"]
+
+#: Field numbers, the index of each field in ``FIELDS``.
+TITLE, TEXT, AUTHOR, URL, SOURCE = range(len(FIELDS))
+#: Title and text: the fields a query without ``field:`` looks in.
+DEFAULT_FIELDS = (TITLE, TEXT)
+
+_WWW = re.compile(r"^www\d*\.")
+
+
+def source_text(article: Article) -> str:
+    """The text of the ``source:`` field: the feed id, then the domain of the article's URL."""
+    host = ""
+    if article.url:
+        try:
+            host = urlsplit(article.url).hostname or ""
+        except ValueError:  # a malformed URL has no domain to match
+            host = ""
+    return f"{article.feed_id} {_WWW.sub('', host)}".strip()
+
+
+class View:
+    """The words of one field of one article."""
+
+    __slots__ = (
+        "_joined",
+        "_lower",
+        "_raw",
+        "_raw_joined",
+        "_spans",
+        "_starts",
+        "_stems",
+        "_wordset",
+        "ascii",
+        "text",
+        "words",
+    )
+
+    def __init__(self, text: str) -> None:
+        #: The field's original text.
+        self.text = text
+        #: Whether the text is ASCII (then hits are found by regex over the lower-cased text).
+        self.ascii = text.isascii()
+        #: Folded words, in order.
+        self.words: list[str] = ascii_words(text) if self.ascii else words(text)
+        self._lower: str | None = None
+        self._wordset: set[str] | None = None
+        self._stems: set[str] | None = None
+        self._joined: str | None = None
+        self._raw: list[str] | None = None
+        self._raw_joined: str | None = None
+        self._starts: list[int] | None = None
+        self._spans: list[tuple[int, int]] | None = None
+
+    @property
+    def wordset(self) -> set[str]:
+        """The distinct folded words (built on first use: the document keeps the sets of
+        title and text together, which is what most rules look at)."""
+        if self._wordset is None:
+            self._wordset = set(self.words)
+        return self._wordset
+
+    @property
+    def stems(self) -> set[str]:
+        """Inflection keys of the words (STEMS caches them per distinct word)."""
+        if self._stems is None:
+            self._stems = set(map(STEMS.__getitem__, self.wordset))
+        return self._stems
+
+    # --- tests: does the field contain ... ---------------------------------------------------
+
+    def has_phrase(self, joined: str) -> bool:
+        """Whether the folded words ``joined`` (" w1 w2 ", spaces around) occur in a row."""
+        if self._joined is None:
+            # Words never contain spaces, so a substring test is a word-aligned phrase test.
+            self._joined = " " + " ".join(self.words) + " "
+        return joined in self._joined
+
+    def has_case_phrase(self, joined: str) -> bool:
+        """Like ``has_phrase`` for case-kept words (``case:``)."""
+        if self._raw_joined is None:
+            self._raw_joined = " " + " ".join(self.raw()) + " "
+        return joined in self._raw_joined
+
+    # --- lazily built structures ---------------------------------------------------------------
+
+    def raw(self) -> list[str]:
+        """The words with their case (accents dropped), in the order of ``words``."""
+        if self._raw is None:
+            self._raw = raw_words(self.text)
+        return self._raw
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Character offsets (start, end) of each word."""
+        if self._spans is None:
+            self._spans = spans(self.text)
+        return self._spans
+
+    def words_with_stem(self, key: str) -> list[str]:
+        """The distinct folded words of the field whose inflection key is ``key``."""
+        wordset = self.wordset
+        return [word for word in STEM_WORDS.get(key, ()) if word in wordset]
+
+    # --- occurrences as word positions (start, end), for NEAR ------------------------------------
+    # Found with str.find over the words joined by spaces (needle " w1 w2 " or " prefix"),
+    # the offset mapped back to a word index by binary search: a few C-level scans per
+    # operand cost less than a dict of every word's positions, built in Python.
+
+    def stem_occurrences(self, key: str) -> list[tuple[int, int]]:
+        """Where words with inflection key ``key`` are."""
+        found = [i for word in self.words_with_stem(key) for i in self._positions(f" {word} ")]
+        return [(i, i + 1) for i in sorted(found)]
+
+    def phrase_occurrences(self, phrase: tuple[str, ...]) -> list[tuple[int, int]]:
+        """Where the folded words ``phrase`` occur in a row."""
+        n = len(phrase)
+        return [(i, i + n) for i in self._positions(" " + " ".join(phrase) + " ")]
+
+    def case_occurrences(self, phrase: tuple[str, ...]) -> list[tuple[int, int]]:
+        """Where the case-kept words ``phrase`` occur in a row."""
+        n = len(phrase)
+        needle = " " + " ".join(phrase) + " "
+        self.has_case_phrase(needle)  # builds the joined case-kept words
+        assert self._raw_joined is not None
+        raw = self.raw()
+        starts = list(
+            map(operator.add, itertools.accumulate(map(len, raw), initial=0), range(len(raw) + 1))
+        )
+        return [(i, i + n) for i in _find_all(self._raw_joined, needle, starts)]
+
+    def prefix_occurrences(self, prefix: str) -> list[tuple[int, int]]:
+        """Where words starting with ``prefix`` are."""
+        return [(i, i + 1) for i in self._positions(" " + prefix)]
+
+    def _positions(self, needle: str) -> list[int]:
+        self.has_phrase(needle)  # builds the joined words
+        assert self._joined is not None
+        if self._starts is None:
+            # Offset in the joined words of the space before each word: lengths plus one
+            # space each, summed (map and accumulate run in C).
+            lengths = itertools.accumulate(map(len, self.words), initial=0)
+            self._starts = list(map(operator.add, lengths, range(len(self.words) + 1)))
+        return _find_all(self._joined, needle, self._starts)
+
+    # --- character offsets, for hits ---------------------------------------------------------
+
+    def char_spans(self, occurrences: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Character offsets of word-position occurrences."""
+        offsets = self.spans()
+        return [(offsets[s][0], offsets[e - 1][1]) for s, e in occurrences]
+
+    def find(self, pattern: str, case: bool) -> list[tuple[int, int]] | None:
+        """Character offsets of a regex over the (lower-cased, unless ``case``) ASCII text.
+
+        None if the text is not ASCII: the caller then goes through word positions.
+        Patterns start with a literal, not with a word-boundary assertion: that
+        would turn off the regex engine's fast literal scan, so the start of the
+        word is checked here instead.
+        """
+        if not self.ascii:
+            return None
+        text = self.text
+        if not case:
+            lower = self._lower
+            if lower is None:
+                lower = self._lower = text.lower()
+            text = lower
+        return [
+            m.span()
+            for m in _compiled(pattern).finditer(text)
+            if not m.start() or not _is_word_char(text[m.start() - 1])
+        ]
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.ASCII)
+
+
+def _find_all(joined: str, needle: str, starts: list[int]) -> list[int]:
+    """Word indexes where ``needle`` (starting with a space) occurs in ``joined``;
+    ``starts`` holds the offset of the space before each word."""
+    out: list[int] = []
+    i = joined.find(needle)
+    while i >= 0:
+        out.append(bisect.bisect_left(starts, i))
+        i = joined.find(needle, i + 1)
+    return out
+
+
+class Document:
+    """The views of one article, built on demand (title and text at once)."""
+
+    __slots__ = (
+        "_body_joined",
+        "_body_prefixes",
+        "_sorted",
+        "article",
+        "body_stems",
+        "body_words",
+        "memo",
+        "occurrences",
+        "views",
+    )
+
+    def __init__(self, article: Article) -> None:
+        #: The article read.
+        self.article = article
+        title, text = View(article.title), View(article.text)
+        #: View per field number; None until first asked for.
+        self.views: list[View | None] = [title, text, None, None, None]
+        #: Inflection keys and folded words of title and text together (the default fields).
+        body_words = set(text.words)
+        body_words.update(title.words)
+        self.body_words = body_words
+        self.body_stems = set(map(STEMS.__getitem__, body_words))
+        self._body_joined: str | None = None
+        self._sorted: list[str] | None = None
+        #: Word positions of NEAR operands, per (leaf, field) (see ``program``).
+        self.occurrences: dict[tuple[object, int], list[tuple[int, int]]] = {}
+        #: Results of the costlier leaf tests, per leaf object (see ``program``).
+        self.memo: dict[object, bool] = {}
+        self._body_prefixes: set[str] | None = None
+
+    def body_prefixes(self) -> set[str]:
+        """Wildcard index keys (``dro*``) of the words of title and text."""
+        if self._body_prefixes is None:
+            self._body_prefixes = set(map(PREFIX_KEYS.__getitem__, self.body_words))
+        return self._body_prefixes
+
+    def sorted_body_words(self) -> list[str]:
+        """The distinct folded words of title and text, sorted (for wildcards)."""
+        if self._sorted is None:
+            self._sorted = sorted(self.body_words)
+        return self._sorted
+
+    def body_joined(self) -> str:
+        """The folded words of title and text joined by spaces, the fields kept apart by a
+        line break: one substring search finds a phrase (" w1 w2 ") or a word start
+        (" pre") in either field, never across them."""
+        if self._body_joined is None:
+            title, text = self.views[0], self.views[1]
+            assert title is not None and text is not None
+            self._body_joined = f" {' '.join(title.words)} \n {' '.join(text.words)} "
+        return self._body_joined
+
+    def view(self, field: int) -> View:
+        """The view of field ``field`` (see ``TITLE`` ... ``SOURCE``)."""
+        found = self.views[field]
+        if found is None:
+            found = self.views[field] = View(self.field_text(field))
+        return found
+
+    def field_text(self, field: int) -> str:
+        """The text hits of field ``field`` are offsets into."""
+        article = self.article
+        if field == TITLE:
+            return article.title
+        if field == TEXT:
+            return article.text
+        if field == AUTHOR:
+            return article.author
+        if field == URL:
+            return article.url
+        return source_text(article)

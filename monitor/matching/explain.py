@@ -1,0 +1,101 @@
+"""``explain``: a query as a tree, one clause a line, each marked ✓ (held) or ✗ (did not).
+
+::
+
+    ✓ AND
+      ✓ Iran ×9
+      ✗ NOT
+        ✓ Russia ×7
+      ✓ NEAR/5
+        ✓ @Iran ×3 (Tehran ×2, Iran ×1)
+        ✓ drone* ×2
+
+A leaf shows how often it occurs (in the fields it looks in); a field prefix
+is shown on its own line above a group, or in front of a single leaf.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from monitor.matching.ast import (
+    FIELDS,
+    And,
+    Case,
+    Entity,
+    Field,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    Term,
+    render,
+)
+from monitor.matching.catalog import EntityLookup, LazyCatalog, UnknownEntity, UnknownEntityError
+from monitor.matching.compiler import Compiler
+from monitor.matching.document import DEFAULT_FIELDS, Document
+from monitor.matching.program import EntityLeaf, Leaf
+from monitor.matching.rarity import word_cost
+from monitor.types import Article
+
+__all__ = ["explain"]
+
+
+def explain(node: Node, article: Article, catalog: EntityLookup | None = None) -> str:
+    """The tree of ``node`` evaluated on ``article`` (see the module docstring).
+
+    Raises ``UnknownEntityError`` for an entity the catalog does not know.
+    """
+    compiler = Compiler(LazyCatalog(catalog), word_cost(None))
+    doc = Document(article)
+    lines: list[str] = []
+
+    def walk(n: Node, depth: int, fields: tuple[int, ...], prefix: str = "") -> None:
+        mark = "✓" if compiler.compile(n, fields).test(doc) else "✗"
+        indent = "  " * depth
+        match n:
+            case Term() | Phrase() | Prefix() | Case() | Entity():
+                leaf = compiler.leaf(n, fields)
+                lines.append(f"{indent}{mark} {prefix}{render(n)}{_counts(leaf, doc)}")
+            case Field(name, child) if isinstance(
+                child, Field | Term | Phrase | Prefix | Case | Entity
+            ):
+                walk(child, depth, (FIELDS.index(name),), f"{prefix}{name}:")
+            case Field(name, child):
+                lines.append(f"{indent}{mark} {prefix}{name}:")
+                walk(child, depth + 1, (FIELDS.index(name),))
+            case And(children) | Or(children):
+                lines.append(f"{indent}{mark} {prefix}{type(n).__name__.upper()}")
+                for child in children:
+                    walk(child, depth + 1, fields)
+            case Not(child):
+                lines.append(f"{indent}{mark} {prefix}NOT")
+                walk(child, depth + 1, fields)
+            case Near(left, right, distance):
+                lines.append(f"{indent}{mark} {prefix}NEAR/{distance}")
+                walk(left, depth + 1, fields)
+                walk(right, depth + 1, fields)
+
+    try:
+        walk(node, 0, DEFAULT_FIELDS)
+    except UnknownEntity as e:
+        text = render(node)
+        raise UnknownEntityError(e.name, text, max(0, text.find("@" + e.name))) from None
+    return "\n".join(lines)
+
+
+def _occurrences(leaf: Leaf, doc: Document) -> int:
+    return sum(len(leaf.occurrences(doc, field)) for field in leaf.fields)
+
+
+def _counts(leaf: Leaf, doc: Document) -> str:
+    count = _occurrences(leaf, doc)
+    if not count:
+        return ""
+    if not isinstance(leaf, EntityLeaf):
+        return f" ×{count}"
+    per_alias = Counter({a.text: _occurrences(a, doc) for a in leaf.aliases})
+    shown = ", ".join(f"{text} ×{n}" for text, n in per_alias.most_common() if n)
+    return f" ×{count} ({shown})"

@@ -1,0 +1,343 @@
+"""Compiled queries: small objects that test a ``Document`` (``compiler`` builds them).
+
+Leaves (``StemLeaf``, ``PhraseLeaf``, ``CaseLeaf``, ``PrefixLeaf``,
+``EntityLeaf``) carry the fields they look in; inner nodes are
+``AndProgram``, ``OrProgram``, ``NotProgram`` and ``near.NearProgram``. Each
+program answers ``test(doc)`` (does it hold) and ``support(doc, out)``
+(the occurrences that make it hold, for hits); leaves and OR-groups of leaves
+also answer ``occurrences(doc, field)``, which NEAR needs.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import sys
+
+from monitor.matching.document import DEFAULT_FIELDS, Document
+from monitor.matching.text import STEMS, normalize
+
+__all__ = ["Leaf", "Occurrence", "Program", "leaf_keys"]
+
+#: One supporting occurrence: (field number, first character, one past the last, term as written).
+Occurrence = tuple[int, int, int, str]
+Span = tuple[int, int]
+
+
+class Program:
+    """A compiled query node."""
+
+    __slots__ = ()
+
+    def test(self, doc: Document) -> bool:
+        raise NotImplementedError
+
+    def support(self, doc: Document, out: list[Occurrence]) -> None:
+        """Append the occurrences that make this (true) node true."""
+        raise NotImplementedError
+
+    def cost(self) -> float:
+        """Estimated chance that the node holds on an article; orders the children of AND."""
+        return 0.5
+
+    def expense(self) -> int:
+        """How costly ``test`` is, coarsely: 0 a set lookup ... 3 word positions (NEAR)."""
+        return 1
+
+
+class Leaf(Program):
+    """A term, phrase, wildcard, case-sensitive word or entity, in some fields."""
+
+    __slots__ = ("alternatives", "fields", "p", "text")
+
+    def __init__(self, fields: tuple[int, ...], text: str) -> None:
+        #: Field numbers to look in.
+        self.fields = fields
+        #: As written in the query (reported in hits).
+        self.text = text
+        #: Estimated chance that an article holds it (set by the compiler).
+        self.p = 0.5
+        #: Its presearch query, computed once by the index (leaves are shared by rules).
+        self.alternatives: list[tuple[tuple[str, ...], float]] | None = None
+
+    def cost(self) -> float:
+        return self.p
+
+    def found(self, doc: Document, field: int) -> bool:
+        raise NotImplementedError
+
+    def occurrences(self, doc: Document, field: int) -> list[Span]:
+        raise NotImplementedError
+
+    def test(self, doc: Document) -> bool:
+        for field in self.fields:  # noqa: SIM110 - hot path, a loop beats any() here
+            if self.found(doc, field):
+                return True
+        return False
+
+    def support(self, doc: Document, out: list[Occurrence]) -> None:
+        for field in self.fields:
+            if self.found(doc, field):
+                out.extend((field, s, e, self.text) for s, e in self.char_spans(doc, field))
+
+    def char_spans(self, doc: Document, field: int) -> list[Span]:
+        """Character offsets of the leaf's occurrences in ``field``."""
+        view = doc.view(field)
+        found = view.find(self.pattern(), False)
+        return view.char_spans(self.occurrences(doc, field)) if found is None else found
+
+    def pattern(self) -> str:
+        """A regex for the leaf's occurrences in lower-cased ASCII text (word start not checked)."""
+        raise NotImplementedError
+
+
+def _memo_test(leaf: Leaf, doc: Document) -> bool:
+    """``Leaf.test``, remembered per article: leaves are shared by rules, and the tests
+    that reach here (phrase search, case-kept words) cost more than a dict lookup."""
+    memo = doc.memo
+    found = memo.get(leaf)
+    if found is None:
+        found = memo[leaf] = Leaf.test(leaf, doc)
+    return found
+
+
+class StemLeaf(Leaf):
+    """A term: a word with its inflections."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, fields: tuple[int, ...], text: str, key: str) -> None:
+        super().__init__(fields, text)
+        #: Inflection key of the word.
+        self.key = key
+
+    def test(self, doc: Document) -> bool:
+        # The commonest leaf by far: inlined, no call per field.
+        key = self.key
+        if self.fields is DEFAULT_FIELDS:
+            return key in doc.body_stems
+        views = doc.views
+        for field in self.fields:
+            view = views[field] or doc.view(field)
+            if key in view.stems:
+                return True
+        return False
+
+    def found(self, doc: Document, field: int) -> bool:
+        return self.key in doc.view(field).stems
+
+    def expense(self) -> int:
+        return 0
+
+    def occurrences(self, doc: Document, field: int) -> list[Span]:
+        return doc.view(field).stem_occurrences(self.key)
+
+    def char_spans(self, doc: Document, field: int) -> list[Span]:
+        view = doc.view(field)
+        if not view.ascii:
+            return view.char_spans(self.occurrences(doc, field))
+        found: list[Span] = []
+        for word in view.words_with_stem(self.key):
+            found += view.find(re.escape(word) + r"\b", False) or ()
+        return found
+
+
+class PhraseLeaf(Leaf):
+    """Folded words in a row, exact (a quoted phrase, or a quoted single word)."""
+
+    __slots__ = ("joined", "words")
+
+    def __init__(self, fields: tuple[int, ...], text: str, words: tuple[str, ...]) -> None:
+        super().__init__(fields, text)
+        self.words = words
+        self.joined = " " + " ".join(words) + " "
+
+    def test(self, doc: Document) -> bool:
+        if self.fields is DEFAULT_FIELDS:
+            for word in self.words:
+                if word not in doc.body_words:
+                    return False
+            return len(self.words) == 1 or self.joined in doc.body_joined()
+        return Leaf.test(self, doc)
+
+    def found(self, doc: Document, field: int) -> bool:
+        view = doc.view(field)
+        if len(self.words) == 1:
+            return self.words[0] in view.wordset
+        return self.words[0] in view.wordset and view.has_phrase(self.joined)
+
+    def occurrences(self, doc: Document, field: int) -> list[Span]:
+        return doc.view(field).phrase_occurrences(self.words)
+
+    def pattern(self) -> str:
+        return r"\W+".join(map(re.escape, self.words)) + r"\b"
+
+
+class CaseLeaf(Leaf):
+    """Words in a row with their case (``case:US``)."""
+
+    __slots__ = ("folded", "joined", "words")
+
+    def __init__(self, fields: tuple[int, ...], text: str, words: tuple[str, ...]) -> None:
+        super().__init__(fields, text)
+        self.words = words
+        self.joined = " " + " ".join(words) + " "
+        #: The first word folded: it must be in the article for the exact one to be.
+        self.folded = sys.intern(normalize(words[0]))
+
+    def test(self, doc: Document) -> bool:
+        return _memo_test(self, doc)
+
+    def found(self, doc: Document, field: int) -> bool:
+        view = doc.view(field)
+        if self.folded not in view.wordset:
+            return False
+        # ASCII text: one regex over the text beats cutting all its case-kept words.
+        spans = view.find(self.pattern(), True)
+        return view.has_case_phrase(self.joined) if spans is None else bool(spans)
+
+    def pattern(self) -> str:
+        return r"\W+".join(map(re.escape, self.words)) + r"\b"
+
+    def occurrences(self, doc: Document, field: int) -> list[Span]:
+        return doc.view(field).case_occurrences(self.words)
+
+    def char_spans(self, doc: Document, field: int) -> list[Span]:
+        view = doc.view(field)
+        found = view.find(self.pattern(), True)
+        return view.char_spans(self.occurrences(doc, field)) if found is None else found
+
+
+class PrefixLeaf(Leaf):
+    """A wildcard: words starting with a folded prefix."""
+
+    __slots__ = ("needle", "prefix")
+
+    def __init__(self, fields: tuple[int, ...], text: str, prefix: str) -> None:
+        super().__init__(fields, text)
+        self.prefix = prefix
+        #: A word start in the words joined by spaces.
+        self.needle = " " + prefix
+
+    def test(self, doc: Document) -> bool:
+        if self.fields is not DEFAULT_FIELDS:
+            return Leaf.test(self, doc)
+        # Binary search in the article's sorted words: a few hundred wildcards per article
+        # are tested when rules are many, and each substring search would scan the text.
+        words = doc.sorted_body_words()
+        i = bisect.bisect_left(words, self.prefix)
+        return i < len(words) and words[i].startswith(self.prefix)
+
+    def found(self, doc: Document, field: int) -> bool:
+        return doc.view(field).has_phrase(self.needle)
+
+    def occurrences(self, doc: Document, field: int) -> list[Span]:
+        return doc.view(field).prefix_occurrences(self.prefix)
+
+    def pattern(self) -> str:
+        return re.escape(self.prefix) + r"\w*"
+
+
+class EntityLeaf(Leaf):
+    """An entity: any of its aliases (phrases, some case-sensitive); hits say ``@Name``."""
+
+    __slots__ = ("aliases",)
+
+    def __init__(self, fields: tuple[int, ...], text: str, aliases: tuple[Leaf, ...]) -> None:
+        super().__init__(fields, text)
+        self.aliases = aliases
+
+    def test(self, doc: Document) -> bool:
+        # Memoized: many rules name the same entity, and it has many aliases to try.
+        memo = doc.memo
+        found = memo.get(self)
+        if found is None:
+            found = memo[self] = any(alias.test(doc) for alias in self.aliases)
+        return found
+
+    def found(self, doc: Document, field: int) -> bool:
+        return any(alias.found(doc, field) for alias in self.aliases)
+
+    def occurrences(self, doc: Document, field: int) -> list[Span]:
+        return sorted(
+            {
+                s
+                for alias in self.aliases
+                if alias.found(doc, field)
+                for s in alias.occurrences(doc, field)
+            }
+        )
+
+    def char_spans(self, doc: Document, field: int) -> list[Span]:
+        return [
+            span
+            for alias in self.aliases
+            if alias.found(doc, field)
+            for span in alias.char_spans(doc, field)
+        ]
+
+
+class AndProgram(Program):
+    __slots__ = ("children",)
+
+    def __init__(self, children: tuple[Program, ...]) -> None:
+        self.children = children
+
+    def test(self, doc: Document) -> bool:
+        for child in self.children:  # noqa: SIM110 - hot path
+            if not child.test(doc):
+                return False
+        return True
+
+    def support(self, doc: Document, out: list[Occurrence]) -> None:
+        for child in self.children:
+            child.support(doc, out)
+
+    def cost(self) -> float:
+        return min(c.cost() for c in self.children)
+
+
+class OrProgram(Program):
+    __slots__ = ("children",)
+
+    def __init__(self, children: tuple[Program, ...]) -> None:
+        self.children = children
+
+    def test(self, doc: Document) -> bool:
+        for child in self.children:  # noqa: SIM110 - hot path
+            if child.test(doc):
+                return True
+        return False
+
+    def support(self, doc: Document, out: list[Occurrence]) -> None:
+        for child in self.children:
+            if child.test(doc):
+                child.support(doc, out)
+
+    def cost(self) -> float:
+        return min(1.0, sum(c.cost() for c in self.children))
+
+
+class NotProgram(Program):
+    __slots__ = ("child",)
+
+    def __init__(self, child: Program) -> None:
+        self.child = child
+
+    def test(self, doc: Document) -> bool:
+        return not self.child.test(doc)
+
+    def support(self, doc: Document, out: list[Occurrence]) -> None:
+        return  # what is absent has no place to highlight
+
+    def cost(self) -> float:
+        return 1.0
+
+
+def leaf_keys(leaf: StemLeaf | PhraseLeaf | CaseLeaf) -> tuple[str, ...]:
+    """The inflection keys of the words a leaf needs in the article."""
+    if isinstance(leaf, StemLeaf):
+        return (leaf.key,)
+    if isinstance(leaf, PhraseLeaf):
+        return tuple(STEMS[w] for w in leaf.words)
+    return tuple(STEMS[normalize(w)] for w in leaf.words)
