@@ -134,7 +134,12 @@ class View:
     def words_with_stem(self, key: str) -> list[str]:
         """The distinct folded words of the field whose inflection key is ``key``."""
         wordset = self.wordset
-        return [word for word in STEM_WORDS.get(key, ()) if word in wordset]
+        found = [word for word in STEM_WORDS.get(key, ()) if word in wordset]
+        if not found and key in self.stems:
+            # The caches were cleared since this view was read (a million distinct words
+            # later): look the slow way rather than miss.
+            found = [word for word in wordset if STEMS[word] == key]
+        return found
 
     # --- occurrences as word positions (start, end), for NEAR ------------------------------------
     # Found with str.find over the words joined by spaces (needle " w1 w2 " or " prefix"),
