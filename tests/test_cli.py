@@ -197,3 +197,14 @@ def test_check_reports_rules_that_cannot_be_indexed(
     err = capsys.readouterr().err
     assert "rule 'quiet' cannot be indexed" in err
     assert "rule 'loud' cannot" not in err
+
+
+def test_readme_library_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's "As a library" example must run and print a match."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### As a library") :]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    exec(compile(code.group(1), "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert out.startswith("drones ('@Iran', '@Russia', 'drone*')")
