@@ -30,10 +30,13 @@ from monitor.matching import (
     Term,
     UnknownEntityError,
     compile_rules,
+    document,
     match_article,
+    program,
     render,
 )
 from monitor.matching.stem import inflection_key
+from monitor.matching.text import _word_re, normalize, raw_words, strip_accents, words
 from monitor.types import Article
 
 # Deterministic examples: a property failure is then a bug in the code, never a lucky draw.
@@ -401,6 +404,26 @@ def _positive_terms(node: Node) -> set[str]:
 
 @PROPERTY
 @given(st.lists(_queries, min_size=1, max_size=5), _articles)
+def test_the_paths_for_many_rules_agree_with_the_reference(
+    queries: list[Node], item: Article
+) -> None:
+    # An article that meets many rules switches to other structures after a few tests (its
+    # words' positions mapped, its words sorted for wildcards): here from the first test.
+    saved = document.POSITION_SCANS, program.FIND_TESTS
+    document.POSITION_SCANS = program.FIND_TESTS = 0
+    try:
+        ruleset = compile_rules(
+            [RuleSpec(f"r{i}", render(q)) for i, q in enumerate(queries)], CATALOG
+        )
+        found = {m.rule_id for m in ruleset.match(item)}
+    finally:
+        document.POSITION_SCANS, program.FIND_TESTS = saved
+    for i, query in enumerate(queries):
+        assert (f"r{i}" in found) is reference(query, item), render(query)
+
+
+@PROPERTY
+@given(st.lists(_queries, min_size=1, max_size=5), _articles)
 def test_indexed_engine_agrees_with_the_reference(queries: list[Node], item: Article) -> None:
     # Rules go through their text, so the parser and render are part of what is checked.
     ruleset = compile_rules([RuleSpec(f"r{i}", render(q)) for i, q in enumerate(queries)], CATALOG)
@@ -419,3 +442,19 @@ def test_indexed_engine_agrees_with_the_reference(queries: list[Node], item: Art
             # Each hit covers words of a field and names a leaf that is not negated.
             assert hit.term in _positive_terms(query)
             assert _words(fields[hit.field][hit.start : hit.end], False)
+
+
+@PROPERTY
+@given(
+    st.text(
+        st.sampled_from("aZé É£’ßﬁ²_-\u0301\u0345\u093f\u0915ΣСdž\U000101fd\u200d\t1")
+        | st.characters(),
+        max_size=40,
+    )
+)
+def test_the_fast_word_cutting_agrees_with_the_word_pattern(text: str) -> None:
+    # words() and raw_words() take an ASCII path through an encoding error handler when
+    # every non-ASCII character has an ASCII stand-in: same words as the regex, in order.
+    found = [m.group() for m in _word_re().finditer(text)]
+    assert words(text) == [normalize(w) for w in found]
+    assert raw_words(text) == [w if w.isascii() else strip_accents(w) for w in found]

@@ -41,6 +41,9 @@ TITLE, TEXT, AUTHOR, URL, SOURCE = range(len(FIELDS))
 DEFAULT_FIELDS = (TITLE, TEXT)
 
 _WWW = re.compile(r"^www\d*\.")
+#: Word scans of a field (see ``View.word_positions``) before its words' positions are mapped.
+POSITION_SCANS = 12
+_NONE: list[int] = []
 
 
 def source_text(article: Article) -> str:
@@ -62,9 +65,11 @@ class View:
         "_lower",
         "_raw",
         "_raw_joined",
+        "_scans",
         "_spans",
         "_starts",
         "_stems",
+        "_word_index",
         "_wordset",
         "ascii",
         "text",
@@ -85,6 +90,8 @@ class View:
         self._raw: list[str] | None = None
         self._raw_joined: str | None = None
         self._starts: list[int] | None = None
+        self._word_index: dict[str, list[int]] | None = None
+        self._scans = 0
         self._spans: list[tuple[int, int]] | None = None
 
     @property
@@ -142,19 +149,43 @@ class View:
         return found
 
     # --- occurrences as word positions (start, end), for NEAR ------------------------------------
-    # Found with str.find over the words joined by spaces (needle " w1 w2 " or " prefix"),
-    # the offset mapped back to a word index by binary search: a few C-level scans per
-    # operand cost less than a dict of every word's positions, built in Python.
+    # A word's positions come from list.count and list.index over the folded words (C-level
+    # scans, no structure to build): most articles meet few NEAR operands. One that meets
+    # many (large rule sets) gets, after ``POSITION_SCANS`` scans, a map of every word's
+    # positions, built once in Python and then one dict lookup per word.
+
+    def word_positions(self, word: str) -> list[int]:
+        """Indexes of the folded word ``word`` in the field, in order (do not modify)."""
+        index = self._word_index
+        if index is not None:
+            return index.get(word, _NONE)
+        self._scans += 1
+        words = self.words
+        if self._scans > POSITION_SCANS:
+            index = self._word_index = {w: [] for w in self.wordset}
+            for i, w in enumerate(words):
+                index[w].append(i)
+            return index.get(word, _NONE)
+        found: list[int] = []
+        i = -1
+        for _ in range(words.count(word)):
+            i = words.index(word, i + 1)
+            found.append(i)
+        return found
 
     def stem_occurrences(self, key: str) -> list[tuple[int, int]]:
         """Where words with inflection key ``key`` are."""
-        found = [i for word in self.words_with_stem(key) for i in self._positions(f" {word} ")]
+        found = [i for word in self.words_with_stem(key) for i in self.word_positions(word)]
         return [(i, i + 1) for i in sorted(found)]
 
     def phrase_occurrences(self, phrase: tuple[str, ...]) -> list[tuple[int, int]]:
         """Where the folded words ``phrase`` occur in a row."""
         n = len(phrase)
-        return [(i, i + n) for i in self._positions(" " + " ".join(phrase) + " ")]
+        if not n:
+            return []
+        words = self.words
+        rest = list(phrase[1:])
+        return [(i, i + n) for i in self.word_positions(phrase[0]) if words[i + 1 : i + n] == rest]
 
     def case_occurrences(self, phrase: tuple[str, ...]) -> list[tuple[int, int]]:
         """Where the case-kept words ``phrase`` occur in a row."""
@@ -237,13 +268,14 @@ class Document:
 
     __slots__ = (
         "_body_joined",
-        "_body_prefixes",
-        "_sorted",
+        "_prefixed",
         "article",
         "body_stems",
         "body_words",
         "memo",
         "occurrences",
+        "prefix_tests",
+        "sorted_words",
         "views",
     )
 
@@ -254,29 +286,39 @@ class Document:
         #: View per field number; None until first asked for.
         self.views: list[View | None] = [title, text, None, None, None]
         #: Inflection keys and folded words of title and text together (the default fields).
-        body_words = set(text.words)
+        # The text's own word set is kept for its view (NEAR and ``text:`` read it): a copy
+        # costs less than a second set built from the words.
+        text_words = text._wordset = set(text.words)
+        body_words = text_words.copy()
         body_words.update(title.words)
         self.body_words = body_words
+        #: Their inflection keys; with their wildcard keys too once ``body_keys`` was called
+        #: (a wildcard key ends with "*", which no inflection key holds).
         self.body_stems = set(map(STEMS.__getitem__, body_words))
         self._body_joined: str | None = None
-        self._sorted: list[str] | None = None
+        #: The distinct words of title and text, sorted, once ``sorted_body_words`` was called.
+        self.sorted_words: list[str] | None = None
+        #: Wildcards tested so far without the sorted words (see ``program.PrefixLeaf``).
+        self.prefix_tests = 0
         #: Word positions of NEAR operands, per (leaf, field) (see ``program``).
         self.occurrences: dict[tuple[object, int], list[tuple[int, int]]] = {}
         #: Results of the costlier leaf tests, per leaf object (see ``program``).
         self.memo: dict[object, bool] = {}
-        self._body_prefixes: set[str] | None = None
+        self._prefixed = False
 
-    def body_prefixes(self) -> set[str]:
-        """Wildcard index keys (``dro*``) of the words of title and text."""
-        if self._body_prefixes is None:
-            self._body_prefixes = set(map(PREFIX_KEYS.__getitem__, self.body_words))
-        return self._body_prefixes
+    def body_keys(self) -> set[str]:
+        """``body_stems`` and the wildcard index keys (``dro*``) of the words of title and
+        text, added to the same set: one set for the index lookup and the tests, no union."""
+        if not self._prefixed:
+            self.body_stems.update(map(PREFIX_KEYS.__getitem__, self.body_words))
+            self._prefixed = True
+        return self.body_stems
 
     def sorted_body_words(self) -> list[str]:
         """The distinct folded words of title and text, sorted (for wildcards)."""
-        if self._sorted is None:
-            self._sorted = sorted(self.body_words)
-        return self._sorted
+        if self.sorted_words is None:
+            self.sorted_words = sorted(self.body_words)
+        return self.sorted_words
 
     def body_joined(self) -> str:
         """The folded words of title and text joined by spaces, the fields kept apart by a

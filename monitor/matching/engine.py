@@ -30,7 +30,7 @@ from monitor.matching.catalog import (
 from monitor.matching.compiler import Compiler
 from monitor.matching.document import Document
 from monitor.matching.explain import explain
-from monitor.matching.index import RuleIndex, alternatives
+from monitor.matching.index import RuleIndex, alternatives, implied
 from monitor.matching.parser import parse_query
 from monitor.matching.program import Occurrence, Program
 from monitor.matching.rarity import word_cost
@@ -64,7 +64,7 @@ class RuleSpec:
 class CompiledRule:
     """A rule whose query has been compiled (compared by identity: rule ids are unique)."""
 
-    __slots__ = ("feeds", "order", "program", "spec")
+    __slots__ = ("feeds", "order", "program", "rule", "spec", "sure")
 
     def __init__(self, spec: RuleSpec, program: Program, order: int) -> None:
         #: The rule as configured.
@@ -75,11 +75,43 @@ class CompiledRule:
         self.program = program
         #: Its place in the rule set (matches are reported in this order).
         self.order = order
+        #: Itself: what the index holds is a rule or a ``_SureRule``, and both say which rule.
+        self.rule = self
+        #: Its ``_SureRule``, once it was filed under keys that imply it.
+        self.sure: _SureRule | None = None
 
     @property
     def node(self) -> Node:
         """The parsed query (parsed again on demand: the rule keeps only its program)."""
         return parse_query(self.spec.query)
+
+
+class _Holds(Program):
+    """The program of a ``_SureRule``: holds on every article it is asked about."""
+
+    __slots__ = ()
+
+    def test(self, doc: Document) -> bool:
+        return True
+
+
+_HOLDS = _Holds()
+
+
+class _SureRule:
+    """A rule as filed under a conjunction of keys that implies it (``index.implied``):
+    ``a AND b`` under (a, b). Fetched means matched, its query is not evaluated."""
+
+    __slots__ = ("feeds", "program", "rule")
+
+    def __init__(self, rule: CompiledRule) -> None:
+        self.rule = rule
+        self.feeds = rule.feeds
+        self.program: Program = _HOLDS
+
+
+#: What the index holds.
+_Filed = CompiledRule | _SureRule
 
 
 class RuleQueryError(QuerySyntaxError):
@@ -117,9 +149,9 @@ class RuleSet:
         if len(self._by_id) != len(self.rules):
             raise ValueError("rule ids must be unique")
         cost = word_cost(frequencies)
-        self._index: RuleIndex[CompiledRule] = RuleIndex()
+        self._index: RuleIndex[_Filed] = RuleIndex()
         for rule in self.rules:
-            self._index.add(rule, alternatives(rule.program, cost))
+            self._index.add(rule, alternatives(rule.program, cost), _filed)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -129,9 +161,9 @@ class RuleSet:
         doc = Document(article)
         feed = article.feed_id
         matched = [
-            rule
-            for rule in self._index.candidates(doc)
-            if (rule.feeds is None or feed in rule.feeds) and rule.program.test(doc)
+            filed.rule
+            for filed in self._index.candidates(doc)
+            if (filed.feeds is None or feed in filed.feeds) and filed.program.test(doc)
         ]
         if len(matched) > 1:
             # A rule filed under several conjunctions may have been fetched more than once.
@@ -150,7 +182,7 @@ class RuleSet:
 
     def unindexed_rule_ids(self) -> list[str]:
         """Rules the index cannot file (satisfied by a NOT alone): evaluated for every article."""
-        return [rule.spec.id for rule in self._index.always]
+        return [filed.rule.spec.id for filed in self._index.always]
 
     def explain(self, article: Article, rule_id: str) -> str:
         """Why rule ``rule_id`` matches the article or not (see ``explain.explain``).
@@ -162,6 +194,17 @@ class RuleSet:
 
 def _order(rule: CompiledRule) -> int:
     return rule.order
+
+
+def _filed(filed: _Filed, keys: tuple[str, ...]) -> _Filed:
+    """What to file a rule under a conjunction of keys: its ``_SureRule`` (one per rule)
+    where the keys imply the rule, else the rule."""
+    rule = filed.rule
+    if not implied(rule.program, keys):
+        return rule
+    if rule.sure is None:
+        rule.sure = _SureRule(rule)
+    return rule.sure
 
 
 class _LazyMatch(Match):

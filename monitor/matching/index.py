@@ -47,7 +47,7 @@ from monitor.matching.program import (
     leaf_keys,
 )
 
-__all__ = ["RuleIndex", "alternatives"]
+__all__ = ["RuleIndex", "alternatives", "implied"]
 
 R = TypeVar("R")
 #: A conjunction of one or two keys (rarest first) and its estimated chance of holding.
@@ -100,6 +100,30 @@ def alternatives(program: Program, cost: Callable[[str], float]) -> list[Alterna
     raise TypeError(program)  # pragma: no cover
 
 
+def implied(program: Program, keys: tuple[str, ...]) -> bool:
+    """Whether every article that holds all of ``keys`` satisfies ``program``.
+
+    True for terms of title and text whose key is among ``keys`` (a plain key in
+    the article's keys is the key of one of its title or text words), and for ANDs
+    and ORs of those. A rule fetched under such a conjunction needs no evaluation.
+    """
+    # Loops rather than all() and any(): asked of every rule of a million when compiling.
+    if isinstance(program, StemLeaf):
+        return program.fields is DEFAULT_FIELDS and program.key in keys
+    if isinstance(program, AndProgram):
+        if len(program.children) > len(keys):
+            return False  # each term child needs a key of its own: cheap, and the common case
+        for child in program.children:  # noqa: SIM110
+            if not implied(child, keys):
+                return False
+        return True
+    if isinstance(program, OrProgram):
+        for child in program.children:
+            if implied(child, keys):
+                return True
+    return False
+
+
 def _total(alts: list[Alternative]) -> float:
     return alts[0][1] if len(alts) == 1 else sum(c for _, c in alts)
 
@@ -138,8 +162,18 @@ class RuleIndex(Generic[R]):
         #: Field numbers besides title and text whose keys some rule uses.
         self.other_fields: tuple[int, ...] = ()
 
-    def add(self, rule: R, alts: list[Alternative] | None) -> None:
-        """File ``rule`` under each of its alternatives (or among the unindexed rules)."""
+    def add(
+        self,
+        rule: R,
+        alts: list[Alternative] | None,
+        filed: Callable[[R, tuple[str, ...]], R] | None = None,
+    ) -> None:
+        """File ``rule`` under each of its alternatives (or among the unindexed rules).
+
+        ``filed(rule, keys)``, if given, is what to file under the conjunction ``keys``
+        (by default ``rule`` itself): the caller may file a stand-in that knows the
+        rule holds whenever those keys do.
+        """
         if alts is None:
             self.always.append(rule)
             return
@@ -147,10 +181,11 @@ class RuleIndex(Generic[R]):
             for key in keys:
                 if ":" in key or key.endswith("*"):  # plain word keys are always looked up
                     self._note_namespace(key)
+            entry = rule if filed is None else filed(rule, keys)
             if len(keys) == 1:
-                self.single.setdefault(keys[0], []).append(rule)
+                self.single.setdefault(keys[0], []).append(entry)
             else:
-                self.pairs.setdefault(keys[0], {}).setdefault(keys[1], []).append(rule)
+                self.pairs.setdefault(keys[0], {}).setdefault(keys[1], []).append(entry)
 
     def _note_namespace(self, key: str) -> None:
         ns, _, base = key.rpartition(":")
@@ -163,13 +198,11 @@ class RuleIndex(Generic[R]):
 
     def keys_of(self, doc: Document) -> set[str]:
         """The index keys an article holds (only of the namespaces some rule uses)."""
-        keys = doc.body_stems
-        if "" in self.prefix_namespaces:
-            keys = keys | doc.body_prefixes()
+        keys = doc.body_keys() if "" in self.prefix_namespaces else doc.body_stems
         for number in self.other_fields:
             ns = _NAMESPACES[number]
             if keys is doc.body_stems:
-                keys = set(keys)  # never update the document's own set
+                keys = set(keys)  # never update the document's own set with other fields
             if ns in self.word_namespaces:
                 keys.update(ns + s for s in doc.view(number).stems)
             if ns in self.prefix_namespaces:

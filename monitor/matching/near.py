@@ -100,8 +100,7 @@ def operand_occurrences(node: Program, doc: Document, field: int) -> list[Span]:
         key = (node, field)
         found = doc.occurrences.get(key)
         if found is None:
-            # found() first: a cheap test spares the position work for what is absent.
-            found = node.occurrences(doc, field) if node.found(doc, field) else []
+            found = node.occurrences_if_found(doc, field)
             doc.occurrences[key] = found
         return found
     assert isinstance(node, OrProgram)

@@ -69,6 +69,11 @@ class Leaf(Program):
     def occurrences(self, doc: Document, field: int) -> list[Span]:
         raise NotImplementedError
 
+    def occurrences_if_found(self, doc: Document, field: int) -> list[Span]:
+        """``occurrences``, after the cheap ``found`` that spares the position work for
+        what is absent."""
+        return self.occurrences(doc, field) if self.found(doc, field) else []
+
     def test(self, doc: Document) -> bool:
         for field in self.fields:  # noqa: SIM110 - hot path, a loop beats any() here
             if self.found(doc, field):
@@ -124,7 +129,11 @@ class StemLeaf(Leaf):
         return False
 
     def found(self, doc: Document, field: int) -> bool:
-        return self.key in doc.view(field).stems
+        if field in DEFAULT_FIELDS and self.key not in doc.body_stems:
+            return False
+        # The field's words with the key rather than the field's keys: NEAR asks this of the
+        # text, whose word set is built anyway, and a set of its keys would cost a lookup per word.
+        return bool(doc.view(field).words_with_stem(self.key))
 
     def expense(self) -> int:
         return 0
@@ -176,7 +185,7 @@ class PhraseLeaf(Leaf):
 class CaseLeaf(Leaf):
     """Words in a row with their case (``case:US``)."""
 
-    __slots__ = ("folded", "joined", "words")
+    __slots__ = ("folded", "joined", "regex", "words")
 
     def __init__(self, fields: tuple[int, ...], text: str, words: tuple[str, ...]) -> None:
         super().__init__(fields, text)
@@ -184,6 +193,8 @@ class CaseLeaf(Leaf):
         self.joined = " " + " ".join(words) + " "
         #: The first word folded: it must be in the article for the exact one to be.
         self.folded = sys.intern(normalize(words[0]))
+        #: ``pattern()``, built once: entities test their case-sensitive aliases often.
+        self.regex = r"\W+".join(map(re.escape, words)) + r"\b"
 
     def test(self, doc: Document) -> bool:
         return _memo_test(self, doc)
@@ -193,11 +204,11 @@ class CaseLeaf(Leaf):
         if self.folded not in view.wordset:
             return False
         # ASCII text: one regex over the text beats cutting all its case-kept words.
-        spans = view.find(self.pattern(), True)
+        spans = view.find(self.regex, True)
         return view.has_case_phrase(self.joined) if spans is None else bool(spans)
 
     def pattern(self) -> str:
-        return r"\W+".join(map(re.escape, self.words)) + r"\b"
+        return self.regex
 
     def occurrences(self, doc: Document, field: int) -> list[Span]:
         return doc.view(field).case_occurrences(self.words)
@@ -208,23 +219,39 @@ class CaseLeaf(Leaf):
         return view.char_spans(self.occurrences(doc, field)) if found is None else found
 
 
+#: Wildcard tests per article answered by substring search before the words are sorted.
+FIND_TESTS = 8
+
+
 class PrefixLeaf(Leaf):
     """A wildcard: words starting with a folded prefix."""
 
-    __slots__ = ("needle", "prefix")
+    __slots__ = ("index_key", "needle", "prefix")
 
     def __init__(self, fields: tuple[int, ...], text: str, prefix: str) -> None:
         super().__init__(fields, text)
         self.prefix = prefix
         #: A word start in the words joined by spaces.
         self.needle = " " + prefix
+        #: The index key of the words it may match (first three letters and a star).
+        self.index_key = prefix[:3] + "*"
 
     def test(self, doc: Document) -> bool:
         if self.fields is not DEFAULT_FIELDS:
             return Leaf.test(self, doc)
-        # Binary search in the article's sorted words: a few hundred wildcards per article
-        # are tested when rules are many, and each substring search would scan the text.
-        words = doc.sorted_body_words()
+        if self.index_key not in doc.body_keys():
+            # Computed for the index lookup already, when rules hold wildcards: the test
+            # ends here for most articles.
+            return False
+        words = doc.sorted_words
+        if words is None:
+            # The first few wildcards of an article are searched in the joined words (a few
+            # microseconds each, and the join is shared with phrases); past those, sorting
+            # the words once makes each further test a binary search.
+            doc.prefix_tests += 1
+            if doc.prefix_tests <= FIND_TESTS:
+                return self.needle in doc.body_joined()
+            words = doc.sorted_body_words()
         i = bisect.bisect_left(words, self.prefix)
         return i < len(words) and words[i].startswith(self.prefix)
 
@@ -259,14 +286,11 @@ class EntityLeaf(Leaf):
         return any(alias.found(doc, field) for alias in self.aliases)
 
     def occurrences(self, doc: Document, field: int) -> list[Span]:
-        return sorted(
-            {
-                s
-                for alias in self.aliases
-                if alias.found(doc, field)
-                for s in alias.occurrences(doc, field)
-            }
-        )
+        return sorted({s for alias in self.aliases for s in alias.occurrences_if_found(doc, field)})
+
+    def occurrences_if_found(self, doc: Document, field: int) -> list[Span]:
+        # Each alias is tested for presence once, here, rather than in ``found`` first.
+        return self.occurrences(doc, field)
 
     def char_spans(self, doc: Document, field: int) -> list[Span]:
         return [
