@@ -128,6 +128,7 @@ class Monitor:
                 fetch_timeout=settings.fetch_timeout.total_seconds(),
                 max_feed_bytes=settings.max_feed_bytes,
                 clock=clock,
+                article_lease=settings.claim_lease.total_seconds(),
             )
             worker = OutboxWorker(
                 store=store,

@@ -27,7 +27,7 @@ from monitor.types import Article, Clock, FetchStatus
 
 log = get_logger("monitor.poll")
 
-#: How long a claimed article is reserved for the process handling it.
+#: Default of how long a claimed article is reserved for the process handling it.
 ARTICLE_LEASE = 120.0
 
 
@@ -47,6 +47,8 @@ class PollReport:
     too_old: int = 0
     #: Alerts added to the outbox.
     alerts: int = 0
+    #: Articles claimed by another process (or one that died): redone on a later poll.
+    deferred: int = 0
     #: Error text when status is "error".
     error: str = ""
     #: Failures in a row, this one included.
@@ -62,6 +64,7 @@ class ProcessCounts:
     new: int = 0
     too_old: int = 0
     alerts: int = 0
+    deferred: int = 0
 
 
 @dataclass
@@ -78,6 +81,8 @@ class Poller:
     fetch_timeout: float
     max_feed_bytes: int
     clock: Clock = time.time
+    #: How long a claimed article stays reserved (a process that dies holds it this long).
+    article_lease: float = ARTICLE_LEASE
 
     async def poll(self, feed: FeedConfig) -> PollReport:
         """Fetch, parse and process one feed; never raises for a feed-level failure."""
@@ -123,11 +128,13 @@ class Poller:
 
         first_poll = state.first_polled_at is None
         counts = await self.process_articles(parsed.articles)
+        # With articles deferred, keep the old validators: a 304 next time would hide them.
+        validators = state.validators if counts.deferred else outcome.validators
         await self.store.put_feed_state(
             feed.id,
             replace(
                 state,
-                validators=outcome.validators,
+                validators=validators,
                 last_success_at=now,
                 first_polled_at=state.first_polled_at or now,
                 consecutive_failures=0,
@@ -141,6 +148,7 @@ class Poller:
             new=counts.new,
             too_old=counts.too_old,
             alerts=counts.alerts,
+            deferred=counts.deferred,
         )
         log.info(
             "poll",
@@ -151,6 +159,7 @@ class Poller:
             new=report.new,
             too_old=report.too_old,
             alerts=report.alerts,
+            deferred=report.deferred,
             skipped_entries=parsed.skipped,
             http_status=outcome.http_status,
             elapsed=round(outcome.elapsed, 3),
@@ -183,12 +192,14 @@ class Poller:
 
     async def process_articles(self, articles: Sequence[Article]) -> ProcessCounts:
         """Claim, match, enqueue and mark seen each article not processed before."""
-        new = too_old = alerts = 0
+        new = too_old = alerts = deferred = 0
         retention = self.seen_retention.total_seconds()
         for article in articles:
             keys = article.dedup_keys()
             now = self.clock()
-            if not await self.store.claim_article(keys, now, ARTICLE_LEASE):
+            if not await self.store.claim_article(keys, now, self.article_lease):
+                if not await self._any_seen(keys, now):
+                    deferred += 1  # in flight elsewhere, or its process died: redo it later
                 continue
             new += 1
             try:
@@ -200,7 +211,13 @@ class Poller:
                 await self.store.release_article(keys)
                 raise
             await self.store.mark_seen(keys, now, retention)
-        return ProcessCounts(new=new, too_old=too_old, alerts=alerts)
+        return ProcessCounts(new=new, too_old=too_old, alerts=alerts, deferred=deferred)
+
+    async def _any_seen(self, keys: Sequence[str], now: float) -> bool:
+        for key in keys:
+            if await self.store.is_seen(key, now):
+                return True
+        return False
 
     async def _enqueue_matches(self, article: Article, now: float) -> int:
         queued = 0

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_age: Duration = timedelta(hours=24)
     #: How long an article stays remembered as seen.
     seen_retention: Duration = timedelta(days=30)
+    #: How long an article being processed stays reserved to its process (one that dies
+    #: holds it this long; a later poll then redoes it).
+    claim_lease: Duration = timedelta(minutes=2)
     #: Log level: DEBUG, INFO, WARNING, ERROR.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: Log format: "console" (human key=value) or "json" (one JSON object per line).

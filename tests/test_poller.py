@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from monitor.config_models import FeedConfig
+from monitor.ingest import parse_feed
 from monitor.matching import RuleSpec, compile_rules
 from monitor.poller import Poller
 from monitor.store.memory import MemoryStore
@@ -178,3 +179,36 @@ async def test_bare_guids_are_only_unique_within_their_feed(clock: FrozenClock) 
     bodies["/mirror.xml"] = rss([Item("D", "http://b.test/d", "x", when(clock, hours=1), guid=uri)])
     assert (await poller.poll(FEED)).new == 1
     assert (await poller.poll(OTHER)).new == 0
+
+
+async def test_article_held_by_a_dead_process_is_redone_later(clock: FrozenClock) -> None:
+    """A crash between claim and mark-seen must not lose the article, even behind a 304."""
+    body = rss(
+        [
+            Item(
+                "Iran drones",
+                "http://n.test/1",
+                "Iran drones",
+                when(clock, hours=1),
+                guid="http://n.test/1",
+            )
+        ]
+    )
+    store = MemoryStore()
+    poller = make_poller(serve(body), clock, store=store)
+    poller.article_lease = 60
+    # Another process claimed the article, then died before enqueueing its alerts.
+    (article,) = parse_feed("wire", body.encode(), {}, fetched_at=clock.now).articles
+    assert await store.claim_article(article.dedup_keys(), clock.now, 60)
+
+    report = await poller.poll(FEED)
+    assert (report.new, report.deferred, report.alerts) == (0, 1, 0)
+    state = await store.get_feed_state("wire")
+    assert state is not None and state.validators.etag is None, "validators not advanced"
+
+    clock.advance(61)  # the dead process's lease ends
+    again = await poller.poll(FEED)
+    assert again.status == "ok", "refetched in full, not a 304"
+    assert (again.new, again.deferred, again.alerts) == (1, 0, 2)
+    state = await store.get_feed_state("wire")
+    assert state is not None and state.validators.etag == '"v1"'
