@@ -55,7 +55,13 @@ class OutboxWorker:
 
     @property
     def lease(self) -> float:
-        return self.attempt_timeout * 2 + 30
+        """How long a claimed alert stays hidden from other workers.
+
+        An attempt is cut off after ``attempt_timeout + 5`` s (see ``_attempt``);
+        the lease outlasts that with room to record the outcome, so a live
+        worker's alert is never sent twice, and a dead worker's comes back soon.
+        """
+        return self.attempt_timeout * 2 + 10
 
     def wake(self) -> None:
         """Tell a waiting ``run`` loop that new alerts were enqueued."""
