@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -77,3 +79,24 @@ def rss(items: list[Item], title: str = "Test feed") -> str:
         parts.append("</item>")
     parts.append("</channel></rss>")
     return "\n".join(parts)
+
+
+def webhook_watch_dir(directory: Path, feed_url: str, hook_url: str, interval: str = "5m") -> Path:
+    """A rules directory: one feed, one webhook channel, the rule ``Iran AND drones``."""
+    directory.mkdir()
+    (directory / "watch.yaml").write_text(
+        "feeds:\n"
+        f'  - {{id: local, url: "{feed_url}", interval: {interval}}}\n'
+        "channels:\n"
+        f'  siem: {{type: webhook, url: "{hook_url}"}}\n'
+        "rules:\n"
+        "  - {id: drones, query: Iran AND drones}\n"
+    )
+    return directory
+
+
+def monitor_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any MONITOR_* variable, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env.update(settings)
+    return env

@@ -10,7 +10,6 @@ appear in the logs.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pytest_httpserver import HTTPServer
 from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
-from tests.servers import Item, SmtpSink, rss, smtp_sink
+from tests.servers import Item, SmtpSink, monitor_env, rss, smtp_sink, webhook_watch_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -109,24 +108,20 @@ def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     return {"MONITOR_REDIS_URL": url, "MONITOR_REDIS_PREFIX": prefix}
 
 
-def monitor_env(
+def all_channels_env(
     tmp_path: Path, httpserver: HTTPServer, smtp: SmtpSink, store_env: dict[str, str]
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env.update(store_env)
-    env.update(
-        {
-            "MONITOR_RULES_DIR": str(tmp_path / "rules"),
-            "MONITOR_SMTP_HOST": smtp.host,
-            "MONITOR_SMTP_PORT": str(smtp.port),
-            "MONITOR_SMTP_STARTTLS": "false",
-            "MONITOR_ONCE_DELIVERY_DEADLINE": "10s",
-            "SLACK_WEBHOOK_URL": httpserver.url_for(f"/services/T0/B0/{SECRET_TOKEN}"),
-            "ALERT_WEBHOOK_URL": httpserver.url_for("/hook"),
-            "ALERT_WEBHOOK_SECRET": SIGNING_SECRET,
-        }
+    return monitor_env(
+        **store_env,
+        MONITOR_RULES_DIR=str(tmp_path / "rules"),
+        MONITOR_SMTP_HOST=smtp.host,
+        MONITOR_SMTP_PORT=str(smtp.port),
+        MONITOR_SMTP_STARTTLS="false",
+        MONITOR_ONCE_DELIVERY_DEADLINE="10s",
+        SLACK_WEBHOOK_URL=httpserver.url_for(f"/services/T0/B0/{SECRET_TOKEN}"),
+        ALERT_WEBHOOK_URL=httpserver.url_for("/hook"),
+        ALERT_WEBHOOK_SECRET=SIGNING_SECRET,
     )
-    return env
 
 
 def run_once(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -157,7 +152,7 @@ def test_run_once_alerts_once_per_channel(
     httpserver.expect_request(f"/services/T0/B0/{SECRET_TOKEN}").respond_with_data("ok")
     httpserver.expect_request("/hook").respond_with_data("", status=204)
     write_rules(tmp_path / "rules", httpserver.url_for("/feed.xml"))
-    env = monitor_env(tmp_path, httpserver, smtp, store_env)
+    env = all_channels_env(tmp_path, httpserver, smtp, store_env)
 
     first = run_once(env, tmp_path)
     assert first.returncode == 0, first.stderr
@@ -223,26 +218,17 @@ def test_sigterm_loses_nothing_and_restart_sends_no_duplicate(
         return Response("", status=204)
 
     httpserver.expect_request("/hook").respond_with_handler(slow_receiver)
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "watch.yaml").write_text(
-        textwrap.dedent(f"""
-        feeds:
-          - {{id: local, url: "{httpserver.url_for("/feed.xml")}", interval: 1h}}
-        channels:
-          siem: {{type: webhook, url: "{httpserver.url_for("/hook")}"}}
-        rules:
-          - {{id: drones, query: Iran AND drones}}
-        """)
+    rules = webhook_watch_dir(
+        tmp_path / "rules",
+        httpserver.url_for("/feed.xml"),
+        httpserver.url_for("/hook"),
+        interval="1h",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env.update(
-        {
-            "MONITOR_RULES_DIR": str(rules),
-            "MONITOR_DATA_DIR": str(tmp_path / "data"),
-            "MONITOR_SHUTDOWN_GRACE": "10s",
-            "MONITOR_LOG_FORMAT": "json",
-        }
+    env = monitor_env(
+        MONITOR_RULES_DIR=str(rules),
+        MONITOR_DATA_DIR=str(tmp_path / "data"),
+        MONITOR_SHUTDOWN_GRACE="10s",
+        MONITOR_LOG_FORMAT="json",
     )
     daemon = subprocess.Popen(
         [sys.executable, "-m", "monitor", "run"],

@@ -10,12 +10,10 @@ died between the receiver's answer and recording it.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -25,7 +23,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests.servers import Item, rss
+from tests.servers import Item, monitor_env, rss, webhook_watch_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -57,28 +55,16 @@ def test_sigkill_at_random_moments_loses_no_alert(
         return Response("", status=204)
 
     httpserver.expect_request("/hook").respond_with_handler(receiver)
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    (rules / "watch.yaml").write_text(
-        textwrap.dedent(f"""
-        feeds:
-          - {{id: local, url: "{httpserver.url_for("/feed.xml")}"}}
-        channels:
-          siem: {{type: webhook, url: "{httpserver.url_for("/hook")}"}}
-        rules:
-          - {{id: drones, query: Iran AND drones}}
-        """)
+    rules = webhook_watch_dir(
+        tmp_path / "rules", httpserver.url_for("/feed.xml"), httpserver.url_for("/hook")
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
-    env.update(
-        {
-            "MONITOR_RULES_DIR": str(rules),
-            "MONITOR_DATA_DIR": str(tmp_path / "data"),
-            "MONITOR_DELIVERY_TIMEOUT": "1s",  # delivery lease: 12 s
-            "MONITOR_CLAIM_LEASE": "2s",
-            "MONITOR_ONCE_DELIVERY_DEADLINE": "30s",
-            "MONITOR_LOG_FORMAT": "json",
-        }
+    env = monitor_env(
+        MONITOR_RULES_DIR=str(rules),
+        MONITOR_DATA_DIR=str(tmp_path / "data"),
+        MONITOR_DELIVERY_TIMEOUT="1s",  # delivery lease: 12 s
+        MONITOR_CLAIM_LEASE="2s",
+        MONITOR_ONCE_DELIVERY_DEADLINE="30s",
+        MONITOR_LOG_FORMAT="json",
     )
     command = [sys.executable, "-m", "monitor", "run", "--once"]
     rng = random.Random(20261127)
