@@ -13,6 +13,7 @@ from typing import Protocol
 from monitor.errors import QuerySyntaxError
 
 __all__ = [
+    "SHADOWED_KINDS",
     "AliasLike",
     "EntityLike",
     "EntityLookup",
@@ -20,6 +21,7 @@ __all__ = [
     "UnknownEntity",
     "UnknownEntityError",
     "resolve_catalog",
+    "shadows_of",
 ]
 
 
@@ -33,7 +35,8 @@ class AliasLike(Protocol):
 
 
 class EntityLike(Protocol):
-    """A named entity: its key and its aliases."""
+    """A named entity: its key and its aliases (and, optionally, a ``kind``: see
+    ``SHADOWED_KINDS``; without one an entity is not a place)."""
 
     @property
     def key(self) -> str: ...
@@ -42,9 +45,31 @@ class EntityLike(Protocol):
 
 
 class EntityLookup(Protocol):
-    """Finds an entity by name (key or alias), case-insensitively; None if unknown."""
+    """Finds an entity by name (key or alias), case-insensitively; None if unknown.
+
+    A catalog may also have ``shadows(entity)``: the longer aliases of *other* entities
+    that contain an alias of ``entity`` (South Sudan for Sudan). Not part of the protocol,
+    so that a stub needs only ``get``; without it an entity has no shadows.
+    """
 
     def get(self, name: str) -> EntityLike | None: ...
+
+
+#: Kinds of entity (``Entity.kind``) whose aliases do not count inside a shadowing alias:
+#: places. "Sudan" in "South Sudan" is not Sudan, but "UN" in "UN Security Council" is the UN.
+SHADOWED_KINDS = frozenset({"country", "territory"})
+
+
+def shadows_of(catalog: object, entity: EntityLike) -> tuple[AliasLike, ...]:
+    """The aliases that shadow ``entity``'s (see ``EntityLookup``), for a place only.
+
+    Empty when the catalog has no ``shadows`` or the entity's kind (no ``kind``: none)
+    is not in ``SHADOWED_KINDS``.
+    """
+    if getattr(entity, "kind", None) not in SHADOWED_KINDS:
+        return ()
+    shadows = getattr(catalog, "shadows", None)
+    return () if shadows is None else tuple(shadows(entity))
 
 
 class UnknownEntity(Exception):
@@ -96,3 +121,10 @@ class LazyCatalog:
         if self._catalog is None:
             self._catalog = resolve_catalog(self._given)
         return self._catalog.get(name)
+
+    def shadows(self, entity: EntityLike) -> tuple[AliasLike, ...]:
+        """The wrapped catalog's ``shadows`` (empty if it has none)."""
+        if self._catalog is None:
+            self._catalog = resolve_catalog(self._given)
+        shadows = getattr(self._catalog, "shadows", None)
+        return () if shadows is None else tuple(shadows(entity))

@@ -2,8 +2,10 @@
 
 Fields are pushed down into the leaves (``title:(a b)`` becomes two
 title-only leaves), entities become an ``EntityLeaf`` over their aliases
-(each a phrase, case-sensitive or not), the children of an AND are ordered
-so that the rarest comes first and the NOTs last (an AND fails fast), and
+(each a phrase, case-sensitive or not; for a place, also its shadows: the
+longer aliases of other entities that contain its aliases, inside which its
+own do not count), the children of an AND are ordered so that the rarest
+comes first and the NOTs last (an AND fails fast), and
 every leaf is shared between the rules that use it: a million rules over a
 vocabulary of thousands of words hold one leaf object per distinct word and
 field, which keeps a compiled rule small.
@@ -12,7 +14,7 @@ field, which keeps a compiled rule small.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from monitor.matching.ast import (
     FIELDS,
@@ -28,7 +30,7 @@ from monitor.matching.ast import (
     Prefix,
     Term,
 )
-from monitor.matching.catalog import EntityLookup, UnknownEntity
+from monitor.matching.catalog import AliasLike, EntityLookup, UnknownEntity, shadows_of
 from monitor.matching.document import DEFAULT_FIELDS
 from monitor.matching.near import NearProgram
 from monitor.matching.program import (
@@ -103,17 +105,24 @@ class Compiler:
                 entity = self.catalog.get(name) if self.catalog is not None else None
                 if entity is None:
                     raise UnknownEntity(name, position)
-                aliases: list[Leaf] = []
-                for alias in entity.aliases:
-                    alias_words = raw_words(alias.text)
-                    if not alias_words:
-                        continue
-                    if alias.case_sensitive:
-                        leaf: Leaf = CaseLeaf(fields, alias.text, tuple(alias_words))
-                    else:
-                        leaf = PhraseLeaf(fields, alias.text, tuple(Phrase.of(alias.text).words))
-                    aliases.append(_costed(leaf, self))
-                return _costed(EntityLeaf(fields, node.text, tuple(aliases)), self)
+                aliases = tuple(
+                    _costed(leaf, self) for leaf in _alias_leaves(entity.aliases, fields)
+                )
+                # Places only: "Sudan" inside "South Sudan" is not Sudan (see catalog).
+                shadows = tuple(_alias_leaves(shadows_of(self.catalog, entity), fields))
+                return _costed(EntityLeaf(fields, node.text, aliases, shadows), self)
+
+
+def _alias_leaves(aliases: Iterable[AliasLike], fields: tuple[int, ...]) -> Iterator[Leaf]:
+    """A phrase per alias, case-kept for a case-sensitive one (aliases without words skipped)."""
+    for alias in aliases:
+        alias_words = raw_words(alias.text)
+        if not alias_words:
+            continue
+        if alias.case_sensitive:
+            yield CaseLeaf(fields, alias.text, tuple(alias_words))
+        else:
+            yield PhraseLeaf(fields, alias.text, tuple(Phrase.of(alias.text).words))
 
 
 #: Estimated chance that an article holds some word starting with a given 3-letter prefix.

@@ -10,7 +10,9 @@
         ✓ @Iran ×3 (Tehran ×2, Iran ×1)
         ✓ drone* ×2
 
-A leaf shows how often it occurs (in the fields it looks in); a field prefix
+A leaf shows how often it occurs (in the fields it looks in), an entity also per alias
+and the occurrences it does not count, inside a longer name of another entity
+(``✗ @Sudan (not counted: ×1 inside South Sudan)``); a field prefix
 is shown on its own line above a group, or in front of a single leaf.
 """
 
@@ -92,10 +94,23 @@ def _occurrences(leaf: Leaf, doc: Document) -> int:
 
 def _counts(leaf: Leaf, doc: Document) -> str:
     count = _occurrences(leaf, doc)
-    if not count:
-        return ""
     if not isinstance(leaf, EntityLeaf):
-        return f" ×{count}"
-    per_alias = Counter({a.text: _occurrences(a, doc) for a in leaf.aliases})
-    shown = ", ".join(f"{text} ×{n}" for text, n in per_alias.most_common() if n)
-    return f" ×{count} ({shown})"
+        return f" ×{count}" if count else ""
+    per_alias: Counter[str] = Counter()
+    hidden: Counter[str] = Counter()  # alias occurrences inside a shadow, per shadow
+    for field in leaf.fields:
+        outer = [(s.text, span) for s in leaf.shadows for span in s.occurrences(doc, field)]
+        for alias in leaf.aliases:
+            for start, end in alias.occurrences(doc, field):
+                shadow = next((t for t, (s, e) in outer if s <= start and end <= e), None)
+                if shadow is None:
+                    per_alias[alias.text] += 1
+                else:
+                    hidden[shadow] += 1
+    parts = [", ".join(f"{text} ×{n}" for text, n in per_alias.most_common())] if per_alias else []
+    if hidden:
+        parts.append(
+            "not counted: " + ", ".join(f"×{n} inside {text}" for text, n in hidden.most_common())
+        )
+    shown = f" ({'; '.join(parts)})" if parts else ""
+    return f" ×{count}{shown}" if count else shown

@@ -266,39 +266,89 @@ class PrefixLeaf(Leaf):
 
 
 class EntityLeaf(Leaf):
-    """An entity: any of its aliases (phrases, some case-sensitive); hits say ``@Name``."""
+    """An entity: any of its aliases (phrases, some case-sensitive); hits say ``@Name``.
 
-    __slots__ = ("aliases",)
+    ``shadows`` are longer aliases of other entities that contain its aliases (South
+    Sudan for Sudan, filled in for places only): an occurrence of an alias inside an
+    occurrence of a shadow, in the same field, does not count, for the test, NEAR or hits.
+    """
 
-    def __init__(self, fields: tuple[int, ...], text: str, aliases: tuple[Leaf, ...]) -> None:
+    __slots__ = ("aliases", "shadows")
+
+    def __init__(
+        self,
+        fields: tuple[int, ...],
+        text: str,
+        aliases: tuple[Leaf, ...],
+        shadows: tuple[Leaf, ...] = (),
+    ) -> None:
         super().__init__(fields, text)
         self.aliases = aliases
+        #: Aliases of other entities whose occurrences hide this one's inside them.
+        self.shadows = shadows
 
     def test(self, doc: Document) -> bool:
         # Memoized: many rules name the same entity, and it has many aliases to try.
         memo = doc.memo
         found = memo.get(self)
         if found is None:
-            found = memo[self] = any(alias.test(doc) for alias in self.aliases)
+            found = any(alias.test(doc) for alias in self.aliases)
+            if found and self.shadows and any(shadow.test(doc) for shadow in self.shadows):
+                # A shadow is there too (rare): positions decide.
+                found = any(self.found(doc, field) for field in self.fields)
+            memo[self] = found
         return found
 
     def found(self, doc: Document, field: int) -> bool:
-        return any(alias.found(doc, field) for alias in self.aliases)
+        if not any(alias.found(doc, field) for alias in self.aliases):
+            return False
+        if not self.shadows or not self._shadowed(doc, field):
+            return True
+        return bool(self.occurrences(doc, field))
+
+    def _shadowed(self, doc: Document, field: int) -> bool:
+        """Whether some shadow occurs in ``field`` (then positions decide)."""
+        return any(shadow.found(doc, field) for shadow in self.shadows)
 
     def occurrences(self, doc: Document, field: int) -> list[Span]:
-        return sorted({s for alias in self.aliases for s in alias.occurrences_if_found(doc, field)})
+        found = sorted(
+            {s for alias in self.aliases for s in alias.occurrences_if_found(doc, field)}
+        )
+        if found and self.shadows:
+            outer = [s for shadow in self.shadows for s in shadow.occurrences_if_found(doc, field)]
+            found = unshadowed(found, outer)
+        return found
 
     def occurrences_if_found(self, doc: Document, field: int) -> list[Span]:
         # Each alias is tested for presence once, here, rather than in ``found`` first.
         return self.occurrences(doc, field)
 
     def char_spans(self, doc: Document, field: int) -> list[Span]:
-        return [
+        found = [
             span
             for alias in self.aliases
             if alias.found(doc, field)
             for span in alias.char_spans(doc, field)
         ]
+        if found and self.shadows:
+            found = unshadowed(found, self.shadow_char_spans(doc, field))
+        return found
+
+    def shadow_char_spans(self, doc: Document, field: int) -> list[Span]:
+        """Character offsets of the shadows' occurrences in ``field``."""
+        return [
+            span
+            for shadow in self.shadows
+            if shadow.found(doc, field)
+            for span in shadow.char_spans(doc, field)
+        ]
+
+
+def unshadowed(spans: list[Span], outer: list[Span]) -> list[Span]:
+    """The spans of ``spans`` that lie inside none of ``outer`` (word or character offsets)."""
+    if not outer:
+        return spans
+    return [(s, e) for s, e in spans if not any(o_s <= s and e <= o_e for o_s, o_e in outer)]
 
 
 class AndProgram(Program):
