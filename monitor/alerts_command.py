@@ -27,7 +27,7 @@ from typing import TextIO
 from monitor.log import register_secrets
 from monitor.settings import Settings
 from monitor.store.base import StateStore
-from monitor.types import Clock, system_clock
+from monitor.types import Alert, Clock, system_clock
 
 #: Rows per section unless ``--limit`` says otherwise.
 DEFAULT_LIMIT = 20
@@ -96,6 +96,19 @@ def _section(
         print(f"  {more}", file=out)
 
 
+def _row(alert: Alert, attempts: int, when: str, note: str) -> tuple[str, ...]:
+    """One table row: the alert, its attempts, a time column and an error or detail."""
+    return (
+        alert.id,
+        alert.channel,
+        alert.rule_id,
+        str(attempts),
+        when,
+        _cell(alert.article.title, TITLE_WIDTH),
+        _cell(note, TEXT_WIDTH),
+    )
+
+
 # -- the commands ---------------------------------------------------------------
 
 
@@ -118,18 +131,7 @@ async def list_alerts(store: StateStore, now: float, *, limit: int, out: TextIO)
         out,
         f"pending ({len(pending)})",
         ("ID", "CHANNEL", "RULE", "ATTEMPTS", "DUE", "TITLE", "LAST ERROR"),
-        [
-            (
-                e.alert.id,
-                e.alert.channel,
-                e.alert.rule_id,
-                str(e.attempts),
-                due_in(e.due_at, now),
-                _cell(e.alert.article.title, TITLE_WIDTH),
-                _cell(e.last_error, TEXT_WIDTH),
-            )
-            for e in pending[:limit]
-        ],
+        [_row(e.alert, e.attempts, due_in(e.due_at, now), e.last_error) for e in pending[:limit]],
         more(len(pending)),
     )
     print(file=out)
@@ -137,18 +139,8 @@ async def list_alerts(store: StateStore, now: float, *, limit: int, out: TextIO)
         out,
         f"dead letters ({len(dead)})",
         ("ID", "CHANNEL", "RULE", "ATTEMPTS", "WHEN", "TITLE", "LAST ERROR"),
-        [
-            (
-                e.alert.id,
-                e.alert.channel,
-                e.alert.rule_id,
-                str(e.attempts),
-                ago(e.due_at, now),  # a dead letter's due_at is when it died
-                _cell(e.alert.article.title, TITLE_WIDTH),
-                _cell(e.last_error, TEXT_WIDTH),
-            )
-            for e in dead[:limit]
-        ],
+        # A dead letter's due_at is when it died.
+        [_row(e.alert, e.attempts, ago(e.due_at, now), e.last_error) for e in dead[:limit]],
         more(len(dead)),
     )
     print(file=out)
@@ -156,18 +148,7 @@ async def list_alerts(store: StateStore, now: float, *, limit: int, out: TextIO)
         out,
         "recent deliveries",
         ("ID", "CHANNEL", "RULE", "ATTEMPTS", "WHEN", "TITLE", "DETAIL"),
-        [
-            (
-                d.alert.id,
-                d.alert.channel,
-                d.alert.rule_id,
-                str(d.attempts),
-                ago(d.delivered_at, now),
-                _cell(d.alert.article.title, TITLE_WIDTH),
-                _cell(d.detail, TEXT_WIDTH),
-            )
-            for d in delivered[:limit]
-        ],
+        [_row(d.alert, d.attempts, ago(d.delivered_at, now), d.detail) for d in delivered[:limit]],
         "… older deliveries not shown (raise --limit to see them)"
         if len(delivered) > limit
         else "",

@@ -21,7 +21,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from monitor.config_models import ConsoleChannelConfig, EmailChannelConfig, WatchConfig
+from monitor.config_models import (
+    CHANNEL_TYPES,
+    ConsoleChannelConfig,
+    EmailChannelConfig,
+    WatchConfig,
+)
 from monitor.errors import ConfigError, ConfigIssue, QuerySyntaxError
 from monitor.matching import compile_query, lint_query
 from monitor.matching.entities import EntityCatalog, EntityConfigError, default_catalog
@@ -210,9 +215,9 @@ def _describe(error: Any) -> str:
     if kind == "missing":
         return f"missing required key '{key}'"
     if kind == "union_tag_invalid":
-        return "unknown channel type; expected one of: slack, email, webhook, console"
+        return f"unknown channel type; expected one of: {', '.join(CHANNEL_TYPES)}"
     if kind == "union_tag_not_found":
-        return "channel needs a 'type' (slack, email, webhook or console)"
+        return f"channel needs a 'type' (one of: {', '.join(CHANNEL_TYPES)})"
     if kind == "string_pattern_mismatch" and key == "url":
         return "'url' must start with http:// or https://"
     if kind == "string_pattern_mismatch":
@@ -354,10 +359,9 @@ def _build_catalog(
 
 def _strip_tags(loc: tuple[str | int, ...]) -> Path_:
     """Drop the discriminator tags pydantic inserts into union error locations."""
-    tags = {"slack", "email", "webhook", "console"}
     out: list[str | int] = []
     for i, part in enumerate(loc):
-        if i == 2 and loc[0] == "channels" and part in tags:
+        if i == 2 and loc[0] == "channels" and part in CHANNEL_TYPES:
             continue
         out.append(part)
     return tuple(out)

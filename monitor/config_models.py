@@ -8,7 +8,7 @@ into a ``file:line: message``. Models forbid unknown keys.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -74,6 +74,17 @@ class ConsoleChannelConfig(_Strict):
 
     type: Literal["console"]
 
+
+#: Every channel ``type:`` a config may name, read off the models' ``Literal`` tags.
+CHANNEL_TYPES: tuple[str, ...] = tuple(
+    str(get_args(model.model_fields["type"].annotation)[0])
+    for model in (
+        SlackChannelConfig,
+        EmailChannelConfig,
+        WebhookChannelConfig,
+        ConsoleChannelConfig,
+    )
+)
 
 ChannelConfig = Annotated[
     SlackChannelConfig | EmailChannelConfig | WebhookChannelConfig | ConsoleChannelConfig,

@@ -24,6 +24,7 @@ from monitor.matching import (
     render,
 )
 from monitor.matching.ast import OPERATORS, is_near
+from tests.strategies import query_trees
 
 # Deterministic examples: a property failure is then a bug in the code, never a lucky draw.
 PROPERTY = settings(max_examples=200, deadline=None, derandomize=True)
@@ -287,21 +288,7 @@ _leaves = st.one_of(
     st.builds(Entity, st.one_of(_term_texts, _phrase_texts.map(str.strip)).filter(bool)),
 )
 _fields = st.sampled_from(["title", "text", "author", "url", "source"])
-_near_operands = st.one_of(
-    _leaves,
-    st.builds(Field, _fields, _leaves),
-    st.lists(_leaves, min_size=2, max_size=3).map(lambda xs: Or(tuple(xs))),
-)
-_trees: st.SearchStrategy[Node] = st.recursive(
-    st.one_of(_leaves, st.builds(Near, _near_operands, _near_operands, st.integers(1, 1000))),
-    lambda kids: st.one_of(
-        st.builds(Not, kids),
-        st.builds(Field, _fields, kids),
-        st.lists(kids, min_size=2, max_size=4).map(lambda xs: And(tuple(xs))),
-        st.lists(kids, min_size=2, max_size=4).map(lambda xs: Or(tuple(xs))),
-    ),
-    max_leaves=12,
-)
+_trees = query_trees(_leaves, _fields, max_distance=1000, max_children=4, max_leaves=12)
 
 
 @PROPERTY

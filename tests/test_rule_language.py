@@ -38,6 +38,7 @@ from monitor.matching import (
 from monitor.matching.stem import inflection_key
 from monitor.matching.text import _word_re, normalize, raw_words, strip_accents, words
 from monitor.types import Article
+from tests.strategies import query_trees
 
 # Deterministic examples: a property failure is then a bug in the code, never a lucky draw.
 PROPERTY = settings(max_examples=300, deadline=None, derandomize=True)
@@ -406,21 +407,7 @@ _leaves = st.one_of(
     st.lists(_word, min_size=1, max_size=2).map(lambda ws: Case(" ".join(ws))),
     st.sampled_from(["Iran", "Russia", "United States", "Moscow"]).map(Entity),
 )
-_operands = st.one_of(
-    _leaves,
-    st.builds(Field, _fields_st, _leaves),
-    st.lists(_leaves, min_size=2, max_size=3).map(lambda xs: Or(tuple(xs))),
-)
-_queries: st.SearchStrategy[Node] = st.recursive(
-    st.one_of(_leaves, st.builds(Near, _operands, _operands, st.integers(1, 4))),
-    lambda kids: st.one_of(
-        st.builds(Not, kids),
-        st.builds(Field, _fields_st, kids),
-        st.lists(kids, min_size=2, max_size=3).map(lambda xs: And(tuple(xs))),
-        st.lists(kids, min_size=2, max_size=3).map(lambda xs: Or(tuple(xs))),
-    ),
-    max_leaves=6,
-)
+_queries = query_trees(_leaves, _fields_st, max_distance=4, max_children=3, max_leaves=6)
 
 
 def _positive_terms(node: Node) -> set[str]:
