@@ -21,6 +21,7 @@ from monitor.config import LoadedConfig
 from monitor.config_models import FeedConfig
 from monitor.delivery.base import Channel
 from monitor.delivery.channels import build_channel, build_delivery_client
+from monitor.delivery.policy import policy_for
 from monitor.delivery.worker import DeliveryCounts, OutboxWorker
 from monitor.ingest import build_http_client
 from monitor.log import get_logger
@@ -133,8 +134,12 @@ class Monitor:
             worker = OutboxWorker(
                 store=store,
                 channels=channels,
+                policies={name: policy_for(c) for name, c in config.channels.items()},
                 attempt_timeout=settings.delivery_timeout.total_seconds(),
                 max_attempts=settings.delivery_max_attempts,
+                max_age=settings.delivery_max_age.total_seconds(),
+                backoff_base=settings.delivery_backoff.total_seconds(),
+                backoff_cap=settings.delivery_backoff_cap.total_seconds(),
                 retention=settings.seen_retention.total_seconds(),
                 clock=clock,
             )

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from monitor.config_models import (
     CHANNEL_TYPES,
+    AppriseChannelConfig,
     ConsoleChannelConfig,
     EmailChannelConfig,
     WatchConfig,
@@ -55,12 +56,16 @@ class LoadedConfig:
     catalog: EntityCatalog = field(default_factory=default_catalog)
 
     def secret_values(self) -> list[str]:
-        """Every secret string in the config (webhook URLs, signing secrets), for redaction."""
+        """Every secret string in the config (webhook and Apprise URLs, signing secrets),
+        for redaction."""
         out: list[str] = []
         for channel in self.config.channels.values():
-            for value in channel.__dict__.values():
-                if hasattr(value, "get_secret_value") and value.get_secret_value():
-                    out.append(value.get_secret_value())
+            for field_value in channel.__dict__.values():
+                # A list of secrets too: an apprise channel's ``urls``.
+                values = field_value if isinstance(field_value, list) else [field_value]
+                for value in values:
+                    if hasattr(value, "get_secret_value") and value.get_secret_value():
+                        out.append(value.get_secret_value())
         return out
 
 
@@ -248,6 +253,13 @@ def _cross_check(
                     f"email channel '{name}' needs MONITOR_SMTP_HOST to be set",
                 )
             )
+        if isinstance(channel, AppriseChannelConfig):
+            from monitor.delivery.channels.apprise import config_problems
+
+            # The extra is installed and every URL parses; messages never quote a URL.
+            for index, problem in config_problems(channel.urls):
+                where = ("channels", name) + (("type",) if index is None else ("urls", index))
+                issues.append(ConfigIssue(*locator.find(where), f"channel '{name}': {problem}"))
     seen_rules: set[str] = set()
     for i, rule in enumerate(config.rules):
         here = ("rules", i)

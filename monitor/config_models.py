@@ -7,10 +7,11 @@ into a ``file:line: message``. Models forbid unknown keys.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
-from typing import Annotated, Literal, get_args
+from typing import Annotated, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from monitor.settings import Duration
 
@@ -34,23 +35,96 @@ class FeedConfig(_Strict):
     name: str | None = None
 
 
-class SlackChannelConfig(_Strict):
+_RATE_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*$")
+
+
+def parse_rate(value: str) -> float:
+    """Seconds between two messages for a rate such as ``1/s``, ``30/min`` or ``100/h``."""
+    found = _RATE.match(value.lower())
+    if not found or found.group(2) not in _RATE_UNITS or float(found.group(1)) <= 0:
+        raise ValueError(f"rate must look like 1/s, 30/min or 100/h, got {value!r}")
+    return _RATE_UNITS[found.group(2)] / float(found.group(1))
+
+
+class _ChannelBase(_Strict):
+    """Delivery policy keys every channel type accepts (see README, "Bursts")."""
+
+    #: Hold an alert this long before its first message, so alerts arriving together share one.
+    group_wait: Duration = timedelta(0)
+    #: After a message, alerts that arrive within this interval wait and go out together.
+    group_interval: Duration = timedelta(0)
+    #: Most messages sent to this channel, e.g. ``1/s``, ``30/min``; default depends on the type.
+    rate_limit: str | None = None
+    #: Most alerts one message may carry (1: one message per alert); capped by the channel type.
+    max_group: Annotated[int, Field(ge=1)] | None = None
+    #: Jinja2 templates overriding parts of the message (which parts: see the channel type).
+    templates: dict[str, str] = {}
+
+    #: Template parts this channel type renders (no entry: templates are not supported).
+    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _valid_rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
+
+    @field_validator("templates")
+    @classmethod
+    def _known_parts(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(cls.TEMPLATE_PARTS))
+        if unknown:
+            allowed = ", ".join(cls.TEMPLATE_PARTS) or "none"
+            raise ValueError(
+                f"unknown template part(s) {', '.join(unknown)}; this channel type has: {allowed}"
+            )
+        # Imported here: the delivery package imports this module (import cycle).
+        from monitor.delivery.templates import check_template
+
+        problems: list[str] = []
+        for part, source in value.items():
+            try:
+                check_template(source, part)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+
+class SlackChannelConfig(_ChannelBase):
     """Slack incoming webhook."""
+
+    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = ("title", "body")
 
     type: Literal["slack"]
     #: https://hooks.slack.com/services/... (a secret).
     webhook_url: SecretStr
 
 
-class EmailChannelConfig(_Strict):
+class EmailChannelConfig(_ChannelBase):
     """Email through the SMTP server of the process settings (MONITOR_SMTP_*)."""
+
+    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = ("subject", "text", "html")
 
     type: Literal["email"]
     #: Recipient addresses.
     to: Annotated[list[str], Field(min_length=1)]
+    #: Batch alerts into one email per hour or per day instead of sending them as they come.
+    digest: Literal["hourly", "daily"] | None = None
+    #: With ``digest: daily``: the time of day (UTC, HH:MM) the digest goes out.
+    digest_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "00:00"
+
+    @model_validator(mode="after")
+    def _digest_at_needs_daily(self) -> EmailChannelConfig:
+        if "digest_at" in self.model_fields_set and self.digest != "daily":
+            raise ValueError("digest_at applies only to digest: daily")
+        return self
 
 
-class WebhookChannelConfig(_Strict):
+class WebhookChannelConfig(_ChannelBase):
     """JSON POST to any URL, signed per Standard Webhooks when ``secret`` is set."""
 
     type: Literal["webhook"]
@@ -69,10 +143,22 @@ class WebhookChannelConfig(_Strict):
         return value
 
 
-class ConsoleChannelConfig(_Strict):
+class ConsoleChannelConfig(_ChannelBase):
     """One line per alert on standard output."""
 
+    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = ("line",)
+
     type: Literal["console"]
+
+
+class AppriseChannelConfig(_ChannelBase):
+    """Any service Apprise reaches (Discord, Teams, Telegram, ntfy ...); needs the apprise extra."""
+
+    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = ("title", "body")
+
+    type: Literal["apprise"]
+    #: Apprise URLs, e.g. ``discord://id/token`` or ``ntfys://ntfy.sh/topic`` (secrets).
+    urls: Annotated[list[SecretStr], Field(min_length=1)]
 
 
 #: Every channel ``type:`` a config may name, read off the models' ``Literal`` tags.
@@ -83,11 +169,16 @@ CHANNEL_TYPES: tuple[str, ...] = tuple(
         EmailChannelConfig,
         WebhookChannelConfig,
         ConsoleChannelConfig,
+        AppriseChannelConfig,
     )
 )
 
 ChannelConfig = Annotated[
-    SlackChannelConfig | EmailChannelConfig | WebhookChannelConfig | ConsoleChannelConfig,
+    SlackChannelConfig
+    | EmailChannelConfig
+    | WebhookChannelConfig
+    | ConsoleChannelConfig
+    | AppriseChannelConfig,
     Field(discriminator="type"),
 ]
 

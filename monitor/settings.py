@@ -8,11 +8,12 @@ combinations like ``1h30m``. Secrets are ``SecretStr``: they print as
 from __future__ import annotations
 
 import re
+import ssl
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
@@ -86,6 +87,12 @@ class Settings(BaseSettings):
     delivery_timeout: Duration = timedelta(seconds=15)
     #: Give up (dead-letter) an alert after this many attempts.
     delivery_max_attempts: int = Field(default=12, gt=0)
+    #: Give up (dead-letter) an alert still failing this long after it was first due.
+    delivery_max_age: Duration = timedelta(hours=24)
+    #: Wait before the first retry; each further retry waits up to twice as long (with jitter).
+    delivery_backoff: Duration = timedelta(seconds=5)
+    #: Longest wait between two retries (a receiver's Retry-After may ask for more).
+    delivery_backoff_cap: Duration = timedelta(hours=1)
     #: With ``run --once``: stop retrying pending deliveries after this long (they stay queued).
     once_delivery_deadline: Duration = timedelta(seconds=60)
     #: With ``run``: how long SIGTERM waits for in-flight deliveries before exiting.
@@ -103,8 +110,41 @@ class Settings(BaseSettings):
     smtp_from: str = "news-monitor@localhost"
     #: Upgrade the connection with STARTTLS (certificates verified).
     smtp_starttls: bool = True
-    #: Connect with implicit TLS (port 465) instead of STARTTLS.
+    #: Connect with implicit TLS instead of STARTTLS (certificates verified). Default: true
+    #: when ``smtp_port`` is 465, false otherwise; an explicit value always wins.
     smtp_tls: bool = False
+    #: CA bundle (PEM) used to verify the SMTP server's certificate; default: the system CAs.
+    #: Checked at startup, so a missing or unreadable file stops the process early.
+    smtp_ca_file: Path | None = None
+
+    @field_validator("delivery_backoff")
+    @classmethod
+    def _positive_backoff(cls, value: timedelta) -> timedelta:
+        # Zero would retry a failing receiver in a tight loop.
+        if value.total_seconds() <= 0:
+            raise ValueError("the first retry delay must be more than 0 seconds")
+        return value
+
+    @field_validator("smtp_ca_file")
+    @classmethod
+    def _ca_file_loads(cls, value: Path | None) -> Path | None:
+        # Loading it now turns a typo or a non-PEM file into a startup error instead of
+        # every email failing later. ssl.SSLError and FileNotFoundError are both OSErrors.
+        if value is not None:
+            try:
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=value)
+            except OSError as exc:
+                raise ValueError(f"cannot load CA bundle {str(value)!r}: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _implicit_tls_on_465(self) -> Self:
+        # Port 465 is SMTP over implicit TLS (RFC 8314): a STARTTLS client there waits for a
+        # greeting that never comes in clear text and times out, a confusing failure. So
+        # unless MONITOR_SMTP_TLS was given explicitly, port 465 means implicit TLS.
+        if self.smtp_port == 465 and "smtp_tls" not in self.model_fields_set:
+            self.smtp_tls = True
+        return self
 
     def secret_values(self) -> list[str]:
         """Every secret string, for redaction from logs."""

@@ -1,11 +1,18 @@
-"""Real local servers for integration tests: an SMTP sink (aiosmtpd) and feed builders."""
+"""Real local servers for integration tests: an SMTP sink (aiosmtpd), a scriptable webhook
+receiver (werkzeug, threaded, can drop connections) and feed builders."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
-from collections.abc import Iterator
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +23,8 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from aiosmtpd.controller import Controller
+from werkzeug import Request, Response
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.conftest import free_port
 
@@ -100,3 +109,129 @@ def monitor_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env.update(settings)
     return env
+
+
+class DropConnection(ConnectionResetError):
+    """Raised by a receiver's ``respond``: reset the connection (TCP RST) without answering."""
+
+
+class _Handler(WSGIRequestHandler):
+    """werkzeug's handler, quiet, and able to reset a connection instead of answering."""
+
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        if isinstance(error, DropConnection):
+            # SO_LINGER 0 makes the close send RST. The socket really closes when the
+            # handler's files are closed (``finish``), before socketserver's shutdown(SHUT_WR)
+            # could send a FIN first.
+            linger = struct.pack("ii", 1, 0)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            self.connection.close()
+        self.close_connection = True
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One request a ``Receiver`` got, with server-side ``time.monotonic()`` timestamps."""
+
+    webhook_id: str
+    #: ``article.url`` of the JSON payload ("" if the body is not an alert).
+    article_url: str
+    #: 1 for the first request carrying this ``webhook-id``, 2 for the next ...
+    attempt: int
+    #: When the request (body included) had been read.
+    arrived: float
+    #: When the answer had been written (None: the connection was dropped, or not yet).
+    answered: float | None
+    #: Status answered (None: the connection was dropped, or not yet answered).
+    status: int | None
+
+    @property
+    def accepted(self) -> bool:
+        """The receiver answered 2xx: from its point of view the alert was delivered."""
+        return self.status is not None and 200 <= self.status < 300
+
+
+#: Decides the answer to a request; gets the request and its ``Hit.attempt``. It may sleep
+#: (the receiver is threaded) or raise ``DropConnection``.
+Respond = Callable[[Request, int], Response]
+
+
+class Receiver:
+    """A webhook receiver on a free loopback port that records every request it gets."""
+
+    def __init__(self, respond: Respond) -> None:
+        self._respond = respond
+        self._lock = threading.Lock()
+        self._hits: list[Hit] = []
+        self.url = ""
+
+    def _record(self, index: int, **changes: Any) -> None:
+        with self._lock:
+            hit = self._hits[index]
+            self._hits[index] = Hit(**{**hit.__dict__, **changes})
+
+    def __call__(self, environ: Any, start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        body = request.get_data()
+        try:
+            article_url = str(json.loads(body)["article"]["url"])
+        except (ValueError, KeyError, TypeError):
+            article_url = ""
+        webhook_id = request.headers.get("webhook-id", "")
+        with self._lock:
+            attempt = 1 + sum(1 for h in self._hits if h.webhook_id == webhook_id)
+            index = len(self._hits)
+            self._hits.append(Hit(webhook_id, article_url, attempt, time.monotonic(), None, None))
+        response = self._respond(request, attempt)  # DropConnection propagates to werkzeug
+        self._record(index, status=response.status_code)
+        response.call_on_close(lambda: self._record(index, answered=time.monotonic()))
+        return response(environ, start_response)
+
+    @property
+    def hits(self) -> list[Hit]:
+        """Every request so far, in arrival order."""
+        with self._lock:
+            return list(self._hits)
+
+    def accepted(self) -> Counter[str]:
+        """How many times each ``webhook-id`` was answered with a 2xx."""
+        return Counter(h.webhook_id for h in self.hits if h.accepted)
+
+    def ids_by_article(self) -> dict[str, set[str]]:
+        """The ``webhook-id`` values each article arrived under (one per alert if all is well)."""
+        ids: dict[str, set[str]] = {}
+        for hit in self.hits:
+            ids.setdefault(hit.article_url, set()).add(hit.webhook_id)
+        return ids
+
+    def wait_until(self, done: Callable[[list[Hit]], bool], timeout: float) -> bool:
+        """Poll the hits until ``done(hits)`` or ``timeout`` seconds pass; say which."""
+        deadline = time.monotonic() + timeout
+        while not done(self.hits):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+
+@contextmanager
+def webhook_receiver(respond: Respond, *, threaded: bool = True) -> Iterator[Receiver]:
+    """Serve ``respond`` on a free loopback port (``Receiver.url``) for the duration of the block.
+
+    Threaded by default: a slow answer does not hold up the others.
+    """
+    receiver = Receiver(respond)
+    server = make_server("127.0.0.1", 0, receiver, threaded=threaded, request_handler=_Handler)
+    receiver.url = f"http://127.0.0.1:{server.port}/hook"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -24,7 +24,7 @@ from monitor.alerts_command import (
     list_alerts,
     retry_alerts,
 )
-from monitor.store.base import OutboxEntry
+from monitor.store.base import OutboxEntry, StateStore
 from monitor.store.memory import MemoryStore
 from monitor.store.sqlite import FILE_NAME, SqliteStore
 from monitor.types import Alert
@@ -57,11 +57,16 @@ async def dead_store(clock: FrozenClock, *ns: int) -> MemoryStore:
     """A store whose alerts ``ns`` were dead-lettered after two attempts."""
     store = MemoryStore()
     await store.enqueue([alert(n) for n in ns], clock.now)
-    await store.claim_due(clock.now, lease=30, limit=100)
-    for n in ns:
-        await store.retry_later(f"alert-{n}", clock.now, error="HTTP 503")
-        await store.dead_letter(f"alert-{n}", clock.now, error="HTTP 410 Gone")
+    for entry in await store.claim_due(clock.now, lease=30, limit=100):
+        await store.retry_later(entry.alert.id, clock.now, "HTTP 503", claim=entry.claim)
+    for entry in await store.claim_due(clock.now, lease=30, limit=100):
+        await store.dead_letter(entry.alert.id, clock.now, "HTTP 410 Gone", claim=entry.claim)
     return store
+
+
+async def claim_all(store: StateStore, clock: FrozenClock, limit: int = 100) -> dict[str, str]:
+    """Claim what is due; each claimed alert's claim token, by id."""
+    return {e.alert.id: e.claim for e in await store.claim_due(clock.now, 30, limit)}
 
 
 # -- listing ----------------------------------------------------------------------
@@ -78,9 +83,10 @@ async def test_sections_as_aligned_tables(clock: FrozenClock) -> None:
     await store.enqueue(
         [alert(1, "slack-news", LONG_TITLE), alert(2), alert(3, "mail"), alert(4)], clock.now
     )
-    await store.claim_due(clock.now, lease=30, limit=10)
-    await store.retry_later("alert-1", clock.now + 3600 + 180, error="HTTP 503\n  Service down")
-    await store.dead_letter("alert-2", clock.now, error="HTTP 404")
+    claims = await claim_all(store, clock)
+    error = "HTTP 503\n  Service down"
+    await store.retry_later("alert-1", clock.now + 3600 + 180, error, claim=claims["alert-1"])
+    await store.dead_letter("alert-2", clock.now, error="HTTP 404", claim=claims["alert-2"])
     await store.ack("alert-3", clock.now, detail="250 2.0.0 OK queued", retention=DAY)
     clock.advance(3600)
     # alert-4 stays claimed by a worker that died: its lease ended an hour ago.
@@ -107,7 +113,8 @@ async def test_sections_as_aligned_tables(clock: FrozenClock) -> None:
 async def test_long_errors_are_cut_to_one_short_line(clock: FrozenClock) -> None:
     store = MemoryStore()
     await store.enqueue([alert(1)], clock.now)
-    await store.dead_letter("alert-1", clock.now, error="HTTP 400\n" + "x" * 500)
+    claims = await claim_all(store, clock)
+    await store.dead_letter("alert-1", clock.now, "HTTP 400\n" + "x" * 500, claim=claims["alert-1"])
     [row] = [line for line in (await listing(store, clock)).splitlines() if "alert-1" in line]
     assert row.endswith("HTTP 400 " + "x" * 50 + "…")
 
@@ -117,9 +124,9 @@ async def test_limit_applies_to_each_section_and_says_what_is_left_out(
 ) -> None:
     store = MemoryStore()
     await store.enqueue([alert(n) for n in range(1, 10)], clock.now)
-    await store.claim_due(clock.now, lease=30, limit=6)
+    claims = await claim_all(store, clock, limit=6)
     for n in (1, 2, 3):
-        await store.dead_letter(f"alert-{n}", clock.now, error="gone")
+        await store.dead_letter(f"alert-{n}", clock.now, error="gone", claim=claims[f"alert-{n}"])
         clock.advance(1)
     for n in (4, 5, 6):
         await store.ack(f"alert-{n}", clock.now, detail="ok", retention=DAY)
@@ -252,7 +259,8 @@ def test_cmd_alerts_lists_and_retries_on_the_configured_store(
         store = await SqliteStore.open(tmp_path / FILE_NAME)
         try:
             await store.enqueue([alert(1), alert(2)], clock.now)
-            await store.dead_letter("alert-1", clock.now, error="HTTP 404")
+            [entry] = await store.claim_due(clock.now, lease=30, limit=1)
+            await store.dead_letter("alert-1", clock.now, error="HTTP 404", claim=entry.claim)
         finally:
             await store.close()
 

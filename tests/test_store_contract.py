@@ -29,6 +29,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from monitor.errors import StoreError
 from monitor.settings import Settings
 from monitor.store.base import DeliveryRecord, FeedState, OutboxEntry, StateStore
+from monitor.store.codec import encode_alert
 from monitor.store.factory import open_store
 from monitor.store.memory import MemoryStore
 from monitor.store.redis import RedisStore
@@ -157,6 +158,13 @@ def make_alert(n: int, channel: str = "slack") -> Alert:
 
 def ids(entries: list[OutboxEntry]) -> list[str]:
     return [e.alert.id for e in entries]
+
+
+async def claim(
+    store: StateStore, clock: FrozenClock, lease: float = 30.0, limit: int = 10
+) -> dict[str, str]:
+    """Claim what is due now; each claimed alert's claim token, by alert id."""
+    return {e.alert.id: e.claim for e in await store.claim_due(clock.now, lease, limit)}
 
 
 # -- feed state ----------------------------------------------------------------
@@ -296,7 +304,8 @@ async def test_enqueue_ignores_delivered_until_the_record_expires(
 async def test_enqueue_ignores_dead_letters(store: StateStore, clock: FrozenClock) -> None:
     alert = make_alert(1)
     await store.enqueue([alert], clock.now)
-    await store.dead_letter(alert.id, clock.now, error="HTTP 404")
+    claims = await claim(store, clock)
+    assert await store.dead_letter(alert.id, clock.now, error="HTTP 404", claim=claims[alert.id])
     clock.advance(10 * DAY)
     assert await store.enqueue([alert], clock.now) == 0
     assert await store.pending() == []
@@ -331,14 +340,15 @@ async def test_claim_due_limit_zero(store: StateStore, clock: FrozenClock) -> No
 
 async def test_claim_due_skips_alerts_due_later(store: StateStore, clock: FrozenClock) -> None:
     await store.enqueue([make_alert(1), make_alert(2)], clock.now)
-    await store.retry_later("alert-001", clock.now + 60, error="timeout")
+    claims = await claim(store, clock, limit=1)
+    await store.retry_later("alert-001", clock.now + 60, error="timeout", claim=claims["alert-001"])
     assert ids(await store.claim_due(clock.now, lease=600, limit=10)) == ["alert-002"]
     clock.advance(59)
     assert await store.claim_due(clock.now, lease=5, limit=10) == []
     clock.advance(1)
     [entry] = await store.claim_due(clock.now, lease=5, limit=10)
     assert entry == OutboxEntry(
-        make_alert(1), attempts=1, due_at=clock.now + 5, last_error="timeout"
+        make_alert(1), attempts=1, due_at=clock.now + 5, last_error="timeout", claim=entry.claim
     )
 
 
@@ -380,34 +390,100 @@ async def test_concurrent_claim_due_never_hands_out_an_alert_twice(
 
 async def test_retry_later_counts_attempts(store: StateStore, clock: FrozenClock) -> None:
     await store.enqueue([make_alert(1)], clock.now)
-    await store.claim_due(clock.now, lease=30, limit=10)
-    await store.retry_later("alert-001", clock.now + 120, error="HTTP 503")
+    claims = await claim(store, clock)
+    assert await store.retry_later(
+        "alert-001", clock.now + 120, "HTTP 503", claim=claims["alert-001"]
+    )
     [entry] = await store.pending()
     assert (entry.attempts, entry.due_at, entry.last_error) == (1, clock.now + 120, "HTTP 503")
-    await store.retry_later("alert-001", clock.now + 240, error="HTTP 429")
+    clock.advance(120)
+    claims = await claim(store, clock)
+    assert await store.retry_later(
+        "alert-001", clock.now + 240, "HTTP 429", claim=claims["alert-001"]
+    )
     [entry] = await store.pending()
     assert (entry.attempts, entry.due_at, entry.last_error) == (2, clock.now + 240, "HTTP 429")
+    assert entry.claim == ""  # listings never hand out a claim
 
 
 async def test_outcomes_of_unknown_alerts_change_nothing(
     store: StateStore, clock: FrozenClock
 ) -> None:
     await store.enqueue([make_alert(1)], clock.now)
-    await store.retry_later("alert-404", clock.now + 60, error="x")
-    await store.dead_letter("alert-404", clock.now, error="x")
+    token = (await claim(store, clock))["alert-001"]
+    assert not await store.retry_later("alert-404", clock.now + 60, error="x", claim=token)
+    assert not await store.defer("alert-404", clock.now + 60, claim=token)
+    assert not await store.dead_letter("alert-404", clock.now, error="x", claim=token)
     assert ids(await store.pending()) == ["alert-001"]
     assert await store.dead_letters() == []
     assert await store.enqueue([make_alert(404)], clock.now) == 1
 
 
+async def test_outcomes_are_fenced_by_the_claim(store: StateStore, clock: FrozenClock) -> None:
+    """A worker whose lease ran out cannot reschedule or kill what another worker now holds."""
+    await store.enqueue([make_alert(1)], clock.now)
+    stale = (await claim(store, clock, lease=30))["alert-001"]
+    clock.advance(31)  # the first worker stalled past its lease; a second one claims the alert
+    current = (await claim(store, clock, lease=30))["alert-001"]
+    assert current != stale
+
+    assert not await store.retry_later("alert-001", clock.now + 600, "late", claim=stale)
+    assert not await store.defer("alert-001", clock.now + 600, claim=stale)
+    assert not await store.dead_letter("alert-001", clock.now, "late", claim=stale)
+    assert not await store.retry_later("alert-001", clock.now + 600, "no claim", claim="")
+    [entry] = await store.pending()
+    assert (entry.attempts, entry.due_at, entry.last_error) == (0, clock.now + 30, "")
+    assert await store.dead_letters() == []
+
+    # The current claim applies once; the outcome ends the claim.
+    assert await store.retry_later("alert-001", clock.now + 5, "HTTP 503", claim=current)
+    assert not await store.retry_later("alert-001", clock.now + 5, "HTTP 503", claim=current)
+    [entry] = await store.pending()
+    assert (entry.attempts, entry.due_at) == (1, clock.now + 5)
+
+
+async def test_defer_reschedules_without_counting_an_attempt(
+    store: StateStore, clock: FrozenClock
+) -> None:
+    await store.enqueue([make_alert(1)], clock.now)
+    claims = await claim(store, clock)
+    await store.retry_later("alert-001", clock.now, "HTTP 500", claim=claims["alert-001"])
+    claims = await claim(store, clock)
+    assert await store.defer("alert-001", clock.now + 90, claim=claims["alert-001"])
+    [entry] = await store.pending()
+    assert (entry.attempts, entry.due_at, entry.last_error) == (1, clock.now + 90, "HTTP 500")
+    assert await store.claim_due(clock.now + 89, lease=30, limit=10) == []
+    assert ids(await store.claim_due(clock.now + 90, lease=30, limit=10)) == ["alert-001"]
+
+
+async def test_reserve_send_hands_out_one_slot_per_interval(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    handles = [await backend.open(), await backend.open()]
+    results = await asyncio.gather(
+        *(handles[i % 2].reserve_send("slack", clock.now, 1.5) for i in range(8))
+    )
+    assert results.count(None) == 1
+    assert all(r == clock.now + 1.5 for r in results if r is not None)
+    assert await handles[0].reserve_send("email", clock.now, 60) is None  # per channel
+    clock.advance(1.4)
+    assert await handles[1].reserve_send("slack", clock.now, 1.5) == clock.now + 0.1
+    clock.advance(0.1)
+    assert await handles[1].reserve_send("slack", clock.now, 1.5) is None
+    assert await handles[0].reserve_send("slack", clock.now, 1.5) == clock.now + 1.5
+
+
 async def test_dead_letter_leaves_the_outbox(store: StateStore, clock: FrozenClock) -> None:
     await store.enqueue([make_alert(1), make_alert(2), make_alert(3)], clock.now)
-    await store.claim_due(clock.now, lease=30, limit=10)
-    await store.retry_later("alert-001", clock.now + 10, error="HTTP 500")
+    claims = await claim(store, clock)
+    await store.retry_later("alert-001", clock.now, error="HTTP 500", claim=claims["alert-001"])
+    claims |= await claim(store, clock, limit=1)
     first_death = clock.now
-    await store.dead_letter("alert-001", clock.now, error="HTTP 410 Gone")
+    assert await store.dead_letter(
+        "alert-001", clock.now, "HTTP 410 Gone", claim=claims["alert-001"]
+    )
     clock.advance(5)
-    await store.dead_letter("alert-002", clock.now, error="bad address")
+    assert await store.dead_letter("alert-002", clock.now, "bad address", claim=claims["alert-002"])
 
     assert ids(await store.pending()) == ["alert-003"]
     dead = await store.dead_letters()
@@ -437,7 +513,9 @@ async def test_pending_lists_queued_and_claimed(store: StateStore, clock: Frozen
     assert await store.pending() == []
     await store.enqueue([make_alert(2), make_alert(1), make_alert(3)], clock.now)
     await store.claim_due(clock.now, lease=1000, limit=1)  # alert-001 now due at +1000
-    await store.retry_later("alert-003", clock.now + 10, error="x")
+    claims = await claim(store, clock)  # alert-002 and alert-003
+    await store.retry_later("alert-003", clock.now + 10, error="x", claim=claims["alert-003"])
+    await store.defer("alert-002", clock.now, claim=claims["alert-002"])
     pending = await store.pending()
     assert [(e.alert.id, e.due_at - clock.now) for e in pending] == [
         ("alert-002", 0),
@@ -454,9 +532,11 @@ async def test_recent_deliveries_newest_first_with_limit(
 ) -> None:
     assert await store.recent_deliveries(clock.now, limit=10) == []
     await store.enqueue([make_alert(n) for n in (1, 2, 3, 4)], clock.now)
-    await store.claim_due(clock.now, lease=30, limit=10)
-    await store.retry_later("alert-002", clock.now, error="HTTP 503")
-    await store.retry_later("alert-002", clock.now, error="HTTP 503")
+    claims = await claim(store, clock)
+    await store.retry_later("alert-002", clock.now, error="HTTP 503", claim=claims["alert-002"])
+    claims = await claim(store, clock)
+    await store.retry_later("alert-002", clock.now, error="HTTP 503", claim=claims["alert-002"])
+    await claim(store, clock)
     first = clock.now
     await store.ack("alert-002", clock.now, detail="HTTP 200", retention=DAY)
     clock.advance(5)
@@ -505,8 +585,8 @@ async def test_ack_of_an_id_not_in_the_outbox(store: StateStore, clock: FrozenCl
 
     # Acked twice (a second worker after a lease ran out): alert and attempts are kept.
     await store.enqueue([make_alert(1)], clock.now)
-    await store.claim_due(clock.now, lease=30, limit=10)
-    await store.retry_later("alert-001", clock.now, error="timeout")
+    claims = await claim(store, clock)
+    await store.retry_later("alert-001", clock.now, error="timeout", claim=claims["alert-001"])
     await store.claim_due(clock.now, lease=30, limit=10)
     await store.ack("alert-001", clock.now, detail="HTTP 200", retention=DAY)
     clock.advance(40)
@@ -522,9 +602,10 @@ async def test_ack_of_an_id_not_in_the_outbox(store: StateStore, clock: FrozenCl
 
 async def test_requeue_moves_a_dead_letter_back(store: StateStore, clock: FrozenClock) -> None:
     await store.enqueue([make_alert(1), make_alert(2)], clock.now)
-    await store.claim_due(clock.now, lease=30, limit=10)
-    await store.retry_later("alert-001", clock.now + 10, error="HTTP 500")
-    await store.dead_letter("alert-001", clock.now, error="HTTP 410 Gone")
+    claims = await claim(store, clock)
+    await store.retry_later("alert-001", clock.now, error="HTTP 500", claim=claims["alert-001"])
+    claims = await claim(store, clock)
+    await store.dead_letter("alert-001", clock.now, "HTTP 410 Gone", claim=claims["alert-001"])
     clock.advance(3600)
 
     assert await store.requeue("alert-001", clock.now)
@@ -546,13 +627,15 @@ async def test_requeued_alert_is_delivered_or_dies_again(
     store: StateStore, clock: FrozenClock
 ) -> None:
     await store.enqueue([make_alert(1), make_alert(2)], clock.now)
-    await store.claim_due(clock.now, lease=30, limit=10)
-    await store.dead_letter("alert-001", clock.now, error="HTTP 404")
-    await store.dead_letter("alert-002", clock.now, error="HTTP 404")
+    claims = await claim(store, clock)
+    await store.dead_letter("alert-001", clock.now, error="HTTP 404", claim=claims["alert-001"])
+    await store.dead_letter("alert-002", clock.now, error="HTTP 404", claim=claims["alert-002"])
     assert await store.requeue_all_dead(clock.now) == 2
-    await store.claim_due(clock.now, lease=30, limit=10)
+    # The requeue dropped the old claim: it no longer fences anything.
+    assert not await store.dead_letter("alert-002", clock.now, "x", claim=claims["alert-002"])
+    claims = await claim(store, clock)
     await store.ack("alert-001", clock.now, detail="HTTP 200", retention=DAY)
-    await store.dead_letter("alert-002", clock.now, error="HTTP 403")
+    await store.dead_letter("alert-002", clock.now, error="HTTP 403", claim=claims["alert-002"])
     assert await store.recent_deliveries(clock.now, 10) == [
         DeliveryRecord(make_alert(1), delivered_at=clock.now, detail="HTTP 200", attempts=1)
     ]
@@ -565,9 +648,10 @@ async def test_requeued_alert_is_delivered_or_dies_again(
 async def test_requeue_all_dead(store: StateStore, clock: FrozenClock) -> None:
     assert await store.requeue_all_dead(clock.now) == 0
     await store.enqueue([make_alert(n) for n in (1, 2, 3, 4)], clock.now)
-    await store.claim_due(clock.now, lease=30, limit=10)
+    claims = await claim(store, clock)
     for n in (3, 1, 2):
-        await store.dead_letter(f"alert-00{n}", clock.now, error=f"error {n}")
+        alert_id = f"alert-00{n}"
+        await store.dead_letter(alert_id, clock.now, error=f"error {n}", claim=claims[alert_id])
         clock.advance(1)
     assert await store.requeue_all_dead(clock.now) == 3
     assert await store.dead_letters() == []
@@ -586,9 +670,9 @@ async def test_concurrent_requeues_move_each_dead_letter_once(
 ) -> None:
     handles = [await backend.open(), await backend.open()]
     await handles[0].enqueue([make_alert(n) for n in range(10)], clock.now)
-    await handles[0].claim_due(clock.now, lease=30, limit=10)
-    for n in range(10):
-        await handles[0].dead_letter(f"alert-{n:03d}", clock.now, error="x")
+    claims = await claim(handles[0], clock)
+    for alert_id, token in claims.items():
+        await handles[0].dead_letter(alert_id, clock.now, error="x", claim=token)
     one = await asyncio.gather(*(handles[i % 2].requeue("alert-000", clock.now) for i in range(8)))
     assert sum(one) == 1
     every = await asyncio.gather(*(handles[i % 2].requeue_all_dead(clock.now) for i in range(4)))
@@ -608,9 +692,9 @@ async def test_state_survives_reopening(backend: Backend, clock: FrozenClock) ->
     await store.mark_seen(["id:seen"], clock.now, retention=DAY)
     assert await store.claim_article(["id:claimed"], clock.now, lease=600)
     await store.enqueue([make_alert(n) for n in (1, 2, 3)], clock.now)
-    await store.claim_due(clock.now, lease=600, limit=1)
+    claims = await claim(store, clock, lease=600, limit=2)
     await store.ack("alert-001", clock.now, detail="ok", retention=DAY)
-    await store.dead_letter("alert-002", clock.now, error="gone")
+    await store.dead_letter("alert-002", clock.now, error="gone", claim=claims["alert-002"])
     await store.close()
     delivered = [DeliveryRecord(make_alert(1), delivered_at=clock.now, detail="ok", attempts=1)]
 
@@ -635,11 +719,12 @@ async def test_redis_keys_stay_under_the_prefix(clock: FrozenClock) -> None:
         await store.mark_seen(["id:a"], clock.now, retention=DAY)
         await store.claim_article(["id:b"], clock.now, lease=60)
         await store.enqueue([make_alert(1), make_alert(2), make_alert(3)], clock.now)
-        await store.claim_due(clock.now, lease=60, limit=10)
+        claims = await claim(store, clock, lease=60)
         await store.ack("alert-001", clock.now, detail="ok", retention=DAY)
-        await store.retry_later("alert-002", clock.now, error="x")
-        await store.dead_letter("alert-003", clock.now, error="x")
+        assert await store.retry_later("alert-002", clock.now, error="x", claim=claims["alert-002"])
+        assert await store.dead_letter("alert-003", clock.now, error="x", claim=claims["alert-003"])
         await store.requeue("alert-003", clock.now)
+        await store.reserve_send("slack", clock.now, 1.0)
         assert not await client.hexists(store.keys.alerts, "alert-001")  # acked: data dropped
         assert await client.zcard(store.keys.delivered_log) == 1
         assert await other.recent_deliveries(clock.now, 10) == []
@@ -674,7 +759,7 @@ async def test_redis_delivered_log_is_bounded(clock: FrozenClock) -> None:
         await client.aclose()
 
 
-async def test_sqlite_upgrades_a_file_without_delivery_history(
+async def test_sqlite_upgrades_a_file_of_the_first_release(
     tmp_path: Path, clock: FrozenClock
 ) -> None:
     path = tmp_path / FILE_NAME
@@ -684,14 +769,28 @@ async def test_sqlite_upgrades_a_file_without_delivery_history(
             " delivered_at REAL NOT NULL, detail TEXT NOT NULL)"
         )
         db.execute("INSERT INTO delivered VALUES ('alert-009', ?, ?, 'ok')", (clock.now + DAY, 0))
+        db.execute(  # the outbox before claim tokens
+            "CREATE TABLE outbox (id TEXT PRIMARY KEY, alert TEXT NOT NULL,"
+            " attempts INTEGER NOT NULL DEFAULT 0, due_at REAL NOT NULL,"
+            " last_error TEXT NOT NULL DEFAULT '')"
+        )
+        db.execute(
+            "INSERT INTO outbox (id, alert, due_at) VALUES ('alert-002', ?, ?)",
+            (encode_alert(make_alert(2)), clock.now),
+        )
     db.close()
     stores = [await SqliteStore.open(path), await SqliteStore.open(path)]  # migrating twice is fine
     try:
         store = stores[0]
         assert await store.is_delivered("alert-009", clock.now)
         await store.enqueue([make_alert(1)], clock.now)
+        claims = await claim(store, clock)
+        assert await store.retry_later(
+            "alert-002", clock.now, "HTTP 503", claim=claims["alert-002"]
+        )
         await store.ack("alert-001", clock.now, detail="HTTP 200", retention=DAY)
         assert ids_of(await stores[1].recent_deliveries(clock.now, 10)) == ["alert-001"]
+        assert [(e.alert.id, e.attempts) for e in await stores[1].pending()] == [("alert-002", 1)]
     finally:
         for store in stores:
             await store.close()

@@ -1,20 +1,26 @@
-"""The channel contract: send one alert, report what happened as a value.
+"""The channel contract: send one alert (or a group of alerts as one message), report what happened.
 
 A channel never raises for a delivery failure: a timeout, a 500 or an SMTP
 refusal comes back as a ``DeliveryResult`` whose status says whether a retry
-may help. Retrying and backing off are the outbox worker's job, not the
-channel's (see ``monitor.delivery.retry``).
+may help. Retrying, backing off, rate limiting and deciding which alerts go
+out together are the outbox worker's job, not the channel's (see
+``monitor.delivery.worker`` and ``monitor.delivery.retry``).
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 
 from monitor.types import Alert, DeliveryResult
 
 
 class Channel(abc.ABC):
     """A configured destination for alerts (a Slack webhook, a mailbox, ...)."""
+
+    #: Most alerts one message can carry (1: the channel cannot group; every alert is its own
+    #: message). The worker never hands ``send_group`` more than this.
+    max_group: int = 1
 
     def __init__(self, name: str) -> None:
         #: Channel name from the watch config.
@@ -23,6 +29,18 @@ class Channel(abc.ABC):
     @abc.abstractmethod
     async def send(self, alert: Alert) -> DeliveryResult:
         """Attempt one delivery of ``alert``; never raises for a delivery failure."""
+
+    async def send_group(self, alerts: Sequence[Alert]) -> DeliveryResult:
+        """Attempt one delivery of ``alerts`` (1 to ``max_group``, oldest first) as one message.
+
+        The result speaks for every alert of the group (its ``alert_id`` is the
+        first one's). Channels that can group override this; the default sends
+        a group of one.
+        """
+        if len(alerts) != 1:
+            kind = type(self).__name__
+            raise ValueError(f"{kind} sends one alert per message, got {len(alerts)}")
+        return await self.send(alerts[0])
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the channel holds (connections)."""

@@ -1,39 +1,74 @@
-"""The outbox worker: claim due alerts, send them, record the outcome.
+"""The outbox worker: claim due alerts, pace them per channel, send them, record the outcome.
 
-Claim -> send -> record, like Alertmanager's notify pipeline: a claimed alert
-is leased, so if the process dies mid-send the lease runs out and the alert is
-sent again (at least once). The retry decision comes from the channel's
-``DeliveryStatus``; the delay from ``monitor.delivery.retry.backoff_delay``.
+Claim -> send -> record, like Alertmanager's notify pipeline. One pass
+(:meth:`OutboxWorker.deliver_due`):
+
+1. **Claim** up to ``batch_size`` due alerts under one claim token and a lease,
+   so if the process dies mid-send the lease runs out and the alert is sent
+   again (at least once).
+2. **Pace**, per channel (``monitor.delivery.policy``): an alert its channel
+   still holds back (``group_wait``, a digest) is deferred to its time; a
+   rate-limited channel takes a send slot from the store before each message
+   and defers what is left to the next slot. Deferring counts no attempt.
+3. **Send** the rest in messages of up to ``channel.max_group`` alerts. Just
+   before a send, the worker checks that its lease still covers a whole
+   attempt; a worker that stalled (GC pause, suspended VM) past that point
+   sends nothing and leaves the alerts to whoever claims them next.
+4. **Record**: ``ack``, or ``retry_later`` with backoff, or ``dead_letter``
+   after ``max_attempts`` attempts or once the alert has failed for
+   ``max_age`` seconds. Both are fenced by the claim token in the store, so a
+   stalled worker cannot undo what a newer claim did.
+
+The retry decision comes from the channel's ``DeliveryStatus``; the delay from
+``monitor.delivery.retry.backoff_delay``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitor.delivery.base import Channel
+from monitor.delivery.policy import ChannelPolicy
 from monitor.delivery.retry import backoff_delay
 from monitor.errors import StoreError
 from monitor.log import get_logger
 from monitor.store import OutboxEntry, StateStore
-from monitor.types import Clock, DeliveryResult, DeliveryStatus
+from monitor.types import Alert, Clock, DeliveryResult, DeliveryStatus
 
 log = get_logger("monitor.deliver")
+
+#: The policy of a channel the worker was given none for: send at once, no rate limit.
+NO_POLICY = ChannelPolicy()
+#: Seconds an attempt may overrun ``attempt_timeout`` before the worker cuts it off.
+ATTEMPT_GRACE = 5.0
 
 
 @dataclass
 class DeliveryCounts:
-    """What one pass over the outbox did."""
+    """What one or more passes over the outbox did."""
 
     delivered: int = 0
     retrying: int = 0
     dead: int = 0
+    #: Held back on purpose (grouping, digest, rate limit); not an attempt.
+    deferred: int = 0
+    #: Left unsent because the lease no longer covered an attempt (the worker had stalled).
+    abandoned: int = 0
 
     @property
     def attempted(self) -> int:
         return self.delivered + self.retrying + self.dead
+
+    def add(self, other: DeliveryCounts) -> None:
+        """Add ``other``'s counts to these."""
+        self.delivered += other.delivered
+        self.retrying += other.retrying
+        self.dead += other.dead
+        self.deferred += other.deferred
+        self.abandoned += other.abandoned
 
 
 @dataclass
@@ -44,10 +79,19 @@ class OutboxWorker:
     channels: Mapping[str, Channel]
     #: Timeout of one attempt; the claim lease is longer so a slow send is not sent twice.
     attempt_timeout: float
+    #: Dead-letter an alert after this many failed attempts.
     max_attempts: int
     #: How long delivered records are kept (dedup across restarts).
     retention: float
-    batch_size: int = 50
+    #: Pacing per channel name; a channel without one is sent at once, unlimited.
+    policies: Mapping[str, ChannelPolicy] = field(default_factory=dict)
+    #: Dead-letter an alert whose next retry would come this long after it was first due.
+    max_age: float = 86_400.0
+    #: First retry delay and the cap of the exponential backoff (seconds).
+    backoff_base: float = 5.0
+    backoff_cap: float = 3600.0
+    #: Alerts claimed per pass (a digest email carries at most this many).
+    batch_size: int = 100
     clock: Clock = time.time
     #: How ``drain`` waits for the next due alert; injected so tests move a frozen clock instead.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -57,52 +101,134 @@ class OutboxWorker:
     def lease(self) -> float:
         """How long a claimed alert stays hidden from other workers.
 
-        An attempt is cut off after ``attempt_timeout + 5`` s (see ``_attempt``);
-        the lease outlasts that with room to record the outcome, so a live
-        worker's alert is never sent twice, and a dead worker's comes back soon.
+        An attempt is cut off after ``attempt_timeout + ATTEMPT_GRACE``; the
+        lease outlasts that with room to pace and record, so a live worker's
+        alert is never sent twice, and a dead worker's comes back soon.
         """
         return self.attempt_timeout * 2 + 10
+
+    @property
+    def _attempt_limit(self) -> float:
+        return self.attempt_timeout + ATTEMPT_GRACE
 
     def wake(self) -> None:
         """Tell a waiting ``run`` loop that new alerts were enqueued."""
         self._wake.set()
 
+    # -- one pass --------------------------------------------------------------
+
     async def deliver_due(self) -> DeliveryCounts:
-        """Claim and send one batch of due alerts, concurrently."""
+        """Claim one batch of due alerts and deliver it."""
+        return await self.deliver(await self.claim())
+
+    async def claim(self) -> list[OutboxEntry]:
+        """Claim up to ``batch_size`` due alerts (the first half of :meth:`deliver_due`)."""
+        return await self.store.claim_due(self.clock(), self.lease, self.batch_size)
+
+    async def deliver(self, entries: Sequence[OutboxEntry]) -> DeliveryCounts:
+        """Pace, send and record claimed ``entries``; channels are served concurrently."""
         counts = DeliveryCounts()
-        entries = await self.store.claim_due(self.clock(), self.lease, self.batch_size)
-        if not entries:
-            return counts
-        results = await asyncio.gather(*(self._attempt(e) for e in entries))
-        for entry, result in zip(entries, results, strict=True):
-            await self._record(entry, result, counts)
+        by_channel: dict[str, list[OutboxEntry]] = {}
+        for entry in entries:
+            by_channel.setdefault(entry.alert.channel, []).append(entry)
+        await asyncio.gather(
+            *(self._deliver_to(name, batch, counts) for name, batch in by_channel.items())
+        )
         return counts
 
-    async def _attempt(self, entry: OutboxEntry) -> DeliveryResult:
-        alert = entry.alert
-        channel = self.channels.get(alert.channel)
+    async def _deliver_to(
+        self, name: str, entries: list[OutboxEntry], counts: DeliveryCounts
+    ) -> None:
+        """Deliver one channel's share of a pass."""
+        policy = self.policies.get(name, NO_POLICY)
+        channel = self.channels.get(name)
         if channel is None:
-            return DeliveryResult(
-                alert.id,
-                alert.channel,
-                DeliveryStatus.PERMANENT,
-                f"channel '{alert.channel}' is no longer configured",
-            )
+            gone = f"channel '{name}' is no longer configured"
+            for entry in entries:
+                result = DeliveryResult(entry.alert.id, name, DeliveryStatus.PERMANENT, gone)
+                await self._record(entry, result, policy, counts)
+            return
+        now = self.clock()
+        ready: list[OutboxEntry] = []
+        for entry in entries:
+            hold = policy.hold_until(entry.alert)
+            if hold > now:
+                await self._defer(entry, hold, "held", counts)
+            else:
+                ready.append(entry)
+        size = max(channel.max_group, 1)
+        messages = [ready[i : i + size] for i in range(0, len(ready), size)]
+        if policy.min_gap <= 0:
+            await asyncio.gather(*(self._send(channel, m, policy, counts) for m in messages))
+            return
+        for i, message in enumerate(messages):
+            opens = await self.store.reserve_send(name, self.clock(), policy.min_gap)
+            if opens is not None:  # rate limited: the rest waits for the next slot, together
+                for entry in (e for rest in messages[i:] for e in rest):
+                    await self._defer(entry, opens, "rate_limited", counts)
+                return
+            await self._send(channel, message, policy, counts)
+
+    async def _defer(
+        self, entry: OutboxEntry, due_at: float, reason: str, counts: DeliveryCounts
+    ) -> None:
+        if await self.store.defer(entry.alert.id, due_at, claim=entry.claim):
+            counts.deferred += 1
+            log.debug("deliver", status="deferred", reason=reason, alert=entry.alert.id)
+        else:
+            self._lost_claim(entry, counts)
+
+    async def _send(
+        self,
+        channel: Channel,
+        message: list[OutboxEntry],
+        policy: ChannelPolicy,
+        counts: DeliveryCounts,
+    ) -> None:
+        # The fence: sending is safe only if the lease outlasts the whole attempt. A worker
+        # that stalled between claim and send would otherwise race the one that took over.
+        now = self.clock()
+        if any(entry.due_at - now < self._attempt_limit for entry in message):
+            for entry in message:
+                self._lost_claim(entry, counts)
+            return
+        result = await self._attempt(channel, [entry.alert for entry in message])
+        for entry in message:
+            await self._record(entry, result, policy, counts)
+
+    def _lost_claim(self, entry: OutboxEntry, counts: DeliveryCounts) -> None:
+        counts.abandoned += 1
+        log.warning(
+            "deliver",
+            status="lease_lost",
+            alert=entry.alert.id,
+            channel=entry.alert.channel,
+            detail="the claim ran out before this worker got to it; another worker will send it",
+        )
+
+    async def _attempt(self, channel: Channel, alerts: list[Alert]) -> DeliveryResult:
+        first = alerts[0]
         try:
-            async with asyncio.timeout(self.attempt_timeout + 5):
-                return await channel.send(alert)
+            async with asyncio.timeout(self._attempt_limit):
+                if len(alerts) == 1:
+                    return await channel.send(first)
+                return await channel.send_group(alerts)
         except TimeoutError:
             return DeliveryResult(
-                alert.id, alert.channel, DeliveryStatus.RETRY, "delivery attempt timed out"
+                first.id, channel.name, DeliveryStatus.RETRY, "delivery attempt timed out"
             )
         except Exception as e:  # a channel bug must not abort the batch; retry it later
-            log.exception("deliver", alert=alert.id, channel=alert.channel, status="crashed")
+            log.exception("deliver", alert=first.id, channel=channel.name, status="crashed")
             return DeliveryResult(
-                alert.id, alert.channel, DeliveryStatus.RETRY, f"channel raised {type(e).__name__}"
+                first.id, channel.name, DeliveryStatus.RETRY, f"channel raised {type(e).__name__}"
             )
 
     async def _record(
-        self, entry: OutboxEntry, result: DeliveryResult, counts: DeliveryCounts
+        self,
+        entry: OutboxEntry,
+        result: DeliveryResult,
+        policy: ChannelPolicy,
+        counts: DeliveryCounts,
     ) -> None:
         alert, now = entry.alert, self.clock()
         attempt = entry.attempts + 1
@@ -118,29 +244,48 @@ class OutboxWorker:
             await self.store.ack(alert.id, now, result.detail, self.retention)
             counts.delivered += 1
             log.info("deliver", status="delivered", **fields)
-        elif result.status is DeliveryStatus.RETRY and attempt < self.max_attempts:
-            delay = backoff_delay(attempt, retry_after=result.retry_after)
-            await self.store.retry_later(alert.id, now + delay, result.detail)
-            counts.retrying += 1
-            log.warning("deliver", status="retry", retry_in=round(delay, 1), **fields)
+            return
+        if result.status is DeliveryStatus.PERMANENT:
+            reason = "permanent"
         else:
-            await self.store.dead_letter(alert.id, now, result.detail)
+            delay = backoff_delay(
+                attempt,
+                base=self.backoff_base,
+                cap=self.backoff_cap,
+                retry_after=result.retry_after,
+            )
+            if attempt >= self.max_attempts:
+                reason = "gave_up"
+            elif now + delay > policy.hold_until(alert) + self.max_age:
+                reason = "too_old"
+            else:
+                if await self.store.retry_later(
+                    alert.id, now + delay, result.detail, claim=entry.claim
+                ):
+                    counts.retrying += 1
+                    log.warning("deliver", status="retry", retry_in=round(delay, 1), **fields)
+                else:
+                    self._lost_claim(entry, counts)
+                return
+        if await self.store.dead_letter(alert.id, now, result.detail, claim=entry.claim):
             counts.dead += 1
-            reason = "permanent" if result.status is DeliveryStatus.PERMANENT else "gave_up"
             log.error("deliver", status="dead_letter", reason=reason, **fields)
+        else:
+            self._lost_claim(entry, counts)
+
+    # -- loops -------------------------------------------------------------------
 
     async def drain(self, deadline: float) -> DeliveryCounts:
         """Deliver until the outbox is empty or ``deadline`` (clock time) passes.
 
         Used by ``run --once``: retries happen within the deadline; what is
-        still pending afterwards stays queued for the next run.
+        still pending afterwards (a retry or a digest due later) stays queued
+        for the next run.
         """
         total = DeliveryCounts()
         while True:
             counts = await self.deliver_due()
-            total.delivered += counts.delivered
-            total.retrying += counts.retrying
-            total.dead += counts.dead
+            total.add(counts)
             if counts.attempted:
                 continue
             pending = await self.store.pending()

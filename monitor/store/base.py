@@ -10,10 +10,18 @@ lease, so a crash lets another poll retry it), its alerts are *enqueued*, and
 only then is it *marked seen*. An alert id is deterministic, and the outbox
 ignores an id it already holds or has delivered, so redoing any step is safe.
 
-Life of an alert: ``enqueue`` -> (``claim_due`` -> ``retry_later``)* -> either
-``ack`` (a delivered record, listed by ``recent_deliveries`` until its
-retention ends) or ``dead_letter`` (listed by ``dead_letters`` until an
-operator moves it back into the outbox with ``requeue``).
+Life of an alert: ``enqueue`` -> (``claim_due`` -> ``retry_later`` or
+``defer``)* -> either ``ack`` (a delivered record, listed by
+``recent_deliveries`` until its retention ends) or ``dead_letter`` (listed by
+``dead_letters`` until an operator moves it back into the outbox with
+``requeue``).
+
+Fencing: every ``claim_due`` hands out a fresh claim token. ``retry_later``,
+``defer`` and ``dead_letter`` apply only while the alert still holds the token
+of the caller's claim, so a worker that stalled past its lease (a GC pause, a
+suspended VM) cannot reschedule or kill an alert another worker has since
+claimed. ``ack`` is not fenced: it records a delivery that happened, and a
+delivered alert must never be sent again, whoever sent it.
 """
 
 from __future__ import annotations
@@ -53,6 +61,8 @@ class OutboxEntry:
     due_at: float
     #: Error of the last failed attempt, "" if none.
     last_error: str = ""
+    #: Token of the claim that returned this entry ("" in listings); fences the outcome calls.
+    claim: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +132,9 @@ class StateStore(abc.ABC):
 
         A claimed alert is not returned again until ``now + lease`` has
         passed (so a worker that dies mid-send leaves it to be retried).
-        Concurrent callers never receive the same alert within a lease.
+        Concurrent callers never receive the same alert within a lease. Each
+        call draws a new claim token, carried by every returned entry's
+        ``claim`` (and its ``due_at`` is the lease end).
         """
 
     @abc.abstractmethod
@@ -139,12 +151,38 @@ class StateStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:
-        """Count a failed attempt and make the alert due again at ``due_at``."""
+    async def retry_later(self, alert_id: str, due_at: float, error: str, *, claim: str) -> bool:
+        """Count a failed attempt and make the alert due again at ``due_at``.
+
+        Applies only if the alert is in the outbox under ``claim`` (see
+        fencing, above); returns whether it did.
+        """
 
     @abc.abstractmethod
-    async def dead_letter(self, alert_id: str, now: float, error: str) -> None:
-        """Count a failed attempt, move the alert out of the outbox into the dead-letter list."""
+    async def defer(self, alert_id: str, due_at: float, *, claim: str) -> bool:
+        """Make a claimed alert due again at ``due_at`` without counting an attempt.
+
+        For alerts the worker holds back on purpose (grouping, a digest, a
+        rate limit): attempts and ``last_error`` are unchanged. Fenced like
+        :meth:`retry_later`; returns whether it applied.
+        """
+
+    @abc.abstractmethod
+    async def dead_letter(self, alert_id: str, now: float, error: str, *, claim: str) -> bool:
+        """Count a failed attempt, move the alert out of the outbox into the dead-letter list.
+
+        Fenced like :meth:`retry_later`; returns whether it applied.
+        """
+
+    @abc.abstractmethod
+    async def reserve_send(self, channel: str, now: float, interval: float) -> float | None:
+        """Take the next send slot of ``channel`` (a shared rate limit), or say when it opens.
+
+        If the channel's next slot opens at or before ``now``, take it: the
+        next one opens at ``now + interval``, and the result is None. Otherwise
+        change nothing and return the time the next slot opens. Across
+        processes sharing the store, one slot goes to one caller.
+        """
 
     @abc.abstractmethod
     async def is_delivered(self, alert_id: str, now: float) -> bool:

@@ -12,6 +12,7 @@ Deliveries by delivery time, most recent first (ties by id, descending).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -48,6 +49,7 @@ class MemoryStore(StateStore):
         self._outbox: dict[str, OutboxEntry] = {}
         self._dead: dict[str, OutboxEntry] = {}
         self._delivered: dict[str, _Delivered] = {}
+        self._send_slots: dict[str, float] = {}
         self._next_purge = float("-inf")
 
     def _purge(self, now: float) -> None:
@@ -107,7 +109,8 @@ class MemoryStore(StateStore):
     async def claim_due(self, now: float, lease: float, limit: int) -> list[OutboxEntry]:
         due = [e for e in self._outbox.values() if e.due_at <= now]
         due.sort(key=lambda e: (e.due_at, e.alert.id))
-        claimed = [replace(e, due_at=now + lease) for e in due[: max(limit, 0)]]
+        token = uuid.uuid4().hex
+        claimed = [replace(e, due_at=now + lease, claim=token) for e in due[: max(limit, 0)]]
         for entry in claimed:
             self._outbox[entry.alert.id] = entry
         return claimed
@@ -123,19 +126,43 @@ class MemoryStore(StateStore):
             record = replace(previous.record, delivered_at=now, detail=detail)
         self._delivered[alert_id] = _Delivered(now + retention, record)
 
-    async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:
+    def _claimed(self, alert_id: str, claim: str) -> OutboxEntry | None:
+        """The outbox entry of ``alert_id`` if it is held under ``claim``."""
         entry = self._outbox.get(alert_id)
-        if entry is not None:
-            self._outbox[alert_id] = replace(
-                entry, attempts=entry.attempts + 1, due_at=due_at, last_error=error
-            )
+        return entry if entry is not None and claim and entry.claim == claim else None
 
-    async def dead_letter(self, alert_id: str, now: float, error: str) -> None:
-        entry = self._outbox.pop(alert_id, None)
-        if entry is not None:
-            self._dead[alert_id] = replace(
-                entry, attempts=entry.attempts + 1, due_at=now, last_error=error
-            )
+    async def retry_later(self, alert_id: str, due_at: float, error: str, *, claim: str) -> bool:
+        entry = self._claimed(alert_id, claim)
+        if entry is None:
+            return False
+        self._outbox[alert_id] = replace(
+            entry, attempts=entry.attempts + 1, due_at=due_at, last_error=error, claim=""
+        )
+        return True
+
+    async def defer(self, alert_id: str, due_at: float, *, claim: str) -> bool:
+        entry = self._claimed(alert_id, claim)
+        if entry is None:
+            return False
+        self._outbox[alert_id] = replace(entry, due_at=due_at, claim="")
+        return True
+
+    async def dead_letter(self, alert_id: str, now: float, error: str, *, claim: str) -> bool:
+        entry = self._claimed(alert_id, claim)
+        if entry is None:
+            return False
+        del self._outbox[alert_id]
+        self._dead[alert_id] = replace(
+            entry, attempts=entry.attempts + 1, due_at=now, last_error=error, claim=""
+        )
+        return True
+
+    async def reserve_send(self, channel: str, now: float, interval: float) -> float | None:
+        opens = self._send_slots.get(channel, float("-inf"))
+        if opens > now:
+            return opens
+        self._send_slots[channel] = now + interval
+        return None
 
     async def is_delivered(self, alert_id: str, now: float) -> bool:
         record = self._delivered.get(alert_id)
@@ -152,7 +179,7 @@ class MemoryStore(StateStore):
         entry = self._dead.pop(alert_id, None)
         if entry is None:
             return False
-        self._outbox[alert_id] = replace(entry, attempts=0, due_at=now)
+        self._outbox[alert_id] = replace(entry, attempts=0, due_at=now, claim="")
         return True
 
     async def requeue(self, alert_id: str, now: float) -> bool:
@@ -162,7 +189,8 @@ class MemoryStore(StateStore):
         return sum(self._requeue(alert_id, now) for alert_id in list(self._dead))
 
     async def pending(self) -> list[OutboxEntry]:
-        return sorted(self._outbox.values(), key=lambda e: (e.due_at, e.alert.id))
+        entries = (replace(e, claim="") for e in self._outbox.values())
+        return sorted(entries, key=lambda e: (e.due_at, e.alert.id))
 
     async def dead_letters(self) -> list[OutboxEntry]:
         return sorted(self._dead.values(), key=lambda e: (e.due_at, e.alert.id), reverse=True)

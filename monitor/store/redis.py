@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -60,6 +62,8 @@ class Keys:
         self.dead = f"{prefix}:dead"
         #: Sorted set: alert id -> time it was delivered (the newest, for listing only).
         self.delivered_log = f"{prefix}:delivered_log"
+        #: Hash: alert id -> token of the claim that holds it (fencing).
+        self.claims = f"{prefix}:claim"
 
     def feed(self, feed_id: str) -> str:
         """String: feed state JSON."""
@@ -72,6 +76,10 @@ class Keys:
     def delivered(self, alert_id: str) -> str:
         """Hash {until, at, detail[, alert, attempts]}: the alert was delivered."""
         return f"{self.prefix}:delivered:{alert_id}"
+
+    def send_slot(self, channel: str) -> str:
+        """String: when the channel's next send slot opens (caller's clock)."""
+        return f"{self.prefix}:send_slot:{channel}"
 
 
 # KEYS: article keys. ARGV: now, "claim <until>", ttl ms.
@@ -133,13 +141,16 @@ local function entries(items, scores)
 end
 """
 
-# KEYS: outbox, alerts, attempts, errors. ARGV: now, lease end, limit.
+# KEYS: outbox, alerts, attempts, errors, claims. ARGV: now, lease end, limit, claim token.
 _CLAIM_DUE = (
     _ENTRIES
     + """
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES',
                          'LIMIT', 0, tonumber(ARGV[3]))
-for i = 1, #items, 2 do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], items[i]) end
+for i = 1, #items, 2 do
+  redis.call('ZADD', KEYS[1], 'XX', ARGV[2], items[i])
+  redis.call('HSET', KEYS[5], items[i], ARGV[4])
+end
 return entries(items, ARGV[2])
 """
 )
@@ -153,7 +164,7 @@ return entries(redis.call(cmd, KEYS[1], 0, -1, 'WITHSCORES'), nil)
 """
 )
 
-# KEYS: outbox, alerts, attempts, errors, delivered(id), delivered_log.
+# KEYS: outbox, alerts, attempts, errors, delivered(id), delivered_log, claims.
 # ARGV: id, until, now, detail, ttl ms, log limit, log entries older than this go.
 # An id not in the outbox keeps the alert and attempts its record may already hold.
 _ACK = """
@@ -165,6 +176,7 @@ if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
   redis.call('HDEL', KEYS[2], ARGV[1])
   redis.call('HDEL', KEYS[3], ARGV[1])
   redis.call('HDEL', KEYS[4], ARGV[1])
+  redis.call('HDEL', KEYS[7], ARGV[1])
 end
 redis.call('PEXPIRE', KEYS[5], ARGV[5])
 if redis.call('HEXISTS', KEYS[5], 'alert') == 1 then
@@ -175,8 +187,8 @@ redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -1 - tonumber(ARGV[6]))
 return 0
 """
 
-# KEYS: dead, outbox, attempts. ARGV: now, then the ids to requeue (none: every dead letter).
-# Returns how many moved. The error hash is left alone: last_error is kept.
+# KEYS: dead, outbox, attempts, claims. ARGV: now, then the ids to requeue (none: every
+# dead letter). Returns how many moved. The error hash is left alone: last_error is kept.
 _REQUEUE = """
 local ids = ARGV
 local first = 2
@@ -186,28 +198,59 @@ for i = first, #ids do
   if redis.call('ZREM', KEYS[1], ids[i]) == 1 then
     redis.call('ZADD', KEYS[2], ARGV[1], ids[i])
     redis.call('HSET', KEYS[3], ids[i], 0)
+    redis.call('HDEL', KEYS[4], ids[i])
     moved = moved + 1
   end
 end
 return moved
 """
 
-# KEYS: outbox, attempts, errors. ARGV: id, due time, error.
-_RETRY_LATER = """
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-redis.call('ZADD', KEYS[1], 'XX', ARGV[2], ARGV[1])
-redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
-return 1
+# Shared head of the fenced scripts: KEYS[1] is the outbox, KEYS[2] the claims, ARGV[1] the id,
+# ARGV[2] the caller's claim token. Go on only if the alert is queued under that claim.
+_FENCE = """
+if ARGV[2] == '' or not redis.call('ZSCORE', KEYS[1], ARGV[1])
+   or redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
 """
 
-# KEYS: outbox, dead, attempts, errors. ARGV: id, now, error.
-_DEAD_LETTER = """
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+# KEYS: outbox, claims, attempts, errors. ARGV: id, claim, due time, error.
+_RETRY_LATER = (
+    _FENCE
+    + """
+redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
 redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
-redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[4])
 return 1
+"""
+)
+
+# KEYS: outbox, claims. ARGV: id, claim, due time.
+_DEFER = (
+    _FENCE
+    + """
+redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[1])
+return 1
+"""
+)
+
+# KEYS: outbox, claims, dead, attempts, errors. ARGV: id, claim, now, error.
+_DEAD_LETTER = (
+    _FENCE
+    + """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('HINCRBY', KEYS[4], ARGV[1], 1)
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
+return 1
+"""
+)
+
+# KEYS: send slot. ARGV: now, next opening if taken, ttl ms. Returns '' if taken, else the opening.
+_RESERVE_SEND = """
+local opens = redis.call('GET', KEYS[1])
+if opens and tonumber(opens) > tonumber(ARGV[1]) then return opens end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return ''
 """
 
 
@@ -271,6 +314,8 @@ class RedisStore(StateStore):
         self._ack = script(_ACK)
         self._retry_later = script(_RETRY_LATER)
         self._dead_letter = script(_DEAD_LETTER)
+        self._defer = script(_DEFER)
+        self._reserve_send = script(_RESERVE_SEND)
         self._requeue = script(_REQUEUE)
 
     @classmethod
@@ -364,11 +409,12 @@ class RedisStore(StateStore):
             return []
         k = self.keys
         with self._errors("claim_due"):
+            token = uuid.uuid4().hex
             flat = await self._claim_due(
-                keys=[k.outbox, k.alerts, k.attempts, k.errors],
-                args=[_num(now), _num(now + lease), limit],
+                keys=[k.outbox, k.alerts, k.attempts, k.errors, k.claims],
+                args=[_num(now), _num(now + lease), limit, token],
             )
-        return _entries(flat)
+        return [replace(entry, claim=token) for entry in _entries(flat)]
 
     async def ack(self, alert_id: str, now: float, detail: str, retention: float) -> None:
         k = self.keys
@@ -381,6 +427,7 @@ class RedisStore(StateStore):
                     k.errors,
                     k.delivered(alert_id),
                     k.delivered_log,
+                    k.claims,
                 ],
                 args=[
                     alert_id,
@@ -393,19 +440,40 @@ class RedisStore(StateStore):
                 ],
             )
 
-    async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:
+    async def retry_later(self, alert_id: str, due_at: float, error: str, *, claim: str) -> bool:
         k = self.keys
         with self._errors("retry_later"):
-            await self._retry_later(
-                keys=[k.outbox, k.attempts, k.errors], args=[alert_id, _num(due_at), error]
+            done = await self._retry_later(
+                keys=[k.outbox, k.claims, k.attempts, k.errors],
+                args=[alert_id, claim, _num(due_at), error],
             )
+        return bool(done)
 
-    async def dead_letter(self, alert_id: str, now: float, error: str) -> None:
+    async def defer(self, alert_id: str, due_at: float, *, claim: str) -> bool:
+        k = self.keys
+        with self._errors("defer"):
+            done = await self._defer(
+                keys=[k.outbox, k.claims], args=[alert_id, claim, _num(due_at)]
+            )
+        return bool(done)
+
+    async def dead_letter(self, alert_id: str, now: float, error: str, *, claim: str) -> bool:
         k = self.keys
         with self._errors("dead_letter"):
-            await self._dead_letter(
-                keys=[k.outbox, k.dead, k.attempts, k.errors], args=[alert_id, _num(now), error]
+            done = await self._dead_letter(
+                keys=[k.outbox, k.claims, k.dead, k.attempts, k.errors],
+                args=[alert_id, claim, _num(now), error],
             )
+        return bool(done)
+
+    async def reserve_send(self, channel: str, now: float, interval: float) -> float | None:
+        with self._errors("reserve_send"):
+            opens = await self._reserve_send(
+                keys=[self.keys.send_slot(channel)],
+                args=[_num(now), _num(now + interval), _ttl_ms(interval)],
+            )
+        text = _text(opens) if opens is not None else ""
+        return float(text) if text else None
 
     async def is_delivered(self, alert_id: str, now: float) -> bool:
         with self._errors("is_delivered"):
@@ -457,7 +525,7 @@ class RedisStore(StateStore):
     async def _run_requeue(self, operation: str, args: list[str]) -> int:
         k = self.keys
         with self._errors(operation):
-            moved = await self._requeue(keys=[k.dead, k.outbox, k.attempts], args=args)
+            moved = await self._requeue(keys=[k.dead, k.outbox, k.attempts, k.claims], args=args)
         return int(moved)
 
     async def pending(self) -> list[OutboxEntry]:

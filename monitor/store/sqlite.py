@@ -16,8 +16,10 @@ recent first.
 
 Schema changes are additive and applied on open (:func:`_migrate`): a file
 written by an older version gains the ``alert`` and ``attempts`` columns of
-``delivered``; its old records stay valid for ``is_delivered`` but have no
-alert, so ``recent_deliveries`` does not list them.
+``delivered`` and the ``claim`` column of ``outbox``. Its old delivery records
+stay valid for ``is_delivered`` but have no alert, so ``recent_deliveries``
+does not list them; its claimed alerts have no token, so they wait for their
+lease to end and are claimed again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -59,7 +62,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     alert      TEXT NOT NULL,
     attempts   INTEGER NOT NULL DEFAULT 0,
     due_at     REAL NOT NULL,
-    last_error TEXT NOT NULL DEFAULT ''
+    last_error TEXT NOT NULL DEFAULT '',
+    claim      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at, id);
 CREATE TABLE IF NOT EXISTS dead (
@@ -79,12 +83,17 @@ CREATE TABLE IF NOT EXISTS delivered (
 );
 CREATE INDEX IF NOT EXISTS delivered_until ON delivered (until);
 CREATE INDEX IF NOT EXISTS delivered_at ON delivered (delivered_at, id);
+CREATE TABLE IF NOT EXISTS send_slots (
+    channel TEXT PRIMARY KEY,
+    opens   REAL NOT NULL
+);
 """
 
 #: Columns added after the first release: (table, column, definition).
 _ADDED_COLUMNS = (
     ("delivered", "alert", "TEXT"),
     ("delivered", "attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("outbox", "claim", "TEXT NOT NULL DEFAULT ''"),
 )
 
 
@@ -106,11 +115,15 @@ def _migrate(conn: sqlite3.Connection) -> None:
 _Row = tuple[str, str, int, float, str]
 
 
-def _entry(row: _Row) -> OutboxEntry:
+def _entry(row: _Row, claim: str = "") -> OutboxEntry:
     """An outbox or dead-letter row (id, alert, attempts, time, last_error) as an entry."""
     _, alert, attempts, at, last_error = row
     return OutboxEntry(
-        alert=decode_alert(alert), attempts=int(attempts), due_at=float(at), last_error=last_error
+        alert=decode_alert(alert),
+        attempts=int(attempts),
+        due_at=float(at),
+        last_error=last_error,
+        claim=claim,
     )
 
 
@@ -290,11 +303,12 @@ class SqliteStore(StateStore):
                 " WHERE due_at <= ? ORDER BY due_at, id LIMIT ?",
                 (now, max(limit, 0)),
             ).fetchall()
-            until = now + lease
+            until, token = now + lease, uuid.uuid4().hex
             conn.executemany(
-                "UPDATE outbox SET due_at = ? WHERE id = ?", [(until, r[0]) for r in rows]
+                "UPDATE outbox SET due_at = ?, claim = ? WHERE id = ?",
+                [(until, token, r[0]) for r in rows],
             )
-            return [_entry((i, a, n, until, e)) for i, a, n, _, e in rows]
+            return [_entry((i, a, n, until, e), token) for i, a, n, _, e in rows]
 
         return await self._write(run)
 
@@ -318,27 +332,56 @@ class SqliteStore(StateStore):
 
         await self._write(run)
 
-    async def retry_later(self, alert_id: str, due_at: float, error: str) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, due_at = ?, last_error = ?"
-                " WHERE id = ?",
-                (due_at, error, alert_id),
-            )
+    async def retry_later(self, alert_id: str, due_at: float, error: str, *, claim: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            changed: int = conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, due_at = ?, last_error = ?, claim = ''"
+                " WHERE id = ? AND claim = ? AND claim != ''",
+                (due_at, error, alert_id, claim),
+            ).rowcount
+            return changed > 0
 
-        await self._write(run)
+        return await self._write(run)
 
-    async def dead_letter(self, alert_id: str, now: float, error: str) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            moved = conn.execute(
+    async def defer(self, alert_id: str, due_at: float, *, claim: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            changed: int = conn.execute(
+                "UPDATE outbox SET due_at = ?, claim = ''"
+                " WHERE id = ? AND claim = ? AND claim != ''",
+                (due_at, alert_id, claim),
+            ).rowcount
+            return changed > 0
+
+        return await self._write(run)
+
+    async def dead_letter(self, alert_id: str, now: float, error: str, *, claim: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            moved: int = conn.execute(
                 "INSERT OR REPLACE INTO dead (id, alert, attempts, dead_at, last_error)"
-                " SELECT id, alert, attempts + 1, ?, ? FROM outbox WHERE id = ?",
-                (now, error, alert_id),
+                " SELECT id, alert, attempts + 1, ?, ? FROM outbox"
+                " WHERE id = ? AND claim = ? AND claim != ''",
+                (now, error, alert_id, claim),
             ).rowcount
             if moved:
                 conn.execute("DELETE FROM outbox WHERE id = ?", (alert_id,))
+            return moved > 0
 
-        await self._write(run)
+        return await self._write(run)
+
+    async def reserve_send(self, channel: str, now: float, interval: float) -> float | None:
+        def run(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(
+                "SELECT opens FROM send_slots WHERE channel = ?", (channel,)
+            ).fetchone()
+            if row is not None and float(row[0]) > now:
+                return float(row[0])
+            conn.execute(
+                "INSERT OR REPLACE INTO send_slots (channel, opens) VALUES (?, ?)",
+                (channel, now + interval),
+            )
+            return None
+
+        return await self._write(run)
 
     async def is_delivered(self, alert_id: str, now: float) -> bool:
         def run(conn: sqlite3.Connection) -> bool:
@@ -380,8 +423,8 @@ class SqliteStore(StateStore):
     def _requeue(conn: sqlite3.Connection, now: float, where: str, params: tuple[str, ...]) -> int:
         """Move the dead letters selected by ``where`` into the outbox; return how many."""
         moved: int = conn.execute(
-            "INSERT OR REPLACE INTO outbox (id, alert, attempts, due_at, last_error)"
-            f" SELECT id, alert, 0, ?, last_error FROM dead {where}",
+            "INSERT OR REPLACE INTO outbox (id, alert, attempts, due_at, last_error, claim)"
+            f" SELECT id, alert, 0, ?, last_error, '' FROM dead {where}",
             (now, *params),
         ).rowcount
         conn.execute(f"DELETE FROM dead {where}", params)

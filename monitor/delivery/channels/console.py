@@ -4,20 +4,35 @@
 
 Feed text is untrusted and terminals interpret escape sequences, so the title
 and terms are cleaned of control characters (ANSI escapes included) before
-they are written. The stream is injectable for tests; by default it is the
-``sys.stdout`` of the moment of writing.
+they are written. A ``line`` template (``monitor.delivery.templates``) replaces
+the line; its output is collapsed to one clean line the same way and cut at
+``LINE_LIMIT``. One alert per line, so no grouping (``max_group`` 1). The
+stream is injectable for tests; by default it is the ``sys.stdout`` of the
+moment of writing.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import TextIO
 
 from monitor.delivery.base import Channel
 from monitor.delivery.render import one_line, safe_url, truncate
+from monitor.delivery.templates import (
+    LINE,
+    Context,
+    Format,
+    TemplateRenderError,
+    compile_channel_templates,
+)
 from monitor.types import Alert, DeliveryResult, DeliveryStatus
 
 TITLE_LIMIT = 200
+#: Longest line a ``line`` template may print: a log line, not an article.
+LINE_LIMIT = 2000
+#: Template parts and their formats.
+TEMPLATE_FORMATS: dict[str, Format] = {"line": LINE}
 
 
 def _value(text: str) -> str:
@@ -48,14 +63,32 @@ def format_line(alert: Alert) -> str:
 class ConsoleChannel(Channel):
     """Writes one line per alert to a text stream (standard output by default)."""
 
-    def __init__(self, name: str, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        stream: TextIO | None = None,
+        *,
+        templates: Mapping[str, str] | None = None,
+    ) -> None:
+        """``templates``: ``{"line": source}`` or nothing; compiled here (ValueError if bad)."""
         super().__init__(name)
         self._stream = stream
+        self._templates = compile_channel_templates(name, templates, TEMPLATE_FORMATS)
+
+    def _line(self, alert: Alert) -> str:
+        if self._templates is None or "line" not in self._templates:
+            return format_line(alert)
+        context = Context.of([alert], channel=self.name)
+        return truncate(self._templates.render("line", context), LINE_LIMIT)
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        try:
+            line = self._line(alert)
+        except TemplateRenderError as exc:
+            return DeliveryResult(alert.id, self.name, DeliveryStatus.PERMANENT, str(exc))
         stream = self._stream if self._stream is not None else sys.stdout
         try:
-            stream.write(format_line(alert) + "\n")
+            stream.write(line + "\n")
             stream.flush()
         except OSError as exc:  # a full disk or a blocked pipe may clear
             return DeliveryResult(alert.id, self.name, DeliveryStatus.RETRY, f"write failed: {exc}")

@@ -1,12 +1,21 @@
-"""Email channel: one multipart (text + HTML) message per alert, sent with aiosmtplib.
+"""Email channel: one multipart (text + HTML) message per alert or per group of alerts,
+sent with aiosmtplib.
 
 The SMTP server comes from the process settings (``MONITOR_SMTP_*``), the
-recipients from the channel config. Message details that matter:
+recipients from the channel config. A group (alerts that arrived together, up
+to ``MAX_GROUP``; with ``digest: hourly|daily`` the alerts of the period, up to
+``DIGEST_MAX_GROUP``) is one message: subject ``[news-monitor] 7 alerts:
+rule-a, rule-b`` or ``[news-monitor] Hourly digest: 7 alerts``, and the
+single-alert layout repeated for every alert. Templates ``subject``, ``text``
+and ``html`` (``monitor.delivery.templates``) replace those parts of the whole
+message; the HTML template is autoescaped. Message details that matter:
 
 - every header value is one line with no control characters: a feed title
-  like ``"x\\r\\nBcc: victim@example.org"`` stays inside the Subject;
-- ``Message-ID`` is ``<{alert.id}@news-monitor>``, the same on every retry, so
-  a retried duplicate can be recognised;
+  like ``"x\\r\\nBcc: victim@example.org"`` stays inside the Subject (a
+  rendered subject template too);
+- ``Message-ID`` is ``<{alert.id}@news-monitor>`` for one alert and
+  ``<{hash of the sorted alert ids}@group.news-monitor>`` for a group, the
+  same on every retry, so a retried duplicate can be recognised;
 - the HTML part escapes all feed text and links only http(s) URLs;
 - ``Auto-Submitted: auto-generated`` (RFC 3834) keeps vacation responders quiet.
 
@@ -17,9 +26,11 @@ aiosmtplib's exceptions are translated here, reply codes judged by
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import re
-from collections.abc import Sequence
+import ssl
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -36,12 +47,29 @@ from monitor.delivery.render import (
     truncate,
 )
 from monitor.delivery.retry import classify_smtp
+from monitor.delivery.templates import (
+    HTML,
+    LINE,
+    TEXT,
+    ChannelTemplates,
+    Context,
+    Format,
+    TemplateRenderError,
+    compile_channel_templates,
+)
 from monitor.settings import Settings
 from monitor.types import Alert, Clock, DeliveryResult, DeliveryStatus
 
 PERMANENT = DeliveryStatus.PERMANENT
 SUBJECT_LIMIT = 200
 SNIPPET_WIDTH = 500
+#: Most alerts in one message. 50 keeps an email one can still scan (and well under
+#: a megabyte: an alert is about 1 KB of text and 2 KB of HTML); a digest collects
+#: an hour or a day, so it may carry more before the rest goes into a second message.
+MAX_GROUP = 50
+DIGEST_MAX_GROUP = 200
+#: Template parts and their formats: each renders the part for the whole message.
+TEMPLATE_FORMATS: dict[str, Format] = {"subject": LINE, "text": TEXT, "html": HTML}
 #: Characters allowed in the local part of our Message-ID (RFC 5322 dot-atom text).
 _MSGID_UNSAFE = re.compile(r"[^A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]")
 
@@ -62,8 +90,8 @@ def subject(alert: Alert) -> str:
     )
 
 
-def text_body(alert: Alert) -> str:
-    """The plain-text part."""
+def _text_lines(alert: Alert) -> list[str]:
+    """One alert in plain text: title, link, fields, excerpt (no signature)."""
     article = alert.article
     lines = [one_line(article.title) or "(no title)"]
     if url := safe_url(article.url):
@@ -79,7 +107,12 @@ def text_body(alert: Alert) -> str:
         lines.append(f"Author:    {one_line(article.author)}")
     if excerpt := snippet_of(alert, SNIPPET_WIDTH).render():
         lines += ["", excerpt]
-    lines += ["", "-- ", f"news-monitor alert {alert.id}"]
+    return lines
+
+
+def text_body(alert: Alert) -> str:
+    """The plain-text part."""
+    lines = [*_text_lines(alert), "", "-- ", f"news-monitor alert {alert.id}"]
     return "\n".join(lines) + "\n"
 
 
@@ -87,8 +120,12 @@ def _mark(text: str) -> str:
     return f"<mark>{text}</mark>"
 
 
-def html_body(alert: Alert) -> str:
-    """The HTML part: all feed text escaped, matched terms in ``<mark>``."""
+_HTML_START = '<!DOCTYPE html>\n<html><body style="font-family:sans-serif">\n'
+_HTML_END = "</body></html>\n"
+
+
+def _html_section(alert: Alert) -> str:
+    """One alert in HTML: all feed text escaped, matched terms in ``<mark>``."""
     article = alert.article
     esc = html.escape
     title = esc(one_line(article.title) or "(no title)")
@@ -109,35 +146,190 @@ def html_body(alert: Alert) -> str:
     excerpt = snippet_of(alert, SNIPPET_WIDTH).render(esc, _mark)
     quote = f'<blockquote style="color:#333">{excerpt}</blockquote>' if excerpt else ""
     return (
-        '<!DOCTYPE html>\n<html><body style="font-family:sans-serif">\n'
         f"<h2>{heading}</h2>\n<table>{table}</table>\n{quote}\n"
         f'<p style="color:#888;font-size:small">news-monitor alert {esc(alert.id)}</p>\n'
-        "</body></html>\n"
     )
+
+
+def html_body(alert: Alert) -> str:
+    """The HTML part: all feed text escaped, matched terms in ``<mark>``."""
+    return _HTML_START + _html_section(alert) + _HTML_END
+
+
+def group_cap(digest: str | None) -> int:
+    """The most alerts one message of a channel with this ``digest`` setting may carry."""
+    return DIGEST_MAX_GROUP if digest else MAX_GROUP
+
+
+def group_message_id(alerts: Sequence[Alert]) -> str:
+    """``<{hash}@group.news-monitor>`` from the sorted alert ids: the same group (in any
+    order) always gets the same id; the domain keeps it apart from every single alert's."""
+    digest = hashlib.sha256("\n".join(sorted(a.id for a in alerts)).encode()).hexdigest()
+    return f"<{digest[:32]}@group.news-monitor>"
+
+
+def _rules(alerts: Sequence[Alert]) -> str:
+    return ", ".join(dict.fromkeys(one_line(a.rule_id) for a in alerts))
+
+
+def _count(alerts: Sequence[Alert]) -> str:
+    return f"{len(alerts)} alert{'' if len(alerts) == 1 else 's'}"
+
+
+def group_subject(alerts: Sequence[Alert], digest: str | None = None) -> str:
+    """``[news-monitor] 7 alerts: rule-a, rule-b``; a digest: ``[news-monitor] Hourly digest:
+    7 alerts``."""
+    if digest:
+        text = f"[news-monitor] {digest.capitalize()} digest: {_count(alerts)}"
+    else:
+        text = f"[news-monitor] {_count(alerts)}: {_rules(alerts)}"
+    return truncate(header_value(text), SUBJECT_LIMIT)
+
+
+def _summary(alerts: Sequence[Alert], digest: str | None) -> str:
+    kind = f"{digest} digest" if digest else "news-monitor"
+    return f"{kind}: {_count(alerts)} ({_rules(alerts)})"
+
+
+def group_text_body(alerts: Sequence[Alert], digest: str | None = None) -> str:
+    """The plain-text part of a group: a summary line, then every alert as a single one."""
+    lines = [_summary(alerts, digest)]
+    for i, alert in enumerate(alerts, 1):
+        lines += ["", f"--- {i} of {len(alerts)} ---", *_text_lines(alert)]
+        lines += ["", f"news-monitor alert {alert.id}"]
+    lines += ["", "-- ", f"news-monitor, {_count(alerts)}"]
+    return "\n".join(lines) + "\n"
+
+
+def group_html_body(alerts: Sequence[Alert], digest: str | None = None) -> str:
+    """The HTML part of a group: a summary heading, then every alert as a single one."""
+    sections = "<hr>\n".join(_html_section(alert) for alert in alerts)
+    heading = f'<h1 style="font-size:large">{html.escape(_summary(alerts, digest))}</h1>\n'
+    return _HTML_START + heading + sections + _HTML_END
+
+
+def _assemble(
+    subject_: str,
+    message_id_: str,
+    text: str,
+    markup: str,
+    sender: str,
+    to: Sequence[str],
+    now: float,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject_
+    message["From"] = header_value(sender)
+    message["To"] = ", ".join(header_value(address) for address in to)
+    message["Date"] = format_datetime(datetime.fromtimestamp(now, UTC))
+    message["Message-ID"] = message_id_
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text)
+    message.add_alternative(markup, subtype="html")
+    return message
 
 
 def build_message(alert: Alert, *, sender: str, to: Sequence[str], now: float) -> EmailMessage:
     """The complete message for ``alert``; ``now`` (epoch seconds) becomes the Date header."""
-    message = EmailMessage()
-    message["Subject"] = subject(alert)
-    message["From"] = header_value(sender)
-    message["To"] = ", ".join(header_value(address) for address in to)
-    message["Date"] = format_datetime(datetime.fromtimestamp(now, UTC))
-    message["Message-ID"] = message_id(alert)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(text_body(alert))
-    message.add_alternative(html_body(alert), subtype="html")
-    return message
+    return _assemble(
+        subject(alert), message_id(alert), text_body(alert), html_body(alert), sender, to, now
+    )
+
+
+def build_group_message(
+    alerts: Sequence[Alert],
+    *,
+    sender: str,
+    to: Sequence[str],
+    now: float,
+    digest: str | None = None,
+    templates: ChannelTemplates | None = None,
+    channel: str = "",
+) -> EmailMessage:
+    """One message for ``alerts`` (oldest first).
+
+    One alert, no digest and no templates: exactly ``build_message``. Raises
+    TemplateRenderError when a template fails.
+    """
+    if not alerts:
+        raise ValueError("a message needs at least one alert")
+    first = alerts[0]
+    if len(alerts) == 1 and not digest and not templates:
+        return build_message(first, sender=sender, to=to, now=now)
+    grouped = len(alerts) > 1 or digest is not None
+    subject_ = group_subject(alerts, digest) if grouped else subject(first)
+    text = group_text_body(alerts, digest) if grouped else text_body(first)
+    markup = group_html_body(alerts, digest) if grouped else html_body(first)
+    if templates:
+        context = Context.of(alerts, channel=channel, digest=digest, snippet_width=SNIPPET_WIDTH)
+        if "subject" in templates:
+            # Rendered one line already; an empty subject falls back to the default one.
+            subject_ = truncate(templates.render("subject", context), SUBJECT_LIMIT) or subject_
+        if "text" in templates:
+            text = templates.render("text", context).rstrip("\n") + "\n"
+        if "html" in templates:
+            markup = templates.render("html", context)
+    msgid = group_message_id(alerts) if len(alerts) > 1 else message_id(first)
+    return _assemble(subject_, msgid, text, markup, sender, to, now)
+
+
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    """The client TLS context of every SMTP session: the server's certificate must chain to
+    ``MONITOR_SMTP_CA_FILE`` (or the system CAs) and name ``MONITOR_SMTP_HOST``.
+
+    Built here rather than left to aiosmtplib's defaults so that verification is visibly on
+    and the CA bundle is ours to choose, for STARTTLS and implicit TLS alike.
+    """
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.smtp_ca_file)
+    # create_default_context already does this; stated so that no later edit loosens it quietly.
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
+    return context
+
+
+def _cert_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification error behind ``exc``, if any.
+
+    STARTTLS raises it as is; implicit TLS gets it wrapped in aiosmtplib's SMTPConnectError.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class EmailChannel(Channel):
     """Sends alerts by email through the SMTP server of the settings."""
 
-    def __init__(self, name: str, to: Sequence[str], settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        name: str,
+        to: Sequence[str],
+        settings: Settings,
+        clock: Clock,
+        *,
+        digest: str | None = None,
+        templates: Mapping[str, str] | None = None,
+        max_group: int | None = None,
+    ) -> None:
+        """``digest``: None, ``hourly`` or ``daily`` (names the messages; the worker does the
+        timing). ``templates``: part (``subject``, ``text``, ``html``) -> Jinja2 source,
+        compiled here (ValueError if bad). ``max_group``: 1 to ``group_cap(digest)``,
+        default the cap."""
         super().__init__(name)
+        cap = group_cap(digest)
+        if max_group is not None and not 1 <= max_group <= cap:
+            raise ValueError(f"max_group of this email channel is 1 to {cap}, got {max_group}")
+        self.max_group = max_group or cap
         self._to = [header_value(address) for address in to]
         self._settings = settings
         self._clock = clock
+        self._digest = digest
+        self._templates = compile_channel_templates(name, templates, TEMPLATE_FORMATS)
 
     def __repr__(self) -> str:
         return f"EmailChannel(name={self.name!r}, to={self._to!r})"
@@ -149,11 +341,37 @@ class EmailChannel(Channel):
         return DeliveryResult(alert.id, self.name, status, detail)
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        return await self.send_group([alert])
+
+    async def send_group(self, alerts: Sequence[Alert]) -> DeliveryResult:
+        if not 1 <= len(alerts) <= self.max_group:
+            raise ValueError(
+                f"{self.name}: 1 to {self.max_group} alerts per message, got {len(alerts)}"
+            )
+        alert = alerts[0]  # the result speaks for the group under the first alert's id
         s = self._settings
         if not s.smtp_host:
             return self._result(alert, DeliveryStatus.PERMANENT, "MONITOR_SMTP_HOST is not set")
-        message = build_message(alert, sender=s.smtp_from, to=self._to, now=self._clock())
+        try:
+            message = build_group_message(
+                alerts,
+                sender=s.smtp_from,
+                to=self._to,
+                now=self._clock(),
+                digest=self._digest,
+                templates=self._templates,
+                channel=self.name,
+            )
+        except TemplateRenderError as exc:  # the same template fails the same way every time
+            return self._result(alert, PERMANENT, str(exc))
         timeout = s.delivery_timeout.total_seconds()
+        tls = s.smtp_tls or s.smtp_starttls
+        try:
+            # Loading the CA certificates reads files: off the event loop, as aiosmtplib does.
+            tls_context = await asyncio.to_thread(_tls_context, s) if tls else None
+        except OSError as exc:
+            # The settings check the CA file at startup, so it was removed or broken since.
+            return self._result(alert, PERMANENT, f"MONITOR_SMTP_CA_FILE cannot be loaded: {exc}")
         try:
             # aiosmtplib's timeout is per command; asyncio.timeout bounds the whole session.
             async with asyncio.timeout(timeout):
@@ -168,6 +386,9 @@ class EmailChannel(Channel):
                     use_tls=s.smtp_tls,
                     # Implicit TLS already encrypts; asking for STARTTLS too is an aiosmtplib error.
                     start_tls=s.smtp_starttls and not s.smtp_tls,
+                    # Used for both; with it aiosmtplib ignores its own validate_certs and
+                    # cert_bundle. Neither mode ever falls back to clear text on failure.
+                    tls_context=tls_context,
                     timeout=timeout,
                 )
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -184,6 +405,20 @@ class EmailChannel(Channel):
         except TimeoutError:
             return self._result(alert, DeliveryStatus.RETRY, f"SMTP timed out after {timeout:g}s")
         except OSError as exc:
+            if cert := _cert_failure(exc):
+                # Neither login nor message was sent: both only follow a verified handshake.
+                # RETRY rather than PERMANENT: the usual causes (expired certificate, a CA or
+                # host name not yet configured, a pool node with a stale certificate) are
+                # fixed out of band, by the receiver renewing or us setting
+                # MONITOR_SMTP_CA_FILE and restarting; a retried alert then arrives by
+                # itself, a dead-lettered one waits for `alerts retry`. Every failed attempt
+                # logs this detail, and the retries are bounded (max attempts / max age).
+                reason = cert.verify_message or cert.reason or str(cert)
+                detail = (
+                    f"SMTP: TLS certificate of {s.smtp_host}:{s.smtp_port} could not be "
+                    f"verified: {reason}"
+                )
+                return self._result(alert, DeliveryStatus.RETRY, detail)
             # Refused, reset or dropped connections (aiosmtplib's SMTPServerDisconnected and
             # SMTPConnectError are ConnectionErrors), TLS handshake failures: may clear up.
             return self._result(alert, DeliveryStatus.RETRY, f"SMTP: {type(exc).__name__}: {exc}")

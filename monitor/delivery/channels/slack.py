@@ -1,17 +1,31 @@
-"""Slack channel: one Block Kit message per alert, posted to an incoming webhook.
+"""Slack channel: Block Kit messages, one alert or a group of alerts each, posted to an
+incoming webhook.
 
-Message layout: a header naming the rule; the article title linked to the
-article; fields for source, publication time, matched terms and rule; the
-snippet as a quote with the matched terms in bold; the rule's query as
-context. ``text`` is the plain fallback shown in notifications.
+One alert: a header naming the rule; the article title linked to the article;
+fields for source, publication time, matched terms and rule; the snippet as a
+quote with the matched terms in bold; the rule's query as context. A group
+(2 to ``MAX_GROUP`` alerts that arrived together): a header ``news-monitor: 7
+alerts · rule-a, rule-b`` and one compact section per alert (linked title;
+source, time, rule and matched terms; a short snippet). ``text`` is the plain
+fallback shown in notifications.
+
+Templates (``monitor.delivery.templates``): ``title`` replaces the header text
+(plain text, as Slack headers are: it is shown as written, and escaped as a
+whole where it becomes the notification fallback); ``body`` replaces each
+alert's content with one mrkdwn section, rendered once per alert with
+``alert`` bound to it and ``alerts`` the whole group. In ``body`` every
+``{{ }}`` value goes through ``escape`` while the template's own text may use
+mrkdwn; ``link(url, label)`` makes a safe ``<url|label>``.
 
 Feed text is hostile until escaped. Slack mrkdwn has no escape character, so
 ``escape`` turns ``& < >`` into entities (no ``<!channel>``, ``<@U123>`` or
 ``<http://evil|link>`` can survive) and swaps the formatting characters
 ``* _ ~ ` `` for look-alikes, so a title cannot bold, strike or code-format
-anything. Only this module's own markup reaches Slack as markup. Every text
-object stays within Block Kit limits by construction (``escape`` takes a limit
-on the *escaped* length, so an entity is never cut in half).
+anything. Only this module's own markup (and a template's literal text)
+reaches Slack as markup. Every text object stays within Block Kit limits: the
+built-in layouts by construction (``escape`` takes a limit on the *escaped*
+length, so an entity is never cut in half; the budgets below add up), a
+rendered template by ``clip_mrkdwn`` afterwards.
 
 The webhook URL is a secret; ``_http.post`` keeps it out of every detail.
 """
@@ -19,6 +33,8 @@ The webhook URL is a secret; ``_http.post`` keeps it out of every detail.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -34,7 +50,15 @@ from monitor.delivery.render import (
     snippet_of,
     truncate,
 )
-from monitor.types import Alert, Clock, DeliveryResult
+from monitor.delivery.templates import (
+    LINE,
+    ChannelTemplates,
+    Context,
+    Format,
+    TemplateRenderError,
+    compile_channel_templates,
+)
+from monitor.types import Alert, Clock, DeliveryResult, DeliveryStatus
 
 #: Block Kit limits, in characters.
 HEADER_LIMIT = 150
@@ -46,6 +70,24 @@ URL_BUDGET = 2000
 SNIPPET_WIDTH = 400  # raw characters; escaped at most 5x (&amp;) + bold markers < SECTION_LIMIT
 QUERY_BUDGET = 1000
 FALLBACK_BUDGET = 1000
+BLOCK_LIMIT = 50
+
+#: Most alerts in one message. A group is a header plus one section per alert, so
+#: 1 + 10 = 11 blocks of the 50 allowed, and at most ~27,000 characters of sections:
+#: more would be a wall of text nobody reads in a channel, and Slack truncates long
+#: messages. The assertion below keeps the block count honest if the layout grows.
+MAX_GROUP = 10
+GROUP_BLOCKS_PER_ALERT = 1
+assert 1 + MAX_GROUP * GROUP_BLOCKS_PER_ALERT <= BLOCK_LIMIT
+#: Budgets of one alert's section in a group (escaped characters). Worst case: title link
+#: 2 + 800 + 1 + 300 + 2 = 1,105; meta line 1 + 100 + 3 + 20 + 3 + 5 + 100 + 3 + 9 + 300 = 544;
+#: quote 3 + 160 * 5 (every character an ``&amp;``) + 2 * 160 (bold markers) = 1,123;
+#: in all 2,772 < SECTION_LIMIT.
+GROUP_TITLE_BUDGET = 300
+GROUP_URL_BUDGET = 800
+GROUP_NAME_BUDGET = 100
+GROUP_TERMS_BUDGET = 300
+GROUP_SNIPPET_WIDTH = 160
 
 _ESCAPES = {
     "&": "&amp;",
@@ -85,14 +127,49 @@ def _bold(text: str) -> str:
     return f"*{text}*"
 
 
-def title_mrkdwn(alert: Alert) -> str:
+def title_mrkdwn(
+    alert: Alert, title_budget: int = TITLE_BUDGET, url_budget: int = URL_BUDGET
+) -> str:
     """The title in bold, linked to the article when it has a usable http(s) URL."""
-    title = escape(one_line(alert.article.title), TITLE_BUDGET) or "(no title)"
+    title = escape(one_line(alert.article.title), title_budget) or "(no title)"
     url = safe_url(alert.article.url)
     link = escape_url(url) if url else ""
-    if link and len(link) <= URL_BUDGET:
+    if link and len(link) <= url_budget:
         return f"*<{link}|{title}>*"
     return f"*{title}*"
+
+
+def mrkdwn_link(url: str, label: str) -> str:
+    """``<url|label>`` for a template's ``link()``: ``url`` is already known to be http(s)."""
+    link = escape_url(url)
+    text = escape(one_line(label), TITLE_BUDGET)
+    if len(link) > URL_BUDGET:
+        return text
+    return f"<{link}|{text}>" if text else f"<{link}>"
+
+
+#: The format of a ``body`` template: every ``{{ }}`` value mrkdwn-escaped.
+MRKDWN = Format("Slack mrkdwn", escape=escape, link=mrkdwn_link)
+#: Template parts and their formats; ``title`` is a plain_text header.
+TEMPLATE_FORMATS: dict[str, Format] = {"title": LINE, "body": MRKDWN}
+
+_PARTIAL_ENTITY = re.compile(r"&[A-Za-z#0-9]*$")
+
+
+def clip_mrkdwn(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters without leaving half an entity or an open ``<...``.
+
+    For rendered templates, whose length nothing bounds in advance. A cut can at
+    worst lose the tail of a link or unbalance an author's ``*``: it never
+    un-escapes anything, since every ``<`` it keeps was closed.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(ELLIPSIS)]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    cut = _PARTIAL_ENTITY.sub("", cut)
+    return cut.rstrip() + ELLIPSIS
 
 
 def build_payload(alert: Alert) -> dict[str, Any]:
@@ -127,6 +204,81 @@ def build_payload(alert: Alert) -> dict[str, Any]:
     return {"text": fallback, "blocks": blocks}
 
 
+def group_header(alerts: Sequence[Alert]) -> str:
+    """``news-monitor: 7 alerts · rule-a, rule-b`` (``, +N more`` when the rules do not fit)."""
+    rules = list(dict.fromkeys(one_line(a.rule_id) for a in alerts))
+    head = f"news-monitor: {len(alerts)} alerts · "
+    for shown in range(len(rules), 0, -1):
+        more = f", +{len(rules) - shown} more" if shown < len(rules) else ""
+        text = head + ", ".join(rules[:shown]) + more
+        if len(text) <= HEADER_LIMIT:
+            return text
+    return truncate(f"{head}{len(rules)} rules", HEADER_LIMIT)
+
+
+def group_section(alert: Alert) -> str:
+    """One alert's compact mrkdwn section in a group; within SECTION_LIMIT by its budgets."""
+    article = alert.article
+    source = escape(one_line(article.feed_id), GROUP_NAME_BUDGET)
+    rule = escape(one_line(alert.rule_id), GROUP_NAME_BUDGET)
+    terms = escape(", ".join(one_line(t) for t in alert.matched_terms), GROUP_TERMS_BUDGET)
+    lines = [
+        title_mrkdwn(alert, GROUP_TITLE_BUDGET, GROUP_URL_BUDGET),
+        f"{source} · {escape(published_label(alert))} · rule {rule} · matched: {terms or '-'}",
+    ]
+    if quote := snippet_of(alert, GROUP_SNIPPET_WIDTH).render(escape, _bold):
+        lines.append(f"> {quote}")
+    return "\n".join(lines)
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def build_group_payload(
+    alerts: Sequence[Alert], templates: ChannelTemplates | None = None, *, channel: str = ""
+) -> dict[str, Any]:
+    """The JSON body for ``alerts`` (1 to MAX_GROUP) as one message.
+
+    One alert without templates is exactly ``build_payload``. Raises
+    TemplateRenderError when a template fails.
+    """
+    if not 1 <= len(alerts) <= MAX_GROUP:
+        raise ValueError(f"a Slack message carries 1 to {MAX_GROUP} alerts, got {len(alerts)}")
+    single = len(alerts) == 1
+    if single and not templates:
+        return build_payload(alerts[0])
+    context = Context.of(alerts, channel=channel, snippet_width=SNIPPET_WIDTH)
+    title = ""
+    if templates and "title" in templates:
+        title = truncate(templates.render("title", context), HEADER_LIMIT)
+    if templates and "body" in templates:
+        bodies = [
+            clip_mrkdwn(templates.render("body", context, i), SECTION_LIMIT)
+            for i in range(len(alerts))
+        ]
+        # An empty section is invalid Block Kit: a body that renders nothing drops that alert.
+        content = [_section(b) for b in bodies if b.strip()]
+    elif single:
+        content = build_payload(alerts[0])["blocks"][1:]
+    else:
+        content = [_section(group_section(a)) for a in alerts]
+    # A header needs text: an empty rendered title falls back to the default.
+    header = title or (
+        truncate(f"news-monitor: {one_line(alerts[0].rule_id)}", HEADER_LIMIT)
+        if single
+        else group_header(alerts)
+    )
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": header}}, *content]
+    if title:
+        fallback = escape(title, FALLBACK_BUDGET)
+    elif single:
+        fallback = build_payload(alerts[0])["text"]
+    else:
+        fallback = escape(header, FALLBACK_BUDGET)
+    return {"text": fallback, "blocks": blocks}
+
+
 def _check_ok(body: bytes, content_type: str) -> str | None:
     """Slack answers a good post with the text ``ok`` (the Web API: JSON ``{"ok": true}``).
 
@@ -146,7 +298,7 @@ def _check_ok(body: bytes, content_type: str) -> str | None:
 
 
 class SlackChannel(Channel):
-    """Posts alerts to a Slack incoming webhook."""
+    """Posts alerts to a Slack incoming webhook, up to ``max_group`` per message."""
 
     def __init__(
         self,
@@ -157,26 +309,46 @@ class SlackChannel(Channel):
         timeout: float,
         user_agent: str,
         clock: Clock,
+        templates: Mapping[str, str] | None = None,
+        max_group: int = MAX_GROUP,
     ) -> None:
+        """``templates``: part (``title``, ``body``) -> Jinja2 source, compiled here
+        (ValueError if bad). ``max_group``: 1 (one message per alert) to MAX_GROUP."""
         super().__init__(name)
+        if not 1 <= max_group <= MAX_GROUP:
+            raise ValueError(f"max_group of a Slack channel is 1 to {MAX_GROUP}, got {max_group}")
+        self.max_group = max_group
         self._url = webhook_url
         self._http = http
         self._timeout = timeout
         self._user_agent = user_agent
         self._clock = clock
+        self._templates = compile_channel_templates(name, templates, TEMPLATE_FORMATS)
 
     def __repr__(self) -> str:
         return f"SlackChannel(name={self.name!r}, webhook_url={self._url!r})"
 
     async def send(self, alert: Alert) -> DeliveryResult:
-        body = json.dumps(build_payload(alert)).encode("ascii")
+        return await self.send_group([alert])
+
+    async def send_group(self, alerts: Sequence[Alert]) -> DeliveryResult:
+        if not 1 <= len(alerts) <= self.max_group:
+            raise ValueError(
+                f"{self.name}: 1 to {self.max_group} alerts per message, got {len(alerts)}"
+            )
+        try:
+            payload = build_group_payload(alerts, self._templates, channel=self.name)
+        except TemplateRenderError as exc:
+            # The same template fails the same way on every retry.
+            return DeliveryResult(alerts[0].id, self.name, DeliveryStatus.PERMANENT, str(exc))
+        body = json.dumps(payload).encode("ascii")
         headers = {"content-type": "application/json", "user-agent": self._user_agent}
         return await post(
             self._http,
             self._url,
             body,
             headers,
-            alert=alert,
+            alert=alerts[0],
             channel=self.name,
             timeout=self._timeout,
             clock=self._clock,

@@ -1,0 +1,393 @@
+"""Apprise channel: alerts to Discord, Teams, Telegram, ntfy and a hundred more services.
+
+Owns everything between an ``apprise`` channel config and the ``apprise``
+library (an optional extra, ``pip install 'news-monitor[apprise]'``):
+
+- the lazy import, and the config problems it and the URLs can cause
+  (:func:`config_problems`, called by ``monitor.config`` so that ``check`` and
+  ``run`` refuse such a config with ``file:line`` messages). A problem names
+  the URL by its position (``urls[2]``), never by its text: Apprise URLs carry
+  tokens;
+- the plain-text title and body of one alert or of a group of up to
+  ``max_group`` alerts, with ``@`` in feed text swapped for a look-alike so a
+  title cannot ping ``@everyone`` on Discord;
+- one delivery attempt: Apprise's blocking ``notify`` runs in a worker
+  thread, bounded by the delivery timeout. Apprise answers only True or False,
+  so True is DELIVERED and False is RETRY, and the warnings Apprise logged
+  during that call, with every URL piece redacted, become the result's
+  detail (what ``news-monitor send-test`` prints).
+
+Apprise logs through the stdlib logger ``apprise``, and some of its lines
+quote URLs. A filter on that logger diverts every record made inside one of
+our calls into that call's capture, so those lines reach the detail
+(redacted) and never the process log. The capture is keyed by a context
+variable, not by thread, because Apprise 2 runs a service in its own
+executor thread (with the caller's context copied); concurrent sends of
+different channels therefore never see each other's lines.
+
+Templates: the constructor accepts ``templates`` (parts ``title`` and
+``body``) and keeps them, but does not apply them yet; rendering goes through
+:meth:`AppriseChannel.render_title` and :meth:`AppriseChannel.render_body`,
+the one place to apply them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from pydantic import SecretStr
+
+from monitor.delivery.base import Channel
+from monitor.delivery.channels._http import redact
+from monitor.delivery.render import (
+    one_line,
+    published_label,
+    safe_url,
+    snippet,
+    terms_label,
+    truncate,
+)
+from monitor.types import Alert, DeliveryResult, DeliveryStatus
+
+if TYPE_CHECKING:
+    import apprise as apprise_lib
+
+EXTRA_HINT = "pip install 'news-monitor[apprise]'"
+MISSING_EXTRA = f"type apprise needs the apprise extra: {EXTRA_HINT}"
+#: Most alerts in one notification: a list of ten still reads as one message.
+MAX_GROUP = 10
+TITLE_LIMIT = 200
+SNIPPET_WIDTH = 300
+QUERY_LIMIT = 300
+#: Characters of Apprise's own explanation kept in a detail.
+MAX_DETAIL_CHARS = 600
+#: URL pieces shorter than this are not redacted (they would blank out ordinary words).
+MIN_SECRET_CHARS = 4
+#: Fullwidth commercial at: looks like ``@`` but no service reads it as a mention.
+_AT_LOOKALIKE = "\uff20"
+_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*)://")
+_PIECE_SEPARATORS = re.compile(r"[/:@?&=#,;+]")
+_OVERFLOW_PARAM = re.compile(r"[?&]overflow=", re.IGNORECASE)
+
+#: The lines Apprise logs during the current call; None outside our calls.
+_capture: ContextVar[list[str] | None] = ContextVar("monitor_apprise_capture", default=None)
+
+
+class _DivertCaptured(logging.Filter):
+    """On the ``apprise`` logger: records made inside a capture go to it, and no further."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        lines = _capture.get()
+        if lines is None:
+            return True
+        if record.levelno >= logging.WARNING:
+            try:
+                lines.append(record.getMessage())
+            except Exception:  # a malformed record must not break the notification
+                lines.append(str(record.msg))
+        # Dropped even below WARNING: Apprise's debug lines quote URLs and payloads.
+        return False
+
+
+_DIVERT = _DivertCaptured()
+
+
+@contextmanager
+def _captured() -> Iterator[list[str]]:
+    """Collect (and keep out of the process log) what Apprise logs inside the block."""
+    logging.getLogger("apprise").addFilter(_DIVERT)  # idempotent: the same object
+    lines: list[str] = []
+    token = _capture.set(lines)
+    try:
+        yield lines
+    finally:
+        _capture.reset(token)
+
+
+def _have_apprise() -> bool:
+    """Whether the apprise extra is installed (its import is cached after the first call)."""
+    try:
+        import apprise  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def url_secrets(url: str) -> list[str]:
+    """Substrings of an Apprise URL that must never appear in a detail, longest first.
+
+    Apprise puts tokens anywhere (``tgram://BOT_TOKEN/CHAT``, ``discord://ID/TOKEN``,
+    ``ntfys://user:pass@host/topic``, ``?token=``), so everything but the scheme
+    and the query's parameter names counts as secret: the URL, what follows
+    ``://``, every path segment, every piece between separators, and the
+    percent-decoded form of each.
+    """
+    match = _SCHEME.match(url)
+    rest = url[match.end() :] if match else url
+    location, _, query = rest.partition("?")
+    parts = {url, url.strip(), rest, location, query}
+    for segment in location.split("/"):
+        parts.add(segment)
+        parts.update(_PIECE_SEPARATORS.split(segment))
+    for pair in query.split("&"):
+        _, _, value = pair.partition("=")
+        parts.add(value)
+        parts.update(_PIECE_SEPARATORS.split(value))
+    parts |= {unquote(part) for part in parts}
+    return sorted((p for p in parts if len(p) >= MIN_SECRET_CHARS), key=len, reverse=True)
+
+
+@functools.cache
+def _schemes() -> Mapping[str, tuple[str, str]]:
+    """Every scheme Apprise knows, lowercase, to (service name, setup URL).
+
+    Only asked once a URL failed (the catalogue takes Apprise half a second)."""
+    import apprise
+
+    out: dict[str, tuple[str, str]] = {}
+    with _captured():
+        details = apprise.Apprise().details()
+    for schema in details.get("schemas", ()):
+        named = (str(schema.get("service_name", "")), str(schema.get("setup_url", "")))
+        for key in ("protocols", "secure_protocols"):
+            for protocol in schema.get(key) or ():
+                out.setdefault(str(protocol).lower(), named)
+    return out
+
+
+def _why_unusable(url: str) -> str:
+    """Why Apprise could not build a service from ``url``, without quoting any of it
+    but the scheme (which is never a secret)."""
+    match = _SCHEME.match(url)
+    if match is None:
+        return "not an Apprise URL (expected scheme://..., e.g. discord://ID/TOKEN)"
+    scheme = match.group(1).lower()
+    known = _schemes()
+    if known and scheme not in known:
+        return f"Apprise has no service for the scheme {scheme}://"
+    name, setup = known.get(scheme, ("", ""))
+    what = f"a valid {name} URL" if name else f"a valid {scheme}:// URL"
+    where = f" (see {setup})" if setup else ""
+    return f"not {what}: a token is missing or malformed{where}"
+
+
+def _instantiate(url: str, asset: apprise_lib.AppriseAsset) -> apprise_lib.NotifyBase | None:
+    """The Apprise service for ``url``, or None; Apprise's log lines stay captured."""
+    import apprise
+
+    with _captured():
+        return apprise.Apprise.instantiate(url, asset=asset)
+
+
+def _asset() -> apprise_lib.AppriseAsset:
+    """Settings shared by a channel's services."""
+    import apprise
+
+    # async_mode=False: several URLs of one channel are notified one after the other
+    # in the calling thread, where the capture's context is (Apprise 1 would hand
+    # them to a thread pool that does not copy it).
+    return apprise.AppriseAsset(app_id="news-monitor", async_mode=False)
+
+
+def config_problems(urls: Sequence[SecretStr]) -> list[tuple[int | None, str]]:
+    """What stops an apprise channel with ``urls`` from working, as (index into
+    ``urls``, or None for the whole channel, message); empty when it can work.
+
+    Messages name a URL by position (``urls[2]``), never by content.
+    """
+    if not _have_apprise():
+        return [(None, MISSING_EXTRA)]
+    asset = _asset()
+    problems: list[tuple[int | None, str]] = []
+    for index, secret in enumerate(urls):
+        url = secret.get_secret_value()
+        if _instantiate(url, asset) is None:
+            problems.append((index, f"urls[{index}]: {_why_unusable(url)}"))
+    return problems
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _text(text: str) -> str:
+    """Feed text as one clean line that cannot mention anyone."""
+    return one_line(text).replace("@", _AT_LOOKALIKE)
+
+
+def _facts(alert: Alert) -> list[str]:
+    """Link, source and matched terms of ``alert``, one per line."""
+    lines = []
+    if url := safe_url(alert.article.url):
+        lines.append(url)
+    lines.append(f"Source: {_text(alert.article.feed_id)} | Published: {published_label(alert)}")
+    terms = _text(terms_label(alert)) or "-"
+    lines.append(f"Matched: {terms} | Rule: {_text(alert.rule_id)}")
+    return lines
+
+
+def default_title(alerts: Sequence[Alert]) -> str:
+    """``[rule] Article title`` for one alert; a count and the rules for a group."""
+    if len(alerts) == 1:
+        alert = alerts[0]
+        title = _text(alert.article.title) or "(no title)"
+        return truncate(f"[{_text(alert.rule_id)}] {title}", TITLE_LIMIT)
+    rules = ", ".join(dict.fromkeys(_text(a.rule_id) for a in alerts))
+    return truncate(f"news-monitor: {len(alerts)} alerts ({rules})", TITLE_LIMIT)
+
+
+def default_body(alerts: Sequence[Alert]) -> str:
+    """Plain text: one alert's link, facts, snippet and query; or a numbered list of
+    a group's alerts (title, link, facts; no snippets, to keep the message short)."""
+    if len(alerts) == 1:
+        alert = alerts[0]
+        lines = _facts(alert)
+        if excerpt := snippet(alert, SNIPPET_WIDTH):
+            lines.append("")
+            lines.append(excerpt.replace("@", _AT_LOOKALIKE))
+        if query := truncate(_text(alert.query), QUERY_LIMIT):
+            lines.append("")
+            lines.append(f"Query: {query}")
+        return "\n".join(lines)
+    entries = []
+    for number, alert in enumerate(alerts, 1):
+        title = truncate(_text(alert.article.title), TITLE_LIMIT) or "(no title)"
+        entries.append("\n".join([f"{number}. {title}", *(f"   {f}" for f in _facts(alert))]))
+    return "\n\n".join(entries)
+
+
+# --- the channel -----------------------------------------------------------------------------
+
+
+class AppriseChannel(Channel):
+    """Sends alerts through one or more Apprise URLs, up to ``MAX_GROUP`` per notification.
+
+    Every URL gets every notification. Apprise reports one verdict for all of
+    them, so when one of two URLs fails the attempt is retried for both and
+    the other one sees the alert twice (delivery is at least once).
+    """
+
+    max_group = MAX_GROUP
+
+    def __init__(
+        self,
+        name: str,
+        urls: Sequence[SecretStr],
+        *,
+        timeout: float,
+        templates: Mapping[str, str] | None = None,
+        max_group: int = MAX_GROUP,
+    ) -> None:
+        """Build one Apprise service per URL. ``timeout`` bounds one attempt (seconds);
+        ``templates`` (parts ``title``, ``body``) are kept but not applied yet;
+        ``max_group`` is 1 (one notification per alert) to ``MAX_GROUP``.
+
+        Raises ValueError naming the channel and the problem (the extra is not
+        installed; ``urls[2]`` is not a URL Apprise can use), never a URL.
+        """
+        super().__init__(name)
+        if not _have_apprise():
+            raise ValueError(f"channel '{name}': {MISSING_EXTRA}")
+        if not urls:
+            raise ValueError(f"channel '{name}': needs at least one URL")
+        if not 1 <= max_group <= MAX_GROUP:
+            raise ValueError(
+                f"max_group of an apprise channel is 1 to {MAX_GROUP}, got {max_group}"
+            )
+        self.max_group = max_group
+        self._timeout = timeout
+        #: Title/body templates, kept for :meth:`render_title` / :meth:`render_body`.
+        self.templates: Mapping[str, str] = MappingProxyType(dict(templates or {}))
+        self._secrets = sorted(
+            {piece for url in urls for piece in url_secrets(url.get_secret_value())},
+            key=len,
+            reverse=True,
+        )
+        import apprise
+
+        asset = _asset()
+        self._apprise = apprise.Apprise(asset=asset)
+        for index, secret in enumerate(urls):
+            url = secret.get_secret_value()
+            service = _instantiate(url, asset)
+            if service is None:
+                raise ValueError(f"channel '{name}': urls[{index}]: {_why_unusable(url)}")
+            if not _OVERFLOW_PARAM.search(url):
+                # Apprise's default hands an over-long message to the service as it is, and
+                # Discord (2000 characters) refuses a group of ten alerts, on every retry.
+                # Split it into several messages instead, unless the URL chose ?overflow=.
+                service.overflow_mode = apprise.OverflowMode.SPLIT
+            # A request that outlives our deadline would keep its thread busy after the
+            # attempt was given up (and could deliver after being counted as a failure).
+            service.socket_connect_timeout = min(service.socket_connect_timeout, timeout)
+            service.socket_read_timeout = min(service.socket_read_timeout, timeout)
+            self._apprise.add(service)
+        self._count = len(urls)
+
+    def __repr__(self) -> str:
+        return f"AppriseChannel(name={self.name!r}, urls={self._count})"
+
+    def render_title(self, alerts: Sequence[Alert]) -> str:
+        """The notification title for ``alerts`` (plain text)."""
+        return default_title(alerts)
+
+    def render_body(self, alerts: Sequence[Alert]) -> str:
+        """The notification body for ``alerts`` (plain text)."""
+        return default_body(alerts)
+
+    async def send(self, alert: Alert) -> DeliveryResult:
+        return await self.send_group([alert])
+
+    async def send_group(self, alerts: Sequence[Alert]) -> DeliveryResult:
+        if not 1 <= len(alerts) <= self.max_group:
+            raise ValueError(
+                f"{self.name}: 1 to {self.max_group} alerts per message, got {len(alerts)}"
+            )
+        first = alerts[0].id
+        title, body = self.render_title(alerts), self.render_body(alerts)
+        try:
+            async with asyncio.timeout(self._timeout):
+                ok, lines = await asyncio.to_thread(self._notify, title, body)
+        except TimeoutError:
+            return self._result(
+                first,
+                DeliveryStatus.RETRY,
+                f"timed out after {self._timeout:g}s (Apprise may still deliver it late)",
+            )
+        except Exception as exc:  # a plugin bug must not escape as a crash of the worker
+            return self._result(
+                first, DeliveryStatus.RETRY, f"Apprise raised {type(exc).__name__}: {exc}"
+            )
+        said = "; ".join(one_line(line) for line in lines if line.strip())
+        if ok:
+            services = f"{self._count} Apprise URL" + ("s" if self._count != 1 else "")
+            detail = f"sent to {services}" + (f" ({said})" if said else "")
+            return self._result(first, DeliveryStatus.DELIVERED, detail)
+        return self._result(
+            first,
+            DeliveryStatus.RETRY,
+            f"Apprise: {said}" if said else "Apprise reported a failure without saying why",
+        )
+
+    def _notify(self, title: str, body: str) -> tuple[bool, list[str]]:
+        """One blocking Apprise call (run in a worker thread): its verdict and log lines."""
+        import apprise
+
+        with _captured() as lines:
+            # bool(): Apprise 1 returns a bool, Apprise 2 a result object that converts to one.
+            ok = bool(
+                self._apprise.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+            )
+        return ok, lines
+
+    def _result(self, alert_id: str, status: DeliveryStatus, detail: str) -> DeliveryResult:
+        detail = truncate(redact(detail, self._secrets), MAX_DETAIL_CHARS)
+        return DeliveryResult(alert_id, self.name, status, detail)

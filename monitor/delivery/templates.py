@@ -1,0 +1,325 @@
+"""Jinja2 message templates: checked when the config loads, compiled once per channel,
+rendered per message into the format of the part they fill.
+
+Templates come from config files, so they run in Jinja2's immutable sandbox (no
+route to Python internals such as ``__class__``, no mutating the context) with
+``StrictUndefined`` (a misspelt variable is an error, not an empty string).
+``check_template`` finds syntax errors, unknown filters and unknown variables
+up front with the template line; ``ChannelTemplates`` compiles a channel's
+parts once; ``ChannelTemplates.render`` turns any failure while rendering into
+``TemplateRenderError`` naming channel, part and line, which the channel
+reports as a PERMANENT delivery result.
+
+Context of every template::
+
+    alerts    list of alert views, oldest first (the whole message's alerts)
+    alert     the alert being rendered: the first one, or for Slack ``body`` each in turn
+    count     len(alerts)
+    channel   the channel's name in the config
+    digest    None, "hourly" or "daily" (email digests)
+    link(url, label)  a link in the part's own format; ``label`` alone when ``url``
+                      is not http(s)
+
+Each alert view has ``id``, ``title``, ``url`` (http(s) only, else ""),
+``source`` (the feed id), ``published`` (``2026-01-05 14:03 UTC`` or
+``unknown``), ``rule``, ``query``, ``terms`` (the matched terms, a list of
+strings), ``snippet`` (plain text around the first match) and ``author``
+("" when unknown). Text values are already one line, free of control
+characters and bounded in length.
+
+Escaping is the format's job, never the template author's, and feed text
+cannot undo it: a ``Format`` escapes the value of every ``{{ }}`` (Slack
+mrkdwn through ``finalize``; HTML through autoescape) while the template's
+own literal text passes as written, so an author may use markup and feed
+text may not. ``link()`` is the one helper whose output is not escaped again:
+it escapes its label and accepts only http(s) URLs itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from monitor.delivery.render import one_line, published_label, safe_url, snippet, truncate
+from monitor.types import Alert
+
+#: Names every template may use besides Jinja's own globals (``range``, ``namespace`` ...).
+CONTEXT_NAMES = ("alert", "alerts", "channel", "count", "digest", "link")
+#: Bounds on view values: a hostile feed must not make a template's output unbounded.
+TITLE_LIMIT = 1000
+SHORT_LIMIT = 200
+QUERY_LIMIT = 1000
+DEFAULT_SNIPPET_WIDTH = 300
+
+
+class TemplateRenderError(Exception):
+    """A template failed while rendering (missing attribute, sandbox refusal, 1/0 ...)."""
+
+    def __init__(self, channel: str, part: str, line: int | None, reason: str) -> None:
+        where = f" at line {line}" if line is not None else ""
+        super().__init__(f"channel '{channel}': template '{part}' failed{where}: {reason}")
+        #: Channel name.
+        self.channel = channel
+        #: The template part (``title``, ``body``, ``subject`` ...).
+        self.part = part
+        #: Line of the template where it failed, when Jinja's traceback says.
+        self.line = line
+
+
+class _Raw(str):
+    """Text already safe for its format (made only by ``link``): not escaped again."""
+
+    __slots__ = ()
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _text_link(url: str, label: str) -> str:
+    return f"{label} <{url}>"
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """How the output of one template part is made safe for where it goes."""
+
+    #: Name, for messages.
+    name: str
+    #: Escapes the value of every ``{{ }}`` (ignored with ``html``: autoescape does it).
+    escape: Callable[[str], str] = _same
+    #: ``(safe http(s) url, label)`` -> a link in this format, label escaped by the function.
+    link: Callable[[str, str], str] = _text_link
+    #: HTML autoescaping instead of ``escape``.
+    html: bool = False
+    #: Collapse the rendered output to one clean line (subjects, console lines, headers).
+    single_line: bool = False
+
+
+def _html_link(url: str, label: str) -> str:
+    return Markup('<a href="{}">{}</a>').format(url, label)
+
+
+#: Plain text as written (an email's text part).
+TEXT = Format("text")
+#: One line of plain text: the rendered output goes through ``render.one_line``.
+LINE = Format("one line", single_line=True)
+#: HTML with every value escaped (an email's HTML part).
+HTML = Format("html", html=True, link=_html_link)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """What a template sees of one alert: cleaned, bounded text only."""
+
+    #: The alert id (also the webhook-id / Message-ID base).
+    id: str
+    #: Article title, or "" when it has none.
+    title: str
+    #: Article URL when it is http(s), else "".
+    url: str
+    #: Feed id the article came from.
+    source: str
+    #: ``2026-01-05 14:03 UTC``, or ``unknown``.
+    published: str
+    #: Rule id.
+    rule: str
+    #: The rule's query text.
+    query: str
+    #: Matched query terms, first-seen order.
+    terms: tuple[str, ...]
+    #: Plain-text excerpt around the first match.
+    snippet: str
+    #: Author, or "".
+    author: str
+
+
+def view_of(alert: Alert, snippet_width: int = DEFAULT_SNIPPET_WIDTH) -> AlertView:
+    """The template view of ``alert``."""
+    article = alert.article
+    return AlertView(
+        id=alert.id,
+        title=truncate(one_line(article.title), TITLE_LIMIT),
+        url=safe_url(article.url) or "",
+        source=truncate(one_line(article.feed_id), SHORT_LIMIT),
+        published=published_label(alert),
+        rule=truncate(one_line(alert.rule_id), SHORT_LIMIT),
+        query=truncate(one_line(alert.query), QUERY_LIMIT),
+        terms=tuple(truncate(one_line(t), SHORT_LIMIT) for t in alert.matched_terms),
+        snippet=snippet(alert, snippet_width),
+        author=truncate(one_line(article.author), SHORT_LIMIT),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The data of one message, from which each part's template variables are made."""
+
+    #: Views of the message's alerts, oldest first (never empty).
+    alerts: tuple[AlertView, ...]
+    #: Channel name.
+    channel: str
+    #: ``hourly`` / ``daily`` for an email digest, else None.
+    digest: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        alerts: Sequence[Alert],
+        *,
+        channel: str,
+        digest: str | None = None,
+        snippet_width: int = DEFAULT_SNIPPET_WIDTH,
+    ) -> Context:
+        if not alerts:
+            raise ValueError("a message needs at least one alert")
+        return cls(tuple(view_of(a, snippet_width) for a in alerts), channel, digest)
+
+    def variables(self, current: int = 0) -> dict[str, Any]:
+        """Template variables with ``alert`` bound to ``alerts[current]``."""
+        return {
+            "alerts": list(self.alerts),
+            "alert": self.alerts[current],
+            "count": len(self.alerts),
+            "channel": self.channel,
+            "digest": self.digest,
+        }
+
+
+def _finalizer(escape: Callable[[str], str]) -> Callable[[Any], Any]:
+    def finalize(value: Any) -> Any:
+        if value is None:  # {{ digest }} outside a digest: nothing, not "None"
+            return ""
+        if isinstance(value, _Raw):
+            return value
+        return escape(str(value))  # str() of a StrictUndefined raises, as it should
+
+    return finalize
+
+
+@functools.cache
+def environment(fmt: Format) -> jinja2.Environment:
+    """The sandboxed environment of ``fmt`` (one per format, shared by every channel)."""
+    if fmt.html:
+        env: jinja2.Environment = ImmutableSandboxedEnvironment(
+            undefined=jinja2.StrictUndefined, autoescape=True
+        )
+    else:
+        env = ImmutableSandboxedEnvironment(
+            undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalizer(fmt.escape)
+        )
+    raw: Callable[[str], str] = _same if fmt.html else _Raw
+
+    def link(url: object, label: object) -> str:
+        text = str(label)
+        safe = safe_url(str(url))
+        if safe is None:
+            return Markup.escape(text) if fmt.html else _Raw(fmt.escape(text))
+        return raw(fmt.link(safe, text))
+
+    env.globals["link"] = link
+    return env
+
+
+def _line_of(source_ast: nodes.Template, name: str) -> int:
+    for node in source_ast.find_all(nodes.Name):
+        if node.name == name and node.ctx == "load":
+            return int(node.lineno)
+    return 1
+
+
+def check_template(source: str, part: str = "template") -> None:
+    """Raise ValueError naming ``part`` and the line if ``source`` is not a usable template.
+
+    Catches syntax errors, unknown filters and tests, and variables that are
+    not in the context (``aler.title``). A missing attribute (``alert.titel``)
+    only shows when rendering, where it is a TemplateRenderError.
+    """
+    compile_template(source, TEXT, part)
+
+
+def compile_template(source: str, fmt: Format, part: str = "template") -> jinja2.Template:
+    """``source`` compiled for ``fmt``; ValueError as ``check_template`` says."""
+    env = environment(fmt)
+    try:
+        source_ast = env.parse(source)
+        template = env.from_string(source_ast)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"template '{part}', line {exc.lineno}: {exc.message}") from None
+    known = set(CONTEXT_NAMES) | set(env.globals)
+    unknown = sorted(meta.find_undeclared_variables(source_ast) - known)
+    if unknown:
+        name = unknown[0]
+        raise ValueError(
+            f"template '{part}', line {_line_of(source_ast, name)}: unknown variable "
+            f"'{name}' (known: {', '.join(CONTEXT_NAMES)})"
+        )
+    return template
+
+
+def _failed_line(exc: BaseException) -> int | None:
+    """The template line an exception came from: Jinja names template frames ``<template>``."""
+    lines = [
+        f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == "<template>"
+    ]
+    return lines[-1] if lines else None
+
+
+class ChannelTemplates:
+    """One channel's templates, compiled once, each in the format of its part."""
+
+    def __init__(
+        self, channel: str, sources: Mapping[str, str], formats: Mapping[str, Format]
+    ) -> None:
+        """Compile ``sources`` (part -> template); ValueError for a bad one or an unknown part."""
+        unknown = sorted(set(sources) - set(formats))
+        if unknown:
+            raise ValueError(
+                f"channel '{channel}': unknown template part(s) {', '.join(unknown)}; "
+                f"this channel has: {', '.join(formats) or 'none'}"
+            )
+        self.channel = channel
+        self._formats = dict(formats)
+        self._compiled = {
+            part: compile_template(source, formats[part], part) for part, source in sources.items()
+        }
+
+    def __contains__(self, part: object) -> bool:
+        return part in self._compiled
+
+    def __bool__(self) -> bool:
+        return bool(self._compiled)
+
+    def __repr__(self) -> str:
+        return f"ChannelTemplates(channel={self.channel!r}, parts={sorted(self._compiled)!r})"
+
+    def render(self, part: str, context: Context, current: int = 0) -> str:
+        """Render ``part`` with ``alert`` = ``context.alerts[current]``.
+
+        Raises TemplateRenderError for any failure inside the template: the
+        template is user code, and whatever it trips on must become a delivery
+        result, not a crash of the worker.
+        """
+        try:
+            output = self._compiled[part].render(context.variables(current))
+        except Exception as exc:  # user code: anything it raises is a failed message
+            reason = f"{type(exc).__name__}: {exc}"
+            raise TemplateRenderError(self.channel, part, _failed_line(exc), reason) from exc
+        return one_line(output) if self._formats[part].single_line else output
+
+
+def compile_channel_templates(
+    channel: str, sources: Mapping[str, str] | None, formats: Mapping[str, Format]
+) -> ChannelTemplates | None:
+    """``ChannelTemplates`` for ``sources``, or None when there are none."""
+    if not sources:
+        return None
+    return ChannelTemplates(channel, sources, formats)
