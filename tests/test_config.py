@@ -89,6 +89,18 @@ def test_readme_example_is_valid(tmp_path: Path) -> None:
     assert loaded.config.rules and loaded.config.feeds and loaded.config.channels
 
 
+@pytest.mark.parametrize("doc", ["README.md", ".env.example"])
+def test_every_setting_is_documented(doc: str) -> None:
+    """The configuration reference and .env.example name every MONITOR_* setting."""
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    missing = [
+        f"MONITOR_{name.upper()}"
+        for name in Settings.model_fields
+        if not re.search(rf"\bMONITOR_{name.upper()}\b", text)
+    ]
+    assert missing == [], f"{doc} does not document {missing}"
+
+
 def test_shipped_rules_are_valid() -> None:
     loaded = load_config(settings_for(ROOT / "rules"), env={})
     assert any(r.query == "Iran AND Russia AND drones" for r in loaded.config.rules)
