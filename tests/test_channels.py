@@ -37,6 +37,7 @@ from monitor.delivery.channels import (
     WebhookChannel,
     build_channel,
 )
+from monitor.delivery.channels import email as email_mod
 from monitor.delivery.channels import slack as slack_mod
 from monitor.delivery.channels import webhook as webhook_mod
 from monitor.delivery.channels.console import format_line
@@ -48,9 +49,11 @@ from monitor.delivery.render import (
     snippet,
     snippet_of,
 )
-from monitor.types import DeliveryStatus, Hit
+from monitor.delivery.templates import ChannelTemplates
+from monitor.types import Alert, DeliveryStatus, Hit
 from tests.conftest import FrozenClock
 from tests.factories import TEXT, make_alert, make_article, make_settings, with_article
+from tests.servers import smtp_sink
 
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX"
 HOOK_URL = "https://receiver.example/hooks/alerts?token=SECRETTOKEN123"
@@ -421,6 +424,213 @@ async def test_slack_does_not_follow_redirects(clock: FrozenClock) -> None:
     assert "redirect" in result.detail
 
 
+# --- slack: groups and templates ------------------------------------------------------------
+
+
+def group_of(count: int) -> list[Alert]:
+    """``count`` alerts of two rules with distinct ids and titles."""
+    return [
+        with_article(
+            make_alert(id=f"alert-{i}", rule_id="rule-a" if i % 3 else "rule-b"),
+            title=f"Story {i} about drones",
+        )
+        for i in range(count)
+    ]
+
+
+def hostile_alert(i: int) -> Alert:
+    """Every field huge and full of mrkdwn; the snippet a run of bolded ``&``s (worst case)."""
+    huge = "&<>*_~`" * 2000 + EVIL_TITLE
+    # Even alerts: a URL just inside the link budget (755 ``&amp;`` + prefix); odd: far over.
+    url = "https://evil.example/?" + ("&" * 150 if i % 2 == 0 else "&a=<b>|" * 500)
+    text = "&" * 3000 + " " + huge
+    article = make_article(
+        id=f"hostile-{i}", title=huge, text=text, feed_id="f&<" * 1000, author=huge, url=url
+    )
+    hits = tuple(Hit("text", k, k + 1, "&<" * 900 if k % 2 else f"*{k}*") for k in range(3000))
+    return make_alert(
+        id=f"hostile-{i}", article=article, hits=hits, rule_id=f"r{i}-" + "r" * 400,
+        query="Iran AND " + huge,
+    )  # fmt: skip
+
+
+def assert_within_block_kit(payload: dict[str, Any]) -> None:
+    blocks = payload["blocks"]
+    assert len(blocks) <= slack_mod.BLOCK_LIMIT
+    assert blocks[0]["type"] == "header"
+    assert 1 <= len(blocks[0]["text"]["text"]) <= slack_mod.HEADER_LIMIT
+    for block in blocks[1:]:
+        if "text" in block:
+            assert 1 <= len(block["text"]["text"]) <= slack_mod.SECTION_LIMIT
+        for field in block.get("fields", []) + block.get("elements", []):
+            assert len(field["text"]) <= slack_mod.FIELD_LIMIT
+    assert len(payload["text"]) <= slack_mod.SECTION_LIMIT
+    # Every mrkdwn text (not the plain_text header) has whole entities only: feed text's
+    # "&" always escaped, and no cut inside an "&amp;".
+    for text in [payload["text"], *strings(blocks[1:])]:
+        assert not re.search(r"&(?!amp;|lt;|gt;)", text), "raw & or half an entity"
+
+
+def test_slack_group_payload_shape() -> None:
+    alerts = group_of(3)
+    payload = slack_mod.build_group_payload(alerts)
+    header, *sections = payload["blocks"]
+    assert header["text"] == {
+        "type": "plain_text", "text": "news-monitor: 3 alerts · rule-b, rule-a",
+    }  # fmt: skip
+    assert payload["text"] == "news-monitor: 3 alerts · rule-b, rule-a"
+    assert [s["type"] for s in sections] == ["section"] * 3
+    title, meta, quote = sections[1]["text"]["text"].split("\n")
+    assert title == (
+        "*<https://www.aljazeera.com/news/2026/1/5/iran-russia-drones|Story 1 about drones>*"
+    )
+    assert meta == "aljazeera · 2026-01-05 14:03 UTC · rule rule-a · matched: drones, Iran, Russia"
+    assert quote.startswith("> …") and "*Iran* will supply" in quote
+    assert len(quote) <= 3 + slack_mod.GROUP_SNIPPET_WIDTH + 2 * 3  # three terms bolded
+
+
+def test_slack_group_of_ten_hostile_alerts_stays_within_block_kit_limits() -> None:
+    alerts = [hostile_alert(i) for i in range(slack_mod.MAX_GROUP)]
+    payload = slack_mod.build_group_payload(alerts)
+    assert len(payload["blocks"]) == 1 + slack_mod.MAX_GROUP
+    assert_within_block_kit(payload)
+    joined = "\n".join(strings(payload))
+    for bad in ("<!", "<@", "<http://evil", "<https://evil.example|", "*bold*", "`", "~s~"):
+        assert bad not in joined, bad
+    # The only angle-bracket markup: our links to the (linkable, even) articles' URLs.
+    links = re.findall(r"<([^|>]*)\|", joined)
+    assert links == ["https://evil.example/?" + "&amp;" * 150] * (slack_mod.MAX_GROUP // 2)
+    # The budgets hold by construction; the section that comes nearest shows the margin.
+    longest = max(len(b["text"]["text"]) for b in payload["blocks"][1:])
+    assert 2000 < longest <= slack_mod.SECTION_LIMIT
+
+
+def test_slack_group_header_names_what_fits() -> None:
+    alerts = [make_alert(id=f"a{i}", rule_id=f"rule-{i}-" + "x" * 40) for i in range(10)]
+    header = slack_mod.build_group_payload(alerts)["blocks"][0]["text"]["text"]
+    assert len(header) <= slack_mod.HEADER_LIMIT
+    assert header.startswith("news-monitor: 10 alerts · rule-0-")
+    assert re.search(r", \+\d more$", header)
+
+
+def test_slack_templates_keep_every_limit_with_hostile_text() -> None:
+    body = (
+        "{% for _ in range(20) %}*{{ alert.title }}* {{ link(alert.url, alert.author) }} "
+        "{{ alert.snippet }} {{ alert.terms | join(', ') }}{% endfor %}"
+    )
+    templates = ChannelTemplates(
+        "s",
+        {"title": "{% for a in alerts %}{{ a.title }}{% endfor %}", "body": body},
+        slack_mod.TEMPLATE_FORMATS,
+    )
+    alerts = [hostile_alert(i) for i in range(slack_mod.MAX_GROUP)]
+    payload = slack_mod.build_group_payload(alerts, templates, channel="s")
+    assert_within_block_kit(payload)
+    for block in payload["blocks"][1:]:
+        text = block["text"]["text"]
+        assert text.endswith("…")  # cut by clip_mrkdwn ...
+        assert text.rfind("<") < text.rfind(">") or "<" not in text  # ... never inside a link
+    joined = "\n".join(strings(payload["blocks"][1:]))
+    assert "<!" not in joined and "<@" not in joined and "*bold*" not in joined
+
+
+def test_slack_template_output_cannot_inject_through_feed_text() -> None:
+    alert = with_article(
+        make_alert(terms=("Iran",)),
+        title=EVIL_TITLE,
+        text="Iran <@U123> and <!here|here> said `rm -rf` ~strike~ _it_ &",
+        author="<!everyone>",
+    )
+    templates = ChannelTemplates(
+        "s",
+        {
+            "title": "New: {{ alert.title }}",
+            "body": "*{{ alert.title }}* by {{ alert.author }}\n> {{ alert.snippet }} "
+            "_{{ alert.terms | join(', ') }}_ {{ alert.source }} <!here>",
+        },
+        slack_mod.TEMPLATE_FORMATS,
+    )
+    payload = slack_mod.build_group_payload([alert], templates, channel="s")
+    header, body = payload["blocks"]
+    # A plain_text header shows text as written: no markup is parsed there.
+    assert header["text"] == {"type": "plain_text", "text": f"New: {EVIL_TITLE}"}
+    assert payload["text"] == slack_mod.escape(f"New: {EVIL_TITLE}")  # notifications parse it
+    text = body["text"]["text"]
+    for bad in ("<!channel>", "<@", "<!everyone>", "<http://evil", "*bold*", "`rm", "~strike~"):
+        assert bad not in text, bad
+    assert text.startswith("*&lt;!channel&gt; ∗bold∗ &lt;http://evil.com|click&gt;* by ")
+    assert text.endswith("_Iran_ aljazeera <!here>")  # the template's own markup is kept
+
+
+def test_slack_title_template_alone_keeps_the_single_layout() -> None:
+    templates = ChannelTemplates(
+        "s", {"title": "{{ alert.rule | upper }}"}, slack_mod.TEMPLATE_FORMATS
+    )
+    payload = slack_mod.build_group_payload([make_alert()], templates, channel="s")
+    today = slack_mod.build_payload(make_alert())
+    assert payload["blocks"][1:] == today["blocks"][1:]
+    assert payload["blocks"][0]["text"]["text"] == "IRAN-RUSSIA-DRONES"
+    assert payload["text"] == "IRAN-RUSSIA-DRONES"
+
+
+async def test_slack_group_is_one_post_answered_for_the_first_alert(clock: FrozenClock) -> None:
+    receiver = Receiver(httpx.Response(200, text="ok"))
+    alerts = group_of(4)
+    result = await slack(receiver, clock).send_group(alerts)
+    assert (result.status, result.alert_id) == (DeliveryStatus.DELIVERED, "alert-0")
+    (request,) = receiver.requests
+    assert json.loads(request.content) == slack_mod.build_group_payload(alerts, channel="x")
+
+
+async def test_slack_max_group_one_is_todays_single_message(clock: FrozenClock) -> None:
+    receiver = Receiver(httpx.Response(200, text="ok"))
+    channel = SlackChannel(
+        "s", SecretStr(SLACK_URL), receiver.client(), timeout=5.0, user_agent="u", clock=clock,
+        max_group=1,
+    )  # fmt: skip
+    assert channel.max_group == 1
+    await channel.send_group([make_alert()])
+    await channel.send(make_alert())
+    assert [json.loads(r.content) for r in receiver.requests] == [
+        slack_mod.build_payload(make_alert())
+    ] * 2
+    with pytest.raises(ValueError, match="1 to 1 alerts"):
+        await channel.send_group(group_of(2))
+
+
+async def test_slack_template_error_is_permanent_and_names_channel_and_part(
+    clock: FrozenClock,
+) -> None:
+    receiver = Receiver(httpx.Response(200, text="ok"))
+    channel = SlackChannel(
+        "team-slack", SecretStr(SLACK_URL), receiver.client(), timeout=5.0, user_agent="u",
+        clock=clock, templates={"title": "{{ alerts[1].title }}"},
+    )  # fmt: skip
+    result = await channel.send(make_alert())
+    assert result.status is DeliveryStatus.PERMANENT
+    assert result.detail.startswith("channel 'team-slack': template 'title' failed at line 1:")
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    ("code", "answer"),
+    [
+        (400, "invalid_payload"),
+        (403, "invalid_token"),
+        (404, "no_service"),
+        (410, "channel_is_archived"),
+    ],
+)
+async def test_slack_refusals_are_permanent_and_quote_slack(
+    clock: FrozenClock, code: int, answer: str
+) -> None:
+    receiver = Receiver(httpx.Response(code, text=answer))
+    result = await slack(receiver, clock).send_group(group_of(3))
+    assert result.status is DeliveryStatus.PERMANENT
+    assert result.detail == f"HTTP {code}: {answer}"
+    assert result.retry_after is None
+
+
 # --- webhook -----------------------------------------------------------------------------
 
 
@@ -606,6 +816,142 @@ async def test_email_without_smtp_host_is_permanent(clock: FrozenClock) -> None:
     result = await channel.send(make_alert())
     assert result.status is DeliveryStatus.PERMANENT
     assert result.detail == "MONITOR_SMTP_HOST is not set"
+
+
+def boundaryless(message: EmailMessage) -> bytes:
+    """The message's bytes with its random MIME boundaries replaced by a constant."""
+    return re.sub(rb"=+\d+=+", b"BOUNDARY", message.as_bytes())
+
+
+def test_email_group_of_one_is_todays_message() -> None:
+    for alert in (make_alert(), with_article(make_alert(), title="a\r\nBcc: x", author="")):
+        grouped = email_mod.build_group_message([alert], sender="m@x.org", to=["a@x.org"], now=0)
+        single = build_message(alert, sender="m@x.org", to=["a@x.org"], now=0)
+        assert boundaryless(grouped) == boundaryless(single)
+
+
+def test_email_group_subject_parts_and_message_id() -> None:
+    alerts = group_of(3)
+    message = parse(
+        email_mod.build_group_message(alerts, sender="m@x.org", to=["a@x.org"], now=1.8e9)
+    )
+    assert message["Subject"] == "[news-monitor] 3 alerts: rule-b, rule-a"
+    assert re.fullmatch(r"<[0-9a-f]{32}@group\.news-monitor>", message["Message-ID"])
+    assert message["Auto-Submitted"] == "auto-generated"
+    text = message.get_body(("plain",))
+    markup = message.get_body(("html",))
+    assert text is not None and markup is not None
+    plain = text.get_content()
+    assert plain.startswith("news-monitor: 3 alerts (rule-b, rule-a)\n")
+    for i, alert in enumerate(alerts):
+        assert f"--- {i + 1} of 3 ---\nStory {i} about drones\n" in plain
+        assert f"news-monitor alert {alert.id}" in plain
+    assert plain.count("Matched:   drones, Iran, Russia") == 3
+    html = markup.get_content()
+    assert html.count("<h2>") == 3 and html.count("<hr>") == 2
+    assert html.count("<mark>Iran</mark> will supply") == 3
+
+
+@pytest.mark.parametrize(
+    ("digest", "count", "expected"),
+    [
+        ("hourly", 7, "[news-monitor] Hourly digest: 7 alerts"),
+        ("daily", 2, "[news-monitor] Daily digest: 2 alerts"),
+        ("daily", 1, "[news-monitor] Daily digest: 1 alert"),
+    ],
+)
+def test_email_digest_subject(digest: str, count: int, expected: str) -> None:
+    alerts = group_of(count)
+    message = email_mod.build_group_message(
+        alerts, sender="m@x.org", to=["a@x.org"], now=0, digest=digest
+    )
+    assert message["Subject"] == expected
+    body = message.get_body(("plain",))
+    assert body is not None
+    assert body.get_content().startswith(f"{digest} digest: {count} alert")
+    single_id = f"<{alerts[0].id}@news-monitor>"
+    assert (message["Message-ID"] == single_id) is (count == 1)
+
+
+def test_email_group_message_id_is_stable_and_distinct() -> None:
+    alerts = group_of(3)
+    group_id = email_mod.group_message_id(alerts)
+    assert email_mod.group_message_id(list(reversed(alerts))) == group_id  # order-independent
+    assert email_mod.group_message_id(alerts[:2]) != group_id
+    assert group_id not in {email_mod.message_id(a) for a in alerts}
+    # An alert whose id looks like a group hash still gets a different Message-ID.
+    lookalike = make_alert(id=group_id.strip("<>").split("@")[0])
+    assert email_mod.message_id(lookalike) != group_id
+    first = email_mod.build_group_message(alerts, sender="m@x.org", to=["a@x.org"], now=0)
+    retry = email_mod.build_group_message(alerts, sender="m@x.org", to=["a@x.org"], now=99)
+    assert first["Message-ID"] == retry["Message-ID"] == group_id
+
+
+def test_email_group_headers_cannot_be_injected() -> None:
+    alerts = [make_alert(id="a1", rule_id="r\r\nBcc: victim@example.org"), make_alert(id="a2")]
+    templates = ChannelTemplates(
+        "m", {"subject": "{{ alert.title }}\r\nBcc: {{ alert.rule }}"}, email_mod.TEMPLATE_FORMATS
+    )
+    for tpl in (None, templates):
+        built = email_mod.build_group_message(
+            alerts, sender="m@x.org", to=["a@x.org"], now=0, templates=tpl, channel="m"
+        )
+        assert b"\nBcc:" not in built.as_bytes()
+        assert parse(built)["Bcc"] is None
+
+
+def test_email_subject_template_is_one_line_and_bounded() -> None:
+    alert = with_article(make_alert(), title="x" * 1000)
+    templates = ChannelTemplates(
+        "m", {"subject": "{{ alert.title }}\n{{ count }}"}, email_mod.TEMPLATE_FORMATS
+    )
+    built = email_mod.build_group_message(
+        [alert], sender="m@x.org", to=["a@x.org"], now=0, templates=templates, channel="m"
+    )
+    assert len(built["Subject"]) == email_mod.SUBJECT_LIMIT
+    assert built["Subject"].endswith("…")
+    # A template that renders an empty subject gets the default one.
+    empty = ChannelTemplates("m", {"subject": "{{ '' }}"}, email_mod.TEMPLATE_FORMATS)
+    built = email_mod.build_group_message(
+        [make_alert()], sender="m@x.org", to=["a@x.org"], now=0, templates=empty, channel="m"
+    )
+    assert built["Subject"] == email_mod.subject(make_alert())
+
+
+async def test_email_group_is_delivered_as_one_message_on_a_real_server() -> None:
+    alerts = group_of(5)
+    settings = make_settings(smtp_host="127.0.0.1", smtp_from="m@example.org")
+    with smtp_sink() as sink:
+        settings = make_settings(smtp_host=sink.host, smtp_port=sink.port, smtp_from="m@x.org")
+        channel = EmailChannel("mail", ["desk@example.org"], settings, FrozenClock())
+        assert channel.max_group == email_mod.MAX_GROUP
+        result = await channel.send_group(alerts)
+        retry = await channel.send_group(alerts)
+    assert (result.status, result.alert_id) == (DeliveryStatus.DELIVERED, "alert-0")
+    assert retry.status is DeliveryStatus.DELIVERED
+    first, second = sink.messages
+    assert first["Subject"] == "[news-monitor] 5 alerts: rule-b, rule-a"
+    assert first["Message-ID"] == second["Message-ID"] == email_mod.group_message_id(alerts)
+
+
+async def test_email_max_group_one_sends_todays_message(clock: FrozenClock) -> None:
+    with smtp_sink() as sink:
+        settings = make_settings(smtp_host=sink.host, smtp_port=sink.port, smtp_from="m@x.org")
+        channel = EmailChannel("mail", ["desk@example.org"], settings, clock, max_group=1)
+        assert (await channel.send_group([make_alert()])).status is DeliveryStatus.DELIVERED
+        with pytest.raises(ValueError, match="1 to 1 alerts"):
+            await channel.send_group(group_of(2))
+    (received,) = sink.messages
+    expected = parse(
+        build_message(make_alert(), sender="m@x.org", to=["desk@example.org"], now=clock())
+    )
+    for header in ("Subject", "From", "To", "Date", "Message-ID", "Auto-Submitted"):
+        assert received[header] == expected[header], header
+    for kind in ("plain", "html"):
+        got, want = received.get_body((kind,)), expected.get_body((kind,))
+        assert got is not None and want is not None
+        # SMTP carries lines ending in CRLF.
+        assert got.get_content().replace("\r\n", "\n") == want.get_content()
 
 
 # --- factory -----------------------------------------------------------------------------

@@ -58,6 +58,8 @@ TITLE_LIMIT = 1000
 SHORT_LIMIT = 200
 QUERY_LIMIT = 1000
 DEFAULT_SNIPPET_WIDTH = 300
+#: Characters of a render failure's reason kept in the delivery detail.
+REASON_LIMIT = 300
 
 
 class TemplateRenderError(Exception):
@@ -311,7 +313,8 @@ class ChannelTemplates:
         try:
             output = self._compiled[part].render(context.variables(current))
         except Exception as exc:  # user code: anything it raises is a failed message
-            reason = f"{type(exc).__name__}: {exc}"
+            # Bounded and one line: the message may quote feed text, and it ends up in logs.
+            reason = truncate(one_line(f"{type(exc).__name__}: {exc}"), REASON_LIMIT)
             raise TemplateRenderError(self.channel, part, _failed_line(exc), reason) from exc
         return one_line(output) if self._formats[part].single_line else output
 

@@ -77,8 +77,14 @@ async def post(
     timeout: float,  # noqa: ASYNC109 - applied below with asyncio.timeout, and to httpx
     clock: Clock,
     check_body: BodyCheck | None = None,
+    on_status: Callable[[int], None] | None = None,
 ) -> DeliveryResult:
-    """POST ``body`` to ``url`` once and say what happened; never raises for a failure."""
+    """POST ``body`` to ``url`` once and say what happened; never raises for a failure.
+
+    ``on_status`` hears the status code of every answer judged by its code (not
+    of transport failures), for a channel that acts on a code beyond this one
+    attempt (the webhook channel disables itself on 410 Gone).
+    """
     target = url.get_secret_value()
     secrets = secret_parts(target)
 
@@ -122,6 +128,8 @@ async def post(
 
     assert response is not None  # every path without an answer has returned
     code = response.status_code
+    if on_status is not None:
+        on_status(code)
     status = classify_http(code, response.headers)
     if status is DeliveryStatus.DELIVERED:
         content_type = response.headers.get("content-type", "")

@@ -25,10 +25,11 @@ variable, not by thread, because Apprise 2 runs a service in its own
 executor thread (with the caller's context copied); concurrent sends of
 different channels therefore never see each other's lines.
 
-Templates: the constructor accepts ``templates`` (parts ``title`` and
-``body``) and keeps them, but does not apply them yet; rendering goes through
-:meth:`AppriseChannel.render_title` and :meth:`AppriseChannel.render_body`,
-the one place to apply them.
+Templates: ``templates`` (parts ``title`` and ``body``, plain text; see
+docs/templates.md) replace the default title and body of a notification. The
+``@`` look-alike applies to every value a template prints, so feed text cannot
+ping anyone through a template either; the template's own text is the
+operator's and is sent as written.
 """
 
 from __future__ import annotations
@@ -55,6 +56,12 @@ from monitor.delivery.render import (
     snippet,
     terms_label,
     truncate,
+)
+from monitor.delivery.templates import (
+    Context,
+    Format,
+    TemplateRenderError,
+    compile_channel_templates,
 )
 from monitor.types import Alert, DeliveryResult, DeliveryStatus
 
@@ -223,6 +230,17 @@ def _text(text: str) -> str:
     return one_line(text).replace("@", _AT_LOOKALIKE)
 
 
+def _no_mentions(value: str) -> str:
+    return value.replace("@", _AT_LOOKALIKE)
+
+
+#: Template parts and their formats: plain text, every printed value unable to mention anyone.
+TEMPLATE_FORMATS: dict[str, Format] = {
+    "title": Format("Apprise title", escape=_no_mentions, single_line=True),
+    "body": Format("Apprise text", escape=_no_mentions),
+}
+
+
 def _facts(alert: Alert) -> list[str]:
     """Link, source and matched terms of ``alert``, one per line."""
     lines = []
@@ -287,7 +305,7 @@ class AppriseChannel(Channel):
         max_group: int = MAX_GROUP,
     ) -> None:
         """Build one Apprise service per URL. ``timeout`` bounds one attempt (seconds);
-        ``templates`` (parts ``title``, ``body``) are kept but not applied yet;
+        ``templates`` (parts ``title``, ``body``) override the default text;
         ``max_group`` is 1 (one notification per alert) to ``MAX_GROUP``.
 
         Raises ValueError naming the channel and the problem (the extra is not
@@ -304,8 +322,9 @@ class AppriseChannel(Channel):
             )
         self.max_group = max_group
         self._timeout = timeout
-        #: Title/body templates, kept for :meth:`render_title` / :meth:`render_body`.
+        #: Title/body template sources, as configured.
         self.templates: Mapping[str, str] = MappingProxyType(dict(templates or {}))
+        self._compiled = compile_channel_templates(name, templates, TEMPLATE_FORMATS)
         self._secrets = sorted(
             {piece for url in urls for piece in url_secrets(url.get_secret_value())},
             key=len,
@@ -314,7 +333,8 @@ class AppriseChannel(Channel):
         import apprise
 
         asset = _asset()
-        self._apprise = apprise.Apprise(asset=asset)
+        with _captured():  # even the constructor logs (the locale it picked)
+            self._apprise = apprise.Apprise(asset=asset)
         for index, secret in enumerate(urls):
             url = secret.get_secret_value()
             service = _instantiate(url, asset)
@@ -336,12 +356,20 @@ class AppriseChannel(Channel):
         return f"AppriseChannel(name={self.name!r}, urls={self._count})"
 
     def render_title(self, alerts: Sequence[Alert]) -> str:
-        """The notification title for ``alerts`` (plain text)."""
-        return default_title(alerts)
+        """The notification title for ``alerts`` (plain text); TemplateRenderError if a
+        ``title`` template fails."""
+        return self._render("title", alerts) or default_title(alerts)
 
     def render_body(self, alerts: Sequence[Alert]) -> str:
-        """The notification body for ``alerts`` (plain text)."""
-        return default_body(alerts)
+        """The notification body for ``alerts`` (plain text); TemplateRenderError if a
+        ``body`` template fails."""
+        return self._render("body", alerts) or default_body(alerts)
+
+    def _render(self, part: str, alerts: Sequence[Alert]) -> str:
+        """``part`` rendered by its template, "" when there is no template for it."""
+        if self._compiled is None or part not in self._compiled:
+            return ""
+        return self._compiled.render(part, Context.of(list(alerts), channel=self.name))
 
     async def send(self, alert: Alert) -> DeliveryResult:
         return await self.send_group([alert])
@@ -352,7 +380,10 @@ class AppriseChannel(Channel):
                 f"{self.name}: 1 to {self.max_group} alerts per message, got {len(alerts)}"
             )
         first = alerts[0].id
-        title, body = self.render_title(alerts), self.render_body(alerts)
+        try:
+            title, body = self.render_title(alerts), self.render_body(alerts)
+        except TemplateRenderError as exc:  # the same template fails the same way every time
+            return self._result(first, DeliveryStatus.PERMANENT, str(exc))
         try:
             async with asyncio.timeout(self._timeout):
                 ok, lines = await asyncio.to_thread(self._notify, title, body)

@@ -15,6 +15,10 @@ Headers (https://www.standardwebhooks.com):
 
 The body bytes do not depend on the attempt (the timestamp lives in a header),
 so every retry of an alert carries the same document.
+
+A 410 Gone answer means, per Standard Webhooks, that the receiver wants no
+more messages: the channel then disables itself for the rest of the process
+(see ``WebhookChannel``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -32,11 +37,16 @@ from pydantic import SecretStr
 from monitor.delivery.base import Channel
 from monitor.delivery.channels._http import post
 from monitor.delivery.render import iso_utc, snippet
-from monitor.types import Alert, Clock, DeliveryResult
+from monitor.log import get_logger
+from monitor.types import Alert, Clock, DeliveryResult, DeliveryStatus
 
 PAYLOAD_VERSION = 1
 EVENT_TYPE = "alert.matched"
 SECRET_PREFIX = "whsec_"
+#: The answer by which a Standard Webhooks receiver asks for no more messages.
+GONE = 410
+
+log = get_logger("monitor.deliver")
 
 
 def build_payload(alert: Alert) -> dict[str, Any]:
@@ -98,7 +108,15 @@ def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 class WebhookChannel(Channel):
-    """POSTs alerts as JSON to a URL, signed when a secret is configured."""
+    """POSTs alerts as JSON to a URL, signed when a secret is configured.
+
+    After the receiver answers 410 Gone, the channel is disabled: that alert
+    and every later one get a PERMANENT result without a request (so they go
+    to the dead-letter list, from which ``news-monitor alerts retry --all``
+    requeues them once the URL is fixed), and one ``channel_disabled`` error
+    is logged. The disabled state lives in this object only, so it lasts
+    until the process restarts; a restart tries the URL again.
+    """
 
     def __init__(
         self,
@@ -119,10 +137,23 @@ class WebhookChannel(Channel):
         self._timeout = timeout
         self._user_agent = user_agent
         self._clock = clock
+        #: Why the channel sends nothing any more (the receiver answered 410), else None.
+        self.disabled: str | None = None
 
     def __repr__(self) -> str:
         signed = self._key is not None
         return f"WebhookChannel(name={self.name!r}, url={self._url!r}, signed={signed})"
+
+    def _disable(self) -> None:
+        """Stop sending: the receiver answered 410 Gone (see the class docstring)."""
+        if self.disabled is not None:  # two sends in flight can both hear the 410
+            return
+        when = iso_utc(datetime.fromtimestamp(int(self._clock()), UTC))
+        self.disabled = (
+            f"endpoint disabled: it answered 410 Gone at {when}; fix the URL and restart, "
+            "then 'news-monitor alerts retry --all'"
+        )
+        log.error("channel_disabled", channel=self.name, status=GONE, detail=self.disabled)
 
     def headers(self, alert: Alert, body: bytes) -> dict[str, str]:
         """The request headers of one attempt at delivering ``alert`` with ``body``."""
@@ -138,8 +169,11 @@ class WebhookChannel(Channel):
         return headers
 
     async def send(self, alert: Alert) -> DeliveryResult:
+        if self.disabled is not None:
+            return DeliveryResult(alert.id, self.name, DeliveryStatus.PERMANENT, self.disabled)
         body = encode_payload(alert)
-        return await post(
+        answered: list[int] = []
+        result = await post(
             self._http,
             self._url,
             body,
@@ -148,4 +182,11 @@ class WebhookChannel(Channel):
             channel=self.name,
             timeout=self._timeout,
             clock=self._clock,
+            on_status=answered.append,
         )
+        if answered != [GONE]:
+            return result
+        # Even with a Retry-After: Gone is the receiver's word that no retry is wanted.
+        self._disable()
+        detail = f"{result.detail}; {self.disabled}"
+        return DeliveryResult(alert.id, self.name, DeliveryStatus.PERMANENT, detail)
