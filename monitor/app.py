@@ -24,6 +24,7 @@ from monitor.delivery.channels import build_channel, build_delivery_client
 from monitor.delivery.policy import policy_for
 from monitor.delivery.worker import DeliveryCounts, OutboxWorker
 from monitor.ingest import build_http_client
+from monitor.ingest.fetch import FetchLimits
 from monitor.log import get_logger
 from monitor.matching import RuleSet, RuleSpec, compile_rules
 from monitor.poller import Poller, PollReport
@@ -130,6 +131,10 @@ class Monitor:
                 max_feed_bytes=settings.max_feed_bytes,
                 clock=clock,
                 article_lease=settings.claim_lease.total_seconds(),
+                default_interval=settings.poll_interval,
+                limits=FetchLimits(settings.max_concurrent_fetches, settings.max_fetches_per_host),
+                max_server_interval=settings.max_server_interval,
+                feed_health=config.feed_health,
             )
             worker = OutboxWorker(
                 store=store,
@@ -159,19 +164,14 @@ class Monitor:
         await self.aclose()
 
     async def poll_feeds(self, feeds: Sequence[FeedConfig] | None = None) -> list[PollReport]:
-        """Poll feeds concurrently (bounded by MONITOR_MAX_CONCURRENT_FETCHES)."""
-        limit = asyncio.Semaphore(self.settings.max_concurrent_fetches)
-
-        async def one(feed: FeedConfig) -> PollReport:
-            async with limit:
-                return await self.poll_feed(feed)
-
-        return list(await asyncio.gather(*(one(f) for f in feeds or self.config.feeds)))
+        """Poll feeds concurrently; the poller's FetchLimits bound the fetches in flight
+        (MONITOR_MAX_CONCURRENT_FETCHES in all, MONITOR_MAX_FETCHES_PER_HOST per host)."""
+        return list(await asyncio.gather(*(self.poll_feed(f) for f in feeds or self.config.feeds)))
 
     async def poll_feed(self, feed: FeedConfig) -> PollReport:
         """Poll one feed and wake the outbox worker if it queued alerts."""
         report = await self.poller.poll(feed)
-        if report.alerts:
+        if report.alerts or report.health_alerts:
             self.worker.wake()
         return report
 
@@ -197,7 +197,7 @@ class Monitor:
 
         scheduler = FeedScheduler(self, clock=self.clock)
         worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")
-        scheduler.start()
+        scheduler.start(await self.poller.first_polls(self.config.feeds))
         log.info(
             "startup",
             feeds=len(self.config.feeds),
@@ -207,11 +207,15 @@ class Monitor:
         try:
             await stop.wait()
         finally:
+            # Polls and sends in flight share one grace period, so SIGTERM never takes longer.
             grace = self.settings.shutdown_grace.total_seconds()
-            await scheduler.shutdown(grace)
-            try:
-                # The worker finishes the batch it is sending; unsent alerts stay queued.
-                await asyncio.wait_for(worker, timeout=grace)
-            except TimeoutError:
-                log.warning("shutdown", detail="deliveries still in flight stay queued")
+            await asyncio.gather(scheduler.shutdown(grace), self._finish_deliveries(worker, grace))
             log.info("shutdown", pending=len(await self.store.pending()))
+
+    async def _finish_deliveries(self, worker: asyncio.Task[None], grace: float) -> None:
+        """Let the worker finish the batch it is sending; cut off after ``grace`` seconds."""
+        try:
+            await asyncio.wait_for(worker, timeout=grace)
+        except TimeoutError:
+            # Cancelled, the worker gives its unsent alerts back to the outbox, due at once.
+            log.warning("shutdown", detail="deliveries still in flight stay queued")

@@ -7,6 +7,7 @@ Commands::
     news-monitor match QUERY [FILE|-]  grep-like test of a query on a text or feed file
     news-monitor send-test CHANNEL     send a sample alert, print the receiver's answer
     news-monitor alerts [retry ID|--all]  pending, dead-lettered and recent alerts; requeue
+    news-monitor feeds [enable FEED|import FILE.opml]  feed health; re-enable; OPML import
 
 Exit codes: 0 success (``match``: a match), 1 ``match`` found nothing or a
 runtime failure (store unreachable), 2 invalid config, bad query or usage.
@@ -27,6 +28,7 @@ from monitor import __version__
 from monitor.alerts_command import add_alerts_parser, cmd_alerts
 from monitor.config import LoadedConfig, load_config
 from monitor.errors import ConfigError, MonitorError, QuerySyntaxError, StoreError
+from monitor.feeds_command import add_feeds_parser, cmd_feeds
 from monitor.log import configure_logging, get_logger, register_secrets
 from monitor.settings import Settings
 
@@ -59,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     send_test.add_argument("--rules-dir", type=Path, help="override MONITOR_RULES_DIR")
 
     add_alerts_parser(sub)
+    add_feeds_parser(sub)
 
     match = sub.add_parser("match", help="test a query on a text file or a feed file, like grep")
     match.add_argument("query", help="a query in the rule language, e.g. 'Iran AND drones'")
@@ -164,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "match": cmd_match,
         "send-test": cmd_send_test,
         "alerts": cmd_alerts,
+        "feeds": cmd_feeds,
     }
     try:
         return commands[args.command](args)

@@ -37,7 +37,9 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _LIST_SECTIONS = ("feeds", "rules")
 #: Mapping sections and what one of their entries is called in messages.
 _MAP_SECTIONS = {"channels": "channel", "entities": "entity"}
-_SECTIONS = ("feeds", "channels", "rules", "entities")
+#: Sections a single file sets whole (a second file setting one is an error).
+_SINGLE_SECTIONS = ("feed_health",)
+_SECTIONS = ("feeds", "channels", "rules", "entities", *_SINGLE_SECTIONS)
 
 Path_ = tuple[str | int, ...]
 
@@ -177,6 +179,14 @@ def _merge(
                 continue
             if value is None:
                 continue
+            if section in _SINGLE_SECTIONS:
+                if section in merged:
+                    first = ":".join(map(str, locator.find((section,))))
+                    issues.append(ConfigIssue(*where, f"'{section}' is already set at {first}"))
+                    continue
+                merged[section] = value
+                _relocate(locator, lines, file, (section,), lambda p: p[0])
+                continue
             if section in _LIST_SECTIONS:
                 if not isinstance(value, list):
                     issues.append(ConfigIssue(*where, f"'{section}' must be a list"))
@@ -245,6 +255,23 @@ def _cross_check(
                 ConfigIssue(*locator.find(("feeds", i, "id")), f"duplicate feed id '{feed.id}'")
             )
         seen_feeds.add(feed.id)
+        if feed.silent_after is not None and config.feed_health is None:
+            warnings.append(
+                ConfigIssue(
+                    *locator.find(("feeds", i, "silent_after")),
+                    f"feed '{feed.id}': silent_after has no effect without a feed_health "
+                    "section naming the channels to notify",
+                )
+            )
+    for j, name in enumerate(config.feed_health.notify if config.feed_health else []):
+        if name not in config.channels:
+            known = ", ".join(sorted(config.channels)) or "none defined"
+            issues.append(
+                ConfigIssue(
+                    *locator.find(("feed_health", "notify", j)),
+                    f"feed_health notifies unknown channel '{name}' (channels: {known})",
+                )
+            )
     for name, channel in config.channels.items():
         if isinstance(channel, EmailChannelConfig) and not settings.smtp_host:
             issues.append(
@@ -258,7 +285,9 @@ def _cross_check(
 
             # The extra is installed and every URL parses; messages never quote a URL.
             for index, problem in config_problems(channel.urls):
-                where = ("channels", name) + (("type",) if index is None else ("urls", index))
+                where: Path_ = ("channels", name, "type")
+                if index is not None:
+                    where = ("channels", name, "urls", index)
                 issues.append(ConfigIssue(*locator.find(where), f"channel '{name}': {problem}"))
     seen_rules: set[str] = set()
     for i, rule in enumerate(config.rules):

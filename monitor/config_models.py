@@ -33,6 +33,9 @@ class FeedConfig(_Strict):
     interval: Duration | None = None
     #: Display name used in alerts; defaults to the id.
     name: str | None = None
+    #: Alert when the feed brings no new entry for this long (overrides
+    #: ``feed_health.silent_after``; 0 turns silence alerts off for this feed).
+    silent_after: Duration | None = None
 
 
 _RATE_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
@@ -205,12 +208,32 @@ class EntityAliasConfig(_Strict):
     case_sensitive: bool
 
 
+class FeedHealthConfig(_Strict):
+    """Alerts about the feeds themselves: failing, silent or gone, and recovered."""
+
+    #: Channels the feed-down and recovered alerts go to.
+    notify: Annotated[list[str], Field(min_length=1)]
+    #: A feed failing for this long raises an alert (0: at its first failure).
+    failing_after: Duration = timedelta(hours=1)
+    #: A feed bringing no new entry for this long raises an alert; unset: never.
+    silent_after: Duration | None = None
+
+    @field_validator("silent_after")
+    @classmethod
+    def _positive_silence(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() <= 0:
+            raise ValueError("must be more than 0 (leave it out to turn silence alerts off)")
+        return value
+
+
 class WatchConfig(_Strict):
     """The merged content of every YAML file in the rules directory."""
 
     feeds: list[FeedConfig] = []
     channels: dict[Identifier, ChannelConfig] = {}
     rules: list[RuleConfig] = []
+    #: Feed-down / recovered alerts; None: none are sent (``news-monitor feeds`` still shows).
+    feed_health: FeedHealthConfig | None = None
     #: Named entities for ``@Name`` in queries: new ones, or replacements of shipped ones.
     entities: dict[str, list[str | EntityAliasConfig]] = {}
 

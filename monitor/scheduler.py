@@ -1,9 +1,14 @@
 """The polling schedule; the only module that imports APScheduler (3.x).
 
-Each feed is an interval job with jitter (so feeds sharing a host do not fire
-in step). After a failure the job's next run moves out by
-``monitor.pipeline.next_poll_delay`` (exponential backoff, Retry-After), and
-back to the plain interval after the next success.
+Each feed is an interval job. Every poll decides when the next one is due
+(``PollReport.next_poll_in``, from ``monitor.pipeline.next_poll_delay``: the
+interval with jitter so feeds sharing a host do not fire in step, a longer
+interval a server asked for, exponential backoff after failures, Retry-After)
+and the job's next run moves there. The interval trigger itself only matters
+when a poll crashed (the store was unreachable): then the next tick retries.
+
+At start, failing feeds keep the next poll their backoff (or the server's
+Retry-After) set before the restart; the others are polled within seconds.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -19,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config_models import FeedConfig
 from monitor.log import get_logger
-from monitor.pipeline import next_poll_delay
+from monitor.pipeline import jitter_for as _jitter_seconds
 from monitor.types import Clock
 
 if TYPE_CHECKING:
@@ -27,14 +33,17 @@ if TYPE_CHECKING:
 
 log = get_logger("monitor.scheduler")
 
+#: First polls after a start are spread over this many seconds.
+START_SPREAD = 2.0
+
 
 def jitter_for(interval: timedelta) -> int:
-    """Seconds of random jitter for an interval: 10%, at most 60 s."""
-    return int(min(interval.total_seconds() * 0.1, 60))
+    """Whole seconds of random jitter of the interval trigger: 10%, at most 60 s."""
+    return int(_jitter_seconds(interval.total_seconds()))
 
 
 class FeedScheduler:
-    """Polls every feed of a Monitor on its interval."""
+    """Polls every feed of a Monitor when it is due."""
 
     def __init__(self, monitor: Monitor, clock: Clock = time.time) -> None:
         self.monitor = monitor
@@ -42,19 +51,28 @@ class FeedScheduler:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._inflight: set[asyncio.Task[object]] = set()
 
-    def start(self) -> None:
-        """Schedule every feed (first polls spread over a few seconds) and start."""
+    def start(self, not_before: Mapping[str, float] | None = None) -> None:
+        """Schedule every feed and start.
+
+        First polls are spread over a few seconds; a feed named in
+        ``not_before`` (feed id -> epoch seconds) waits until then.
+        """
         default = self.monitor.settings.poll_interval
         now = datetime.now(UTC)
+        waits = not_before or {}
         for feed in self.monitor.config.feeds:
             interval = feed.interval or default
+            first = now + timedelta(seconds=random.uniform(0, START_SPREAD))
+            if feed.id in waits:
+                first = max(first, datetime.fromtimestamp(waits[feed.id], UTC))
+                log.info("poll_resume", feed=feed.id, next_poll=first.isoformat())
             self._scheduler.add_job(
                 self._poll,
                 IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter_for(interval)),
                 args=[feed, interval],
                 id=f"poll:{feed.id}",
                 name=f"poll {feed.id}",
-                next_run_time=now + timedelta(seconds=random.uniform(0, 2)),
+                next_run_time=first,
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=None,
@@ -74,17 +92,24 @@ class FeedScheduler:
         finally:
             if task is not None:
                 self._inflight.discard(task)
+        if report.next_poll_in is None:
+            return
+        job = self._scheduler.get_job(f"poll:{feed.id}")
+        if job is not None and self._scheduler.running:  # not after shutdown
+            job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=report.next_poll_in))
         if report.status == "error":
-            delay = next_poll_delay(interval, report.consecutive_failures, report.retry_after)
-            job = self._scheduler.get_job(f"poll:{feed.id}")
-            if job is not None:
-                job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
-            log.info("poll_backoff", feed=feed.id, retry_in=round(delay, 1))
+            log.info("poll_backoff", feed=feed.id, retry_in=round(report.next_poll_in, 1))
 
     async def shutdown(self, grace: float) -> None:
         """Stop scheduling; let polls in flight finish within ``grace`` seconds."""
-        self._scheduler.shutdown(wait=False)
+        # Pause first: APScheduler's shutdown cancels the jobs it is running, which would
+        # cut off a poll that was about to queue its alerts. Paused, it starts no new poll,
+        # and the ones in flight get the grace period; only then is it shut down.
+        self._scheduler.pause()
         if self._inflight:
             _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
             for task in pending:
-                task.cancel()
+                task.cancel()  # the poller releases the articles it had claimed
+            if pending:
+                await asyncio.wait(pending)
+        self._scheduler.shutdown(wait=False)

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     #: At most this many feeds are fetched at the same time.
     max_concurrent_fetches: int = Field(default=16, gt=0)
+    #: At most this many fetches from one host name at the same time (politeness to servers
+    #: carrying many feeds); counted per process.
+    max_fetches_per_host: int = Field(default=2, gt=0)
+    #: Longest poll interval a server may ask for (Cache-Control max-age, RSS <ttl>); a server
+    #: asking for less frequent polls is honoured up to this. 0 ignores such requests.
+    max_server_interval: Duration = timedelta(hours=1)
     #: User-Agent header sent with every request.
     user_agent: str = "news-monitor/0.1 (+https://github.com/news-monitor/news-monitor)"
 

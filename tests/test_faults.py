@@ -14,8 +14,9 @@ What they prove:
 - ``429`` + ``Retry-After: N``: no new request for that alert before N s;
 - SIGKILL at random moments, again and again: every alert is delivered, a
   duplicate only under the same ``webhook-id``;
-- SIGTERM with sends in flight: exit 0 within ``MONITOR_SHUTDOWN_GRACE`` (also
-  with a poll in flight), and a restart delivers every alert;
+- SIGTERM with sends in flight: exit 0 within ``MONITOR_SHUTDOWN_GRACE``, and a
+  restart delivers every alert; the grace is one budget for polls and sends,
+  and a poll that can finish within it does;
 - an alert that always fails is dead-lettered after exactly
   ``MONITOR_DELIVERY_MAX_ATTEMPTS`` attempts spaced by the backoff, and
   ``news-monitor alerts`` shows it with its last error;
@@ -33,6 +34,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -111,8 +113,8 @@ def fault_env(
     return monitor_env(**{**base, **store, **settings})
 
 
-def run_once(env: dict[str, str], cwd: Path, timeout: float = 60) -> dict[str, Any]:
-    """Run ``news-monitor run --once``; it must exit 0. Its ``run_once`` summary event."""
+def run_once(env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[dict[str, Any], str]:
+    """Run ``news-monitor run --once``; it must exit 0. Its ``run_once`` summary event and log."""
     done = subprocess.run(
         [*COMMAND, "run", "--once"],
         env=env,
@@ -123,7 +125,7 @@ def run_once(env: dict[str, str], cwd: Path, timeout: float = 60) -> dict[str, A
     )
     assert done.returncode == 0, done.stderr
     (summary,) = events(done.stderr, "run_once")
-    return summary
+    return summary, done.stderr
 
 
 def events(log: str, name: str) -> list[dict[str, Any]]:
@@ -213,7 +215,7 @@ def test_receiver_failing_then_recovering_gets_every_alert_exactly_once(
             MONITOR_DELIVERY_MAX_ATTEMPTS="8",
             MONITOR_ONCE_DELIVERY_DEADLINE="30s",
         )
-        summary = run_once(env, tmp_path)
+        summary, log = run_once(env, tmp_path)
         hits = receiver.hits
 
     assert summary["pending"] == 0 and summary["dead"] == 0, summary
@@ -225,6 +227,23 @@ def test_receiver_failing_then_recovering_gets_every_alert_exactly_once(
         assert [h.attempt for h in mine] == [1, 2, 3, 4], mine
         assert [h.status for h in mine] == [500, 503, None, 204], mine
     assert_one_id_per_article(receiver.ids_by_article(), RECOVERY_ITEMS)
+    # The sender saw each failure for what it was: an HTTP 500, its own timeout, a connection
+    # error without any status; and recorded each alert delivered once, at attempt 4.
+    outcomes: dict[str, list[tuple[int, str, str]]] = {}
+    for e in events(log, "deliver"):
+        outcomes.setdefault(e["alert"], []).append((e["attempt"], e["status"], e["detail"]))
+    assert sorted(outcomes) == sorted(accepted), outcomes
+    for steps in outcomes.values():
+        assert [(n, status) for n, status, _ in steps] == [
+            (1, "retry"),
+            (2, "retry"),
+            (3, "retry"),
+            (4, "delivered"),
+        ], steps
+        details = [detail for _, _, detail in steps]
+        assert details[0].startswith("HTTP 500"), steps
+        assert "timed out" in details[1], steps
+        assert "HTTP" not in details[2], steps
 
 
 # -- 2. 429 + Retry-After ----------------------------------------------------------------
@@ -253,7 +272,7 @@ def test_429_retry_after_is_honoured(
             MONITOR_DELIVERY_TIMEOUT="2s",
             MONITOR_ONCE_DELIVERY_DEADLINE="20s",
         )
-        summary = run_once(env, tmp_path)
+        summary, _ = run_once(env, tmp_path)
         hits = receiver.hits
 
     assert summary["pending"] == 0 and summary["dead"] == 0, summary
@@ -310,6 +329,11 @@ def test_sigkill_at_random_moments_loses_no_alert(
         MONITOR_DELIVERY_TIMEOUT="1s",  # delivery lease: 12 s
         MONITOR_CLAIM_LEASE="2s",
         MONITOR_ONCE_DELIVERY_DEADLINE="30s",
+        # The default backoff: one at a time, this receiver serves 12 concurrent sends in
+        # 3.6 s, so most time out (1 s) while it still works through abandoned requests; with
+        # a fast backoff the 12 attempts run out and alerts are (rightly) dead-lettered.
+        MONITOR_DELIVERY_BACKOFF="5s",
+        MONITOR_DELIVERY_BACKOFF_CAP="1h",
     )
     rng = random.Random(20261127)
     for _ in range(KILLS):
@@ -325,7 +349,7 @@ def test_sigkill_at_random_moments_loses_no_alert(
         process.wait(timeout=10)
 
     time.sleep(2.5)  # let the claims of killed processes on articles run out
-    summary = run_once(env, tmp_path)
+    summary, _ = run_once(env, tmp_path)
     assert summary["pending"] == 0 and summary["dead"] == 0, summary
 
     hooks = [request for request, _ in httpserver.log if request.path == "/hook"]
@@ -344,7 +368,7 @@ def test_sigkill_at_random_moments_loses_no_alert(
 # -- 4. SIGTERM with sends in flight -----------------------------------------------------
 
 TERM_ITEMS = 20
-TERM_GRACE = 0.5
+TERM_GRACE = 0.2
 #: How long after MONITOR_SHUTDOWN_GRACE the process may take to close its clients and exit.
 EXIT_MARGIN = 1.5
 
@@ -357,7 +381,7 @@ def test_sigterm_mid_batch_exits_within_grace_and_restart_delivers_everything(
     webhook-id and only of an alert the first process had already sent."""
 
     def slow(request: Request, attempt: int) -> Response:
-        time.sleep(1.0)  # longer than the grace: sends are cut off by the shutdown
+        time.sleep(0.4)  # longer than the grace: sends are cut off by the shutdown
         return Response("", status=204)
 
     with webhook_receiver(slow) as receiver:
@@ -366,7 +390,7 @@ def test_sigterm_mid_batch_exits_within_grace_and_restart_delivers_everything(
             store_env,
             serve_feed(httpserver, matching_items(TERM_ITEMS)),
             receiver.url,
-            MONITOR_DELIVERY_TIMEOUT="2s",  # delivery lease: 14 s
+            MONITOR_DELIVERY_TIMEOUT="600ms",  # delivery lease: 11.2 s
             MONITOR_SHUTDOWN_GRACE=f"{int(TERM_GRACE * 1000)}ms",
             MONITOR_ONCE_DELIVERY_DEADLINE="30s",
         )
@@ -381,7 +405,7 @@ def test_sigterm_mid_batch_exits_within_grace_and_restart_delivers_everything(
         assert exited - signalled < TERM_GRACE + EXIT_MARGIN, log
         assert events(log, "shutdown"), log
 
-        summary = run_once(env, tmp_path)
+        summary, _ = run_once(env, tmp_path)
         hits = receiver.hits
 
     assert summary["pending"] == 0 and summary["dead"] == 0, summary
@@ -397,29 +421,36 @@ def test_sigterm_mid_batch_exits_within_grace_and_restart_delivers_everything(
             assert any(h.arrived < exited for h in hits_of(hits, webhook_id)), webhook_id
 
 
-def test_sigterm_grace_bounds_polls_and_sends_together(
+def test_sigterm_grace_covers_polls_and_sends_in_flight(
     tmp_path: Path, httpserver: HTTPServer
 ) -> None:
-    """MONITOR_SHUTDOWN_GRACE is one budget for polls *and* sends in flight: with both a
-    slow poll and slow sends in flight, SIGTERM still exits within the grace (not twice it).
+    """MONITOR_SHUTDOWN_GRACE is one budget for the polls *and* the sends in flight at
+    SIGTERM: a poll that can finish within it does finish (its alert is enqueued), and with
+    a poll and sends that cannot, the process still exits within the grace, not twice it.
     The store plays no part here, so this runs on SQLite only."""
-    grace = 2.0
+    grace = 4.0
+    late_item = matching_items(4)[3]  # not in the fast feed
 
-    def slow_hook(request: Request, attempt: int) -> Response:
-        time.sleep(8)
-        return Response("", status=204)
-
-    def slow_feed(request: Request, attempt: int) -> Response:
-        time.sleep(15)
+    def feeds(request: Request, attempt: int) -> Response:
+        if request.path == "/nearly":  # in flight at SIGTERM, done well within the grace
+            time.sleep(2.5)
+            return Response(rss([late_item]), content_type="application/rss+xml")
+        time.sleep(15)  # "/stuck": outlasts the grace
         return Response(rss([]), content_type="application/rss+xml")
 
-    with webhook_receiver(slow_hook) as hooks, webhook_receiver(slow_feed) as slow:
+    def stuck_hook(request: Request, attempt: int) -> Response:
+        time.sleep(15)
+        return Response("", status=204)
+
+    with webhook_receiver(stuck_hook) as hooks, webhook_receiver(feeds) as slow:
+        base = slow.url.removesuffix("/hook")
         rules = tmp_path / "rules"
         rules.mkdir()
         (rules / "watch.yaml").write_text(
             "feeds:\n"
-            f'  - {{id: local, url: "{serve_feed(httpserver, matching_items(3))}", interval: 1h}}\n'
-            f'  - {{id: slow, url: "{slow.url}", interval: 1h}}\n'
+            f'  - {{id: fast, url: "{serve_feed(httpserver, matching_items(3))}", interval: 1h}}\n'
+            f'  - {{id: nearly, url: "{base}/nearly", interval: 1h}}\n'
+            f'  - {{id: stuck, url: "{base}/stuck", interval: 1h}}\n'
             "channels:\n"
             f'  siem: {{type: webhook, url: "{hooks.url}"}}\n'
             "rules:\n"
@@ -429,22 +460,26 @@ def test_sigterm_grace_bounds_polls_and_sends_together(
             MONITOR_RULES_DIR=str(rules),
             MONITOR_DATA_DIR=str(tmp_path / "data"),
             MONITOR_LOG_FORMAT="json",
-            MONITOR_DELIVERY_TIMEOUT="10s",
+            MONITOR_DELIVERY_TIMEOUT="20s",
             MONITOR_FETCH_TIMEOUT="30s",
             MONITOR_SHUTDOWN_GRACE=f"{grace:g}s",
         )
         with daemons(env, tmp_path) as (daemon,):
-            # Both first polls start within 2 s of the start: wait for the slow poll and the
-            # first send to be in flight (each lasts far longer than this wait and the grace).
-            in_flight = hooks.wait_until(bool, timeout=20) and slow.wait_until(bool, timeout=20)
+            # Every first poll starts within 2 s of the start: SIGTERM once both slow polls
+            # and a send are in flight (the "nearly" poll then has at most 2.5 s left).
+            in_flight = hooks.wait_until(bool, timeout=20) and slow.wait_until(
+                lambda hits: len(hits) == 2, timeout=20
+            )
             assert in_flight, daemon_log(tmp_path)
             daemon.send_signal(signal.SIGTERM)
             signalled = time.monotonic()
-            code = daemon.wait(timeout=30)
+            code = daemon.wait(timeout=60)
             took = time.monotonic() - signalled
         log = daemon_log(tmp_path)
     assert code == 0, log
     assert took < grace + EXIT_MARGIN, f"exited {took:.1f}s after SIGTERM, grace {grace:g}s"
+    polled = [e for e in events(log, "poll") if e.get("feed") == "nearly"]
+    assert [(e["status"], e["alerts"]) for e in polled] == [("ok", 1)], log
 
 
 # -- 5. an alert that always fails --------------------------------------------------------
@@ -473,7 +508,7 @@ def test_always_failing_alert_is_dead_lettered_after_max_attempts(
             MONITOR_DELIVERY_BACKOFF_CAP="10s",
             MONITOR_ONCE_DELIVERY_DEADLINE="20s",
         )
-        summary = run_once(env, tmp_path)
+        summary, _ = run_once(env, tmp_path)
         hits = receiver.hits
 
     assert summary["dead"] == 1 and summary["pending"] == 0, summary
@@ -508,25 +543,37 @@ DAEMONS = 3
 
 @pytest.mark.redis
 def test_daemons_sharing_redis_send_each_alert_once(
-    tmp_path: Path, httpserver: HTTPServer, redis_server_url: str, redis_prefix: str
+    tmp_path: Path, redis_server_url: str, redis_prefix: str
 ) -> None:
     """Three ``news-monitor run`` processes on one Redis, the same rules and feed: every alert
-    arrives exactly once (nobody dies, so no resend is allowed)."""
+    arrives exactly once (nobody dies, so no resend is allowed).
+
+    The feed answers only once all three processes have asked for it, so they process the
+    same 30 articles at the same moment and their workers then compete for the same outbox
+    (without that, the first to poll would take every article and send every alert alone).
+    """
+    feed = rss(matching_items(SHARED_ITEMS))
+    together = threading.Barrier(DAEMONS, timeout=20)
+
+    def feed_for_all(request: Request, attempt: int) -> Response:
+        together.wait()
+        return Response(feed, content_type="application/rss+xml")
 
     def a_little_slow(request: Request, attempt: int) -> Response:
         time.sleep(0.2)
         return Response("", status=204)
 
-    with webhook_receiver(a_little_slow) as receiver:
+    with webhook_receiver(feed_for_all) as feed_server, webhook_receiver(a_little_slow) as receiver:
         env = fault_env(
             tmp_path,
             {"MONITOR_REDIS_URL": redis_server_url, "MONITOR_REDIS_PREFIX": redis_prefix},
-            serve_feed(httpserver, matching_items(SHARED_ITEMS)),
+            feed_server.url,
             receiver.url,
             MONITOR_DELIVERY_TIMEOUT="5s",
             MONITOR_SHUTDOWN_GRACE="5s",
         )
         with daemons(env, tmp_path, DAEMONS) as processes:
+            # All three are running (signal handlers installed) once the feed was answered.
             arrived = receiver.wait_until(
                 lambda hits: len({h.webhook_id for h in hits if h.accepted}) >= SHARED_ITEMS,
                 timeout=30,
@@ -536,7 +583,7 @@ def test_daemons_sharing_redis_send_each_alert_once(
             codes = [process.wait(timeout=30) for process in processes]
         hits = receiver.hits
 
-    logs = "\n".join(daemon_log(tmp_path, n) for n in range(DAEMONS))
+    logs = [daemon_log(tmp_path, n) for n in range(DAEMONS)]
     assert arrived, logs
     assert codes == [0] * DAEMONS, logs
     sent = Counter(h.webhook_id for h in hits)
@@ -544,3 +591,8 @@ def test_daemons_sharing_redis_send_each_alert_once(
     assert set(sent.values()) == {1}, {i: n for i, n in sent.items() if n > 1}
     assert all(h.accepted for h in hits), hits
     assert_one_id_per_article(receiver.ids_by_article(), SHARED_ITEMS)
+    # Each delivery was recorded once, by the process that made it.
+    recorded = [
+        e["alert"] for log in logs for e in events(log, "deliver") if e["status"] == "delivered"
+    ]
+    assert sorted(recorded) == sorted(sent), recorded

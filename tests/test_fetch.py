@@ -19,10 +19,18 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from monitor.ingest.fetch import build_http_client, fetch_feed, redact_url
+from monitor.ingest.fetch import (
+    FeedFetch,
+    FetchLimits,
+    build_http_client,
+    fetch_feed,
+    host_key,
+    permanent_move,
+    redact_url,
+)
 from monitor.ingest.parse import parse_feed
 from monitor.settings import Settings
-from monitor.types import FeedValidators, FetchOutcome, FetchStatus
+from monitor.types import FeedValidators, FetchStatus
 from tests.conftest import free_port
 
 URL = "https://example.com/feed.xml"
@@ -42,7 +50,7 @@ async def fetch(
     url: str = URL,
     total_timeout: float = 5.0,
     max_bytes: int = 1_000_000,
-) -> FetchOutcome:
+) -> FeedFetch:
     async with build_http_client(settings(), transport=httpx.MockTransport(handler)) as client:
         return await fetch_feed(
             client,
@@ -193,6 +201,116 @@ async def test_a_redirect_loop_is_a_permanent_error() -> None:
     assert outcome.status is FetchStatus.ERROR
     assert outcome.retryable is False
     assert "more than 5 redirects" in outcome.error
+
+
+def hops(*steps: tuple[int, str]) -> Handler:
+    """A server answering each path in ``steps`` with a redirect (status, location), then 200."""
+    redirects = {f"/{i}": step for i, step in enumerate(steps)}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path in redirects:
+            status, location = redirects[request.url.path]
+            return httpx.Response(status, headers={"Location": location})
+        return httpx.Response(200, content=FEED)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("steps", "moved_to"),
+    [
+        ([(301, "https://example.com/end")], "https://example.com/end"),
+        ([(308, "https://example.com/end")], "https://example.com/end"),
+        ([(302, "https://example.com/end")], ""),
+        ([(307, "https://example.com/end")], ""),
+        ([(303, "https://example.com/end")], ""),
+        # Permanent to /1, which only temporarily sends on: the move is to /1.
+        (
+            [(301, "https://example.com/1"), (302, "https://example.com/end")],
+            "https://example.com/1",
+        ),
+        (
+            [(301, "https://example.com/1"), (308, "https://example.com/end")],
+            "https://example.com/end",
+        ),
+        # Borrowed first: nothing is permanent about the requested URL.
+        ([(302, "https://example.com/1"), (301, "https://example.com/end")], ""),
+        # Relative locations resolve.
+        ([(301, "/v2/feed.xml?x=1")], "https://example.com/v2/feed.xml?x=1"),
+        # A move to plain http is followed but never stored.
+        ([(301, "http://example.com/end")], ""),
+    ],
+)
+async def test_permanent_moves_are_told_from_temporary_ones(
+    steps: list[tuple[int, str]], moved_to: str
+) -> None:
+    outcome = await fetch(hops(*steps), url="https://example.com/0")
+    assert outcome.status is FetchStatus.OK
+    assert outcome.moved_to == moved_to
+
+
+async def test_a_move_is_reported_even_when_the_new_url_fails() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/old":
+            return httpx.Response(301, headers={"Location": "https://example.com/gone"})
+        return httpx.Response(410)
+
+    outcome = await fetch(handler, url="https://example.com/old")
+    assert outcome.status is FetchStatus.ERROR and outcome.http_status == 410
+    assert outcome.moved_to == "https://example.com/gone"
+
+
+def test_permanent_move_needs_an_unbroken_chain() -> None:
+    assert permanent_move("https://a/0", [], []) == ""
+    assert permanent_move("http://a/0", ["https://a/1"], [301]) == "https://a/1"
+    assert permanent_move("https://a/0", ["https://a/1", "http://a/2"], [301, 301]) == "https://a/1"
+
+
+async def test_cache_headers_are_kept_for_the_schedule() -> None:
+    headers = {"Cache-Control": "max-age=900", "Age": "12", "X-Other": "dropped"}
+    ok = await fetch(lambda r: httpx.Response(200, content=FEED, headers=headers))
+    assert (ok.headers["cache-control"], ok.headers["age"]) == ("max-age=900", "12")
+    assert "x-other" not in ok.headers
+    not_modified = await fetch(lambda r: httpx.Response(304, headers=headers))
+    assert not_modified.headers["cache-control"] == "max-age=900"
+
+
+def test_host_key() -> None:
+    assert host_key("https://Feeds.Example.com:8443/a?b") == "feeds.example.com"
+    assert host_key("http://[::1]:8080/") == "::1"
+    assert host_key("not a url") == ""
+
+
+async def test_fetch_limits_hold_per_host_and_in_all() -> None:
+    limits = FetchLimits(total=3, per_host=2)
+    running: dict[str, int] = {}
+    peak: dict[str, int] = {}
+    peak_all = 0
+    release = asyncio.Event()
+
+    async def one(url: str) -> None:
+        nonlocal peak_all
+        async with limits.slot(url):
+            host = host_key(url)
+            running[host] = running.get(host, 0) + 1
+            peak[host] = max(peak.get(host, 0), running[host])
+            peak_all = max(peak_all, sum(running.values()))
+            await release.wait()
+            running[host] -= 1
+
+    urls = [f"https://a.test/{i}" for i in range(5)] + [f"https://B.test/{i}" for i in range(5)]
+    tasks = [asyncio.create_task(one(u)) for u in urls]
+    await asyncio.sleep(0.05)
+    # Three a.test fetches wait for their host without holding a slot of the total,
+    # so b.test gets the third one.
+    assert running == {"a.test": 2, "b.test": 1}
+    release.set()
+    await asyncio.gather(*tasks)
+    assert max(peak.values()) == 2
+    assert peak_all == 3
+    assert limits._hosts == {}, "idle hosts are forgotten"
+    with pytest.raises(ValueError, match="at least 1"):
+        FetchLimits(total=0, per_host=1)
 
 
 # --- HTTP errors ---------------------------------------------------------------------------

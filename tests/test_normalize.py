@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from monitor.ingest.normalize import article_from_entry, canonical_url, html_to_text
+from monitor.ingest.normalize import (
+    article_from_entry,
+    canonical_url,
+    collapse_whitespace,
+    entry_url,
+    html_to_text,
+    loose_date,
+    name_without_email,
+)
 
 FETCHED_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC).timestamp()
 
@@ -221,3 +229,141 @@ def test_blank_guid_is_not_an_identity() -> None:
 def test_entry_with_nothing_identifying_is_rejected() -> None:
     with pytest.raises(ValueError, match="no guid, link, title or text"):
         article_from_entry("f", {"summary": "<script>only()</script>", "id": ""}, FETCHED_AT)
+
+
+# --- whitespace and summary/content merging (the fast paths) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "collapsed"),
+    [
+        ("  a \t b  ", "a b"),
+        ("a\r\nb", "a\nb"),  # \r is a space, \n the line break
+        ("a\n \n\n  b\n", "a\nb"),
+        ("a\xa0\u2028\x0bb", "a b"),  # other Unicode whitespace is a space
+        (" \n \n ", ""),
+    ],
+)
+def test_collapse_whitespace(text: str, collapsed: str) -> None:
+    assert collapse_whitespace(text) == collapsed
+
+
+def test_a_long_text_ending_in_an_ellipsis_still_yields_to_the_full_content() -> None:
+    teaser = "word " * 2000 + "and more [...]"
+    full = "word " * 2000 + "and more. The end."
+    entry = {"link": "https://e.com/1", "summary": teaser, "summary_detail": {"type": "text/plain"},
+             "content": [{"type": "text/plain", "value": full}]}  # fmt: skip
+    assert article_from_entry("f", entry, FETCHED_AT).text == collapse_whitespace(full)
+
+
+# --- links ---------------------------------------------------------------------------------
+
+
+def test_the_alternate_link_wins_over_a_link_feedparser_overwrote() -> None:
+    # feedparser 6.0 sets ``link`` from a later <link rel="enclosure">text</link>.
+    links = [
+        {"rel": "alternate", "type": "text/html", "href": "http://www.example.com/alternate"},
+        {"rel": "enclosure", "type": "text/html", "href": "http://www.example.com/enclosure"},
+    ]
+    entry = {"link": "http://www.example.com/enclosure", "links": links}
+    assert entry_url(entry) == "http://www.example.com/alternate"
+    # When the link is one of the alternates (the usual case) it stays.
+    second = {"rel": "alternate", "href": "http://www.example.com/other"}
+    entry = {"link": "http://www.example.com/other", "links": [*links, second]}
+    assert entry_url(entry) == "http://www.example.com/other"
+
+
+def test_a_relative_link_resolves_against_the_base() -> None:
+    entry = {"link": "news/1?utm_source=rss", "links": [{"rel": "alternate", "href": "news/1"}]}
+    assert (
+        entry_url(entry, "https://example.com/feeds/rss.xml") == "https://example.com/feeds/news/1"
+    )
+    assert entry_url(entry) == ""  # no base: no absolute URL, no URL
+
+
+def test_a_link_copied_from_a_guid_is_never_made_up() -> None:
+    # RSS <guid>12345</guid> without <link>: feedparser copies the guid into ``link``.
+    entry = {"id": "12345", "link": "12345", "guidislink": True}
+    assert entry_url(entry, "https://example.com/feeds/rss.xml") == ""
+    permalink = {"id": "https://example.com/a/1", "link": "https://example.com/a/1"}
+    assert entry_url(permalink, "https://example.com/feeds/rss.xml") == "https://example.com/a/1"
+
+
+# --- authors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("jonas@insanity.industries (Jonas Große Sundrup)", "Jonas Große Sundrup"),
+        ("Simon St.Laurent (mailto:simonstl@simonstl.com)", "Simon St.Laurent"),
+        ("Example editor (me@example.com)", "Example editor"),
+        ("John <john@example.org>", "John"),
+        ("John (the editor) (john@example.org)", "John (the editor)"),
+        ("news@bbc.co.uk", ""),
+        ("No Address", "No Address"),
+    ],
+)
+def test_name_without_email(raw: str, name: str) -> None:
+    assert name_without_email(raw) == name
+
+
+def test_an_author_name_is_read_from_the_whole_string_feedparser_cut_short() -> None:
+    # What feedparser 6.0 makes of <author>jonas@insanity.industries (Jonas Große Sundrup)</author>:
+    # its e-mail pattern stops at a 4-letter top-level domain.
+    entry = {
+        "link": "https://e.com/1",
+        "author": "jonas@insanity.industries (Jonas Große Sundrup)",
+        "authors": [{"name": "stries (Jonas Große Sundrup", "email": "jonas@insanity.indu"}],
+    }
+    assert article_from_entry("f", entry, FETCHED_AT).author == "Jonas Große Sundrup"
+    # An address alone stays what it was: the only author information there is.
+    only_address = {"link": "https://e.com/1", "author": "news@bbc.co.uk",
+                    "authors": [{"email": "news@bbc.co.uk"}]}  # fmt: skip
+    assert article_from_entry("f", only_address, FETCHED_AT).author == "news@bbc.co.uk"
+    # Several authors are taken as feedparser names them.
+    several = {"link": "https://e.com/1", "author": "A (a@example.org)",
+               "authors": [{"name": "A", "email": "a@example.org"}, {"name": "B"}]}  # fmt: skip
+    assert article_from_entry("f", several, FETCHED_AT).author == "A, B"
+
+
+# --- dates feedparser misreads -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "utc"),
+    [
+        ("mer, 16 nov 2022 00:38:15 +0100", datetime(2022, 11, 15, 23, 38, 15, tzinfo=UTC)),
+        ("Seg, 24 Set 2018 19:42:40 -0300", datetime(2018, 9, 24, 22, 42, 40, tzinfo=UTC)),
+        ("Mo, 05 Dez 2022 10:00:00 +0100", datetime(2022, 12, 5, 9, 0, tzinfo=UTC)),
+        ("lun 05 dic 2022 10:00:00 +0100", datetime(2022, 12, 5, 9, 0, tzinfo=UTC)),
+        ("16 déc. 2022 10:00:00 +0100", datetime(2022, 12, 16, 9, 0, tzinfo=UTC)),
+        ("Sat, Dec 16 2023 02:02:33 PM", datetime(2023, 12, 16, 14, 2, 33, tzinfo=UTC)),
+        ("Sat, 16 Dec 2023 02:02:33 PM EST", datetime(2023, 12, 16, 19, 2, 33, tzinfo=UTC)),
+        ("Sat, 16 Dec 2023 12:05:00 AM +0000", datetime(2023, 12, 16, 0, 5, tzinfo=UTC)),
+        ("Sat, 16 Dec 2023 12:05:00 p.m. +0000", datetime(2023, 12, 16, 12, 5, tzinfo=UTC)),
+        ("yesterday", None),
+        ("", None),
+    ],
+)
+def test_loose_date(raw: str, utc: datetime | None) -> None:
+    assert loose_date(raw) == utc
+
+
+def test_a_date_feedparser_could_not_read_or_read_without_its_pm_is_repaired() -> None:
+    unread = {"link": "https://e.com/1", "published": "mer, 16 nov 2022 00:38:15 +0100"}
+    assert article_from_entry("f", unread, FETCHED_AT).published == datetime(
+        2022, 11, 15, 23, 38, 15, tzinfo=UTC
+    )
+    # feedparser reads "02:02:33 PM" as 02:02:33.
+    misread = {"link": "https://e.com/1", "published": "Sat, 16 Dec 2023 02:02:33 PM",
+               "published_parsed": _utc(2023, 12, 16, 2, 2, 33)}  # fmt: skip
+    assert article_from_entry("f", misread, FETCHED_AT).published == datetime(
+        2023, 12, 16, 14, 2, 33, tzinfo=UTC
+    )
+    # A date feedparser read is kept when the raw text is beyond us.
+    iso = {"link": "https://e.com/1", "updated": "2023-12-16T02:02:33 PM",
+           "updated_parsed": _utc(2023, 12, 16, 2, 2, 33)}  # fmt: skip
+    assert article_from_entry("f", iso, FETCHED_AT).published == datetime(
+        2023, 12, 16, 2, 2, 33, tzinfo=UTC
+    )

@@ -1,4 +1,5 @@
-"""The polling schedule: one job per feed, backoff after failures, graceful shutdown."""
+"""The polling schedule: one job per feed, the next poll where the poller decided (backoff,
+Retry-After, server hints), failing feeds' waits kept across restarts, graceful shutdown."""
 
 from __future__ import annotations
 
@@ -62,17 +63,73 @@ async def test_every_feed_is_scheduled_on_its_interval() -> None:
 
 
 async def test_failure_moves_the_next_poll_out() -> None:
-    failing = PollReport("fast", "error", error="503", consecutive_failures=3)
+    # 3 failures in a row: the poller decided 1 min * 2**3 = 8 min.
+    failing = PollReport("fast", "error", error="503", consecutive_failures=3, next_poll_in=480)
     monitor = FakeMonitor({"fast": failing})
     scheduler = scheduler_for(monitor)
     scheduler.start()
     try:
         await scheduler._poll(FEEDS[0], timedelta(minutes=1))
-        # 3 failures in a row: 1 min * 2**3 = 8 min, +-10%.
         wait = next_run(scheduler, "fast") - datetime.now(UTC)
-        assert timedelta(minutes=7) < wait <= timedelta(minutes=8.9)
+        assert timedelta(minutes=7.9) < wait <= timedelta(minutes=8)
     finally:
         await scheduler.shutdown(1)
+
+
+async def test_a_success_moves_the_next_poll_where_the_poller_said() -> None:
+    # A server asked for 30 min (Cache-Control max-age or <ttl>) on a 1 min feed.
+    stretched = PollReport("fast", "ok", next_poll_in=1800)
+    monitor = FakeMonitor({"fast": stretched})
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        await scheduler._poll(FEEDS[0], timedelta(minutes=1))
+        wait = next_run(scheduler, "fast") - datetime.now(UTC)
+        assert timedelta(minutes=29.9) < wait <= timedelta(minutes=30)
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_a_poll_that_decided_nothing_leaves_the_interval() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok")})
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        before = next_run(scheduler, "fast")
+        await scheduler._poll(FEEDS[0], timedelta(minutes=1))
+        assert next_run(scheduler, "fast") == before
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_failing_feeds_keep_their_backoff_across_a_restart() -> None:
+    monitor = FakeMonitor({})
+    scheduler = scheduler_for(monitor)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    scheduler.start({"fast": later.timestamp()})
+    try:
+        assert abs(next_run(scheduler, "fast") - later) < timedelta(seconds=1)
+        soon = next_run(scheduler, "default") - datetime.now(UTC)
+        assert soon <= timedelta(seconds=2), "the others are polled at once"
+    finally:
+        await scheduler.shutdown(1)
+    # A wait already over delays nothing.
+    again = scheduler_for(monitor)
+    again.start({"fast": (datetime.now(UTC) - timedelta(hours=1)).timestamp()})
+    try:
+        assert next_run(again, "fast") - datetime.now(UTC) <= timedelta(seconds=2)
+    finally:
+        await again.shutdown(1)
+
+
+async def test_a_poll_finishing_after_shutdown_does_not_reschedule() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok", next_poll_in=60)}, delay=0.2)
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    poll = asyncio.create_task(scheduler._poll(FEEDS[0], timedelta(minutes=1)))
+    await asyncio.sleep(0.05)
+    await scheduler.shutdown(grace=5)
+    assert poll.done() and poll.exception() is None
 
 
 async def test_shutdown_waits_for_polls_in_flight() -> None:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 
 from monitor.config_models import EmailChannelConfig, SlackChannelConfig
@@ -354,3 +355,58 @@ def test_policy_for_reads_the_channel_config() -> None:
         }
     )
     assert policy_for(mail) == ChannelPolicy(min_gap=300.0, digest="daily", digest_offset=27000.0)
+
+
+class BlockingChannel(ScriptedChannel):
+    """Every send waits until ``release`` is set; counts the sends in flight."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.release = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.started: dict[int, asyncio.Event] = {}
+
+    def when_in_flight(self, count: int) -> asyncio.Event:
+        """An event set once ``count`` sends are in flight at the same time."""
+        return self.started.setdefault(count, asyncio.Event())
+
+    async def send(self, alert: Alert) -> DeliveryResult:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        self.when_in_flight(self.in_flight).set()
+        try:
+            await self.release.wait()
+            return await super().send(alert)
+        finally:
+            self.in_flight -= 1
+
+
+async def test_a_cancelled_pass_gives_its_alerts_back_due_at_once(clock: FrozenClock) -> None:
+    channel = BlockingChannel("ops")
+    worker = worker_for(channel, clock)
+    await queue(worker, *(numbered(n) for n in range(3)))
+    task = asyncio.create_task(worker.deliver_due())
+    await channel.when_in_flight(3).wait()
+    task.cancel()  # SIGTERM's grace ran out mid-send
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    pending = await worker.store.pending()
+    assert [(e.due_at, e.attempts) for e in pending] == [(clock.now, 0)] * 3
+    channel.release.set()
+    assert (await worker.deliver_due()).delivered == 3  # at once, not after the lease
+
+
+async def test_sends_in_flight_per_channel_are_bounded(clock: FrozenClock) -> None:
+    channel = BlockingChannel("ops")
+    worker = worker_for(channel, clock)
+    worker.max_in_flight = 4
+    await queue(worker, *(numbered(n) for n in range(10)))
+    task = asyncio.create_task(worker.deliver_due())
+    await channel.when_in_flight(4).wait()
+    for _ in range(20):  # give a fifth send every chance to start
+        await asyncio.sleep(0)
+    assert channel.in_flight == 4
+    channel.release.set()
+    assert (await task).delivered == 10
+    assert channel.most_in_flight == 4

@@ -19,6 +19,12 @@ Claim -> send -> record, like Alertmanager's notify pipeline. One pass
    ``max_age`` seconds. Both are fenced by the claim token in the store, so a
    stalled worker cannot undo what a newer claim did.
 
+A pass that is cancelled (SIGTERM past the grace period) gives every alert it
+has not recorded back to the outbox, due at once, so the next start sends it
+without waiting for the lease to run out. An alert whose request was already
+out may then be sent twice, with the same id: the same duplicate a lease
+running out would give, only sooner.
+
 The retry decision comes from the channel's ``DeliveryStatus``; the delay from
 ``monitor.delivery.retry.backoff_delay``.
 """
@@ -27,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitor.delivery.base import Channel
@@ -72,6 +78,22 @@ class DeliveryCounts:
 
 
 @dataclass
+class _Pass(DeliveryCounts):
+    """The counts of one pass, and the claimed alerts it has not settled yet."""
+
+    unsettled: dict[str, OutboxEntry] = field(default_factory=dict)
+
+    def settle(self, entry: OutboxEntry) -> None:
+        """``entry`` is recorded, deferred or left to its lease: no longer ours to give back."""
+        self.unsettled.pop(entry.alert.id, None)
+
+    def totals(self) -> DeliveryCounts:
+        return DeliveryCounts(
+            self.delivered, self.retrying, self.dead, self.deferred, self.abandoned
+        )
+
+
+@dataclass
 class OutboxWorker:
     """Sends due alerts from the store's outbox through the configured channels."""
 
@@ -92,6 +114,8 @@ class OutboxWorker:
     backoff_cap: float = 3600.0
     #: Alerts claimed per pass (a digest email carries at most this many).
     batch_size: int = 100
+    #: Messages in flight at once per channel (a receiver is not flooded with a whole batch).
+    max_in_flight: int = 16
     clock: Clock = time.time
     #: How ``drain`` waits for the next due alert; injected so tests move a frozen clock instead.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -127,18 +151,29 @@ class OutboxWorker:
 
     async def deliver(self, entries: Sequence[OutboxEntry]) -> DeliveryCounts:
         """Pace, send and record claimed ``entries``; channels are served concurrently."""
-        counts = DeliveryCounts()
+        counts = _Pass(unsettled={entry.alert.id: entry for entry in entries})
         by_channel: dict[str, list[OutboxEntry]] = {}
         for entry in entries:
             by_channel.setdefault(entry.alert.channel, []).append(entry)
-        await asyncio.gather(
-            *(self._deliver_to(name, batch, counts) for name, batch in by_channel.items())
-        )
-        return counts
+        try:
+            await asyncio.gather(
+                *(self._deliver_to(name, batch, counts) for name, batch in by_channel.items())
+            )
+        except asyncio.CancelledError:
+            await self._give_back(counts.unsettled.values())
+            raise
+        return counts.totals()
 
-    async def _deliver_to(
-        self, name: str, entries: list[OutboxEntry], counts: DeliveryCounts
-    ) -> None:
+    async def _give_back(self, entries: Iterable[OutboxEntry]) -> None:
+        """Make claimed, unrecorded ``entries`` due now, so the next start need not wait."""
+        now = self.clock()
+        for entry in list(entries):
+            try:
+                await self.store.defer(entry.alert.id, now, claim=entry.claim)
+            except StoreError:
+                return  # the store is gone too: the lease brings them back later
+
+    async def _deliver_to(self, name: str, entries: list[OutboxEntry], counts: _Pass) -> None:
         """Deliver one channel's share of a pass."""
         policy = self.policies.get(name, NO_POLICY)
         channel = self.channels.get(name)
@@ -159,7 +194,13 @@ class OutboxWorker:
         size = max(channel.max_group, 1)
         messages = [ready[i : i + size] for i in range(0, len(ready), size)]
         if policy.min_gap <= 0:
-            await asyncio.gather(*(self._send(channel, m, policy, counts) for m in messages))
+            in_flight = asyncio.Semaphore(self.max_in_flight)
+
+            async def send(message: list[OutboxEntry]) -> None:
+                async with in_flight:
+                    await self._send(channel, message, policy, counts)
+
+            await asyncio.gather(*(send(m) for m in messages))
             return
         for i, message in enumerate(messages):
             opens = await self.store.reserve_send(name, self.clock(), policy.min_gap)
@@ -169,9 +210,8 @@ class OutboxWorker:
                 return
             await self._send(channel, message, policy, counts)
 
-    async def _defer(
-        self, entry: OutboxEntry, due_at: float, reason: str, counts: DeliveryCounts
-    ) -> None:
+    async def _defer(self, entry: OutboxEntry, due_at: float, reason: str, counts: _Pass) -> None:
+        counts.settle(entry)
         if await self.store.defer(entry.alert.id, due_at, claim=entry.claim):
             counts.deferred += 1
             log.debug("deliver", status="deferred", reason=reason, alert=entry.alert.id)
@@ -183,7 +223,7 @@ class OutboxWorker:
         channel: Channel,
         message: list[OutboxEntry],
         policy: ChannelPolicy,
-        counts: DeliveryCounts,
+        counts: _Pass,
     ) -> None:
         # The fence: sending is safe only if the lease outlasts the whole attempt. A worker
         # that stalled between claim and send would otherwise race the one that took over.
@@ -196,7 +236,8 @@ class OutboxWorker:
         for entry in message:
             await self._record(entry, result, policy, counts)
 
-    def _lost_claim(self, entry: OutboxEntry, counts: DeliveryCounts) -> None:
+    def _lost_claim(self, entry: OutboxEntry, counts: _Pass) -> None:
+        counts.settle(entry)
         counts.abandoned += 1
         log.warning(
             "deliver",
@@ -228,8 +269,9 @@ class OutboxWorker:
         entry: OutboxEntry,
         result: DeliveryResult,
         policy: ChannelPolicy,
-        counts: DeliveryCounts,
+        counts: _Pass,
     ) -> None:
+        counts.settle(entry)
         alert, now = entry.alert, self.clock()
         attempt = entry.attempts + 1
         fields = {

@@ -7,6 +7,11 @@ decompressed size, and the classification of failures into retryable or
 permanent. Failures are :class:`~monitor.types.FetchOutcome` values, never
 exceptions, and their messages name the feed and a redacted URL
 (``scheme://host/path``) so no credential or token ever reaches a log.
+
+Politeness lives here too: :class:`FetchLimits` caps fetches in flight, in
+all and per host name, and :func:`fetch_feed` tells a permanent move (an
+unbroken chain of 301/308 from the requested URL) from a temporary one
+(302/303/307), so the poller can ask the new URL directly next time.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import dataclasses
 import re
 import time
 import zlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -30,11 +37,94 @@ FEED_ACCEPT = (
     "application/xml, text/xml;q=0.9, */*;q=0.1"
 )
 MAX_REDIRECTS = 5
-#: Response headers kept in FetchOutcome.headers (the parser and the validators use them).
-KEPT_HEADERS = ("content-type", "content-location", "content-language", "etag", "last-modified")
+#: Response headers kept in FetchOutcome.headers (the parser, the validators and the
+#: schedule use them).
+KEPT_HEADERS = (
+    "content-type",
+    "content-location",
+    "content-language",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "age",
+)
+#: Redirect statuses that say the resource moved for good (RFC 9110 15.4).
+PERMANENT_REDIRECTS = (301, 308)
 # A handshake or an upload that takes longer than this is a dead server, whatever the deadline.
 _MAX_CONNECT_SECONDS = 10.0
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FeedFetch(FetchOutcome):
+    """A :class:`FetchOutcome`, plus where the requested URL moved for good."""
+
+    #: The URL a chain of permanent redirects (301/308) from the requested URL leads to,
+    #: "" if the first hop was not one (or there was none). Kept even when the new URL fails.
+    moved_to: str = ""
+
+
+class FetchLimits:
+    """At most ``total`` fetches in flight, and at most ``per_host`` to one host name.
+
+    A fetch waits for its host's slot before it takes one of the total, so
+    feeds queued behind a busy host never hold slots other hosts could use.
+    Hosts are compared by name (lower case, port ignored: one machine is one
+    server to be polite to), the host asked rather than one a redirect leads
+    to. The limits hold within one process.
+    """
+
+    def __init__(self, total: int, per_host: int) -> None:
+        if total < 1 or per_host < 1:
+            raise ValueError(f"fetch limits must be at least 1, not {total} and {per_host}")
+        self.total = total
+        self.per_host = per_host
+        self._all = asyncio.Semaphore(total)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        # Fetches holding or awaiting each host's semaphore, so an idle one can be dropped.
+        self._users: dict[str, int] = {}
+
+    @asynccontextmanager
+    async def slot(self, url: str) -> AsyncIterator[None]:
+        """Hold a fetch slot for ``url`` for the duration of the block."""
+        host = host_key(url)
+        semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.per_host))
+        self._users[host] = self._users.get(host, 0) + 1
+        try:
+            async with semaphore, self._all:
+                yield
+        finally:
+            self._users[host] -= 1
+            if not self._users[host]:
+                del self._users[host], self._hosts[host]
+
+
+def host_key(url: str) -> str:
+    """The host name a URL's fetches are limited under ("" if it has none)."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def permanent_move(requested: str, hops: Sequence[str], statuses: Sequence[int]) -> str:
+    """Where ``requested`` moved for good, given the redirect chain; "" if it did not.
+
+    ``hops`` are the URLs reached by each redirect in turn, ``statuses`` the
+    status of each redirect response. Only an unbroken run of 301/308 from
+    the start counts: after a 302 the URL it left was only borrowed. A move
+    from https to http is not kept either (followed, but never stored as the
+    URL to ask first).
+    """
+    moved = ""
+    current = requested
+    for target, status in zip(hops, statuses, strict=True):
+        if status not in PERMANENT_REDIRECTS:
+            break
+        if urlsplit(current).scheme == "https" and urlsplit(target).scheme != "https":
+            break
+        moved = current = target
+    return moved
 
 
 def build_http_client(
@@ -51,7 +141,7 @@ def build_http_client(
     return httpx.AsyncClient(
         transport=transport,
         timeout=httpx.Timeout(connect=short, read=total, write=short, pool=total),
-        # Fetch concurrency is capped by the caller; the pool never needs more.
+        # Fetches in flight are capped by FetchLimits (in all), so the pool never needs more.
         limits=httpx.Limits(max_connections=settings.max_concurrent_fetches),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
@@ -91,12 +181,13 @@ async def fetch_feed(
     *,
     total_timeout: float,
     max_bytes: int,
-) -> FetchOutcome:
+) -> FeedFetch:
     """GET a feed with the stored validators; never raises for network or HTTP problems.
 
     200 gives OK with the decompressed body and the new validators; 304 gives
     NOT_MODIFIED, keeping the old validators unless the server sent new ones.
     Anything else is ERROR, with the old validators so the caller can keep them.
+    Redirects are followed; ``moved_to`` says where a permanent one led.
     """
     started = time.monotonic()
     fetch = _Fetch(feed_id, url, validators, max_bytes)
@@ -129,12 +220,18 @@ class _Fetch:
         self.http_status: int | None = None
         self.headers: dict[str, str] = {}
         self.final_url: str = url
+        self.moved_to: str = ""
 
-    async def run(self, client: httpx.AsyncClient) -> FetchOutcome:
+    async def run(self, client: httpx.AsyncClient) -> FeedFetch:
         async with client.stream("GET", self.url, headers=self._conditional_headers()) as resp:
             self.http_status = resp.status_code
             self.final_url = str(resp.url)
             self.headers = _kept_headers(resp)
+            # Each hop's target is the URL of the response that follows it.
+            hops = [str(r.url) for r in resp.history[1:]] + [self.final_url]
+            self.moved_to = permanent_move(
+                self.url, hops if resp.history else [], [r.status_code for r in resp.history]
+            )
             if resp.status_code == 304:
                 return self._not_modified(resp)
             if resp.is_success:
@@ -151,14 +248,14 @@ class _Fetch:
             headers["If-Modified-Since"] = str(self.validators.last_modified)
         return headers
 
-    def _not_modified(self, resp: httpx.Response) -> FetchOutcome:
+    def _not_modified(self, resp: httpx.Response) -> FeedFetch:
         validators = FeedValidators(
             etag=resp.headers.get("etag") or self.validators.etag,
             last_modified=resp.headers.get("last-modified") or self.validators.last_modified,
         )
         return self._outcome(FetchStatus.NOT_MODIFIED, validators=validators)
 
-    async def _read_body(self, resp: httpx.Response) -> FetchOutcome:
+    async def _read_body(self, resp: httpx.Response) -> FeedFetch:
         declared = resp.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             return self.error(
@@ -198,7 +295,7 @@ class _Fetch:
             chunks.append(chunk)
         return self._outcome(FetchStatus.OK, body=b"".join(chunks), validators=validators)
 
-    def _http_error(self, resp: httpx.Response) -> FetchOutcome:
+    def _http_error(self, resp: httpx.Response) -> FeedFetch:
         status = resp.status_code
         retryable = is_retryable_status(status)
         retry_after = parse_retry_after(resp.headers.get("retry-after"), time.time())
@@ -218,7 +315,7 @@ class _Fetch:
         error: str = "",
         retryable: bool = True,
         retry_after: float | None = None,
-    ) -> FetchOutcome:
+    ) -> FeedFetch:
         headers = dict(self.headers)
         if status is FetchStatus.OK:
             # feedparser resolves relative links against Content-Location; without one it
@@ -227,7 +324,7 @@ class _Fetch:
             base = redact_url(self.final_url)
             given = headers.get("content-location")
             headers["content-location"] = urljoin(base, given) if given else base
-        return FetchOutcome(
+        return FeedFetch(
             feed_id=self.feed_id,
             status=status,
             body=body,
@@ -237,11 +334,10 @@ class _Fetch:
             error=error,
             retryable=retryable,
             retry_after=retry_after,
+            moved_to=self.moved_to,
         )
 
-    def error(
-        self, reason: str, *, retryable: bool, retry_after: float | None = None
-    ) -> FetchOutcome:
+    def error(self, reason: str, *, retryable: bool, retry_after: float | None = None) -> FeedFetch:
         message = f"feed {self.feed_id}: {redact_url(self.url)}: {reason}"
         return self._outcome(
             FetchStatus.ERROR,

@@ -7,7 +7,11 @@ a :class:`~monitor.types.ParseOutcome` with an error, and an entry that
 cannot be normalized is skipped and counted.
 
 feedparser only ever receives bytes wrapped in ``BytesIO``: given a ``str`` it
-would treat it as a URL or a file name and fetch or open it itself. feedparser
+would treat it as a URL or a file name and fetch or open it itself. Nor does it
+get the Content-Location: it would resolve every guid against it ("123" becomes
+"https://host/feeds/123"), so an article's identity would depend on where the
+feed was fetched from (RFC 4287 4.2.6: an id must not change when a feed moves);
+the normalizer resolves entry links against it instead. feedparser
 6 has no JSON Feed support, so JSON Feed 1.0/1.1 is mapped here onto the
 same entry shape feedparser produces, and both go through one normalizer.
 """
@@ -32,12 +36,22 @@ from monitor.types import Article, ParseOutcome
 
 ENTITY_REFUSAL = "refused: XML entity declarations"
 
-# Only headers that steer decoding and relative links reach feedparser; a
-# Content-Encoding header in particular must not make it decompress anything.
+# Only headers that steer decoding and relative links are read; a Content-Encoding
+# header in particular must not make feedparser decompress anything.
 _PASSED_HEADERS = ("content-type", "content-location", "content-language")
+_FEEDPARSER_HEADERS = ("content-type", "content-language")
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _JSON_TYPE = re.compile(r"[/+]json\b", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+# Markup with no element a feed or an entry could be read from (an HTML login wall or
+# challenge page, the site's home page, tag soup) costs feedparser's lenient SGML parser
+# one to two seconds per megabyte to reject; one regular expression finds that up front.
+# An XHTML page that wraps an Atom feed has a <feed> element, so it is still read.
+_FEED_ELEMENT = re.compile(rb"<(?:[\w.-]+:)?(?:rss|feed|rdf|channel|item|entry)[\s>/]", re.I)
+_HTML_START = re.compile(
+    rb"(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def parse_feed(
@@ -51,16 +65,20 @@ def parse_feed(
     """
     lowered = {k.lower(): v for k, v in headers.items() if k.lower() in _PASSED_HEADERS}
     content_type = lowered.get("content-type", "")
+    base = lowered.get("content-location", "")
     if not body.strip():
         return ParseOutcome(feed_id=feed_id, error="not a feed: empty body")
     if _looks_like_json(body, content_type):
-        return _parse_json(feed_id, body, lowered.get("content-location", ""), fetched_at)
+        return _parse_json(feed_id, body, base, fetched_at)
     if has_entity_declaration(body, lowered):
         return ParseOutcome(feed_id=feed_id, error=ENTITY_REFUSAL)
+    if reason := _no_feed_element(body):
+        served_as = f" (served as {content_type.split(';')[0].strip()})" if content_type else ""
+        return ParseOutcome(feed_id=feed_id, error=f"not a feed{served_as}: {reason}")
     try:
         result = feedparser.parse(
             io.BytesIO(body),
-            response_headers=lowered,
+            response_headers={k: v for k, v in lowered.items() if k in _FEEDPARSER_HEADERS},
             # We keep plain text only: sanitizing HTML and resolving links inside
             # it would be work thrown away (entry links are resolved regardless).
             sanitize_html=False,
@@ -77,7 +95,7 @@ def parse_feed(
     )
     if not entries and (not version or broken):
         return ParseOutcome(feed_id=feed_id, error=_not_a_feed(version, result, content_type))
-    return _outcome(feed_id, entries, fetched_at)
+    return _outcome(feed_id, entries, fetched_at, base)
 
 
 def has_entity_declaration(body: bytes, headers: Mapping[str, str]) -> bool:
@@ -104,6 +122,24 @@ def has_entity_declaration(body: bytes, headers: Mapping[str, str]) -> bool:
     return b"\x00" in body[:64] and _ENTITY_DECL.search(body.replace(b"\x00", b"")) is not None
 
 
+def _no_feed_element(body: bytes) -> str:
+    """Why an ASCII-compatible markup body cannot be a feed, or "" when it may be one.
+
+    Only a body that opens with an ASCII "<" is judged: in UTF-16, UTF-32 or EBCDIC a
+    feed's tags are not ASCII bytes, and feedparser (which converts the charset first)
+    decides those. feedparser reads entries only from rss, feed, RDF, channel, item and
+    entry elements, so a body with none of them gives none; this only saves the time.
+    """
+    head = body[:4096].removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head.startswith(b"<") or b"\x00" in head[:256]:  # UTF-16LE / UTF-32LE open with "<"
+        return ""
+    if _FEED_ELEMENT.search(body) is not None:
+        return ""
+    if _HTML_START.match(head):
+        return "an HTML page"
+    return "no RSS, Atom or JSON Feed found"
+
+
 def _looks_like_json(body: bytes, content_type: str) -> bool:
     """JSON when the body opens like JSON; when it opens like XML, the body wins over the label."""
     head = body[:64].replace(b"\x00", b"")  # UTF-16/32: keep the ASCII characters
@@ -124,14 +160,14 @@ def _not_a_feed(version: str, result: Mapping[str, Any], content_type: str) -> s
     return f"not a feed{served_as}: no RSS, Atom or JSON Feed found{detail}"
 
 
-def _outcome(feed_id: str, entries: Iterable[object], fetched_at: float) -> ParseOutcome:
+def _outcome(feed_id: str, entries: Iterable[object], fetched_at: float, base: str) -> ParseOutcome:
     articles: list[Article] = []
     skipped = 0
     for entry in entries:
         try:
             if not isinstance(entry, Mapping):
                 raise TypeError(f"entry is a {type(entry).__name__}, not an object")
-            articles.append(article_from_entry(feed_id, entry, fetched_at))
+            articles.append(article_from_entry(feed_id, entry, fetched_at, base=base))
         except Exception:  # one odd entry is counted, never fatal to the feed
             skipped += 1
     return ParseOutcome(feed_id=feed_id, articles=tuple(articles), skipped=skipped)
@@ -160,7 +196,7 @@ def _parse_json(feed_id: str, body: bytes, base: str, fetched_at: float) -> Pars
     entries = [
         _json_entry(item, base, feed_authors) if isinstance(item, dict) else item for item in items
     ]
-    return _outcome(feed_id, entries, fetched_at)
+    return _outcome(feed_id, entries, fetched_at, base)
 
 
 def _is_json_feed_version(version: object) -> bool:

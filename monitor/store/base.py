@@ -27,8 +27,11 @@ delivered alert must never be sent again, whoever sent it.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import json
+import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from monitor.types import Alert, FeedValidators
 
@@ -47,6 +50,40 @@ class FeedState:
     consecutive_failures: int = 0
     #: Error of the last failed fetch, "" after a success.
     last_error: str = ""
+    #: The configured URL this state belongs to ("" in state stored before it was recorded).
+    #: When the config names another URL, the validators and the marks below no longer apply.
+    url: str = ""
+    #: Where ``url`` moved for good (a 301/308 chain), polled instead of it; "" if it did not.
+    moved_to: str = ""
+    #: When the current run of failures began; None while the feed is not failing.
+    failing_since: float | None = None
+    #: Why the feed is no longer polled (e.g. "HTTP 410 Gone"), "" while it is polled.
+    disabled_reason: str = ""
+    #: When it was disabled.
+    disabled_at: float | None = None
+    #: When the daemon means to poll the feed next (None: not scheduled).
+    next_poll_at: float | None = None
+    #: When a poll last found an entry the feed had not carried before.
+    last_new_item_at: float | None = None
+    #: Entries the feed has carried, in all, each counted when it first appeared.
+    items_seen: int = 0
+    #: Short hashes of the entry ids in the last body read (which entries are new to the feed).
+    recent_entries: tuple[str, ...] = ()
+    #: Refresh interval the feed body declares (RSS ``<ttl>``), in seconds; None if none.
+    ttl: float | None = None
+    #: Kind of the open health incident already alerted ("failing", "silent", "disabled"), or "".
+    incident: str = ""
+    #: When that incident began (with the feed and kind, it names the incident).
+    incident_since: float | None = None
+
+    def applies_to(self, url: str) -> bool:
+        """Whether this state was recorded for the configured ``url`` (legacy state: yes)."""
+        return self.url in ("", url)
+
+    @property
+    def disabled(self) -> bool:
+        """Whether the feed is disabled (a 410, until its URL changes or it is re-enabled)."""
+        return bool(self.disabled_reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +114,121 @@ class DeliveryRecord:
     detail: str
     #: Attempts it took in all, the delivering one included (1: delivered at the first try).
     attempts: int
+
+
+#: Most 32-bit words a story sketch holds: the ``k`` of the bottom-k sketches below.
+SKETCH_WORDS = 128
+#: Most members a story lists; later copies still join it but are not listed.
+MAX_STORY_MEMBERS = 50
+
+
+def sketch_similarity(a: bytes, b: bytes) -> tuple[int, int]:
+    """How two bottom-k sketches agree, as (shared, compared); the story index's similarity.
+
+    A sketch is a run of distinct 32-bit big-endian words in ascending order: the
+    :data:`SKETCH_WORDS` smallest hashes of a set's elements (the whole set if it
+    has fewer). ``compared`` is the size of S, the SKETCH_WORDS smallest words of the
+    union of both sketches, and ``shared`` how many words of S are in both: their
+    ratio estimates the Jaccard similarity of the two sets, and *is* it when the
+    union has at most SKETCH_WORDS elements. Every backend verifies with this rule
+    (the Redis one in Lua), comparing ``shared >= min_similarity * compared``.
+    """
+    ua = set(struct.unpack(f">{len(a) // 4}I", a[: len(a) - len(a) % 4]))
+    ub = set(struct.unpack(f">{len(b) // 4}I", b[: len(b) - len(b) % 4]))
+    union = sorted(ua | ub)[:SKETCH_WORDS]
+    return sum(1 for x in union if x in ua and x in ub), len(union)
+
+
+def pick_story(
+    candidates: Iterable[tuple[str, float, bytes, Sequence[str]]],
+    probe: StoryProbe,
+    min_similarity: float,
+) -> str | None:
+    """The candidate an article joins (see :meth:`StateStore.assign_story`), or None.
+
+    ``candidates`` are the live stories found under the probe's bands, as
+    (id, until, sketch, anchors). Shared by the memory and SQLite backends; the
+    Redis one runs the same rule in Lua.
+    """
+    mine = set(probe.anchors)
+    best: tuple[Fraction, float, str] | None = None
+    for story_id, until, sketch, anchors in candidates:
+        if mine and anchors and mine.isdisjoint(anchors):
+            continue
+        shared, compared = sketch_similarity(probe.sketch, sketch)
+        if compared == 0 or shared < min_similarity * compared:
+            continue
+        key = (-Fraction(shared, compared), until, story_id)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[2]
+
+
+def encode_story_member(member: StoryMember) -> str:
+    """One member as one line of ASCII JSON (how the SQLite and Redis backends keep it)."""
+    return json.dumps(
+        [member.article_id, member.feed_id, member.url, member.title, member.seen_at],
+        separators=(",", ":"),
+    )
+
+
+def decode_story_members(text: str | bytes) -> tuple[StoryMember, ...]:
+    """The members of a story kept as lines of :func:`encode_story_member`."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    out = []
+    for line in text.splitlines():
+        if line:
+            article_id, feed_id, url, title, seen_at = json.loads(line)
+            out.append(StoryMember(article_id, feed_id, url, title, float(seen_at)))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryProbe:
+    """What the story index compares: an article's fingerprint (see ``monitor.stories``)."""
+
+    #: Index keys (LSH bands): a story is a candidate if it was created with one of them.
+    bands: tuple[str, ...]
+    #: Bottom-k sketch of the article's shingles (see :func:`sketch_similarity`).
+    sketch: bytes
+    #: Title words; if both sides have some, a candidate must share one (no newlines).
+    anchors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMember:
+    """One article of a story, as the story lists it."""
+
+    #: The article's id (``Article.id``).
+    article_id: str
+    #: The feed (outlet) it came from.
+    feed_id: str
+    #: Its link, or "".
+    url: str = ""
+    #: Its title.
+    title: str = ""
+    #: When it joined the story (the caller's ``now``).
+    seen_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoryAssignment:
+    """The story an article belongs to, as :meth:`StateStore.assign_story` returns it."""
+
+    #: Story id: the id of its first article (an article no one else carried keeps its own id).
+    story_id: str
+    #: Whether the article given started the story (True again if the same article is re-observed).
+    is_new: bool
+    #: The story's articles in arrival order, the first one first (at most MAX_STORY_MEMBERS).
+    members: tuple[StoryMember, ...]
+    #: When the story's window ends (caller's clock): later copies start a new story.
+    until: float = 0.0
+
+    @property
+    def outlets(self) -> tuple[str, ...]:
+        """Distinct feed ids that carried the story, in arrival order."""
+        return tuple(dict.fromkeys(m.feed_id for m in self.members))
 
 
 class StateStore(abc.ABC):
@@ -220,6 +372,38 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     async def dead_letters(self) -> list[OutboxEntry]:
         """Every dead-lettered alert, most recent first."""
+
+    # -- stories -------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def assign_story(
+        self,
+        member: StoryMember,
+        probe: StoryProbe,
+        min_similarity: float,
+        now: float,
+        window: float,
+    ) -> StoryAssignment:
+        """Atomically put an article into the story it belongs to, creating one if none.
+
+        If ``member.article_id`` is already in a story whose window has not ended at
+        ``now``, return that story unchanged (re-observing is idempotent). Otherwise the
+        candidates are the live stories created with one of ``probe.bands``; one
+        *verifies* if (when both have anchors) it shares an anchor with ``probe`` and
+        ``shared >= min_similarity * compared`` for its sketch and ``probe.sketch`` (see
+        :func:`sketch_similarity`). The member joins the verified candidate with the
+        highest ``shared / compared``, ties going to the story whose window ends first,
+        then to the smallest id (code point order); the story lists it unless it already
+        has MAX_STORY_MEMBERS. With no verified candidate a new story starts: its id is
+        ``member.article_id``, its sketch, anchors and bands are ``probe``'s, and it
+        lives until ``now + window``. A story's sketch is its first article's: a story
+        does not drift. Across processes sharing the store, two copies assigned at the
+        same time never start two stories.
+        """
+
+    @abc.abstractmethod
+    async def get_story(self, story_id: str, now: float) -> StoryAssignment | None:
+        """The story ``story_id`` as it stands (``is_new`` False), or None if it has ended."""
 
     # -- lifecycle -----------------------------------------------------------
 

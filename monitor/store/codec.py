@@ -90,6 +90,18 @@ def encode_feed_state(state: FeedState) -> str:
             "last_success_at": state.last_success_at,
             "consecutive_failures": state.consecutive_failures,
             "last_error": state.last_error,
+            "url": state.url,
+            "moved_to": state.moved_to,
+            "failing_since": state.failing_since,
+            "disabled_reason": state.disabled_reason,
+            "disabled_at": state.disabled_at,
+            "next_poll_at": state.next_poll_at,
+            "last_new_item_at": state.last_new_item_at,
+            "items_seen": state.items_seen,
+            "recent_entries": list(state.recent_entries),
+            "ttl": state.ttl,
+            "incident": state.incident,
+            "incident_since": state.incident_since,
         }
     )
 
@@ -103,4 +115,17 @@ def decode_feed_state(text: str | bytes) -> FeedState:
         last_success_at=data.get("last_success_at"),
         consecutive_failures=int(data.get("consecutive_failures", 0)),
         last_error=data.get("last_error", ""),
+        # Fields added later: state written by an older version lacks them (defaults apply).
+        url=data.get("url", ""),
+        moved_to=data.get("moved_to", ""),
+        failing_since=data.get("failing_since"),
+        disabled_reason=data.get("disabled_reason", ""),
+        disabled_at=data.get("disabled_at"),
+        next_poll_at=data.get("next_poll_at"),
+        last_new_item_at=data.get("last_new_item_at"),
+        items_seen=int(data.get("items_seen", 0)),
+        recent_entries=tuple(data.get("recent_entries", ())),
+        ttl=data.get("ttl"),
+        incident=data.get("incident", ""),
+        incident_since=data.get("incident_since"),
     )

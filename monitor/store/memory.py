@@ -16,7 +16,17 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from monitor.store.base import DeliveryRecord, FeedState, OutboxEntry, StateStore
+from monitor.store.base import (
+    MAX_STORY_MEMBERS,
+    DeliveryRecord,
+    FeedState,
+    OutboxEntry,
+    StateStore,
+    StoryAssignment,
+    StoryMember,
+    StoryProbe,
+    pick_story,
+)
 from monitor.types import Alert
 
 
@@ -40,6 +50,19 @@ class _Delivered:
     record: DeliveryRecord | None
 
 
+@dataclass(slots=True)
+class _Story:
+    """One story of the story index."""
+
+    #: The story counts while ``now < until``.
+    until: float
+    #: Its first article's sketch and anchors (what later copies are compared with).
+    sketch: bytes
+    anchors: tuple[str, ...]
+    #: Its articles, in arrival order.
+    members: list[StoryMember]
+
+
 class MemoryStore(StateStore):
     """A :class:`StateStore` that forgets everything when the process ends."""
 
@@ -51,6 +74,12 @@ class MemoryStore(StateStore):
         self._delivered: dict[str, _Delivered] = {}
         self._send_slots: dict[str, float] = {}
         self._next_purge = float("-inf")
+        self._stories: dict[str, _Story] = {}
+        #: band -> story id -> until.
+        self._story_bands: dict[str, dict[str, float]] = {}
+        #: article id -> story id.
+        self._story_of: dict[str, str] = {}
+        self._next_story_purge = float("-inf")
 
     def _purge(self, now: float) -> None:
         """Forget expired marks and delivery records, at most once a minute (caller's clock)."""
@@ -194,3 +223,67 @@ class MemoryStore(StateStore):
 
     async def dead_letters(self) -> list[OutboxEntry]:
         return sorted(self._dead.values(), key=lambda e: (e.due_at, e.alert.id), reverse=True)
+
+    # -- stories -------------------------------------------------------------
+
+    def _live_story(self, story_id: str, now: float) -> _Story | None:
+        story = self._stories.get(story_id)
+        return story if story is not None and story.until > now else None
+
+    def _purge_stories(self, now: float) -> None:
+        """Forget ended stories, at most once a minute (caller's clock)."""
+        if now < self._next_story_purge:
+            return
+        self._next_story_purge = now + 60.0
+        self._stories = {k: v for k, v in self._stories.items() if v.until > now}
+        self._story_of = {a: s for a, s in self._story_of.items() if s in self._stories}
+        bands = (
+            (b, {i: u for i, u in ids.items() if u > now}) for b, ids in self._story_bands.items()
+        )
+        self._story_bands = {b: ids for b, ids in bands if ids}
+
+    async def assign_story(
+        self,
+        member: StoryMember,
+        probe: StoryProbe,
+        min_similarity: float,
+        now: float,
+        window: float,
+    ) -> StoryAssignment:
+        self._purge_stories(now)
+        known = self._story_of.get(member.article_id)
+        if known is not None and (story := self._live_story(known, now)) is not None:
+            return StoryAssignment(
+                known, known == member.article_id, tuple(story.members), story.until
+            )
+        candidates = {
+            story_id: self._stories[story_id]
+            for band in dict.fromkeys(probe.bands)
+            for story_id, until in self._story_bands.get(band, {}).items()
+            if until > now and self._live_story(story_id, now) is not None
+        }
+        chosen = pick_story(
+            ((i, s.until, s.sketch, s.anchors) for i, s in candidates.items()),
+            probe,
+            min_similarity,
+        )
+        if chosen is not None:
+            story = candidates[chosen]
+            if len(story.members) < MAX_STORY_MEMBERS:
+                story.members.append(member)
+        else:
+            chosen = member.article_id
+            story = _Story(now + window, probe.sketch, tuple(probe.anchors), [member])
+            self._stories[chosen] = story
+            for band in probe.bands:
+                self._story_bands.setdefault(band, {})[chosen] = story.until
+        self._story_of[member.article_id] = chosen
+        return StoryAssignment(
+            chosen, chosen == member.article_id, tuple(story.members), story.until
+        )
+
+    async def get_story(self, story_id: str, now: float) -> StoryAssignment | None:
+        story = self._live_story(story_id, now)
+        if story is None:
+            return None
+        return StoryAssignment(story_id, False, tuple(story.members), story.until)

@@ -35,7 +35,19 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from monitor.errors import StoreError
-from monitor.store.base import DeliveryRecord, FeedState, OutboxEntry, StateStore
+from monitor.store.base import (
+    MAX_STORY_MEMBERS,
+    SKETCH_WORDS,
+    DeliveryRecord,
+    FeedState,
+    OutboxEntry,
+    StateStore,
+    StoryAssignment,
+    StoryMember,
+    StoryProbe,
+    decode_story_members,
+    encode_story_member,
+)
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from monitor.types import Alert
 
@@ -80,6 +92,34 @@ class Keys:
     def send_slot(self, channel: str) -> str:
         """String: when the channel's next send slot opens (caller's clock)."""
         return f"{self.prefix}:send_slot:{channel}"
+
+    @property
+    def story_until(self) -> str:
+        """Sorted set: story id -> when its window ends (caller's clock)."""
+        return f"{self.prefix}:story_until"
+
+    @property
+    def story_sketch(self) -> str:
+        """Hash: story id -> its first article's sketch (bytes)."""
+        return f"{self.prefix}:story_sketch"
+
+    @property
+    def story_anchors(self) -> str:
+        """Hash: story id -> its first article's anchors, one per line."""
+        return f"{self.prefix}:story_anchors"
+
+    @property
+    def story_members(self) -> str:
+        """Hash: story id -> its members, one JSON line each, in arrival order."""
+        return f"{self.prefix}:story_members"
+
+    def story_article(self, article_id: str) -> str:
+        """String: id of the story the article joined (live while that story is)."""
+        return f"{self.prefix}:story_article:{article_id}"
+
+    def story_band(self, band: str) -> str:
+        """Sorted set: story id -> end time, for the stories created with this LSH band."""
+        return f"{self.prefix}:story_band:{band}"
 
 
 # KEYS: article keys. ARGV: now, "claim <until>", ttl ms.
@@ -254,6 +294,121 @@ return ''
 """
 
 
+# KEYS: story_until, story_sketch, story_anchors, story_members, story_article(id), then
+# story_band(band) for each band. ARGV: now, article id, member JSON line, sketch, anchors
+# (one per line), min similarity, until if new, ttl ms, max members, sketch words, purge limit.
+# Returns {story id, members, until}. See StateStore.assign_story for the rule; the sketch
+# comparison is sketch_similarity's, on numbers (never on strings: Lua compares strings by
+# locale). Ended stories are purged a few at a time, so the hashes stay bounded.
+_ASSIGN_STORY = """
+local now = tonumber(ARGV[1])
+local ended = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[11]))
+for _, id in ipairs(ended) do
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('ZREM', KEYS[1], id)
+end
+local function until_of(id)
+  local u = redis.call('ZSCORE', KEYS[1], id)
+  if u and tonumber(u) > now then return tonumber(u) end
+  return nil
+end
+local known = redis.call('GET', KEYS[5])
+if known and until_of(known) then
+  return {known, redis.call('HGET', KEYS[4], known) or '', redis.call('ZSCORE', KEYS[1], known)}
+end
+local function words(s)
+  local out = {}
+  for i = 1, #s - 3, 4 do
+    local a, b, c, d = string.byte(s, i, i + 3)
+    out[#out + 1] = ((a * 256 + b) * 256 + c) * 256 + d
+  end
+  return out
+end
+local function similarity(x, y, k)
+  local i, j, compared, shared = 1, 1, 0, 0
+  while compared < k and (i <= #x or j <= #y) do
+    local a, b = x[i], y[j]
+    if a ~= nil and b ~= nil and a == b then
+      shared = shared + 1
+      i, j = i + 1, j + 1
+    elseif b == nil or (a ~= nil and a < b) then
+      i = i + 1
+    else
+      j = j + 1
+    end
+    compared = compared + 1
+  end
+  return shared, compared
+end
+local function bytes_less(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+local mine, has_anchors = {}, false
+for a in string.gmatch(ARGV[5], '[^\\n]+') do mine[a], has_anchors = true, true end
+local probe, min_sim, k = words(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[10])
+local best, best_shared, best_compared, best_until = nil, 0, 1, 0
+local tried = {}
+for i = 6, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[1])
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+    local u = not tried[id] and until_of(id)
+    tried[id] = true
+    local ok = u ~= nil and u ~= false
+    if ok and has_anchors then
+      local theirs = redis.call('HGET', KEYS[3], id) or ''
+      if theirs ~= '' then
+        ok = false
+        for a in string.gmatch(theirs, '[^\\n]+') do
+          if mine[a] then ok = true break end
+        end
+      end
+    end
+    if ok then
+      local shared, compared = similarity(probe, words(redis.call('HGET', KEYS[2], id) or ''), k)
+      if compared > 0 and shared >= min_sim * compared then
+        local l, r = shared * best_compared, best_shared * compared
+        if best == nil or l > r or (l == r and (u < best_until
+            or (u == best_until and bytes_less(id, best)))) then
+          best, best_shared, best_compared, best_until = id, shared, compared, u
+        end
+      end
+    end
+  end
+end
+if best then
+  local members = redis.call('HGET', KEYS[4], best) or ''
+  local _, lines = string.gsub(members, '\\n', '')
+  if lines + 1 < tonumber(ARGV[9]) then
+    members = members .. '\\n' .. ARGV[3]
+    redis.call('HSET', KEYS[4], best, members)
+  end
+  redis.call('SET', KEYS[5], best, 'PX', ARGV[8])
+  return {best, members, redis.call('ZSCORE', KEYS[1], best)}
+end
+local id = ARGV[2]
+redis.call('ZADD', KEYS[1], ARGV[7], id)
+redis.call('HSET', KEYS[2], id, ARGV[4])
+redis.call('HSET', KEYS[3], id, ARGV[5])
+redis.call('HSET', KEYS[4], id, ARGV[3])
+for i = 6, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[7], id)
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[8]) then redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
+end
+redis.call('SET', KEYS[5], id, 'PX', ARGV[8])
+return {id, ARGV[3], redis.call('ZSCORE', KEYS[1], id)}
+"""
+
+#: Ended stories one ``assign_story`` call purges at most (it creates at most one).
+STORY_PURGE_LIMIT = 16
+
+
 def _num(value: float) -> str:
     """A float as text that Redis and Lua parse back to the same double."""
     return repr(float(value))
@@ -317,6 +472,7 @@ class RedisStore(StateStore):
         self._defer = script(_DEFER)
         self._reserve_send = script(_RESERVE_SEND)
         self._requeue = script(_REQUEUE)
+        self._assign_story = script(_ASSIGN_STORY)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "news-monitor", **client_kwargs: Any) -> RedisStore:
@@ -539,6 +695,61 @@ class RedisStore(StateStore):
         with self._errors(operation):
             flat = await self._list(keys=[zset, k.alerts, k.attempts, k.errors], args=[order])
         return _entries(flat)
+
+    # -- stories -------------------------------------------------------------
+
+    async def assign_story(
+        self,
+        member: StoryMember,
+        probe: StoryProbe,
+        min_similarity: float,
+        now: float,
+        window: float,
+    ) -> StoryAssignment:
+        k = self.keys
+        bands = list(dict.fromkeys(probe.bands))
+        with self._errors("assign_story"):
+            story_id, members, until = await self._assign_story(
+                keys=[
+                    k.story_until,
+                    k.story_sketch,
+                    k.story_anchors,
+                    k.story_members,
+                    k.story_article(member.article_id),
+                ]
+                + [k.story_band(b) for b in bands],
+                args=[
+                    _num(now),
+                    member.article_id,
+                    encode_story_member(member),
+                    probe.sketch,
+                    "\n".join(probe.anchors),
+                    _num(min_similarity),
+                    _num(now + window),
+                    _ttl_ms(window),
+                    MAX_STORY_MEMBERS,
+                    SKETCH_WORDS,
+                    STORY_PURGE_LIMIT,
+                ],
+            )
+        story_id = _text(story_id)
+        return StoryAssignment(
+            story_id,
+            story_id == member.article_id,
+            decode_story_members(members),
+            float(until),
+        )
+
+    async def get_story(self, story_id: str, now: float) -> StoryAssignment | None:
+        k = self.keys
+        with self._errors("get_story"):
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zscore(k.story_until, story_id)
+                pipe.hget(k.story_members, story_id)
+                until, members = await pipe.execute()
+        if until is None or float(until) <= now or members is None:
+            return None
+        return StoryAssignment(story_id, False, decode_story_members(members), float(until))
 
     # -- lifecycle -----------------------------------------------------------
 

@@ -33,7 +33,19 @@ from pathlib import Path
 from typing import TypeVar
 
 from monitor.errors import StoreError
-from monitor.store.base import DeliveryRecord, FeedState, OutboxEntry, StateStore
+from monitor.store.base import (
+    MAX_STORY_MEMBERS,
+    DeliveryRecord,
+    FeedState,
+    OutboxEntry,
+    StateStore,
+    StoryAssignment,
+    StoryMember,
+    StoryProbe,
+    decode_story_members,
+    encode_story_member,
+    pick_story,
+)
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from monitor.types import Alert
 
@@ -87,6 +99,27 @@ CREATE TABLE IF NOT EXISTS send_slots (
     channel TEXT PRIMARY KEY,
     opens   REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stories (
+    id      TEXT PRIMARY KEY,
+    until   REAL NOT NULL,
+    sketch  BLOB NOT NULL,
+    anchors TEXT NOT NULL,
+    members TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stories_until ON stories (until);
+CREATE TABLE IF NOT EXISTS story_bands (
+    band     TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    until    REAL NOT NULL,
+    PRIMARY KEY (band, story_id)
+);
+CREATE INDEX IF NOT EXISTS story_bands_until ON story_bands (until);
+CREATE TABLE IF NOT EXISTS story_articles (
+    article_id TEXT PRIMARY KEY,
+    story_id   TEXT NOT NULL,
+    until      REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS story_articles_until ON story_articles (until);
 """
 
 #: Columns added after the first release: (table, column, definition).
@@ -140,6 +173,7 @@ class SqliteStore(StateStore):
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._next_purge = float("-inf")
+        self._next_story_purge = float("-inf")
 
     @classmethod
     async def open(cls, path: Path) -> SqliteStore:
@@ -448,6 +482,95 @@ class SqliteStore(StateStore):
             return [_entry(r) for r in rows]
 
         return await self._read(run)
+
+    # -- stories -------------------------------------------------------------
+
+    def _purge_stories(self, conn: sqlite3.Connection, now: float) -> None:
+        """Delete ended stories and their index rows, at most once per PURGE_INTERVAL."""
+        if now < self._next_story_purge:
+            return
+        self._next_story_purge = now + PURGE_INTERVAL
+        for table in ("stories", "story_bands", "story_articles"):
+            conn.execute(f"DELETE FROM {table} WHERE until <= ?", (now,))
+
+    @staticmethod
+    def _story(conn: sqlite3.Connection, story_id: str, now: float) -> tuple[float, str] | None:
+        """(until, members) of a live story."""
+        row = conn.execute(
+            "SELECT until, members FROM stories WHERE id = ? AND until > ?", (story_id, now)
+        ).fetchone()
+        return None if row is None else (float(row[0]), row[1])
+
+    async def assign_story(
+        self,
+        member: StoryMember,
+        probe: StoryProbe,
+        min_similarity: float,
+        now: float,
+        window: float,
+    ) -> StoryAssignment:
+        line = encode_story_member(member)
+        bands = list(dict.fromkeys(probe.bands))
+
+        def run(conn: sqlite3.Connection) -> tuple[str, float, str]:
+            self._purge_stories(conn, now)
+            row = conn.execute(
+                "SELECT story_id FROM story_articles WHERE article_id = ?", (member.article_id,)
+            ).fetchone()
+            if row is not None and (known := self._story(conn, row[0], now)) is not None:
+                return row[0], *known
+            rows = []
+            for start in range(0, len(bands), 500):  # stay under SQLite's parameter limit
+                chunk = bands[start : start + 500]
+                rows += conn.execute(
+                    "SELECT DISTINCT s.id, s.until, s.sketch, s.anchors, s.members"
+                    " FROM story_bands b JOIN stories s ON s.id = b.story_id"
+                    f" WHERE b.band IN ({','.join('?' * len(chunk))}) AND b.until > ?"
+                    " AND s.until > ?",
+                    (*chunk, now, now),
+                ).fetchall()
+            found = {r[0]: (float(r[1]), r[4]) for r in rows}
+            chosen = pick_story(
+                ((r[0], float(r[1]), bytes(r[2]), r[3].split("\n") if r[3] else ()) for r in rows),
+                probe,
+                min_similarity,
+            )
+            if chosen is not None:
+                until, members = found[chosen]
+                if members.count("\n") + 1 < MAX_STORY_MEMBERS:
+                    members += "\n" + line
+                    conn.execute("UPDATE stories SET members = ? WHERE id = ?", (members, chosen))
+            else:
+                chosen, until, members = member.article_id, now + window, line
+                conn.execute(
+                    "INSERT OR REPLACE INTO stories (id, until, sketch, anchors, members)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (chosen, until, probe.sketch, "\n".join(probe.anchors), members),
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO story_bands (band, story_id, until) VALUES (?, ?, ?)",
+                    [(band, chosen, until) for band in bands],
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO story_articles (article_id, story_id, until)"
+                " VALUES (?, ?, ?)",
+                (member.article_id, chosen, until),
+            )
+            return chosen, until, members
+
+        story_id, until, members = await self._write(run)
+        return StoryAssignment(
+            story_id, story_id == member.article_id, decode_story_members(members), until
+        )
+
+    async def get_story(self, story_id: str, now: float) -> StoryAssignment | None:
+        def run(conn: sqlite3.Connection) -> tuple[float, str] | None:
+            return self._story(conn, story_id, now)
+
+        found = await self._read(run)
+        if found is None:
+            return None
+        return StoryAssignment(story_id, False, decode_story_members(found[1]), found[0])
 
     # -- lifecycle -----------------------------------------------------------
 

@@ -1,0 +1,365 @@
+"""Ingestion benchmark: polling cycles over 1,000 feeds served by a local HTTP server.
+
+Run (from the repository root; the server gets one core, the daemon the other)::
+
+    .venv/bin/python benchmarks/ingest.py                # 1,000 feeds, 10% changed, SQLite store
+    .venv/bin/python benchmarks/ingest.py --store redis  # the same on Redis (MONITOR_REDIS_URL)
+
+What runs: a server process (``--serve``, pinned to the last CPU) answers
+``/feed/N.xml`` on 50 loopback addresses (127.0.0.1-50, 20 feeds per host, so
+the per-host limit plays as it would on the Internet) with RSS 2.0 feeds of 50
+items built from the BBC 2005 corpus (title, link, guid, date, a 600-character
+description: about 50 KB a feed), with ETags and 304s. The daemon's own
+``Monitor`` (settings and limits as shipped, 100 rules from
+``benchmarks/rulegen.py``, logging at INFO into a null stream) polls every
+feed once per cycle, in this process, pinned to the first CPU:
+
+1. cold: every feed is new (all 50,000 items claimed, matched, marked seen);
+2. unchanged: every feed answers 304;
+3. 10% changed: every tenth feed has five new items (the oldest five drop out).
+
+Rows: wall and CPU seconds per cycle; CPU per unchanged feed (cycle 2 / feeds)
+and per changed feed ((cycle 3 - unchanged share) / changed feeds); peak RSS.
+Two rows measure "bytes to matched articles" for one 50-item feed with every
+item new, on its own (parse, normalize, match; no HTTP, no store), against
+bare ``feedparser.parse`` of the same bytes. The baseline is a plain httpx GET
+of all feeds with the same concurrency (no conditional GET, no parsing): the
+floor a cycle cannot go below on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import html
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import feedparser  # noqa: E402
+import httpx  # noqa: E402
+
+from benchmarks.rulegen import CorpusStats, RuleGenerator, load_corpus  # noqa: E402
+from monitor.app import Monitor  # noqa: E402
+from monitor.config import load_config  # noqa: E402
+from monitor.ingest import parse_feed  # noqa: E402
+from monitor.log import configure_logging  # noqa: E402
+from monitor.settings import Settings  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+CORPUS = DATA / "articles" / "bbc-2005" / "bbc_news.jsonl"
+HOSTS = 50
+ITEMS = 50
+NEW_PER_CHANGE = 5
+DESCRIPTION_CHARS = 600
+
+
+# -- the feeds -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Story:
+    title: str
+    body: str
+
+
+def load_stories(path: Path) -> list[Story]:
+    with path.open(encoding="utf-8") as f:
+        return [Story(row["title"], row["body"]) for row in map(json.loads, f)]
+
+
+def host_of(feed: int) -> str:
+    return f"127.0.0.{1 + feed % HOSTS}"
+
+
+def feed_body(stories: list[Story], feed: int, version: int, epoch: float) -> bytes:
+    """Feed ``feed`` at ``version``: items ``5v .. 5v+49``, newest first, one a minute."""
+    newest = version * NEW_PER_CHANGE + ITEMS - 1
+    host = host_of(feed)
+    items = []
+    for n in range(newest, newest - ITEMS, -1):
+        story = stories[(feed * 131 + n) % len(stories)]
+        published = datetime.fromtimestamp(epoch - (newest - n) * 60, UTC)
+        link = f"https://{host}/news/{feed}/{n}"
+        items.append(
+            "<item>"
+            f"<title>{html.escape(story.title)}</title>"
+            f"<link>{link}</link><guid isPermaLink='true'>{link}</guid>"
+            f"<pubDate>{format_datetime(published)}</pubDate>"
+            f"<description>{html.escape(story.body[:DESCRIPTION_CHARS])}</description>"
+            "</item>"
+        )
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+        f"<title>Feed {feed}</title><link>https://{host}/</link>"
+        f"<description>benchmark feed {feed}</description>" + "".join(items) + "</channel></rss>"
+    ).encode()
+
+
+class FeedServer:
+    """Serves every feed with ETags; ``/_bump/A/B`` gives feeds A..B-1 five new items."""
+
+    def __init__(self, stories: list[Story], feeds: int) -> None:
+        self.stories = stories
+        self.versions = [0] * feeds
+        self.epoch = time.time()
+        self.cache: dict[tuple[int, int], bytes] = {}
+
+    def body(self, feed: int) -> tuple[bytes, str]:
+        version = self.versions[feed]
+        key = (feed, version)
+        if key not in self.cache:
+            self.cache[key] = feed_body(self.stories, feed, version, self.epoch + version * 300)
+        return self.cache[key], f'"{feed}-{version}"'
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while request := await reader.readuntil(b"\r\n\r\n"):
+                head = request.decode("latin-1").split("\r\n")
+                path = head[0].split(" ")[1]
+                headers = dict(
+                    (k.strip().lower(), v.strip())
+                    for k, _, v in (line.partition(":") for line in head[1:] if line)
+                )
+                writer.write(self.answer(path, headers.get("if-none-match")))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def answer(self, path: str, etag_asked: str | None) -> bytes:
+        if path.startswith("/_bump/"):
+            start, stop = map(int, path.split("/")[2:4])
+            for feed in range(start, stop):
+                self.versions[feed] += 1
+            return b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+        feed = int(path.rsplit("/", 1)[1].split(".")[0])
+        body, etag = self.body(feed)
+        if etag_asked == etag:
+            return (
+                f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+        head = (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
+            f"ETag: {etag}\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+
+def serve(port: int, feeds: int) -> None:
+    """The server process: listen on every host address until killed."""
+    pin(-1)
+    server = FeedServer(load_stories(CORPUS), feeds)
+
+    async def main() -> None:
+        for i in range(HOSTS):
+            await asyncio.start_server(server.handle, f"127.0.0.{1 + i}", port)
+        print("ready", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def pin(index: int) -> None:
+    """Pin this process to one CPU (the first or the last), if the platform allows."""
+    if hasattr(os, "sched_getaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) > 1:
+            os.sched_setaffinity(0, {cpus[index]})
+
+
+@contextmanager
+def feed_server(feeds: int) -> Iterator[int]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), "--feeds", str(feeds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        yield port
+    finally:
+        child.kill()
+        child.wait()
+
+
+# -- the daemon side -------------------------------------------------------------------------
+
+
+def write_config(directory: Path, port: int, feeds: int, rules: int) -> None:
+    generator = RuleGenerator(CorpusStats(load_corpus(CORPUS)), seed=2005)
+    lines = ["feeds:"]
+    for feed in range(feeds):
+        lines += [f"  - id: f{feed}", f"    url: http://{host_of(feed)}:{port}/feed/{feed}.xml"]
+    lines += ["channels:", "  out:", "    type: console", "rules:"]
+    for i in range(rules):
+        lines += [f"  - id: r{i}", f"    query: {json.dumps(generator.query())}"]
+    (directory / "watch.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@dataclass
+class Cycle:
+    name: str
+    wall: float
+    cpu: float
+    new: int
+    alerts: int
+
+
+async def cycle(monitor: Monitor, name: str) -> Cycle:
+    wall, cpu = time.perf_counter(), time.process_time()
+    reports = await monitor.poll_feeds()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    errors = [r for r in reports if r.status == "error"]
+    if errors:
+        raise SystemExit(f"{len(errors)} polls failed, e.g. {errors[0].feed_id}: {errors[0].error}")
+    return Cycle(name, wall, cpu, sum(r.new for r in reports), sum(r.alerts for r in reports))
+
+
+async def baseline(port: int, feeds: int, concurrency: int) -> tuple[float, float]:
+    """Plain GETs of every feed (full bodies, no parsing), ``concurrency`` at a time."""
+    limit = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient() as client:
+
+        async def get(feed: int) -> None:
+            async with limit:
+                (
+                    await client.get(f"http://{host_of(feed)}:{port}/feed/{feed}.xml")
+                ).raise_for_status()
+
+        wall, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(get(f) for f in range(feeds)))
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def bytes_to_matches(monitor: Monitor, body: bytes, repeats: int = 20) -> tuple[float, float, int]:
+    """Best CPU ms of parse+normalize+match of ``body`` and of bare feedparser; matches."""
+    ruleset = monitor.poller.ruleset
+    ours, bare, matches = float("inf"), float("inf"), 0
+    for _ in range(repeats):
+        start = time.process_time()
+        parsed = parse_feed(
+            "f0", body, {"content-type": "application/rss+xml"}, fetched_at=time.time()
+        )
+        matches = sum(len(ruleset.match(a)) for a in parsed.articles)
+        ours = min(ours, time.process_time() - start)
+        start = time.process_time()
+        feedparser.parse(body)
+        bare = min(bare, time.process_time() - start)
+    return ours * 1000, bare * 1000, matches
+
+
+async def run(args: argparse.Namespace) -> None:
+    pin(0)
+    configure_logging("INFO", stream=io.StringIO())  # logged as in production, not printed
+    with tempfile.TemporaryDirectory(prefix="nm-ingest-") as tmp, feed_server(args.feeds) as port:
+        directory = Path(tmp)
+        write_config(directory, port, args.feeds, args.rules)
+        overrides: dict[str, object] = {"rules_dir": directory, "data_dir": directory}
+        if args.store != "redis":
+            overrides["redis_url"] = None
+        else:
+            overrides["redis_prefix"] = f"nm-bench-{os.getpid()}"
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+        loaded = load_config(settings)
+        base_wall, base_cpu = await baseline(port, args.feeds, settings.max_concurrent_fetches)
+        async with await Monitor.create(settings, loaded) as monitor:
+            cold = await cycle(monitor, "cold: every item new")
+            unchanged = await cycle(monitor, "unchanged: every feed 304")
+            changed_count = max(1, round(args.feeds * args.changed))
+            step = args.feeds // changed_count
+            async with httpx.AsyncClient() as client:
+                for feed in range(0, step * changed_count, step):
+                    await client.get(f"http://127.0.0.1:{port}/_bump/{feed}/{feed + 1}")
+            changed = await cycle(monitor, f"{args.changed:.0%} changed")
+            sample = feed_body(load_stories(CORPUS), 0, 1_000, time.time())
+            ours, bare, matches = bytes_to_matches(monitor, sample)
+            if args.store == "redis":
+                await monitor.store.close()
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    per_unchanged = unchanged.cpu / args.feeds * 1000
+    per_changed = (
+        changed.cpu - per_unchanged / 1000 * (args.feeds - changed_count)
+    ) / changed_count
+    print(
+        f"ingestion benchmark: {args.feeds:,} feeds x {ITEMS} items on {HOSTS} loopback hosts, "
+        f"{args.rules} rules, store {args.store}; Python {sys.version.split()[0]}"
+    )
+    print()
+    rows = [
+        (
+            "baseline: plain GET of every feed",
+            f"{base_wall:.2f} s wall",
+            f"{base_cpu:.2f} s CPU",
+            "",
+        ),
+        *(
+            (
+                c.name,
+                f"{c.wall:.2f} s wall",
+                f"{c.cpu:.2f} s CPU",
+                f"{c.new:,} new, {c.alerts:,} alerts",
+            )
+            for c in (cold, unchanged, changed)
+        ),
+        ("CPU per unchanged (304) feed", f"{per_unchanged:.2f} ms", "", "target < 2 ms"),
+        (
+            "CPU per changed feed (5 new of 50)",
+            f"{per_changed * 1000:.1f} ms",
+            "",
+            "target < 15 ms",
+        ),
+        ("50 new items: bytes to matched articles", f"{ours:.1f} ms CPU", "", f"{matches} matches"),
+        ("50 new items: bare feedparser.parse", f"{bare:.1f} ms CPU", "", "reference"),
+        ("peak memory (RSS)", f"{peak_mb:.0f} MB", "", "target < 300 MB"),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    print(
+        " | ".join(
+            h.ljust(w) for h, w in zip(("measurement", "time", "CPU", "note"), widths, strict=True)
+        )
+    )
+    print("-|-".join("-" * w for w in widths))
+    for row in rows:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+    target = f"{changed.wall:.2f} s wall for a {args.changed:.0%}-changed cycle (target < 10 s)"
+    print(f"\n{target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--changed", type=float, default=0.1, help="share of feeds that change")
+    parser.add_argument("--rules", type=int, default=100)
+    parser.add_argument("--store", choices=["sqlite", "redis"], default="sqlite")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.feeds)
+    else:
+        asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
