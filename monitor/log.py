@@ -1,9 +1,17 @@
 """Structured logging: one line per event, stable event names, secrets redacted.
 
-Events used across the code base: ``poll`` (one feed polled), ``match`` (a
-rule matched an article), ``deliver`` (one delivery attempt), ``startup``,
-``shutdown``. Logs go to standard error; standard output belongs to the
-console channel.
+Events used across the code base (stable names, for dashboards and alerts):
+
+- ``poll`` (one feed polled), ``poll_backoff`` (a failing feed's next try),
+  ``poll_resume``, ``feed_moved`` (a 301/308 was remembered),
+  ``feed_disabled`` (410 Gone), ``feed_down`` / ``feed_recovered`` (feed health);
+- ``match`` (a rule matched an article);
+- ``deliver`` (one delivery attempt; ``status`` is delivered, retry,
+  dead_letter, deferred, lease_lost or crashed), ``channel_disabled``
+  (a webhook answered 410);
+- ``startup``, ``run_once``, ``shutdown``.
+
+Logs go to standard error; standard output belongs to the console channel.
 
 Every secret (SMTP password, webhook URLs and signing secrets, the Redis URL)
 is registered with :func:`register_secrets` when the process starts, and the

@@ -47,8 +47,8 @@ from monitor.pipeline import (
     rebase,
     rss_ttl,
 )
-from monitor.store import FeedState, StateStore
-from monitor.types import Article, Clock, FetchStatus
+from monitor.store import ClaimResult, FeedState, StateStore
+from monitor.types import Alert, Article, Clock, FetchStatus
 
 log = get_logger("monitor.poll")
 
@@ -421,40 +421,50 @@ class Poller:
         return replace(state, incident="", incident_since=None), queued
 
     async def process_articles(self, articles: Sequence[Article]) -> ProcessCounts:
-        """Claim, match, enqueue and mark seen each article not processed before."""
-        new = too_old = alerts = deferred = 0
-        retention = self.seen_retention.total_seconds()
-        for article in articles:
-            keys = article.dedup_keys()
-            now = self.clock()
-            if not await self.store.claim_article(keys, now, self.article_lease):
-                if not await self._any_seen(keys, now):
-                    deferred += 1  # in flight elsewhere, or its process died: redo it later
-                continue
-            new += 1
-            try:
+        """Claim, match, enqueue and mark seen each article not processed before.
+
+        The whole body goes to the store in three round trips, whatever its
+        size: one claim of every article (which says which were seen before
+        and which another process holds), one enqueue of every alert, one
+        mark-seen of every claimed key. The order still makes an alert never
+        lost: a crash before the mark leaves the claims to expire, and a later
+        poll redoes those articles (enqueueing is idempotent).
+        """
+        if not articles:
+            return ProcessCounts()
+        now = self.clock()
+        key_lists = [article.dedup_keys() for article in articles]
+        results = await self.store.claim_articles(key_lists, now, self.article_lease)
+        # BUSY: in flight elsewhere, or its process died: redone by a later poll.
+        deferred = results.count(ClaimResult.BUSY)
+        claimed = [
+            (article, keys)
+            for article, keys, result in zip(articles, key_lists, results, strict=True)
+            if result is ClaimResult.CLAIMED
+        ]
+        if not claimed:
+            return ProcessCounts(deferred=deferred)
+        claimed_keys = [key for _, keys in claimed for key in keys]
+        too_old, alerts = 0, []
+        try:
+            for article, _ in claimed:
                 if is_too_old(article, now, self.max_age):
                     too_old += 1
                 else:
-                    alerts += await self._enqueue_matches(article, now)
-            except BaseException:
-                await self.store.release_article(keys)
-                raise
-            await self.store.mark_seen(keys, now, retention)
-        return ProcessCounts(new=new, too_old=too_old, alerts=alerts, deferred=deferred)
+                    alerts += self._alerts_of(article, now)
+            queued = await self.store.enqueue(alerts, now) if alerts else 0
+        except BaseException:
+            await self.store.release_article(claimed_keys)
+            raise
+        await self.store.mark_seen(claimed_keys, now, self.seen_retention.total_seconds())
+        return ProcessCounts(new=len(claimed), too_old=too_old, alerts=queued, deferred=deferred)
 
-    async def _any_seen(self, keys: Sequence[str], now: float) -> bool:
-        for key in keys:
-            if await self.store.is_seen(key, now):
-                return True
-        return False
-
-    async def _enqueue_matches(self, article: Article, now: float) -> int:
-        queued = 0
+    def _alerts_of(self, article: Article, now: float) -> list[Alert]:
+        """The alerts of every rule that matches ``article``, one per channel."""
+        alerts: list[Alert] = []
         for match in self.ruleset.match(article):
             query, channels = self.routes[match.rule_id]
-            batch = alerts_for(match, query, channels, now)
-            queued += await self.store.enqueue(batch, now)
+            alerts += alerts_for(match, query, channels, now)
             log.info(
                 "match",
                 rule=match.rule_id,
@@ -464,4 +474,4 @@ class Poller:
                 terms=list(match.matched_terms),
                 channels=list(channels),
             )
-        return queued
+        return alerts

@@ -31,6 +31,7 @@ from monitor.errors import StoreError
 from monitor.settings import Settings
 from monitor.store.base import (
     MAX_STORY_MEMBERS,
+    ClaimResult,
     DeliveryRecord,
     FeedState,
     OutboxEntry,
@@ -255,6 +256,51 @@ async def test_seen_expires_after_retention(store: StateStore, clock: FrozenCloc
     clock.advance(0.5)
     assert not await store.is_seen("id:a", clock.now)
     assert await store.claim_article(["id:a"], clock.now, lease=10)
+
+
+async def test_claim_articles_says_why_each_failed(store: StateStore, clock: FrozenClock) -> None:
+    await store.mark_seen(["id:seen"], clock.now, retention=DAY)
+    assert await store.claim_article(["id:busy"], clock.now, lease=60)
+    results = await store.claim_articles(
+        [
+            ["id:new", "url:a"],
+            ["id:seen", "url:b"],
+            ["id:busy"],
+            ["id:busy-too", "id:seen"],  # seen wins over busy
+            ["id:copy", "url:a"],  # shares a key with an earlier article of this call
+            [],
+        ],
+        clock.now,
+        lease=30,
+    )
+    assert results == [
+        ClaimResult.CLAIMED,
+        ClaimResult.SEEN,
+        ClaimResult.BUSY,
+        ClaimResult.SEEN,
+        ClaimResult.SEEN,
+        ClaimResult.CLAIMED,
+    ]
+    assert await store.claim_articles([], clock.now, lease=30) == []
+    # Only the claimed article's keys were claimed, until its lease ends.
+    assert not await store.claim_article(["url:a"], clock.now + 29, lease=30)
+    assert await store.claim_article(["url:b"], clock.now, lease=30)
+    assert await store.claim_article(["id:copy"], clock.now, lease=30)
+    assert await store.claim_article(["url:a"], clock.now + 30, lease=30)
+
+
+async def test_concurrent_claim_articles_hand_out_each_article_once(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    handles = [await backend.open(), await backend.open()]
+    feed = [[f"id:{n}", f"url:{n}"] for n in range(40)]
+    results = await asyncio.gather(
+        *(handles[i % 2].claim_articles(feed, clock.now, lease=60) for i in range(6))
+    )
+    for n in range(40):
+        outcomes = [r[n] for r in results]
+        assert outcomes.count(ClaimResult.CLAIMED) == 1
+        assert set(outcomes) <= {ClaimResult.CLAIMED, ClaimResult.BUSY}
 
 
 async def test_release_article_frees_the_claim(store: StateStore, clock: FrozenClock) -> None:

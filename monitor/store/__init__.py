@@ -4,6 +4,6 @@ Backends: ``RedisStore`` (production, shared by replicas), ``SqliteStore``
 (embedded, persists to a file) and ``MemoryStore`` (unit tests).
 """
 
-from monitor.store.base import DeliveryRecord, FeedState, OutboxEntry, StateStore
+from monitor.store.base import ClaimResult, DeliveryRecord, FeedState, OutboxEntry, StateStore
 
-__all__ = ["DeliveryRecord", "FeedState", "OutboxEntry", "StateStore"]
+__all__ = ["ClaimResult", "DeliveryRecord", "FeedState", "OutboxEntry", "StateStore"]

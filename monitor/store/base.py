@@ -27,6 +27,7 @@ delivered alert must never be sent again, whoever sent it.
 from __future__ import annotations
 
 import abc
+import enum
 import json
 import struct
 from collections.abc import Iterable, Sequence
@@ -231,6 +232,17 @@ class StoryAssignment:
         return tuple(dict.fromkeys(m.feed_id for m in self.members))
 
 
+class ClaimResult(enum.Enum):
+    """What :meth:`StateStore.claim_articles` did with one article."""
+
+    #: Claimed for this caller: process it, then mark it seen (or release it).
+    CLAIMED = "claimed"
+    #: Processed before: nothing to do.
+    SEEN = "seen"
+    #: Claimed by another process (or one that died, until its lease ends): redo it later.
+    BUSY = "busy"
+
+
 class StateStore(abc.ABC):
     """Seen articles, feed state and the alert outbox."""
 
@@ -247,14 +259,24 @@ class StateStore(abc.ABC):
     # -- articles ------------------------------------------------------------
 
     @abc.abstractmethod
-    async def claim_article(self, keys: Sequence[str], now: float, lease: float) -> bool:
-        """Atomically claim an article for processing.
+    async def claim_articles(
+        self, articles: Sequence[Sequence[str]], now: float, lease: float
+    ) -> list[ClaimResult]:
+        """Atomically claim many articles (each a list of dedup keys), saying why any failed.
 
-        Returns False if any of ``keys`` is seen, or claimed by a lease that
-        has not ended at ``now``. Otherwise claims every key until
-        ``now + lease`` and returns True. Across processes sharing the store,
-        at most one caller wins a claim.
+        Articles are taken in order, in one atomic operation. An article is
+        SEEN if one of its keys is seen (and has not expired at ``now``) or is
+        a key of an earlier article of the same call (the same article twice
+        in one feed); else BUSY if one of its keys is claimed by a lease that
+        has not ended at ``now``; else CLAIMED: every key is claimed until
+        ``now + lease``. Across processes sharing the store, at most one
+        caller wins a claim.
         """
+
+    async def claim_article(self, keys: Sequence[str], now: float, lease: float) -> bool:
+        """Claim one article (:meth:`claim_articles`); whether the claim was won."""
+        [result] = await self.claim_articles([keys], now, lease)
+        return result is ClaimResult.CLAIMED
 
     @abc.abstractmethod
     async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:

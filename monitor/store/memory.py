@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from monitor.store.base import (
     MAX_STORY_MEMBERS,
+    ClaimResult,
     DeliveryRecord,
     FeedState,
     OutboxEntry,
@@ -98,12 +99,23 @@ class MemoryStore(StateStore):
 
     # -- articles ------------------------------------------------------------
 
-    async def claim_article(self, keys: Sequence[str], now: float, lease: float) -> bool:
-        if any((mark := self._marks.get(k)) is not None and mark.until > now for k in keys):
-            return False
-        for key in keys:
-            self._marks[key] = _Mark("claim", now + lease)
-        return True
+    async def claim_articles(
+        self, articles: Sequence[Sequence[str]], now: float, lease: float
+    ) -> list[ClaimResult]:
+        results: list[ClaimResult] = []
+        earlier: set[str] = set()
+        for keys in articles:
+            live = [m.kind for k in keys if (m := self._marks.get(k)) is not None and m.until > now]
+            if "seen" in live or not earlier.isdisjoint(keys):
+                results.append(ClaimResult.SEEN)
+            elif live:
+                results.append(ClaimResult.BUSY)
+            else:
+                for key in keys:
+                    self._marks[key] = _Mark("claim", now + lease)
+                results.append(ClaimResult.CLAIMED)
+            earlier.update(keys)
+        return results
 
     async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:
         self._purge(now)

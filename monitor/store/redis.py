@@ -38,6 +38,7 @@ from monitor.errors import StoreError
 from monitor.store.base import (
     MAX_STORY_MEMBERS,
     SKETCH_WORDS,
+    ClaimResult,
     DeliveryRecord,
     FeedState,
     OutboxEntry,
@@ -122,16 +123,39 @@ class Keys:
         return f"{self.prefix}:story_band:{band}"
 
 
-# KEYS: article keys. ARGV: now, "claim <until>", ttl ms.
-_CLAIM_ARTICLE = """
+# KEYS: the article keys of every article, one article after the other.
+# ARGV: now, "claim <until>", ttl ms, then how many keys each article has.
+# Returns one code per article: 1 claimed, 2 seen, 3 busy (see ClaimResult).
+_CLAIM_ARTICLES = """
 local now = tonumber(ARGV[1])
-for _, key in ipairs(KEYS) do
-  local value = redis.call('GET', key)
-  if value and tonumber(string.match(value, ' (.+)$')) > now then return 0 end
+local results, earlier, first = {}, {}, 1
+for a = 4, #ARGV do
+  local last = first + tonumber(ARGV[a]) - 1
+  local seen, busy = false, false
+  for i = first, last do
+    local key = KEYS[i]
+    if earlier[key] then seen = true end
+    local value = redis.call('GET', key)
+    if value and tonumber(string.match(value, ' (.+)$')) > now then
+      if string.sub(value, 1, 5) == 'seen ' then seen = true else busy = true end
+    end
+  end
+  if seen then
+    results[#results + 1] = 2
+  elseif busy then
+    results[#results + 1] = 3
+  else
+    for i = first, last do redis.call('SET', KEYS[i], ARGV[2], 'PX', ARGV[3]) end
+    results[#results + 1] = 1
+  end
+  for i = first, last do earlier[KEYS[i]] = true end
+  first = last + 1
 end
-for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2], 'PX', ARGV[3]) end
-return 1
+return results
 """
+
+#: ``_CLAIM_ARTICLES`` codes.
+_CLAIM_CODES = {1: ClaimResult.CLAIMED, 2: ClaimResult.SEEN, 3: ClaimResult.BUSY}
 
 # KEYS: article keys.
 _RELEASE_ARTICLE = """
@@ -461,7 +485,7 @@ class RedisStore(StateStore):
         password = client.connection_pool.connection_kwargs.get("password")
         self._secret = password if isinstance(password, str) and password else None
         script = client.register_script
-        self._claim_article = script(_CLAIM_ARTICLE)
+        self._claim_articles = script(_CLAIM_ARTICLES)
         self._release_article = script(_RELEASE_ARTICLE)
         self._enqueue = script(_ENQUEUE)
         self._claim_due = script(_CLAIM_DUE)
@@ -515,13 +539,17 @@ class RedisStore(StateStore):
 
     # -- articles ------------------------------------------------------------
 
-    async def claim_article(self, keys: Sequence[str], now: float, lease: float) -> bool:
-        with self._errors("claim_article"):
-            won = await self._claim_article(
-                keys=[self.keys.article(k) for k in keys],
-                args=[_num(now), f"claim {_num(now + lease)}", _ttl_ms(lease)],
-            )
-        return bool(won)
+    async def claim_articles(
+        self, articles: Sequence[Sequence[str]], now: float, lease: float
+    ) -> list[ClaimResult]:
+        if not articles:
+            return []
+        keys = [self.keys.article(k) for article in articles for k in article]
+        args: list[str | int] = [_num(now), f"claim {_num(now + lease)}", _ttl_ms(lease)]
+        args += [len(article) for article in articles]
+        with self._errors("claim_articles"):
+            codes = await self._claim_articles(keys=keys, args=args)
+        return [_CLAIM_CODES[int(code)] for code in codes]
 
     async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:
         value, ttl = f"seen {_num(now + retention)}", _ttl_ms(retention)

@@ -35,6 +35,7 @@ from typing import TypeVar
 from monitor.errors import StoreError
 from monitor.store.base import (
     MAX_STORY_MEMBERS,
+    ClaimResult,
     DeliveryRecord,
     FeedState,
     OutboxEntry,
@@ -55,6 +56,8 @@ T = TypeVar("T")
 FILE_NAME = "state.sqlite3"
 #: Seconds (of the caller's clock) between two purges of expired rows.
 PURGE_INTERVAL = 60.0
+#: Keys per ``IN (...)`` query, under SQLite's smallest limit on bound parameters (999).
+_SQL_VARIABLES = 900
 #: Milliseconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT_MS = 10_000
 
@@ -259,22 +262,40 @@ class SqliteStore(StateStore):
 
     # -- articles ------------------------------------------------------------
 
-    async def claim_article(self, keys: Sequence[str], now: float, lease: float) -> bool:
-        keys = list(keys)
+    async def claim_articles(
+        self, articles: Sequence[Sequence[str]], now: float, lease: float
+    ) -> list[ClaimResult]:
+        lists = [list(keys) for keys in articles]
+        every = list({k for keys in lists for k in keys})
 
-        def run(conn: sqlite3.Connection) -> bool:
-            marks = ",".join("?" * len(keys))
-            taken = conn.execute(
-                f"SELECT 1 FROM marks WHERE key IN ({marks}) AND until > ? LIMIT 1",
-                (*keys, now),
-            ).fetchone()
-            if taken is not None:
-                return False
+        def run(conn: sqlite3.Connection) -> list[ClaimResult]:
+            live: dict[str, str] = {}
+            for start in range(0, len(every), _SQL_VARIABLES):
+                chunk = every[start : start + _SQL_VARIABLES]
+                live.update(
+                    conn.execute(
+                        f"SELECT key, kind FROM marks WHERE key IN ({','.join('?' * len(chunk))})"
+                        " AND until > ?",
+                        (*chunk, now),
+                    ).fetchall()
+                )
+            results: list[ClaimResult] = []
+            earlier: set[str] = set()
+            claims: list[tuple[str, float]] = []
+            for keys in lists:
+                kinds = {live[k] for k in keys if k in live}
+                if "seen" in kinds or not earlier.isdisjoint(keys):
+                    results.append(ClaimResult.SEEN)
+                elif kinds:
+                    results.append(ClaimResult.BUSY)
+                else:
+                    claims += [(k, now + lease) for k in keys]
+                    results.append(ClaimResult.CLAIMED)
+                earlier.update(keys)
             conn.executemany(
-                "INSERT OR REPLACE INTO marks (key, kind, until) VALUES (?, 'claim', ?)",
-                [(k, now + lease) for k in keys],
+                "INSERT OR REPLACE INTO marks (key, kind, until) VALUES (?, 'claim', ?)", claims
             )
-            return True
+            return results
 
         return await self._write(run)
 
