@@ -31,6 +31,7 @@ from monitor.poller import Poller, PollReport
 from monitor.settings import Settings
 from monitor.store import StateStore
 from monitor.store.factory import open_store
+from monitor.stories import StoryDetector
 from monitor.types import Clock
 
 log = get_logger("monitor")
@@ -46,6 +47,16 @@ class RunSummary:
     deliveries: DeliveryCounts
     #: Alerts still queued (retrying) when the run ended.
     pending: int
+
+
+def stories_for(settings: Settings, store: StateStore) -> StoryDetector | None:
+    """The story detector the settings ask for, or None when story dedup is off."""
+    window = settings.story_window.total_seconds()
+    if window <= 0:
+        return None
+    # A copy arriving after the first alert's delivered record expired would alert again.
+    window = min(window, settings.seen_retention.total_seconds())
+    return StoryDetector(store, window, min_similarity=settings.story_similarity)
 
 
 def build_ruleset(loaded: LoadedConfig) -> RuleSet:
@@ -135,6 +146,7 @@ class Monitor:
                 limits=FetchLimits(settings.max_concurrent_fetches, settings.max_fetches_per_host),
                 max_server_interval=settings.max_server_interval,
                 feed_health=config.feed_health,
+                stories=stories_for(settings, store),
             )
             worker = OutboxWorker(
                 store=store,

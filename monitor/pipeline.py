@@ -22,7 +22,7 @@ from typing import Literal
 
 from monitor.config_models import FeedConfig, FeedHealthConfig
 from monitor.store.base import FeedState
-from monitor.types import Alert, Article, Match
+from monitor.types import Alert, Article, Coverage, Match
 
 #: A failing feed is retried after interval * 2**failures, but never later than this.
 MAX_FEED_BACKOFF = timedelta(hours=1)
@@ -48,18 +48,35 @@ def alert_id(rule_id: str, article_id: str, channel: str) -> str:
     return f"alrt_{digest[:32]}"
 
 
-def alerts_for(match: Match, query: str, channels: Sequence[str], now: float) -> list[Alert]:
-    """One alert per channel for ``match``."""
+def alerts_for(
+    match: Match,
+    query: str,
+    channels: Sequence[str],
+    now: float,
+    *,
+    story_id: str = "",
+    also_in: tuple[Coverage, ...] = (),
+) -> list[Alert]:
+    """One alert per channel for ``match``.
+
+    With a ``story_id`` the id is made from the story instead of the article,
+    so every copy of one story makes the same alert for a rule and channel,
+    and the outbox keeps only the first (story-level dedup, ``monitor.stories``).
+    The story id of an article no other outlet carried is its own id.
+    """
     created = datetime.fromtimestamp(now, tz=UTC)
+    subject = story_id or match.article.id
     return [
         Alert(
-            id=alert_id(match.rule_id, match.article.id, channel),
+            id=alert_id(match.rule_id, subject, channel),
             channel=channel,
             rule_id=match.rule_id,
             query=query,
             article=match.article,
             hits=match.hits,
             created_at=created,
+            story_id=story_id,
+            also_in=also_in,
         )
         for channel in channels
     ]

@@ -48,7 +48,8 @@ from monitor.pipeline import (
     rss_ttl,
 )
 from monitor.store import ClaimResult, FeedState, StateStore
-from monitor.types import Alert, Article, Clock, FetchStatus
+from monitor.stories import StoryDetector, coverage_of
+from monitor.types import Alert, Article, Clock, Coverage, FetchStatus
 
 log = get_logger("monitor.poll")
 
@@ -124,6 +125,8 @@ class Poller:
     max_server_interval: timedelta = DEFAULT_MAX_SERVER_INTERVAL
     #: The config's ``feed_health`` section; None: no health alerts.
     feed_health: FeedHealthConfig | None = None
+    #: Story-level dedup of matching articles; None: every article alerts on its own.
+    stories: StoryDetector | None = None
 
     async def poll(self, feed: FeedConfig) -> PollReport:
         """Fetch, parse and process one feed; never raises for a feed-level failure."""
@@ -451,7 +454,7 @@ class Poller:
                 if is_too_old(article, now, self.max_age):
                     too_old += 1
                 else:
-                    alerts += self._alerts_of(article, now)
+                    alerts += await self._alerts_of(article, now)
             queued = await self.store.enqueue(alerts, now) if alerts else 0
         except BaseException:
             await self.store.release_article(claimed_keys)
@@ -459,17 +462,32 @@ class Poller:
         await self.store.mark_seen(claimed_keys, now, self.seen_retention.total_seconds())
         return ProcessCounts(new=len(claimed), too_old=too_old, alerts=queued, deferred=deferred)
 
-    def _alerts_of(self, article: Article, now: float) -> list[Alert]:
-        """The alerts of every rule that matches ``article``, one per channel."""
+    async def _alerts_of(self, article: Article, now: float) -> list[Alert]:
+        """The alerts of every rule that matches ``article``, one per channel.
+
+        A matching article is put into its story first (only matching ones:
+        a story index of every article would cost a store call per item for
+        nothing), so that a copy of a story already alerted on makes the same
+        alert ids, which the outbox drops.
+        """
+        matches = self.ruleset.match(article)
+        if not matches:
+            return []
+        story_id = ""
+        also_in: tuple[Coverage, ...] = ()
+        if self.stories is not None:
+            story = await self.stories.observe(article, now)
+            story_id, also_in = story.story_id, coverage_of(story, article.id)
         alerts: list[Alert] = []
-        for match in self.ruleset.match(article):
+        for match in matches:
             query, channels = self.routes[match.rule_id]
-            alerts += alerts_for(match, query, channels, now)
+            alerts += alerts_for(match, query, channels, now, story_id=story_id, also_in=also_in)
             log.info(
                 "match",
                 rule=match.rule_id,
                 article=article.id,
                 feed=article.feed_id,
+                story=story_id or None,
                 title=article.title[:120],
                 terms=list(match.matched_terms),
                 channels=list(channels),

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     max_age: Duration = timedelta(hours=24)
     #: How long an article stays remembered as seen.
     seen_retention: Duration = timedelta(days=30)
+    #: Copies of one story from several outlets within this window alert once per rule
+    #: (story-level dedup); 0 turns it off, so every article alerts on its own.
+    story_window: Duration = timedelta(hours=24)
+    #: How similar (estimated shingle Jaccard, 0-1) a copy must be to join a story.
+    story_similarity: float = Field(default=0.5, gt=0, le=1)
     #: How long an article being processed stays reserved to its process (one that dies
     #: holds it this long; a later poll then redoes it).
     claim_lease: Duration = timedelta(minutes=2)

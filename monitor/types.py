@@ -98,6 +98,18 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class Coverage:
+    """Another outlet's copy of an alert's story (see ``monitor.stories``)."""
+
+    #: The feed (outlet) that carried it.
+    feed_id: str
+    #: Its link, or "".
+    url: str = ""
+    #: Its title.
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """One match to be delivered to one channel; the unit of the outbox."""
 
@@ -116,6 +128,10 @@ class Alert:
     hits: tuple[Hit, ...]
     #: When the alert was created (UTC).
     created_at: datetime
+    #: The story the article belongs to (the id of the story's first article); "" if none.
+    story_id: str = ""
+    #: The story's other copies known so far, in arrival order (refreshed just before a send).
+    also_in: tuple[Coverage, ...] = ()
 
     @property
     def matched_terms(self) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitor.settings import Settings
-from monitor.types import Alert, Article, Hit
+from monitor.types import Alert, Article, Coverage, Hit
 
 TEXT = (
     "Tehran and Moscow have signed an agreement to expand production of attack drones, "
@@ -80,6 +80,22 @@ def with_article(alert: Alert, **overrides: Any) -> Alert:
     """``alert`` with article fields replaced and hits recomputed for its terms."""
     article = replace(alert.article, **overrides)
     return replace(alert, article=article, hits=find_hits(article, alert.matched_terms))
+
+
+#: Two other outlets' copies of the default article's story, in arrival order.
+COVERAGE = (
+    Coverage(
+        "bbc-world", "https://www.bbc.co.uk/news/world-67890", "Iran and Russia to build drones"
+    ),
+    Coverage("reuters", "https://www.reuters.com/world/iran-russia-drones/", "Drone plant deal"),
+)
+
+
+def with_coverage(
+    alert: Alert, *copies: Coverage, story_id: str = "aljazeera:2026-01-05-iran-russia-drones"
+) -> Alert:
+    """``alert`` in a story carried by ``copies`` (default ``COVERAGE``) besides its own feed."""
+    return replace(alert, story_id=story_id, also_in=copies or COVERAGE)
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 import os
+import random
 import socket
 import struct
 import threading
@@ -102,6 +103,23 @@ def webhook_watch_dir(directory: Path, feed_url: str, hook_url: str, interval: s
         "  - {id: drones, query: Iran AND drones}\n"
     )
     return directory
+
+
+_SYLLABLES = ("ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "be", "du", "fe", "go", "hi", "ju")
+
+
+def report_text(n: int, words: int = 40) -> str:
+    """A text unlike every other ``n``'s: distinct stories for story-level dedup.
+
+    Items meant to alert separately must not look like copies of one story
+    (``monitor.stories`` would rightly merge them): each text is seeded words
+    of a made-up vocabulary, so two of them share almost no word pair.
+    """
+    rng = random.Random(n)
+    made_up = [
+        "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 4))) for _ in range(words)
+    ]
+    return " ".join(made_up) + "."
 
 
 def monitor_env(**settings: str) -> dict[str, str]:

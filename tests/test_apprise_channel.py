@@ -35,9 +35,9 @@ from monitor.delivery.channels.apprise import (
 )
 from monitor.errors import ConfigError
 from monitor.settings import Settings
-from monitor.types import DeliveryStatus
+from monitor.types import Coverage, DeliveryStatus
 from tests.conftest import free_port
-from tests.factories import make_alert, make_settings, with_article
+from tests.factories import make_alert, make_settings, with_article, with_coverage
 
 #: A path segment standing in for the token real Apprise URLs carry.
 TOKEN = "tok3n-9f8e7d6c5b4a"
@@ -218,6 +218,41 @@ def test_default_rendering_is_plain_text() -> None:
     assert default_title(alerts[:1]).startswith("[iran-russia-drones] ")
     for text in (default_body(alerts[:1]), default_body(alerts)):
         assert "*" not in text and "<" not in text and "](" not in text
+
+
+def test_the_body_names_the_other_outlets_and_cannot_mention() -> None:
+    alert = with_coverage(
+        make_alert(),
+        Coverage("bbc-world", "https://www.bbc.co.uk/news/1", "t"),
+        Coverage("@everyone", "https://evil.example/", "@here"),
+        *(Coverage(f"outlet-{i}", "", "") for i in range(12)),
+    )
+    expected = (
+        "Also reported by: bbc-world, \uff20everyone, "
+        + ", ".join(f"outlet-{i}" for i in range(8))
+        + " (+4 more)"
+    )
+    single = default_body([alert]).splitlines()
+    assert single[:4] == [*default_body([make_alert()]).splitlines()[:3], expected]
+    group = default_body([alert, make_alert(id="b")])
+    assert f"   {expected}\n\n2. " in group
+    assert "@" not in single and "@" not in group
+    assert default_title([alert]) == default_title([make_alert()])
+
+
+async def test_the_other_outlets_arrive(httpserver: HTTPServer) -> None:
+    httpserver.expect_request(HOOK_PATH, method="POST").respond_with_data("ok")
+    result = await channel(json_url(httpserver)).send(with_coverage(make_alert()))
+    assert result.status is DeliveryStatus.DELIVERED, result.detail
+    ((request, _),) = httpserver.log
+    assert "\nAlso reported by: bbc-world, reuters\n" in request.get_json()["message"]
+
+
+def test_without_other_outlets_the_body_is_unchanged() -> None:
+    in_a_story = with_coverage(make_alert(), Coverage("aljazeera", "https://x.example/", "own"))
+    for alerts in ([in_a_story], [in_a_story, make_alert(id="b")]):
+        plain = [make_alert(), make_alert(id="b")][: len(alerts)]
+        assert default_body(alerts) == default_body(plain)
 
 
 async def test_max_group_is_capped_and_configurable() -> None:

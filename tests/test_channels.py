@@ -12,6 +12,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -37,6 +38,7 @@ from monitor.delivery.channels import (
     WebhookChannel,
     build_channel,
 )
+from monitor.delivery.channels import console as console_mod
 from monitor.delivery.channels import email as email_mod
 from monitor.delivery.channels import slack as slack_mod
 from monitor.delivery.channels import webhook as webhook_mod
@@ -44,15 +46,24 @@ from monitor.delivery.channels.console import format_line
 from monitor.delivery.channels.email import build_message
 from monitor.delivery.render import (
     clean,
+    join_within,
+    other_outlets,
     published_label,
     safe_url,
     snippet,
     snippet_of,
 )
 from monitor.delivery.templates import ChannelTemplates
-from monitor.types import Alert, DeliveryStatus, Hit
+from monitor.types import Alert, Coverage, DeliveryStatus, Hit
 from tests.conftest import FrozenClock
-from tests.factories import TEXT, make_alert, make_article, make_settings, with_article
+from tests.factories import (
+    TEXT,
+    make_alert,
+    make_article,
+    make_settings,
+    with_article,
+    with_coverage,
+)
 from tests.servers import smtp_sink
 
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX"
@@ -651,6 +662,7 @@ def test_webhook_payload_schema() -> None:
             "author": "Al Jazeera Staff",
             "snippet": snippet(make_alert()),
         },
+        "story": None,
         "matched_terms": ["Iran", "Russia", "drones"],
         "hits": [
             {"field": h.field, "start": h.start, "end": h.end, "term": h.term}
@@ -981,3 +993,302 @@ async def test_build_channel_maps_every_config_type(clock: FrozenClock) -> None:
     for channel in built.values():
         assert "XXXXXXXX" not in repr(channel) and "SECRETTOKEN" not in repr(channel)
         assert "MfKQ9r8" not in repr(channel)
+
+
+# --- story coverage: the other outlets of an alert's story (Alert.also_in) -----------------
+
+BBC_URL = "https://www.bbc.co.uk/news/world-67890"
+REUTERS_URL = "https://www.reuters.com/world/iran-russia-drones/"
+
+
+def covered(*copies: Coverage) -> Alert:
+    """The default alert in a story that ``copies`` (default: bbc-world, reuters) also carry."""
+    return with_coverage(make_alert(), *copies)
+
+
+def outlets(count: int) -> tuple[Coverage, ...]:
+    return tuple(Coverage(f"outlet-{i}", f"https://o{i}.example/s", f"t{i}") for i in range(count))
+
+
+#: Copies that must never become markup, a mention, a link or a terminal escape.
+HOSTILE_COPIES = (
+    Coverage("<!channel>", "javascript:alert(1)", "<script>alert(1)</script>"),
+    Coverage("<@U123> *b* _i_ ~s~ `c`", "https://ok.example/a|b>c?x=1&y=2", "@everyone <b>"),
+    Coverage("evil\x1b[2J\r\nBcc: victim@example.org", "data:text/html,x", "\u202eevil"),
+)
+
+
+def test_other_outlets_one_per_feed_without_the_alerts_own() -> None:
+    alert = covered(
+        Coverage("bbc-world", "https://bbc.example/1", "first"),
+        Coverage("aljazeera", "https://aljazeera.example/2", "another copy from its own feed"),
+        Coverage("bbc-world", "https://bbc.example/3", "second bbc copy"),
+        Coverage("reuters\n", "javascript:alert(1)", "r"),
+        Coverage(" \x00", "https://blank.example/", "no name"),
+    )
+    assert other_outlets(alert) == [
+        Coverage("bbc-world", "https://bbc.example/1", "first"),
+        Coverage("reuters", "", "r"),
+    ]
+    assert other_outlets(make_alert()) == []
+
+
+@given(
+    st.lists(st.lists(st.text(min_size=1, max_size=60), min_size=1, max_size=3), max_size=40),
+    st.integers(min_value=0, max_value=300),
+    st.integers(min_value=0, max_value=12),
+)
+def test_join_within_never_exceeds_its_budget(
+    entries: list[list[str]], budget: int, shown: int
+) -> None:
+    out = join_within(entries, budget, max_shown=shown)
+    assert len(out) <= budget
+    if entries and budget >= 20:
+        assert out  # at least the count of what was left out
+
+
+def test_join_within_prefers_the_first_form_that_fits_and_counts_the_rest() -> None:
+    entries = [("<long link|a>", "a"), ("b",), ("c",), ("d",)]
+    assert join_within(entries, 100, max_shown=10) == "<long link|a>, b, c, d"
+    assert join_within(entries, 100, max_shown=2) == "<long link|a>, b (+2 more)"
+    assert join_within(entries, 16, max_shown=10) == "a, b (+2 more)"
+    assert join_within(entries, 10, max_shown=10) == "(+4 more)"
+    assert join_within([], 100, max_shown=10) == ""
+
+
+def test_slack_single_lists_the_other_outlets_linked() -> None:
+    payload = slack_mod.build_payload(covered())
+    blocks = payload["blocks"]
+    assert [b["type"] for b in blocks] == [
+        "header", "section", "section", "context", "section", "context",
+    ]  # fmt: skip
+    assert blocks[3]["elements"] == [
+        {
+            "type": "mrkdwn",
+            "text": f"Also reported by: <{BBC_URL}|bbc-world>, <{REUTERS_URL}|reuters>",
+        }
+    ]
+    today = slack_mod.build_payload(make_alert())
+    assert blocks[:3] + blocks[4:] == today["blocks"]
+    assert payload["text"] == today["text"]
+
+
+def test_slack_counts_the_outlets_it_does_not_name() -> None:
+    alert = covered(*outlets(15))
+    also = slack_mod.build_payload(alert)["blocks"][3]["elements"][0]["text"]
+    assert also.startswith("Also reported by: <https://o0.example/s|outlet-0>, ")
+    assert also.endswith(", <https://o9.example/s|outlet-9> (+5 more)")
+    section = slack_mod.build_group_payload([alert, make_alert(id="b")])["blocks"][1]
+    lines = section["text"]["text"].split("\n")
+    assert lines[2] == (
+        "Also reported by: "
+        + ", ".join(f"<https://o{i}.example/s|outlet-{i}>" for i in range(5))
+        + " (+10 more)"
+    )
+    assert lines[3].startswith("> ")
+
+
+def test_slack_without_other_outlets_is_todays_message() -> None:
+    in_a_story = replace(make_alert(), story_id="s-1")  # a story no other outlet carried (yet)
+    assert slack_mod.build_payload(in_a_story) == slack_mod.build_payload(make_alert())
+    only_own_feed = covered(Coverage("aljazeera", "https://aljazeera.example/b", "its own copy"))
+    assert slack_mod.build_payload(only_own_feed) == slack_mod.build_payload(make_alert())
+    group = [replace(a, story_id="s") for a in group_of(3)]
+    assert slack_mod.build_group_payload(group) == slack_mod.build_group_payload(group_of(3))
+
+
+def test_slack_other_outlets_cannot_mention_link_or_format() -> None:
+    alert = covered(*HOSTILE_COPIES)
+    for payload in (
+        slack_mod.build_payload(alert),
+        slack_mod.build_group_payload([alert, make_alert(id="b")]),
+    ):
+        joined = "\n".join(strings(payload))
+        for bad in ("<!", "<@", "*b*", "_i_", "~s~", "`", "javascript", "data:", "\x1b", "\r"):
+            assert bad not in joined, bad
+        assert_within_block_kit(payload)
+    also = slack_mod.also_mrkdwn(alert)
+    assert also == (
+        "Also reported by: &lt;!channel&gt;, "
+        "<https://ok.example/a%7Cb&gt;c?x=1&amp;y=2|&lt;@U123&gt; ∗b∗ ˍiˍ ∼s∼ ˋcˋ>, "
+        "evil[2J Bcc: victim@example.org"
+    )
+
+
+def huge_copies(count: int = 50) -> tuple[Coverage, ...]:
+    """Copies with huge hostile names, titles and URLs; every other URL short enough to link."""
+    huge = "&<>*_~`" * 2000 + EVIL_TITLE
+    return tuple(
+        Coverage(
+            f"{i}-" + "f&<" * 1000,
+            "https://evil.example/?" + ("&" * 30 if i % 2 else "&a=<b>|" * 500),
+            huge,
+        )
+        for i in range(count)
+    )
+
+
+def test_slack_group_of_ten_with_fifty_huge_copies_each_stays_within_block_kit_limits() -> None:
+    alerts = [with_coverage(hostile_alert(i), *huge_copies()) for i in range(slack_mod.MAX_GROUP)]
+    payload = slack_mod.build_group_payload(alerts)
+    assert len(payload["blocks"]) == 1 + slack_mod.MAX_GROUP  # no block added per alert
+    assert_within_block_kit(payload)
+    joined = "\n".join(strings(payload))
+    for bad in ("<!", "<@", "<http://evil", "*bold*", "`", "~s~"):
+        assert bad not in joined, bad
+    for block in payload["blocks"][1:]:
+        text = block["text"]["text"]
+        assert "\nAlso reported by: " in text
+        assert len(text) <= slack_mod.SECTION_LIMIT
+        # With an "also" line the title's link budget shrinks: the 772-character URL of the
+        # even alerts, linked without one, is not linked here.
+        assert not text.startswith("*<")
+    also_lines = [
+        line for b in payload["blocks"][1:] for line in b["text"]["text"].split("\n")
+        if line.startswith("Also reported by: ")
+    ]  # fmt: skip
+    assert all(len(line) <= slack_mod.GROUP_ALSO_BUDGET for line in also_lines)
+    assert all(re.search(r" \(\+\d+ more\)$", line) for line in also_lines)
+    # The single layout: one more context block, within limits too.
+    single = slack_mod.build_payload(alerts[0])
+    assert_within_block_kit(single)
+    (context,) = [b for b in single["blocks"] if b["type"] == "context" and "Also" in str(b)]
+    assert len(context["elements"][0]["text"]) <= slack_mod.ALSO_BUDGET
+
+
+async def test_slack_posts_the_other_outlets(clock: FrozenClock) -> None:
+    receiver = Receiver(httpx.Response(200, text="ok"))
+    result = await slack(receiver, clock).send(covered())
+    assert result.status is DeliveryStatus.DELIVERED
+    (request,) = receiver.requests
+    assert "Also reported by: <https://www.bbc.co.uk/" in request.content.decode()
+
+
+def test_webhook_payload_carries_the_story() -> None:
+    payload = webhook_mod.build_payload(covered())
+    assert payload["story"] == {
+        "id": "aljazeera:2026-01-05-iran-russia-drones",
+        "also_in": [
+            {"feed_id": "bbc-world", "url": BBC_URL, "title": "Iran and Russia to build drones"},
+            {"feed_id": "reuters", "url": REUTERS_URL, "title": "Drone plant deal"},
+        ],
+        "also_in_total": 2,
+    }
+    rest = {k: v for k, v in payload.items() if k != "story"}
+    assert rest == {
+        k: v for k, v in webhook_mod.build_payload(make_alert()).items() if k != "story"
+    }
+    # In a story that no other outlet carried (yet): the id, and an empty list.
+    alone = webhook_mod.build_payload(replace(make_alert(), story_id="s-1"))["story"]
+    assert alone == {"id": "s-1", "also_in": [], "also_in_total": 0}
+
+
+def test_webhook_story_lists_at_most_twenty_copies_as_they_are() -> None:
+    copies = (*HOSTILE_COPIES, *outlets(30))
+    story = webhook_mod.build_payload(covered(*copies))["story"]
+    assert len(story["also_in"]) == webhook_mod.ALSO_IN_LIMIT == 20
+    assert story["also_in_total"] == 33
+    # Data, not markup: the receiver gets the copies as the feeds gave them (like article.*).
+    assert story["also_in"][0] == {
+        "feed_id": "<!channel>", "url": "javascript:alert(1)", "title": "<script>alert(1)</script>",
+    }  # fmt: skip
+    body = webhook_mod.encode_payload(covered(*copies))
+    assert json.loads(body)["story"] == story  # ASCII JSON, lone control characters escaped
+
+
+async def test_webhook_posts_the_story_signed() -> None:
+    receiver = Receiver(httpx.Response(204))
+    # Real time: the verifier rejects timestamps more than 5 minutes from now.
+    result = await webhook(receiver, time.time).send(covered())
+    assert result.status is DeliveryStatus.DELIVERED
+    (request,) = receiver.requests
+    verified = Webhook(WHSEC).verify(request.content, dict(request.headers))
+    assert verified["story"]["also_in"][0]["feed_id"] == "bbc-world"
+
+
+def test_email_names_the_other_outlets_in_text_and_html() -> None:
+    message = parse(build_message(covered(), sender="m@x.org", to=["a@x.org"], now=0))
+    text, markup = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and markup is not None
+    plain = text.get_content()
+    assert "Source:    aljazeera\nAlso in:   bbc-world, reuters\nPublished: " in plain
+    html = markup.get_content()
+    assert (
+        '<tr><th align="left" style="padding-right:1em">Also in</th><td>'
+        f'<a href="{BBC_URL}" title="Iran and Russia to build drones">bbc-world</a>, '
+        f'<a href="{REUTERS_URL}" title="Drone plant deal">reuters</a></td></tr>'
+    ) in html
+
+
+def test_email_without_other_outlets_is_todays_message() -> None:
+    for alert in (replace(make_alert(), story_id="s-1"), make_alert()):
+        built = build_message(alert, sender="m@x.org", to=["a@x.org"], now=0)
+        today = build_message(make_alert(), sender="m@x.org", to=["a@x.org"], now=0)
+        assert boundaryless(built) == boundaryless(today)
+    group = [replace(a, story_id="s") for a in group_of(3)]
+    for digest in (None, "daily"):
+        built = email_mod.build_group_message(group, sender="m", to=["a"], now=0, digest=digest)
+        today = email_mod.build_group_message(
+            group_of(3), sender="m", to=["a"], now=0, digest=digest
+        )
+        assert boundaryless(built) == boundaryless(today)
+
+
+def test_email_other_outlets_are_escaped_and_bounded() -> None:
+    alert = covered(*HOSTILE_COPIES, *outlets(20))
+    built = build_message(alert, sender="m@x.org", to=["a@x.org"], now=0)
+    message = parse(built)
+    assert message["Bcc"] is None and b"\nBcc:" not in built.as_bytes()
+    text, markup = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and markup is not None
+    (line,) = [ln for ln in text.get_content().splitlines() if ln.startswith("Also in:")]
+    assert line == (
+        "Also in:   <!channel>, <@U123> *b* _i_ ~s~ `c`, evil[2J Bcc: victim@example.org, "
+        + ", ".join(f"outlet-{i}" for i in range(7))
+        + " (+13 more)"
+    )
+    html = markup.get_content()
+    for bad in ("<script>", "<!channel>", "<@U123>", "javascript:", "data:", "<b>", "\x1b"):
+        assert bad not in html, bad
+    assert "<td>&lt;!channel&gt;, " in html  # javascript: is not linked
+    assert (
+        '<a href="https://ok.example/a|b&gt;c?x=1&amp;y=2" title="@everyone &lt;b&gt;">'
+        "&lt;@U123&gt; *b* _i_ ~s~ `c`</a>"
+    ) in html
+
+
+def test_email_group_and_digest_name_each_alerts_other_outlets() -> None:
+    alerts = [with_coverage(a, *outlets(i + 1)) for i, a in enumerate(group_of(3))]
+    for digest in (None, "hourly"):
+        message = parse(
+            email_mod.build_group_message(alerts, sender="m", to=["a"], now=0, digest=digest)
+        )
+        text, markup = message.get_body(("plain",)), message.get_body(("html",))
+        assert text is not None and markup is not None
+        plain = text.get_content()
+        assert "Also in:   outlet-0\n" in plain
+        assert "Also in:   outlet-0, outlet-1\n" in plain
+        assert "Also in:   outlet-0, outlet-1, outlet-2\n" in plain
+        assert markup.get_content().count(">Also in</th>") == 3
+
+
+def test_console_line_ends_with_the_other_outlets() -> None:
+    assert format_line(covered()) == format_line(make_alert()) + " (also: bbc-world, reuters)"
+    assert format_line(covered(*outlets(8))).endswith(
+        " (also: outlet-0, outlet-1, outlet-2, outlet-3, outlet-4, +3 more)"
+    )
+    assert format_line(replace(make_alert(), story_id="s-1")) == format_line(make_alert())
+
+
+def test_console_other_outlets_cannot_move_the_cursor() -> None:
+    line = format_line(covered(*HOSTILE_COPIES, *huge_copies(3)))
+    assert "\x1b" not in line and "\n" not in line and "\r" not in line
+    suffix = line[len(format_line(make_alert())) :]
+    assert suffix.startswith(" (also: <!channel>, <@U123> *b* _i_ ~s~ `c`, evil[2J Bcc: ")
+    assert len(suffix) <= len(" (also: )") + console_mod.ALSO_LIMIT
+
+
+async def test_console_prints_the_other_outlets() -> None:
+    stream = io.StringIO()
+    await ConsoleChannel("console", stream).send(covered())
+    assert stream.getvalue().endswith(" (also: bbc-world, reuters)\n")

@@ -24,7 +24,15 @@ from pytest_httpserver import HTTPServer
 from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
-from tests.servers import Item, SmtpSink, monitor_env, rss, smtp_sink, webhook_watch_dir
+from tests.servers import (
+    Item,
+    SmtpSink,
+    monitor_env,
+    report_text,
+    rss,
+    smtp_sink,
+    webhook_watch_dir,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -203,7 +211,7 @@ def test_sigterm_loses_nothing_and_restart_sends_no_duplicate(
         Item(
             f"Report {i}: Iran, Russia and drones",
             f"https://news.example.org/{i}",
-            seed,
+            report_text(i, words=400) + " " + seed,  # five distinct stories, five alerts
             now - timedelta(minutes=i),
             guid=f"r-{i}",
         )

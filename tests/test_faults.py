@@ -52,6 +52,7 @@ from tests.servers import (
     Hit,
     Item,
     monitor_env,
+    report_text,
     rss,
     webhook_receiver,
     webhook_watch_dir,
@@ -83,7 +84,7 @@ def matching_items(count: int) -> list[Item]:
         Item(
             f"Report {i}: Iran and drones",
             f"https://news.example.org/{i}",
-            "Tehran sent more drones, officials said.",
+            f"Tehran sent more drones, officials said. {report_text(i)}",
             now - timedelta(minutes=i),
             guid=f"https://news.example.org/{i}",
         )
@@ -304,11 +305,11 @@ def test_sigkill_at_random_moments_loses_no_alert(
     then left to finish: every alert delivered, resends only under the same webhook-id."""
     seed = (shared_data / "articles" / "seed-iran-russia.txt").read_text(encoding="utf-8")
     now = datetime.now(UTC)
-    items = [
+    items = [  # distinct stories (each a different lead on the seed), so each alerts
         Item(
             f"Report {i}: Iran and drones",
             f"https://news.example.org/{i}",
-            seed,
+            report_text(i, words=400) + " " + seed,
             now - timedelta(minutes=i),
             guid=f"https://news.example.org/{i}",
         )

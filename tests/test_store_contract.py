@@ -1084,3 +1084,30 @@ async def test_concurrent_copies_start_one_story(backend: Backend, clock: Frozen
     story = await handles[0].get_story(results[0].story_id, clock.now)
     assert story is not None and len(story.members) == 20
     assert len(story.outlets) == 20
+
+
+async def test_ended_stories_are_purged(tmp_path: Path, clock: FrozenClock) -> None:
+    path = tmp_path / FILE_NAME
+    sqlite_store = await SqliteStore.open(path)
+    client = fakeredis.FakeAsyncRedis()
+    redis_store = RedisStore(client, prefix="nm")
+    try:
+        for store in (sqlite_store, redis_store):
+            await store.assign_story(member("old"), PROBE, 0.5, clock.now, 100)
+            await store.assign_story(member("old-copy"), PROBE, 0.5, clock.now, 100)
+        clock.advance(3600)
+        for store in (sqlite_store, redis_store):
+            await store.assign_story(member("new"), PROBE, 0.5, clock.now, 100)
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT id FROM stories").fetchall() == [("new",)]
+            assert db.execute("SELECT DISTINCT story_id FROM story_bands").fetchall() == [("new",)]
+            assert db.execute("SELECT article_id FROM story_articles").fetchall() == [("new",)]
+        keys = redis_store.keys
+        assert await client.zrange(keys.story_until, 0, -1) == [b"new"]
+        for name in (keys.story_sketch, keys.story_anchors, keys.story_members):
+            assert await client.hkeys(name) == [b"new"]
+        assert await client.zrange(keys.story_band("b1"), 0, -1) == [b"new"]
+        assert 0 < await client.pttl(keys.story_band("b1")) <= 100_000 + 60_000
+    finally:
+        await sqlite_store.close()
+        await client.aclose()

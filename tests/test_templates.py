@@ -40,6 +40,7 @@ from monitor.delivery.templates import (
     TEXT,
     ChannelTemplates,
     Context,
+    CoverageView,
     Format,
     TemplateRenderError,
     check_template,
@@ -47,9 +48,9 @@ from monitor.delivery.templates import (
 )
 from monitor.errors import ConfigError
 from monitor.settings import Settings
-from monitor.types import Alert, DeliveryStatus
+from monitor.types import Alert, Coverage, DeliveryStatus
 from tests.conftest import FrozenClock
-from tests.factories import make_alert, make_settings, with_article
+from tests.factories import make_alert, make_settings, with_article, with_coverage
 from tests.servers import smtp_sink
 
 EVIL = "<!channel> *bold* _it_ ~s~ `code` <@U123> <https://evil.example|x> &"
@@ -107,6 +108,62 @@ def test_view_exposes_the_documented_fields_cleaned() -> None:
     assert view.snippet.startswith("Tehran and Moscow") and "*" not in view.snippet
     assert view.author == ""
     assert view.id == alert.id
+
+
+def test_view_lists_the_other_copies_cleaned_and_bounded() -> None:
+    copies = (
+        Coverage("bbc-world", "https://www.bbc.co.uk/news/1", "Drones\r\nover\x1b[31m Kyiv"),
+        Coverage("reuters\u202e", "javascript:alert(1)", "x" * 5000),
+        *(Coverage(f"o{i}" * 300, f"https://o{i}.example/", "") for i in range(30)),
+    )
+    view = view_of(with_coverage(make_alert(), *copies))
+    assert view.also_in[:2] == (
+        CoverageView("bbc-world", "https://www.bbc.co.uk/news/1", "Drones over[31m Kyiv"),
+        CoverageView("reuters", "", "x" * 999 + "…"),
+    )
+    assert len(view.also_in) == 20 and view.also_in_count == 32
+    assert all(len(c.source) <= 200 for c in view.also_in)
+    assert view_of(make_alert()).also_in == () and view_of(make_alert()).also_in_count == 0
+
+
+def test_templates_render_the_other_copies() -> None:
+    alert = with_coverage(make_alert())
+    out = render(
+        "{% for c in alert.also_in %}{{ c.source }}={{ c.url }} {% endfor %}"
+        "{{ alert.also_in_count }}",
+        alerts=[alert],
+    )
+    assert out == (
+        "bbc-world=https://www.bbc.co.uk/news/world-67890 "
+        "reuters=https://www.reuters.com/world/iran-russia-drones/ 2"
+    )
+    # The examples in docs/templates.md.
+    example = (
+        "{% if alert.also_in %}Also reported by: {{ alert.also_in | map(attribute='source') "
+        "| unique | join(', ') }}{% endif %}"
+    )
+    twice = with_coverage(make_alert(), *alert.also_in, Coverage("bbc-world", "", "update"))
+    assert render(example, alerts=[twice]) == "Also reported by: bbc-world, reuters"
+    assert render(example) == ""
+    links = (
+        "{% for c in alert.also_in %}{{ link(c.url, c.source) }}"
+        "{% if not loop.last %}, {% endif %}{% endfor %}"
+    )
+    assert render(links, slack_mod.MRKDWN, [alert]) == (
+        "<https://www.bbc.co.uk/news/world-67890|bbc-world>, "
+        "<https://www.reuters.com/world/iran-russia-drones/|reuters>"
+    )
+
+
+def test_other_copies_stay_escaped_in_every_format() -> None:
+    alert = with_coverage(make_alert(), Coverage(EVIL, "javascript:alert(1)", "<script>x</script>"))
+    body = "{% for c in alert.also_in %}{{ link(c.url, c.source) }} {{ c.title }}{% endfor %}"
+    slack = ChannelTemplates("s", {"body": body}, {"body": slack_mod.MRKDWN})
+    out = slack.render("body", Context.of([alert], channel="s"))
+    assert out == f"{slack_mod.escape(EVIL)} &lt;script&gt;x&lt;/script&gt;"
+    html = render(body, HTML, [alert])
+    assert "<script>" not in html and "javascript" not in html and "<!channel>" not in html
+    assert html.startswith("&lt;!channel&gt;")
 
 
 def test_context_variables() -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from monitor.types import Alert
+from monitor.types import Alert, Coverage
 
 ELLIPSIS = "…"
 _WHITESPACE = re.compile(r"\s+")
@@ -88,6 +88,63 @@ def iso_utc(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def other_outlets(alert: Alert) -> list[Coverage]:
+    """The other outlets that carried ``alert``'s story, for an "also reported by" line.
+
+    One entry per feed (its first copy), in arrival order, without the alert's own
+    feed; feed id and title as one clean line each, ``url`` the copy's link when it
+    is http(s), else "". Empty for most alerts. Unbounded: callers cap what they show.
+    """
+    seen = {one_line(alert.article.feed_id)}
+    outlets: list[Coverage] = []
+    for copy in alert.also_in:
+        source = one_line(copy.feed_id)
+        if not source or source in seen:
+            continue
+        seen.add(source)
+        outlets.append(Coverage(source, safe_url(copy.url) or "", one_line(copy.title)))
+    return outlets
+
+
+def _more(count: int) -> str:
+    return f" (+{count} more)"
+
+
+def join_within(
+    entries: Sequence[Sequence[str]],
+    budget: int,
+    *,
+    max_shown: int,
+    sep: str = ", ",
+    more: Callable[[int], str] = _more,
+) -> str:
+    """The first entries joined by ``sep``, then ``more(n)`` for the ``n`` left out.
+
+    Each entry is its renderings, best first (a link, then the bare name): the
+    first one that fits is used. Entries are taken in order until ``max_shown``
+    or until the next one does not fit; the result is never longer than
+    ``budget`` (the ``more`` suffix included), so a caller can count on it.
+    Already formatted pieces go in, so a cut never falls inside an escape.
+    """
+    total = len(entries)
+    shown: list[str] = []
+    size = 0  # len(sep.join(shown))
+    for entry in entries[:max_shown]:
+        rest = total - len(shown) - 1
+        tail = more(rest) if rest else ""
+        extra = len(sep) if shown else 0
+        fitting = [form for form in entry if size + extra + len(form) + len(tail) <= budget]
+        if not fitting:
+            break
+        shown.append(fitting[0])
+        size += extra + len(fitting[0])
+    rest = total - len(shown)
+    if not shown:  # not even one fits: just the count, if that does
+        alone = more(rest).lstrip(sep + " ") if rest else ""
+        return alone if len(alone) <= budget else ""
+    return sep.join(shown) + (more(rest) if rest else "")
 
 
 @dataclass(frozen=True, slots=True)

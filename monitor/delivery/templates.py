@@ -23,9 +23,13 @@ Context of every template::
 Each alert view has ``id``, ``title``, ``url`` (http(s) only, else ""),
 ``source`` (the feed id), ``published`` (``2026-01-05 14:03 UTC`` or
 ``unknown``), ``rule``, ``query``, ``terms`` (the matched terms, a list of
-strings), ``snippet`` (plain text around the first match) and ``author``
-("" when unknown). Text values are already one line, free of control
-characters and bounded in length.
+strings), ``snippet`` (plain text around the first match), ``author``
+("" when unknown), ``also_in`` (the story's other copies, each with
+``source``, ``url`` (http(s) only, else "") and ``title``; at most
+``ALSO_IN_LIMIT``, in arrival order; empty for most alerts) and
+``also_in_count`` (how many other copies there are, listed or not). Text
+values are already one line, free of control characters and bounded in
+length.
 
 Escaping is the format's job, never the template author's, and feed text
 cannot undo it: a ``Format`` escapes the value of every ``{{ }}`` (Slack
@@ -49,7 +53,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from monitor.delivery.render import one_line, published_label, safe_url, snippet, truncate
-from monitor.types import Alert
+from monitor.types import Alert, Coverage
 
 #: Names every template may use besides Jinja's own globals (``range``, ``namespace`` ...).
 CONTEXT_NAMES = ("alert", "alerts", "channel", "count", "digest", "link")
@@ -57,6 +61,8 @@ CONTEXT_NAMES = ("alert", "alerts", "channel", "count", "digest", "link")
 TITLE_LIMIT = 1000
 SHORT_LIMIT = 200
 QUERY_LIMIT = 1000
+#: Most copies of a story an alert view lists in ``also_in``.
+ALSO_IN_LIMIT = 20
 DEFAULT_SNIPPET_WIDTH = 300
 #: Characters of a render failure's reason kept in the delivery detail.
 REASON_LIMIT = 300
@@ -119,6 +125,18 @@ HTML = Format("html", html=True, link=_html_link)
 
 
 @dataclass(frozen=True, slots=True)
+class CoverageView:
+    """What a template sees of another outlet's copy of an alert's story."""
+
+    #: Feed id of the outlet that carried it.
+    source: str
+    #: The copy's URL when it is http(s), else "".
+    url: str
+    #: The copy's title, or "".
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class AlertView:
     """What a template sees of one alert: cleaned, bounded text only."""
 
@@ -142,6 +160,19 @@ class AlertView:
     snippet: str
     #: Author, or "".
     author: str
+    #: The story's other copies (other outlets), arrival order, at most ALSO_IN_LIMIT.
+    also_in: tuple[CoverageView, ...] = ()
+    #: How many other copies the story has (``also_in`` lists the first ALSO_IN_LIMIT).
+    also_in_count: int = 0
+
+
+def coverage_view(copy: Coverage) -> CoverageView:
+    """The template view of one copy: cleaned and bounded like an alert's own fields."""
+    return CoverageView(
+        source=truncate(one_line(copy.feed_id), SHORT_LIMIT),
+        url=safe_url(copy.url) or "",
+        title=truncate(one_line(copy.title), TITLE_LIMIT),
+    )
 
 
 def view_of(alert: Alert, snippet_width: int = DEFAULT_SNIPPET_WIDTH) -> AlertView:
@@ -158,6 +189,8 @@ def view_of(alert: Alert, snippet_width: int = DEFAULT_SNIPPET_WIDTH) -> AlertVi
         terms=tuple(truncate(one_line(t), SHORT_LIMIT) for t in alert.matched_terms),
         snippet=snippet(alert, snippet_width),
         author=truncate(one_line(article.author), SHORT_LIMIT),
+        also_in=tuple(coverage_view(c) for c in alert.also_in[:ALSO_IN_LIMIT]),
+        also_in_count=len(alert.also_in),
     )
 
 

@@ -42,6 +42,7 @@ from monitor.delivery.retry import backoff_delay
 from monitor.errors import StoreError
 from monitor.log import get_logger
 from monitor.store import OutboxEntry, StateStore
+from monitor.stories import refresh_coverage
 from monitor.types import Alert, Clock, DeliveryResult, DeliveryStatus
 
 log = get_logger("monitor.deliver")
@@ -232,7 +233,9 @@ class OutboxWorker:
             for entry in message:
                 self._lost_claim(entry, counts)
             return
-        result = await self._attempt(channel, [entry.alert for entry in message])
+        # The story's other outlets as they are now: copies may have arrived since the match.
+        alerts = [await refresh_coverage(self.store, entry.alert, now) for entry in message]
+        result = await self._attempt(channel, alerts)
         for entry in message:
             await self._record(entry, result, policy, counts)
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.store.base import FeedState
-from monitor.types import Alert, Article, FeedValidators, Hit
+from monitor.types import Alert, Article, Coverage, FeedValidators, Hit
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -58,6 +58,8 @@ def encode_alert(alert: Alert) -> str:
             "article": article_to_dict(alert.article),
             "hits": [[h.field, h.start, h.end, h.term] for h in alert.hits],
             "created_at": alert.created_at.isoformat(),
+            "story_id": alert.story_id,
+            "also_in": [[c.feed_id, c.url, c.title] for c in alert.also_in],
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -77,6 +79,8 @@ def decode_alert(text: str | bytes) -> Alert:
         article=article_from_dict(data["article"]),
         hits=tuple(Hit(f, s, e, t) for f, s, e, t in data.get("hits", [])),
         created_at=created,
+        story_id=data.get("story_id", ""),
+        also_in=tuple(Coverage(f, u, t) for f, u, t in data.get("also_in", [])),
     )
 
 

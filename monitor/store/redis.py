@@ -423,7 +423,9 @@ redis.call('HSET', KEYS[3], id, ARGV[5])
 redis.call('HSET', KEYS[4], id, ARGV[3])
 for i = 6, #KEYS do
   redis.call('ZADD', KEYS[i], ARGV[7], id)
-  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[8]) then redis.call('PEXPIRE', KEYS[i], ARGV[8]) end
+  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[8]) then
+    redis.call('PEXPIRE', KEYS[i], ARGV[8])
+  end
 end
 redis.call('SET', KEYS[5], id, 'PX', ARGV[8])
 return {id, ARGV[3], redis.call('ZSCORE', KEYS[1], id)}

@@ -10,7 +10,9 @@ library (an optional extra, ``pip install 'news-monitor[apprise]'``):
   tokens;
 - the plain-text title and body of one alert or of a group of up to
   ``max_group`` alerts, with ``@`` in feed text swapped for a look-alike so a
-  title cannot ping ``@everyone`` on Discord;
+  title cannot ping ``@everyone`` on Discord; when other outlets carried the
+  alert's story, its facts end with ``Also reported by: bbc-world, reuters
+  (+3 more)``;
 - one delivery attempt: Apprise's blocking ``notify`` runs in a worker
   thread, bounded by the delivery timeout. Apprise answers only True or False,
   so True is DELIVERED and False is RETRY, and the warnings Apprise logged
@@ -50,7 +52,9 @@ from pydantic import SecretStr
 from monitor.delivery.base import Channel
 from monitor.delivery.channels._http import redact
 from monitor.delivery.render import (
+    join_within,
     one_line,
+    other_outlets,
     published_label,
     safe_url,
     snippet,
@@ -75,6 +79,11 @@ MAX_GROUP = 10
 TITLE_LIMIT = 200
 SNIPPET_WIDTH = 300
 QUERY_LIMIT = 300
+#: The "Also reported by" line: at most this many outlets, each name cut to ALSO_NAME_LIMIT,
+#: the line to ALSO_LIMIT characters.
+ALSO_SHOWN = 10
+ALSO_NAME_LIMIT = 100
+ALSO_LIMIT = 400
 #: Characters of Apprise's own explanation kept in a detail.
 MAX_DETAIL_CHARS = 600
 #: URL pieces shorter than this are not redacted (they would blank out ordinary words).
@@ -242,13 +251,18 @@ TEMPLATE_FORMATS: dict[str, Format] = {
 
 
 def _facts(alert: Alert) -> list[str]:
-    """Link, source and matched terms of ``alert``, one per line."""
+    """Link, source and matched terms of ``alert``, one per line; then the story's other
+    outlets, if any."""
     lines = []
     if url := safe_url(alert.article.url):
         lines.append(url)
     lines.append(f"Source: {_text(alert.article.feed_id)} | Published: {published_label(alert)}")
     terms = _text(terms_label(alert)) or "-"
     lines.append(f"Matched: {terms} | Rule: {_text(alert.rule_id)}")
+    names = [(truncate(_text(o.feed_id), ALSO_NAME_LIMIT),) for o in other_outlets(alert)]
+    if names:
+        prefix = "Also reported by: "
+        lines.append(prefix + join_within(names, ALSO_LIMIT - len(prefix), max_shown=ALSO_SHOWN))
     return lines
 
 

@@ -2,6 +2,9 @@
 
     ALERT rule=iran-russia-drones feed=aljazeera terms=Iran,Russia,drones "Drone deal" https://...
 
+When other outlets carried the same story, the line ends with them:
+`` (also: bbc-world, reuters, +3 more)`` (at most ``ALSO_SHOWN`` names).
+
 Feed text is untrusted and terminals interpret escape sequences, so the title
 and terms are cleaned of control characters (ANSI escapes included) before
 they are written. A ``line`` template (``monitor.delivery.templates``) replaces
@@ -18,7 +21,7 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from monitor.delivery.base import Channel
-from monitor.delivery.render import one_line, safe_url, truncate
+from monitor.delivery.render import join_within, one_line, other_outlets, safe_url, truncate
 from monitor.delivery.templates import (
     LINE,
     Context,
@@ -31,6 +34,11 @@ from monitor.types import Alert, DeliveryResult, DeliveryStatus
 TITLE_LIMIT = 200
 #: Longest line a ``line`` template may print: a log line, not an article.
 LINE_LIMIT = 2000
+#: The " (also: ...)" suffix: at most this many outlets named, each cut to ALSO_NAME_LIMIT,
+#: the list to ALSO_LIMIT characters.
+ALSO_SHOWN = 5
+ALSO_NAME_LIMIT = 50
+ALSO_LIMIT = 300
 #: Template parts and their formats.
 TEMPLATE_FORMATS: dict[str, Format] = {"line": LINE}
 
@@ -57,7 +65,20 @@ def format_line(alert: Alert) -> str:
     ]
     if url := safe_url(article.url):
         parts.append(url)
-    return " ".join(parts)
+    line = " ".join(parts)
+    if also := also_suffix(alert):
+        line += f" (also: {also})"
+    return line
+
+
+def _more(count: int) -> str:
+    return f", +{count} more"
+
+
+def also_suffix(alert: Alert) -> str:
+    """``bbc-world, reuters, +3 more``: the other outlets of the alert's story; or ""."""
+    entries = [(truncate(o.feed_id, ALSO_NAME_LIMIT),) for o in other_outlets(alert)]
+    return join_within(entries, ALSO_LIMIT, max_shown=ALSO_SHOWN, more=_more)
 
 
 class ConsoleChannel(Channel):

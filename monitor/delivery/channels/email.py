@@ -17,6 +17,9 @@ message; the HTML template is autoescaped. Message details that matter:
   ``<{hash of the sorted alert ids}@group.news-monitor>`` for a group, the
   same on every retry, so a retried duplicate can be recognised;
 - the HTML part escapes all feed text and links only http(s) URLs;
+- when other outlets carried the alert's story, an ``Also in:`` line (text) and
+  row (HTML, each outlet linked to its copy) names up to ``ALSO_SHOWN`` of them,
+  then ``(+N more)``; nothing changes for an alert without them;
 - ``Auto-Submitted: auto-generated`` (RFC 3834) keeps vacation responders quiet.
 
 aiosmtplib's exceptions are translated here, reply codes judged by
@@ -39,7 +42,9 @@ import aiosmtplib
 
 from monitor.delivery.base import Channel
 from monitor.delivery.render import (
+    join_within,
     one_line,
+    other_outlets,
     published_label,
     safe_url,
     snippet_of,
@@ -68,6 +73,15 @@ SNIPPET_WIDTH = 500
 #: an hour or a day, so it may carry more before the rest goes into a second message.
 MAX_GROUP = 50
 DIGEST_MAX_GROUP = 200
+#: The "Also in" line: at most this many outlets of the story named, each name cut to
+#: ALSO_NAME_LIMIT characters and each copy's title (an HTML tooltip) to ALSO_TITLE_LIMIT;
+#: a copy's URL longer than ALSO_URL_LIMIT is not linked.
+ALSO_SHOWN = 10
+ALSO_NAME_LIMIT = 100
+ALSO_TITLE_LIMIT = 300
+ALSO_URL_LIMIT = 2000
+#: Bound of the whole line, never reached within the limits above.
+_ALSO_BUDGET = 100_000
 #: Template parts and their formats: each renders the part for the whole message.
 TEMPLATE_FORMATS: dict[str, Format] = {"subject": LINE, "text": TEXT, "html": HTML}
 #: Characters allowed in the local part of our Message-ID (RFC 5322 dot-atom text).
@@ -90,6 +104,27 @@ def subject(alert: Alert) -> str:
     )
 
 
+def also_text(alert: Alert) -> str:
+    """``bbc-world, reuters (+3 more)``: the other outlets of the story, plain text; or ""."""
+    entries = [(truncate(o.feed_id, ALSO_NAME_LIMIT),) for o in other_outlets(alert)]
+    return join_within(entries, _ALSO_BUDGET, max_shown=ALSO_SHOWN)
+
+
+def also_html(alert: Alert) -> str:
+    """The other outlets of the story as escaped HTML, each linked to its copy when the URL
+    is http(s), the copy's title as the link's tooltip; or ""."""
+    esc = html.escape
+    entries: list[tuple[str, ...]] = []
+    for outlet in other_outlets(alert):
+        name = esc(truncate(outlet.feed_id, ALSO_NAME_LIMIT))
+        if outlet.url and len(outlet.url) <= ALSO_URL_LIMIT:
+            title = esc(truncate(outlet.title, ALSO_TITLE_LIMIT), quote=True)
+            entries.append((f'<a href="{esc(outlet.url, quote=True)}" title="{title}">{name}</a>',))
+        else:
+            entries.append((name,))
+    return join_within(entries, _ALSO_BUDGET, max_shown=ALSO_SHOWN)
+
+
 def _text_lines(alert: Alert) -> list[str]:
     """One alert in plain text: title, link, fields, excerpt (no signature)."""
     article = alert.article
@@ -100,6 +135,10 @@ def _text_lines(alert: Alert) -> list[str]:
         "",
         f"Rule:      {one_line(alert.rule_id)} ({one_line(alert.query)})",
         f"Source:    {one_line(article.feed_id)}",
+    ]
+    if also := also_text(alert):
+        lines.append(f"Also in:   {also}")
+    lines += [
         f"Published: {published_label(alert)}",
         f"Matched:   {terms_label(alert) or '-'}",
     ]
@@ -134,6 +173,10 @@ def _html_section(alert: Alert) -> str:
     rows = [
         ("Rule", f"{esc(one_line(alert.rule_id))} <code>{esc(one_line(alert.query))}</code>"),
         ("Source", esc(one_line(article.feed_id))),
+    ]
+    if also := also_html(alert):
+        rows.append(("Also in", also))
+    rows += [
         ("Published", esc(published_label(alert))),
         ("Matched", esc(terms_label(alert)) or "-"),
     ]

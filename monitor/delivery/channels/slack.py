@@ -2,12 +2,15 @@
 incoming webhook.
 
 One alert: a header naming the rule; the article title linked to the article;
-fields for source, publication time, matched terms and rule; the snippet as a
-quote with the matched terms in bold; the rule's query as context. A group
-(2 to ``MAX_GROUP`` alerts that arrived together): a header ``news-monitor: 7
-alerts · rule-a, rule-b`` and one compact section per alert (linked title;
-source, time, rule and matched terms; a short snippet). ``text`` is the plain
-fallback shown in notifications.
+fields for source, publication time, matched terms and rule; when other outlets
+carried the same story, a context line ``Also reported by: bbc-world, reuters
+(+3 more)`` (each name linked to that outlet's copy when its URL is http(s));
+the snippet as a quote with the matched terms in bold; the rule's query as
+context. A group (2 to ``MAX_GROUP`` alerts that arrived together): a header
+``news-monitor: 7 alerts · rule-a, rule-b`` and one compact section per alert
+(linked title; source, time, rule and matched terms; the "also reported by"
+line when there is one; a short snippet). ``text`` is the plain fallback shown
+in notifications.
 
 Templates (``monitor.delivery.templates``): ``title`` replaces the header text
 (plain text, as Slack headers are: it is shown as written, and escaped as a
@@ -44,7 +47,9 @@ from monitor.delivery.base import Channel
 from monitor.delivery.channels._http import post
 from monitor.delivery.render import (
     ELLIPSIS,
+    join_within,
     one_line,
+    other_outlets,
     published_label,
     safe_url,
     snippet_of,
@@ -79,15 +84,47 @@ BLOCK_LIMIT = 50
 MAX_GROUP = 10
 GROUP_BLOCKS_PER_ALERT = 1
 assert 1 + MAX_GROUP * GROUP_BLOCKS_PER_ALERT <= BLOCK_LIMIT
+#: The "also reported by" line (other outlets of the alert's story): at most this many
+#: escaped characters in all, outlet names cut to ALSO_NAME_BUDGET, a name linked only when
+#: its escaped URL fits ALSO_URL_BUDGET, at most ALSO_SHOWN names (then ``(+N more)``).
+#: A single alert's line is a context element (limit FIELD_LIMIT here, to be safe).
+ALSO_PREFIX = "Also reported by: "
+ALSO_BUDGET = 1500
+ALSO_URL_BUDGET = 500
+ALSO_NAME_BUDGET = 100
+ALSO_SHOWN = 10
+assert ALSO_BUDGET <= FIELD_LIMIT
 #: Budgets of one alert's section in a group (escaped characters). Worst case: title link
 #: 2 + 800 + 1 + 300 + 2 = 1,105; meta line 1 + 100 + 3 + 20 + 3 + 5 + 100 + 3 + 9 + 300 = 544;
 #: quote 3 + 160 * 5 (every character an ``&amp;``) + 2 * 160 (bold markers) = 1,123;
-#: in all 2,772 < SECTION_LIMIT.
+#: in all 2,772 < SECTION_LIMIT. With an "also reported by" line (1 + 400) the title's link
+#: gets 600 instead of 800: 905 + 544 + 1,123 + 401 = 2,973. ``group_section_worst`` adds
+#: these up and the assertions below check them.
 GROUP_TITLE_BUDGET = 300
 GROUP_URL_BUDGET = 800
 GROUP_NAME_BUDGET = 100
 GROUP_TERMS_BUDGET = 300
 GROUP_SNIPPET_WIDTH = 160
+GROUP_ALSO_BUDGET = 400
+GROUP_ALSO_URL_BUDGET = 200
+GROUP_ALSO_SHOWN = 5
+GROUP_URL_BUDGET_WITH_ALSO = 600
+#: Escaped characters of a published label (``2026-01-05 14:03 UTC``; ``unknown``).
+_PUBLISHED_SIZE = 20
+
+
+def group_section_worst(url_budget: int, also_budget: int) -> int:
+    """The longest a group section can be with these budgets: its lines, newlines included."""
+    title = 2 + url_budget + 1 + GROUP_TITLE_BUDGET + 2  # *<url|title>*
+    names = 2 * GROUP_NAME_BUDGET + _PUBLISHED_SIZE + GROUP_TERMS_BUDGET
+    meta = 1 + names + len(" · ") * 3 + len("rule ") + len("matched: ")
+    quote = len("\n> ") + GROUP_SNIPPET_WIDTH * len("&amp;") + 2 * GROUP_SNIPPET_WIDTH
+    also = 1 + also_budget if also_budget else 0
+    return title + meta + quote + also
+
+
+assert group_section_worst(GROUP_URL_BUDGET, 0) <= SECTION_LIMIT
+assert group_section_worst(GROUP_URL_BUDGET_WITH_ALSO, GROUP_ALSO_BUDGET) <= SECTION_LIMIT
 
 _ESCAPES = {
     "&": "&amp;",
@@ -190,6 +227,8 @@ def build_payload(alert: Alert) -> dict[str, Any]:
             "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields],
         },
     ]
+    if also := also_mrkdwn(alert):
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": also}]})
     quote = snippet_of(alert, SNIPPET_WIDTH).render(escape, _bold)
     if quote:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"> {quote}"}})
@@ -222,13 +261,39 @@ def group_section(alert: Alert) -> str:
     source = escape(one_line(article.feed_id), GROUP_NAME_BUDGET)
     rule = escape(one_line(alert.rule_id), GROUP_NAME_BUDGET)
     terms = escape(", ".join(one_line(t) for t in alert.matched_terms), GROUP_TERMS_BUDGET)
+    also = also_mrkdwn(alert, GROUP_ALSO_BUDGET, GROUP_ALSO_URL_BUDGET, GROUP_ALSO_SHOWN)
+    url_budget = GROUP_URL_BUDGET_WITH_ALSO if also else GROUP_URL_BUDGET
     lines = [
-        title_mrkdwn(alert, GROUP_TITLE_BUDGET, GROUP_URL_BUDGET),
+        title_mrkdwn(alert, GROUP_TITLE_BUDGET, url_budget),
         f"{source} · {escape(published_label(alert))} · rule {rule} · matched: {terms or '-'}",
     ]
+    if also:
+        lines.append(also)
     if quote := snippet_of(alert, GROUP_SNIPPET_WIDTH).render(escape, _bold):
         lines.append(f"> {quote}")
     return "\n".join(lines)
+
+
+def also_mrkdwn(
+    alert: Alert,
+    budget: int = ALSO_BUDGET,
+    url_budget: int = ALSO_URL_BUDGET,
+    shown: int = ALSO_SHOWN,
+) -> str:
+    """``Also reported by: <url|bbc-world>, reuters (+3 more)``: the other outlets of the
+    alert's story, names escaped, each linked to its copy when the URL is http(s) and fits
+    ``url_budget``; at most ``budget`` characters. "" when there are none."""
+    entries: list[tuple[str, ...]] = []
+    for outlet in other_outlets(alert):
+        name = escape(outlet.feed_id, ALSO_NAME_BUDGET)
+        link = escape_url(outlet.url) if outlet.url else ""
+        if link and len(link) <= url_budget:
+            entries.append((f"<{link}|{name}>", name))
+        else:
+            entries.append((name,))
+    if not entries:
+        return ""
+    return ALSO_PREFIX + join_within(entries, budget - len(ALSO_PREFIX), max_shown=shown)
 
 
 def _section(text: str) -> dict[str, Any]:

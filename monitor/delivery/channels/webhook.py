@@ -14,7 +14,9 @@ Headers (https://www.standardwebhooks.com):
   after the prefix; any other secret's key is its raw UTF-8 bytes.
 
 The body bytes do not depend on the attempt (the timestamp lives in a header),
-so every retry of an alert carries the same document.
+with one exception: ``story.also_in`` lists the other outlets of the alert's
+story known when the attempt is made, so it may grow between retries. The
+``webhook-id`` never changes.
 
 A 410 Gone answer means, per Standard Webhooks, that the receiver wants no
 more messages: the channel then disables itself for the rest of the process
@@ -43,10 +45,27 @@ from monitor.types import Alert, Clock, DeliveryResult, DeliveryStatus
 PAYLOAD_VERSION = 1
 EVENT_TYPE = "alert.matched"
 SECRET_PREFIX = "whsec_"
+#: Most copies of a story listed in ``story.also_in`` (``also_in_total`` counts them all).
+ALSO_IN_LIMIT = 20
 #: The answer by which a Standard Webhooks receiver asks for no more messages.
 GONE = 410
 
 log = get_logger("monitor.deliver")
+
+
+def story_object(alert: Alert) -> dict[str, Any] | None:
+    """The payload's ``story``: the story id and its other copies (capped), or None when
+    the alert belongs to no story."""
+    if not alert.story_id and not alert.also_in:
+        return None
+    return {
+        "id": alert.story_id,
+        "also_in": [
+            {"feed_id": c.feed_id, "url": c.url, "title": c.title}
+            for c in alert.also_in[:ALSO_IN_LIMIT]
+        ],
+        "also_in_total": len(alert.also_in),
+    }
 
 
 def build_payload(alert: Alert) -> dict[str, Any]:
@@ -67,6 +86,7 @@ def build_payload(alert: Alert) -> dict[str, Any]:
             "author": article.author,
             "snippet": snippet(alert),
         },
+        "story": story_object(alert),
         "matched_terms": list(alert.matched_terms),
         "hits": [
             {"field": h.field, "start": h.start, "end": h.end, "term": h.term} for h in alert.hits
