@@ -1,9 +1,12 @@
 """Ingest: fetch a feed over HTTP, parse its bytes, normalize its entries into Articles.
 
-The stage is three small modules, I/O only at the first::
+The stage is three steps, I/O only at the first::
 
     fetch.py      httpx: conditional GET, per-phase timeouts, total deadline, size caps
-    parse.py      bytes -> entries (feedparser for RSS/Atom/RDF, JSON Feed here), pure
+    parse.py      bytes -> entries (RSS/Atom/RDF through fastparse/ or feedparser,
+                  JSON Feed here), pure
+    fastparse/    pyexpat replay of feedparser 6.0's strict mode for well-formed
+                  documents: the same entries, about 3x faster; None -> feedparser
     normalize.py  entry -> Article: plain text, canonical URL, UTC date, stable id, pure
 
 Typical use::
