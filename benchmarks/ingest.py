@@ -3,7 +3,7 @@
 Run (from the repository root; the server gets one core, the daemon the other)::
 
     .venv/bin/python benchmarks/ingest.py                # 1,000 feeds, 10% changed, SQLite store
-    .venv/bin/python benchmarks/ingest.py --store redis  # the same on Redis (MONITOR_REDIS_URL)
+    .venv/bin/python benchmarks/ingest.py --store redis  # on Redis (MONITOR_REDIS_URL, or local)
 
 What runs: a server process (``--serve``, pinned to the last CPU) answers
 ``/feed/N.xml`` on 50 loopback addresses (127.0.0.1-50, 20 feeds per host, so
@@ -279,6 +279,7 @@ async def run(args: argparse.Namespace) -> None:
         if args.store != "redis":
             overrides["redis_url"] = None
         else:
+            overrides["redis_url"] = os.environ.get("MONITOR_REDIS_URL", "redis://127.0.0.1:6379/0")
             overrides["redis_prefix"] = f"nm-bench-{os.getpid()}"
         settings = Settings(**overrides)  # type: ignore[arg-type]
         loaded = load_config(settings)
@@ -294,8 +295,11 @@ async def run(args: argparse.Namespace) -> None:
             changed = await cycle(monitor, f"{args.changed:.0%} changed")
             sample = feed_body(load_stories(CORPUS), 0, 1_000, time.time())
             ours, bare, matches = bytes_to_matches(monitor, sample)
-            if args.store == "redis":
-                await monitor.store.close()
+            if args.store == "redis":  # leave the server as it was
+                client = monitor.store._client  # type: ignore[attr-defined]
+                keys = [k async for k in client.scan_iter(match=f"{settings.redis_prefix}:*")]
+                for start in range(0, len(keys), 1000):
+                    await client.delete(*keys[start : start + 1000])
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     per_unchanged = unchanged.cpu / args.feeds * 1000

@@ -877,6 +877,21 @@ async def test_sqlite_unopenable_file_raises_store_error(tmp_path: Path) -> None
 # -- errors --------------------------------------------------------------------------
 
 
+@pytest.mark.redis
+async def test_more_callers_than_connections_wait_instead_of_failing(
+    redis_server_url: str, redis_prefix: str, clock: FrozenClock
+) -> None:
+    store = RedisStore.from_url(redis_server_url, redis_prefix, max_connections=2)
+    try:
+        await store.put_feed_state("feed-1", FeedState(consecutive_failures=3))
+        states = await asyncio.gather(*(store.get_feed_state("feed-1") for _ in range(200)))
+        assert {s.consecutive_failures for s in states if s is not None} == {3}
+        assert len(states) == 200
+    finally:
+        await _delete_prefix(redis_server_url, redis_prefix)
+        await store.close()
+
+
 async def test_dead_redis_raises_store_error_without_the_password(clock: FrozenClock) -> None:
     store = RedisStore.from_url(f"redis://:hunter2@127.0.0.1:{free_port()}/0", "nm")
     try:

@@ -54,6 +54,10 @@ from monitor.types import Alert
 
 #: Real-time slack added to every TTL, so a record outlives its own end time.
 TTL_GRACE_MS = 60_000
+#: Connections a store made by ``RedisStore.from_url`` opens at most.
+MAX_CONNECTIONS = 32
+#: Seconds a call waits for a free connection before failing.
+POOL_TIMEOUT = 20.0
 #: How many delivered alerts ``recent_deliveries`` can reach back (the newest are kept).
 DELIVERED_LOG_LIMIT = 10_000
 
@@ -501,18 +505,31 @@ class RedisStore(StateStore):
         self._assign_story = script(_ASSIGN_STORY)
 
     @classmethod
-    def from_url(cls, url: str, prefix: str = "news-monitor", **client_kwargs: Any) -> RedisStore:
+    def from_url(
+        cls,
+        url: str,
+        prefix: str = "news-monitor",
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        **client_kwargs: Any,
+    ) -> RedisStore:
         """A store on a new client for ``url`` (no I/O until the first call).
 
         Defaults: 5 s connect timeout, 10 s socket timeout, 3 quick retries
-        (at most about half a second), so a dead server fails fast.
+        (at most about half a second), so a dead server fails fast. At most
+        ``max_connections`` connections, and a caller beyond them waits for
+        one (up to :data:`POOL_TIMEOUT`) instead of failing: a thousand feeds
+        polled at once make a thousand store calls at once.
         """
         client_kwargs.setdefault("socket_connect_timeout", 5.0)
         client_kwargs.setdefault("socket_timeout", 10.0)
         client_kwargs.setdefault(
             "retry", Retry(ExponentialWithJitterBackoff(cap=0.25, base=0.05), 3)
         )
-        client = aioredis.Redis.from_url(url, **client_kwargs)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=POOL_TIMEOUT, **client_kwargs
+        )
+        client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
         store = cls(client, prefix)
         store._owns_client = True
         return store
