@@ -34,8 +34,8 @@ class Channel(abc.ABC):
         """Attempt one delivery of ``alerts`` (1 to ``max_group``, oldest first) as one message.
 
         The result speaks for every alert of the group (its ``alert_id`` is the
-        first one's). Channels that can group override this; the default sends
-        a group of one.
+        first one's). Channels that can group derive from :class:`GroupChannel`;
+        this default sends a group of one.
         """
         if len(alerts) != 1:
             kind = type(self).__name__
@@ -44,3 +44,21 @@ class Channel(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the channel holds (connections)."""
+
+
+class GroupChannel(Channel):
+    """A channel whose messages can carry several alerts: one alert is a group of one."""
+
+    async def send(self, alert: Alert) -> DeliveryResult:
+        return await self.send_group([alert])
+
+    async def send_group(self, alerts: Sequence[Alert]) -> DeliveryResult:
+        if not 1 <= len(alerts) <= self.max_group:
+            raise ValueError(
+                f"{self.name}: 1 to {self.max_group} alerts per message, got {len(alerts)}"
+            )
+        return await self.send_message(alerts)
+
+    @abc.abstractmethod
+    async def send_message(self, alerts: Sequence[Alert]) -> DeliveryResult:
+        """Deliver ``alerts`` (1 to ``max_group``, already checked) as one message."""

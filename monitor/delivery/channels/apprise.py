@@ -49,7 +49,7 @@ from urllib.parse import unquote
 
 from pydantic import SecretStr
 
-from monitor.delivery.base import Channel
+from monitor.delivery.base import GroupChannel
 from monitor.delivery.channels._http import redact
 from monitor.delivery.render import (
     join_within,
@@ -299,7 +299,7 @@ def default_body(alerts: Sequence[Alert]) -> str:
 # --- the channel -----------------------------------------------------------------------------
 
 
-class AppriseChannel(Channel):
+class AppriseChannel(GroupChannel):
     """Sends alerts through one or more Apprise URLs, up to ``MAX_GROUP`` per notification.
 
     Every URL gets every notification. Apprise reports one verdict for all of
@@ -385,14 +385,7 @@ class AppriseChannel(Channel):
             return ""
         return self._compiled.render(part, Context.of(list(alerts), channel=self.name))
 
-    async def send(self, alert: Alert) -> DeliveryResult:
-        return await self.send_group([alert])
-
-    async def send_group(self, alerts: Sequence[Alert]) -> DeliveryResult:
-        if not 1 <= len(alerts) <= self.max_group:
-            raise ValueError(
-                f"{self.name}: 1 to {self.max_group} alerts per message, got {len(alerts)}"
-            )
+    async def send_message(self, alerts: Sequence[Alert]) -> DeliveryResult:
         first = alerts[0].id
         try:
             title, body = self.render_title(alerts), self.render_body(alerts)

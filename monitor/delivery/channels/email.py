@@ -40,7 +40,7 @@ from email.utils import format_datetime
 
 import aiosmtplib
 
-from monitor.delivery.base import Channel
+from monitor.delivery.base import GroupChannel
 from monitor.delivery.render import (
     join_within,
     one_line,
@@ -345,7 +345,7 @@ def _cert_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     return None
 
 
-class EmailChannel(Channel):
+class EmailChannel(GroupChannel):
     """Sends alerts by email through the SMTP server of the settings."""
 
     def __init__(
@@ -383,14 +383,7 @@ class EmailChannel(Channel):
             detail = detail.replace(password.get_secret_value(), "[redacted]")
         return DeliveryResult(alert.id, self.name, status, detail)
 
-    async def send(self, alert: Alert) -> DeliveryResult:
-        return await self.send_group([alert])
-
-    async def send_group(self, alerts: Sequence[Alert]) -> DeliveryResult:
-        if not 1 <= len(alerts) <= self.max_group:
-            raise ValueError(
-                f"{self.name}: 1 to {self.max_group} alerts per message, got {len(alerts)}"
-            )
+    async def send_message(self, alerts: Sequence[Alert]) -> DeliveryResult:
         alert = alerts[0]  # the result speaks for the group under the first alert's id
         s = self._settings
         if not s.smtp_host:

@@ -43,7 +43,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from monitor.delivery.base import Channel
+from monitor.delivery.base import GroupChannel
 from monitor.delivery.channels._http import post
 from monitor.delivery.render import (
     ELLIPSIS,
@@ -362,7 +362,7 @@ def _check_ok(body: bytes, content_type: str) -> str | None:
     return f"the answer was not 'ok': {one_line(text)[:200]!r}"
 
 
-class SlackChannel(Channel):
+class SlackChannel(GroupChannel):
     """Posts alerts to a Slack incoming webhook, up to ``max_group`` per message."""
 
     def __init__(
@@ -393,14 +393,7 @@ class SlackChannel(Channel):
     def __repr__(self) -> str:
         return f"SlackChannel(name={self.name!r}, webhook_url={self._url!r})"
 
-    async def send(self, alert: Alert) -> DeliveryResult:
-        return await self.send_group([alert])
-
-    async def send_group(self, alerts: Sequence[Alert]) -> DeliveryResult:
-        if not 1 <= len(alerts) <= self.max_group:
-            raise ValueError(
-                f"{self.name}: 1 to {self.max_group} alerts per message, got {len(alerts)}"
-            )
+    async def send_message(self, alerts: Sequence[Alert]) -> DeliveryResult:
         try:
             payload = build_group_payload(alerts, self._templates, channel=self.name)
         except TemplateRenderError as exc:
