@@ -5,7 +5,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY pyproject.toml README.md ./
 COPY monitor ./monitor
-RUN pip install --no-cache-dir .
+# Optional extras baked into the image; `--build-arg EXTRAS=` builds without Apprise.
+ARG EXTRAS=apprise
+RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
