@@ -15,7 +15,7 @@ import feedparser
 import pytest
 
 from monitor.ingest import fastparse
-from monitor.ingest.parse import ENTITY_REFUSAL, parse_feed
+from monitor.ingest.parse import ENTITY_REFUSAL, parse_feed, read_fast, trim_prolog
 from monitor.types import ParseOutcome
 
 FETCHED_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC).timestamp()
@@ -544,3 +544,14 @@ def test_a_body_naming_a_file_is_never_opened(feeds: Path) -> None:
     path = feeds / "feed-rs/atom/atom_spec_1.xml"
     assert parse(str(path).encode()).error.startswith("not a feed")
     assert parse(b"https://127.0.0.1:9/feed.xml").error.startswith("not a feed")
+
+
+def test_whitespace_before_the_xml_declaration_is_dropped() -> None:
+    """WordPress often sends a newline first: the feed reads as if it were not there,
+    on the fast path, not through feedparser's lenient parser."""
+    body = rss("<item><title>Iran drones</title><link>https://n.test/1</link></item>")
+    clean = parse(body)
+    padded = parse(b"\n\r\n  " + body)
+    assert padded == clean and clean.articles
+    assert read_fast(b"\n" + body, RSS_HEADERS) is not None
+    assert trim_prolog(b"\n<rss/>") == b"\n<rss/>"  # no declaration: left as it is

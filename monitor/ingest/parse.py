@@ -84,6 +84,7 @@ def parse_feed(
         return ParseOutcome(feed_id=feed_id, error="not a feed: empty body")
     if _looks_like_json(body, content_type):
         return _parse_json(feed_id, body, base, fetched_at)
+    body = trim_prolog(body)
     feedparser_headers = _feedparser_headers(lowered)
     utf8, encoding = _utf8_view(body, feedparser_headers)
     if _declares_entities(body, utf8):
@@ -133,13 +134,25 @@ def has_entity_declaration(body: bytes, headers: Mapping[str, str]) -> bool:
     return _declares_entities(body, _utf8_view(body, _feedparser_headers(headers))[0])
 
 
+def trim_prolog(body: bytes) -> bytes:
+    """``body`` without whitespace before its XML declaration, if it has one.
+
+    Whitespace there (common with WordPress) is an XML error that sends feedparser
+    to its slow lenient parser and the fast path to feedparser; feed readers drop
+    it, and so do we.
+    """
+    if body[:1].isspace() and body.lstrip()[:5] == b"<?xml":
+        return body.lstrip()
+    return body
+
+
 def read_fast(body: bytes, headers: Mapping[str, str]) -> list[dict[str, Any]] | None:
     """The entries the fast path reads from an XML body, or None when feedparser must read it.
 
     ``headers`` are the response headers (any case). parse_feed takes these entries
     when the body also passes its checks (not JSON, no entity declaration, a feed element).
     """
-    utf8, encoding = _utf8_view(body, _feedparser_headers(headers))
+    utf8, encoding = _utf8_view(trim_prolog(body), _feedparser_headers(headers))
     return fastparse.read_entries(utf8) if encoding else None
 
 
