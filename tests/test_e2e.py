@@ -10,6 +10,7 @@ appear in the logs.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -271,3 +272,75 @@ def test_sigterm_loses_nothing_and_restart_sends_no_duplicate(
     ids = [req.headers["webhook-id"] for req in posts(httpserver, "/hook")]
     assert len(ids) == 5, again.stderr
     assert len(set(ids)) == 5
+
+
+def test_a_burst_to_slack_goes_out_grouped_at_one_message_per_second(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """15 alerts at once: Slack's default pacing (1 message/s, 10 alerts a message) sends
+    two grouped messages a second apart, not 15 messages; the email digest keeps its
+    alerts queued for the top of the hour."""
+    now = datetime.now(UTC)
+    items = [
+        Item(
+            f"Report {i}: Iran, Russia and drones",
+            f"https://news.example.org/{i}",
+            report_text(i),
+            now - timedelta(minutes=i),
+            guid=f"r-{i}",
+        )
+        for i in range(15)
+    ]
+    httpserver.expect_request("/feed.xml").respond_with_data(
+        rss(items), content_type="application/rss+xml"
+    )
+    arrivals: list[float] = []
+
+    def slack(request: Request) -> Response:
+        arrivals.append(time.monotonic())
+        return Response("ok", status=200)
+
+    httpserver.expect_request("/slack").respond_with_handler(slack)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "watch.yaml").write_text(
+        textwrap.dedent(f"""
+        feeds:
+          - id: local
+            url: {httpserver.url_for("/feed.xml")}
+        channels:
+          intel:
+            type: slack
+            webhook_url: {httpserver.url_for("/slack")}
+          desk:
+            type: email
+            to: [desk@example.org]
+            digest: hourly
+        rules:
+          - id: drones
+            query: Iran AND Russia AND drones
+        """)
+    )
+    env = monitor_env(
+        MONITOR_RULES_DIR=str(rules),
+        MONITOR_DATA_DIR=str(tmp_path / "data"),
+        MONITOR_SMTP_HOST="127.0.0.1",
+        MONITOR_ONCE_DELIVERY_DEADLINE="20s",
+    )
+    result = run_once(env, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+    messages = [req.get_data(as_text=True) for req in posts(httpserver, "/slack")]
+    linked = [set(re.findall(r"news\.example\.org/(\d+)", m)) for m in messages]
+    assert [len(ids) for ids in linked] == [10, 5]  # oldest first, every alert once
+    assert set.union(*linked) == {str(i) for i in range(15)}
+    assert arrivals[1] - arrivals[0] >= 0.9  # the second waited for the next slot
+    listing = subprocess.run(
+        [sys.executable, "-m", "monitor", "alerts"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "pending (15)" in listing.stdout, listing.stdout  # the digest's, until the hour
