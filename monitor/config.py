@@ -37,6 +37,8 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _LIST_SECTIONS = ("feeds", "rules")
 #: Mapping sections and what one of their entries is called in messages.
 _MAP_SECTIONS = {"channels": "channel", "entities": "entity"}
+#: Channel types whose messages carry one alert each (webhook: one webhook-id per alert).
+ONE_ALERT_PER_MESSAGE = ("webhook", "console")
 #: Sections a single file sets whole (a second file setting one is an error).
 _SINGLE_SECTIONS = ("feed_health",)
 _SECTIONS = ("feeds", "channels", "rules", "entities", *_SINGLE_SECTIONS)
@@ -278,6 +280,14 @@ def _cross_check(
                 ConfigIssue(
                     *locator.find(("channels", name)),
                     f"email channel '{name}' needs MONITOR_SMTP_HOST to be set",
+                )
+            )
+        if channel.max_group not in (None, 1) and channel.type in ONE_ALERT_PER_MESSAGE:
+            warnings.append(
+                ConfigIssue(
+                    *locator.find(("channels", name, "max_group")),
+                    f"channel '{name}': max_group has no effect, a {channel.type} channel "
+                    "sends one message per alert",
                 )
             )
         if isinstance(channel, AppriseChannelConfig):

@@ -421,3 +421,26 @@ def test_configured_entity_can_be_used_in_a_rule(tmp_path: Path) -> None:
     """,
     )
     assert load_config(settings_for(tmp_path), env={}).config.rules[0].id == "r"
+
+
+def test_max_group_on_a_one_alert_channel_is_a_warning(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "a.yaml",
+        """
+        channels:
+          siem:
+            type: webhook
+            url: https://hooks.example.org/x
+            max_group: 5
+          team:
+            type: slack
+            webhook_url: https://hooks.slack.com/services/T/B/X
+            max_group: 5
+        """,
+    )
+    loaded = load_config(settings_for(tmp_path), env={})
+    assert [str(w) for w in loaded.warnings if "max_group has" in str(w)] == [
+        f"{tmp_path / 'a.yaml'}:5: channel 'siem': max_group has no effect, "
+        "a webhook channel sends one message per alert"
+    ]
