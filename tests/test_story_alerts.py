@@ -16,11 +16,13 @@ import httpx
 import pytest
 
 from monitor.config_models import FeedConfig
+from monitor.delivery.base import Channel
+from monitor.delivery.worker import OutboxWorker
 from monitor.matching import RuleSpec, compile_rules
 from monitor.poller import Poller
 from monitor.store.memory import MemoryStore
 from monitor.stories import StoryDetector, refresh_coverage
-from monitor.types import Coverage
+from monitor.types import Alert, Coverage, DeliveryResult, DeliveryStatus
 from tests.conftest import FrozenClock
 from tests.servers import Item, rss
 
@@ -171,3 +173,38 @@ async def test_identity_churn_does_not_alert_again(
     bodies["/wire.xml"] = rss([item(second)])
     report = await poller.poll(WIRE)
     assert (report.new, report.alerts) == (0, 0)
+
+
+class Recorder(Channel):
+    """Keeps every alert it is asked to send."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.sent: list[Alert] = []
+
+    async def send(self, alert: Alert) -> DeliveryResult:
+        self.sent.append(alert)
+        return DeliveryResult(alert.id, self.name, DeliveryStatus.DELIVERED, "ok")
+
+
+async def test_the_worker_sends_the_outlets_known_at_send_time(
+    clock: FrozenClock, story_text: str
+) -> None:
+    title = "Iran and Russia to build drones together"
+    bodies = {
+        "/wire.xml": rss([Item(title, "https://wire.test/a/1", story_text, published(clock))]),
+        "/mirror.xml": rss(
+            [Item(title, "https://mirror.test/x", edited(story_text), published(clock))]
+        ),
+    }
+    poller = make_poller(bodies, clock)
+    await poller.poll(WIRE)  # the alert is queued, listing nobody else
+    await poller.poll(MIRROR)  # a copy arrives while it waits
+    channels = {name: Recorder(name) for name in ("ops", "log")}
+    worker = OutboxWorker(
+        store=poller.store, channels=channels, attempt_timeout=5, max_attempts=3,
+        retention=3600, clock=clock,
+    )  # fmt: skip
+    assert (await worker.deliver_due()).delivered == 2
+    [sent] = channels["ops"].sent
+    assert [c.feed_id for c in sent.also_in] == ["mirror"]

@@ -226,15 +226,17 @@ class OutboxWorker:
         policy: ChannelPolicy,
         counts: _Pass,
     ) -> None:
-        # The fence: sending is safe only if the lease outlasts the whole attempt. A worker
-        # that stalled between claim and send would otherwise race the one that took over.
+        # The story's other outlets as they are now: copies may have arrived since the match.
+        alerts = [
+            await refresh_coverage(self.store, entry.alert, self.clock()) for entry in message
+        ]
+        # The fence, right before the send: sending is safe only if the lease outlasts the
+        # whole attempt. A worker that stalled since its claim would race the one that took over.
         now = self.clock()
         if any(entry.due_at - now < self._attempt_limit for entry in message):
             for entry in message:
                 self._lost_claim(entry, counts)
             return
-        # The story's other outlets as they are now: copies may have arrived since the match.
-        alerts = [await refresh_coverage(self.store, entry.alert, now) for entry in message]
         result = await self._attempt(channel, alerts)
         for entry in message:
             await self._record(entry, result, policy, counts)
