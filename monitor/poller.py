@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -391,6 +391,35 @@ class Poller:
             next_poll_in=delay,
             health_alerts=health,
         )
+
+    async def check_health(self, feeds: Sequence[FeedConfig], busy: Collection[str] = ()) -> int:
+        """Raise the feed-down alerts that came due between polls; how many were queued.
+
+        A failing feed is polled again only after its backoff (up to an hour),
+        so the poll that would notice ``failing_after`` has passed can come
+        late; this check, run every minute by the scheduler, makes the alert
+        come when the threshold passes. Only "down" can come from here:
+        recovery needs a poll. Feeds in ``busy`` (being polled right now) are
+        left to their poll, which checks them itself and must not have its
+        state overwritten.
+        """
+        if self.feed_health is None:
+            return 0
+        queued = 0
+        for feed in feeds:
+            if feed.id in busy:
+                continue
+            stored = await self.store.get_feed_state(feed.id)
+            if stored is None:
+                continue
+            state = rebase(stored, feed.url)
+            if state.incident or state.disabled:
+                continue
+            updated, count = await self._check_health(feed, state, self.clock())
+            queued += count
+            if updated.incident and feed.id not in busy:
+                await self.store.put_feed_state(feed.id, updated)
+        return queued
 
     async def _check_health(
         self, feed: FeedConfig, state: FeedState, now: float

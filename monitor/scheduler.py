@@ -9,6 +9,10 @@ when a poll crashed (the store was unreachable): then the next tick retries.
 
 At start, failing feeds keep the next poll their backoff (or the server's
 Retry-After) set before the restart; the others are polled within seconds.
+
+With a ``feed_health`` section, one more job checks every feed each minute
+(``Poller.check_health``), so a feed that crossed ``failing_after`` or
+``silent_after`` between its polls alerts then, not at its next poll.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ if TYPE_CHECKING:
 
 log = get_logger("monitor.scheduler")
 
+#: Seconds between two feed-health checks (the alerts of feeds that crossed a threshold
+#: between their polls).
+HEALTH_CHECK_INTERVAL = 60.0
+
 #: First polls after a start are spread over this many seconds.
 START_SPREAD = 2.0
 
@@ -50,6 +58,8 @@ class FeedScheduler:
         self.clock = clock
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._inflight: set[asyncio.Task[object]] = set()
+        #: Feeds being polled right now (the health check leaves them to their poll).
+        self._polling: set[str] = set()
 
     def start(self, not_before: Mapping[str, float] | None = None) -> None:
         """Schedule every feed and start.
@@ -77,12 +87,33 @@ class FeedScheduler:
                 coalesce=True,
                 misfire_grace_time=None,
             )
+        if self.monitor.config.feed_health is not None:
+            self._scheduler.add_job(
+                self._check_health,
+                IntervalTrigger(seconds=HEALTH_CHECK_INTERVAL),
+                id="health",
+                name="feed health",
+                max_instances=1,
+                coalesce=True,
+            )
         self._scheduler.start()
+
+    async def _check_health(self) -> None:
+        try:
+            queued = await self.monitor.poller.check_health(
+                self.monitor.config.feeds, busy=self._polling
+            )
+        except Exception:
+            log.exception("feed_health", status="crashed")  # the store failed: next minute
+            return
+        if queued:
+            self.monitor.worker.wake()
 
     async def _poll(self, feed: FeedConfig, interval: timedelta) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
+        self._polling.add(feed.id)
         try:
             report = await self.monitor.poll_feed(feed)
         except Exception:
@@ -90,6 +121,7 @@ class FeedScheduler:
             log.exception("poll", feed=feed.id, status="crashed")
             return
         finally:
+            self._polling.discard(feed.id)
             if task is not None:
                 self._inflight.discard(task)
         if report.next_poll_in is None:

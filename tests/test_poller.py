@@ -602,3 +602,45 @@ async def test_only_failing_feeds_wait_after_a_restart(clock: FrozenClock) -> No
     assert await poller.first_polls([FEED, OTHER, edited]) == {"wire": later}
     clock.advance(3601)
     assert await poller.first_polls([FEED, OTHER, edited]) == {}
+
+
+async def test_the_health_check_alerts_between_polls(
+    clock: FrozenClock, health_store: StateStore
+) -> None:
+    """A failing feed's next poll is an hour of backoff away: the minute check alerts on time."""
+    server = Switch(clock)
+    server.publish(1)
+    poller = make_poller(server, clock, store=health_store, feed_health=HEALTH)
+    await poller.poll(FEED)
+    server.status = 503
+    clock.advance(60)
+    await poller.poll(FEED)  # failing since now; no poll again for a while
+    clock.advance(3599)
+    assert await poller.check_health([FEED]) == 0
+    clock.advance(1)
+    assert await poller.check_health([FEED], busy={"wire"}) == 0, "left to its poll"
+    assert await poller.check_health([FEED]) == 2
+    assert await poller.check_health([FEED]) == 0, "one incident, one alert"
+    state = await health_store.get_feed_state("wire")
+    assert state is not None and state.incident == "failing"
+    assert state.consecutive_failures == 1  # nothing but the incident was written
+    # The next poll sees the incident is open and adds nothing; recovery still comes from a poll.
+    clock.advance(600)
+    assert (await poller.poll(FEED)).health_alerts == 0
+    server.status = 200
+    server.publish(2)
+    clock.advance(600)
+    assert (await poller.poll(FEED)).health_alerts == 2
+    titles = [t for c, t, _ in await health_alerts(health_store) if c == "ops"]
+    assert titles == ["Feed wire failing since 2027-01-15 08:01 UTC", "Feed wire recovered"]
+
+
+async def test_the_health_check_does_nothing_without_a_feed_health_section(
+    clock: FrozenClock,
+) -> None:
+    server = Switch(clock)
+    poller = make_poller(server, clock)
+    server.status = 503
+    await poller.poll(FEED)
+    clock.advance(86_400)
+    assert await poller.check_health([FEED]) == 0

@@ -151,3 +151,44 @@ async def test_shutdown_cancels_polls_beyond_the_grace() -> None:
     await scheduler.shutdown(grace=0.1)
     await asyncio.sleep(0)
     assert poll.cancelled()
+
+
+class HealthPoller:
+    """Records the health checks the scheduler asks for."""
+
+    def __init__(self) -> None:
+        self.checks: list[tuple[list[str], set[str]]] = []
+
+    async def check_health(self, feeds: list[FeedConfig], busy: set[str]) -> int:
+        self.checks.append(([f.id for f in feeds], set(busy)))
+        return 0
+
+
+async def test_with_feed_health_every_feed_is_checked_each_minute() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok", next_poll_in=60)}, delay=0.5)
+    monitor.config = WatchConfig(
+        feeds=FEEDS,
+        channels={"ops": {"type": "console"}},  # type: ignore[dict-item]
+        feed_health={"notify": ["ops"]},  # type: ignore[arg-type]
+    )
+    poller = HealthPoller()
+    monitor.poller = poller  # type: ignore[attr-defined]
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        job: Any = scheduler._scheduler.get_job("health")
+        assert job.trigger.interval == timedelta(minutes=1)
+        scheduler._polling.add("fast")  # as while its poll runs
+        await scheduler._check_health()
+        assert poller.checks == [(["fast", "default"], {"fast"})]
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_without_feed_health_there_is_no_health_job() -> None:
+    scheduler = scheduler_for(FakeMonitor({}))
+    scheduler.start()
+    try:
+        assert scheduler._scheduler.get_job("health") is None
+    finally:
+        await scheduler.shutdown(1)
