@@ -53,7 +53,8 @@ def parse_rate(value: str) -> float:
 class _ChannelBase(_Strict):
     """Delivery policy keys every channel type accepts (see README, "Bursts")."""
 
-    #: Hold an alert this long before its first message, so alerts arriving together share one.
+    #: Collect alerts in windows of this length; a window's alerts go out together when it
+    #: closes (so alerts arriving together share one message).
     group_wait: Duration = timedelta(0)
     #: After a message, alerts that arrive within this interval wait and go out together.
     group_interval: Duration = timedelta(0)
