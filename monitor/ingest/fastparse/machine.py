@@ -227,21 +227,15 @@ class Machine:
                     tag = key + ":" + localname
                     break
         tag = tag.lower()
-        if ":" in tag:
-            prefix, suffix = tag.split(":", 1)
-        else:
-            prefix, suffix = "", tag
-        prefix = self.namespacemap.get(prefix, prefix)
-        if prefix:
-            prefix = prefix + "_"
-        methodname = "_start_" + prefix + suffix
+        prefix, key = self._handler_key(tag)
+        methodname = "_start_" + key
         handler = self.start_handlers.get(methodname)
         if handler is None and methodname in FEEDPARSER_HANDLERS:
             handler = _give_up
         info = _StartInfo(
             tag,
             xmlns,
-            prefix + suffix,
+            key,
             handler,
             not prefix and tag not in ("title", "link", "description", "name"),
             not prefix
@@ -284,20 +278,25 @@ class Machine:
                     localname = key + ":" + localname
                     break
         tag = localname.lower()
-        if ":" in tag:
-            prefix, suffix = tag.split(":", 1)
-        else:
+        _, key = self._handler_key(tag)
+        methodname = "_end_" + key
+        handler = self.end_handlers.get(methodname)
+        if handler is None and methodname in FEEDPARSER_HANDLERS:
+            handler = _give_up
+        info = _EndInfo(tag, key, handler, tag.split(":")[-1])
+        self._end_names[name] = info
+        return info
+
+    def _handler_key(self, tag: str) -> tuple[str, str]:
+        """feedparser's handler name for ``tag`` without ``_start_``/``_end_``, and the
+        namespace prefix it used: ``dc:creator`` -> ("dc_", "dc_creator")."""
+        prefix, colon, suffix = tag.partition(":")
+        if not colon:
             prefix, suffix = "", tag
         prefix = self.namespacemap.get(prefix, prefix)
         if prefix:
             prefix = prefix + "_"
-        methodname = "_end_" + prefix + suffix
-        handler = self.end_handlers.get(methodname)
-        if handler is None and methodname in FEEDPARSER_HANDLERS:
-            handler = _give_up
-        info = _EndInfo(tag, prefix + suffix, handler, tag.split(":")[-1])
-        self._end_names[name] = info
-        return info
+        return prefix, prefix + suffix
 
     # --- _FeedParserMixin: the generic machinery ---------------------------------------------
 
