@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 import feedparser  # noqa: E402
 import httpx  # noqa: E402
+import redis.asyncio as aioredis  # noqa: E402
 
 from benchmarks.rulegen import CorpusStats, RuleGenerator, load_corpus  # noqa: E402
 from monitor.app import Monitor  # noqa: E402
@@ -59,6 +60,7 @@ from monitor.config import load_config  # noqa: E402
 from monitor.ingest import parse_feed  # noqa: E402
 from monitor.log import configure_logging  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
+from monitor.types import Article  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CORPUS = DATA / "articles" / "bbc-2005" / "bbc_news.jsonl"
@@ -71,22 +73,11 @@ DESCRIPTION_CHARS = 600
 # -- the feeds -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Story:
-    title: str
-    body: str
-
-
-def load_stories(path: Path) -> list[Story]:
-    with path.open(encoding="utf-8") as f:
-        return [Story(row["title"], row["body"]) for row in map(json.loads, f)]
-
-
 def host_of(feed: int) -> str:
     return f"127.0.0.{1 + feed % HOSTS}"
 
 
-def feed_body(stories: list[Story], feed: int, version: int, epoch: float) -> bytes:
+def feed_body(stories: list[Article], feed: int, version: int, epoch: float) -> bytes:
     """Feed ``feed`` at ``version``: items ``5v .. 5v+49``, newest first, one a minute."""
     newest = version * NEW_PER_CHANGE + ITEMS - 1
     host = host_of(feed)
@@ -100,7 +91,7 @@ def feed_body(stories: list[Story], feed: int, version: int, epoch: float) -> by
             f"<title>{html.escape(story.title)}</title>"
             f"<link>{link}</link><guid isPermaLink='true'>{link}</guid>"
             f"<pubDate>{format_datetime(published)}</pubDate>"
-            f"<description>{html.escape(story.body[:DESCRIPTION_CHARS])}</description>"
+            f"<description>{html.escape(story.text[:DESCRIPTION_CHARS])}</description>"
             "</item>"
         )
     return (
@@ -113,7 +104,7 @@ def feed_body(stories: list[Story], feed: int, version: int, epoch: float) -> by
 class FeedServer:
     """Serves every feed with ETags; ``/_bump/A/B`` gives feeds A..B-1 five new items."""
 
-    def __init__(self, stories: list[Story], feeds: int) -> None:
+    def __init__(self, stories: list[Article], feeds: int) -> None:
         self.stories = stories
         self.versions = [0] * feeds
         self.epoch = time.time()
@@ -164,7 +155,7 @@ class FeedServer:
 def serve(port: int, feeds: int) -> None:
     """The server process: listen on every host address until killed."""
     pin(-1)
-    server = FeedServer(load_stories(CORPUS), feeds)
+    server = FeedServer(load_corpus(CORPUS), feeds)
 
     async def main() -> None:
         for i in range(HOSTS):
@@ -269,6 +260,17 @@ def bytes_to_matches(monitor: Monitor, body: bytes, repeats: int = 20) -> tuple[
     return ours * 1000, bare * 1000, matches
 
 
+async def drop_prefix(url: str, prefix: str) -> None:
+    """Delete every key the run wrote, so the server is left as it was."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+    finally:
+        await client.aclose()
+
+
 async def run(args: argparse.Namespace) -> None:
     pin(0)
     configure_logging("INFO", stream=io.StringIO())  # logged as in production, not printed
@@ -293,13 +295,10 @@ async def run(args: argparse.Namespace) -> None:
                 for feed in range(0, step * changed_count, step):
                     await client.get(f"http://127.0.0.1:{port}/_bump/{feed}/{feed + 1}")
             changed = await cycle(monitor, f"{args.changed:.0%} changed")
-            sample = feed_body(load_stories(CORPUS), 0, 1_000, time.time())
+            sample = feed_body(load_corpus(CORPUS), 0, 1_000, time.time())
             ours, bare, matches = bytes_to_matches(monitor, sample)
-            if args.store == "redis":  # leave the server as it was
-                client = monitor.store._client  # type: ignore[attr-defined]
-                keys = [k async for k in client.scan_iter(match=f"{settings.redis_prefix}:*")]
-                for start in range(0, len(keys), 1000):
-                    await client.delete(*keys[start : start + 1000])
+        if args.store == "redis":
+            await drop_prefix(str(overrides["redis_url"]), settings.redis_prefix)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     per_unchanged = unchanged.cpu / args.feeds * 1000

@@ -97,6 +97,17 @@ def _load(settings: Settings) -> LoadedConfig:
     return loaded
 
 
+def _prepare(rules_dir: Path | None) -> tuple[Settings, LoadedConfig]:
+    """Settings, logging and the loaded config of a command that talks to the outside,
+    with every secret of both registered for redaction before anything is logged."""
+    settings = _settings(rules_dir)
+    configure_logging(settings.log_level, settings.log_format)
+    register_secrets(settings.secret_values())
+    loaded = _load(settings)
+    register_secrets(loaded.secret_values())
+    return settings, loaded
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     settings = _settings(args.rules_dir)
     loaded = _load(settings)
@@ -117,11 +128,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings(args.rules_dir)
-    configure_logging(settings.log_level, settings.log_format)
-    register_secrets(settings.secret_values())
-    loaded = _load(settings)
-    register_secrets(loaded.secret_values())
+    settings, loaded = _prepare(args.rules_dir)
     return asyncio.run(_run(settings, loaded, once=args.once))
 
 
@@ -143,11 +150,7 @@ async def _run(settings: Settings, loaded: LoadedConfig, *, once: bool) -> int:
 def cmd_send_test(args: argparse.Namespace) -> int:
     from monitor.send_test_command import send_test
 
-    settings = _settings(args.rules_dir)
-    configure_logging(settings.log_level, settings.log_format)
-    register_secrets(settings.secret_values())
-    loaded = _load(settings)
-    register_secrets(loaded.secret_values())
+    settings, loaded = _prepare(args.rules_dir)
     return asyncio.run(send_test(settings, loaded, args.channel))
 
 

@@ -407,8 +407,8 @@ class Poller:
             return 0
         queued = 0
         for feed in feeds:
-            if feed.id in busy:
-                continue
+            if feed.id in busy or health_policy(feed, self.feed_health) is None:
+                continue  # being polled, or no threshold applies: no store read needed
             stored = await self.store.get_feed_state(feed.id)
             if stored is None:
                 continue

@@ -49,6 +49,13 @@ class Channel(abc.ABC):
 class GroupChannel(Channel):
     """A channel whose messages can carry several alerts: one alert is a group of one."""
 
+    def __init__(self, name: str, *, max_group: int, cap: int) -> None:
+        """``max_group``: alerts per message as configured, 1 to the type's ``cap``."""
+        super().__init__(name)
+        if not 1 <= max_group <= cap:
+            raise ValueError(f"max_group of channel '{name}' is 1 to {cap}, got {max_group}")
+        self.max_group = max_group
+
     async def send(self, alert: Alert) -> DeliveryResult:
         return await self.send_group([alert])
 

@@ -325,16 +325,11 @@ class AppriseChannel(GroupChannel):
         Raises ValueError naming the channel and the problem (the extra is not
         installed; ``urls[2]`` is not a URL Apprise can use), never a URL.
         """
-        super().__init__(name)
+        super().__init__(name, max_group=max_group, cap=MAX_GROUP)
         if not _have_apprise():
             raise ValueError(f"channel '{name}': {MISSING_EXTRA}")
         if not urls:
             raise ValueError(f"channel '{name}': needs at least one URL")
-        if not 1 <= max_group <= MAX_GROUP:
-            raise ValueError(
-                f"max_group of an apprise channel is 1 to {MAX_GROUP}, got {max_group}"
-            )
-        self.max_group = max_group
         self._timeout = timeout
         #: Title/body template sources, as configured.
         self.templates: Mapping[str, str] = MappingProxyType(dict(templates or {}))

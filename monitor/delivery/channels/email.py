@@ -363,11 +363,8 @@ class EmailChannel(GroupChannel):
         timing). ``templates``: part (``subject``, ``text``, ``html``) -> Jinja2 source,
         compiled here (ValueError if bad). ``max_group``: 1 to ``group_cap(digest)``,
         default the cap."""
-        super().__init__(name)
         cap = group_cap(digest)
-        if max_group is not None and not 1 <= max_group <= cap:
-            raise ValueError(f"max_group of this email channel is 1 to {cap}, got {max_group}")
-        self.max_group = max_group or cap
+        super().__init__(name, max_group=cap if max_group is None else max_group, cap=cap)
         self._to = [header_value(address) for address in to]
         self._settings = settings
         self._clock = clock

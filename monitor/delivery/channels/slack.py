@@ -379,10 +379,7 @@ class SlackChannel(GroupChannel):
     ) -> None:
         """``templates``: part (``title``, ``body``) -> Jinja2 source, compiled here
         (ValueError if bad). ``max_group``: 1 (one message per alert) to MAX_GROUP."""
-        super().__init__(name)
-        if not 1 <= max_group <= MAX_GROUP:
-            raise ValueError(f"max_group of a Slack channel is 1 to {MAX_GROUP}, got {max_group}")
-        self.max_group = max_group
+        super().__init__(name, max_group=max_group, cap=MAX_GROUP)
         self._url = webhook_url
         self._http = http
         self._timeout = timeout
