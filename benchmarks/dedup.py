@@ -68,6 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.matching.text import words  # noqa: E402
+from monitor.model import Article  # noqa: E402
 from monitor.store.base import StateStore, StoryMember, StoryProbe  # noqa: E402
 from monitor.store.memory import MemoryStore  # noqa: E402
 from monitor.store.redis import RedisStore  # noqa: E402
@@ -82,7 +83,6 @@ from monitor.stories.minhash import (  # noqa: E402
     fingerprint,
     shingle_hashes,
 )
-from monitor.types import Article  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 WINDOW = 1e9  # the whole corpus in one window

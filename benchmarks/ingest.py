@@ -56,11 +56,11 @@ import redis.asyncio as aioredis  # noqa: E402
 
 from benchmarks.rulegen import CorpusStats, RuleGenerator, load_corpus  # noqa: E402
 from monitor.app import Monitor  # noqa: E402
-from monitor.config import load_config  # noqa: E402
+from monitor.config.load import load_config  # noqa: E402
 from monitor.ingest import parse_feed  # noqa: E402
 from monitor.log import configure_logging  # noqa: E402
+from monitor.model import Article  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
-from monitor.types import Article  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CORPUS = DATA / "articles" / "bbc-2005" / "bbc_news.jsonl"
@@ -245,7 +245,7 @@ async def baseline(port: int, feeds: int, concurrency: int) -> tuple[float, floa
 
 def bytes_to_matches(monitor: Monitor, body: bytes, repeats: int = 20) -> tuple[float, float, int]:
     """Best CPU ms of parse+normalize+match of ``body`` and of bare feedparser; matches."""
-    ruleset = monitor.poller.ruleset
+    ruleset = monitor.polling.poller.ruleset
     ours, bare, matches = float("inf"), float("inf"), 0
     for _ in range(repeats):
         start = time.process_time()

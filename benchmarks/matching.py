@@ -63,7 +63,7 @@ from benchmarks.rulegen import (  # noqa: E402
     supported_features,
 )
 from monitor.matching import RuleSet, RuleSpec, compile_rules  # noqa: E402
-from monitor.types import Article  # noqa: E402
+from monitor.model import Article  # noqa: E402
 
 DATA = Path(os.environ.get("MONITOR_SHARED_DATA", ROOT.parent / "shared" / "data"))
 CORPUS = DATA / "articles" / "bbc-2005" / "bbc_news.jsonl"

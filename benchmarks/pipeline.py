@@ -38,14 +38,14 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.config_models import FeedConfig  # noqa: E402
+from monitor.config.models import FeedConfig  # noqa: E402
 from monitor.ingest import parse_feed  # noqa: E402
 from monitor.log import configure_logging  # noqa: E402
 from monitor.matching import And, Node, Not, Or, Phrase, RuleSpec, Term, compile_rules  # noqa: E402
 from monitor.matching.text import words  # noqa: E402
-from monitor.poller import Poller  # noqa: E402
+from monitor.model import Article  # noqa: E402
+from monitor.polling.poller import Poller  # noqa: E402
 from monitor.store.memory import MemoryStore  # noqa: E402
-from monitor.types import Article  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 FEEDS = [

@@ -40,7 +40,7 @@ from pathlib import Path
 
 from monitor.matching import RuleSpec, compile_rules
 from monitor.matching.text import tokenize
-from monitor.types import Article
+from monitor.model import Article
 
 __all__ = [
     "ALL_FEATURES",

@@ -1,5 +1,5 @@
 """``python -m monitor`` runs the command line, same as ``news-monitor``."""
 
-from monitor.cli import main
+from monitor.cli.main import main
 
 raise SystemExit(main())

@@ -17,8 +17,8 @@ from typing import Self
 
 import httpx
 
-from monitor.config import LoadedConfig
-from monitor.config_models import FeedConfig
+from monitor.config.load import LoadedConfig
+from monitor.config.models import FeedConfig
 from monitor.delivery.base import Channel
 from monitor.delivery.channels import build_channel, build_delivery_client
 from monitor.delivery.policy import policy_for
@@ -27,12 +27,12 @@ from monitor.ingest import build_http_client
 from monitor.ingest.fetch import FetchLimits
 from monitor.log import get_logger
 from monitor.matching import RuleSet, RuleSpec, compile_rules
-from monitor.poller import Poller, PollReport
+from monitor.model import Clock
+from monitor.polling.poller import Poller, PollReport
 from monitor.settings import Settings
 from monitor.store import StateStore
 from monitor.store.factory import open_store
 from monitor.stories import StoryDetector
-from monitor.types import Clock
 
 log = get_logger("monitor")
 
@@ -205,7 +205,7 @@ class Monitor:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """The daemon: scheduled polls plus the outbox worker, until ``stop`` is set."""
-        from monitor.scheduler import FeedScheduler
+        from monitor.polling.scheduler import FeedScheduler
 
         scheduler = FeedScheduler(self, clock=self.clock)
         worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")

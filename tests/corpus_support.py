@@ -2,7 +2,7 @@
 
 The run is shared (cached per data directory) by the corpus tests: the robustness test
 asserts on its per-file time and memory, the golden tests compare its articles with
-the expected output of feedparser, feed-rs and rss-parser, and tests/test_fastparse.py
+the expected output of feedparser, feed-rs and rss-parser, and tests/ingest/test_fastparse.py
 compares them with feedparser's own reading. parse_feed runs as in production, with
 its fast path on.
 
@@ -11,7 +11,7 @@ server, and why not all of them: fetching costs about 1.2-2 ms per file, mostly 
 httpx (all 4,400 files would add 5-9 s to a 3-4 s run). For an identity-encoded 200 response
 ``fetch_feed`` hands the parser the body byte for byte (checked for every fetched
 file) plus the headers it kept, with Content-Location set to the document URL; caps,
-compression and deadlines are the business of tests/test_fetch.py. So the files whose
+compression and deadlines are the business of tests/ingest/test_fetch.py. So the files whose
 result can depend on what fetching adds are fetched: every file feedparser's own suite
 serves over HTTP (names starting with ``http``, and every file with ``Header:`` lines:
 charsets, Content-Location, Content-Type, relative links against the document URL),
@@ -41,8 +41,8 @@ from urllib.parse import quote, unquote
 
 from monitor.ingest import fetch_feed, parse_feed
 from monitor.ingest.fetch import build_http_client
+from monitor.model import FeedValidators, FetchStatus, ParseOutcome
 from monitor.settings import Settings
-from monitor.types import FeedValidators, FetchStatus, ParseOutcome
 
 #: When every corpus body counts as fetched (publication dates after it are dropped as broken).
 FETCHED_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC).timestamp()

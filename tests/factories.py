@@ -10,8 +10,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from monitor.model import Alert, Article, Coverage, Hit
 from monitor.settings import Settings
-from monitor.types import Alert, Article, Coverage, Hit
 
 TEXT = (
     "Tehran and Moscow have signed an agreement to expand production of attack drones, "

@@ -43,7 +43,7 @@ from monitor.ingest.normalize import (
     collapse_whitespace,
     html_to_text,
 )
-from monitor.types import Article, ParseOutcome
+from monitor.model import Article, ParseOutcome
 from tests.corpus_support import FETCHED_AT
 
 #: feedparser's suite served its HTTP cases from this origin; ours has another port.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 
-from monitor.types import Alert, DeliveryResult
+from monitor.model import Alert, DeliveryResult
 
 
 class Channel(abc.ABC):

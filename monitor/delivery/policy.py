@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from monitor.config_models import ChannelConfig, EmailChannelConfig, parse_rate
-from monitor.types import Alert
+from monitor.config.models import ChannelConfig, EmailChannelConfig, parse_rate
+from monitor.model import Alert
 
 #: Default spacing per channel type when ``rate_limit`` is not set: Slack allows about one
 #: message per second per incoming webhook and answers 429 above that.

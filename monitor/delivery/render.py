@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from monitor.types import Alert, Coverage
+from monitor.model import Alert, Coverage
 
 ELLIPSIS = "…"
 _WHITESPACE = re.compile(r"\s+")

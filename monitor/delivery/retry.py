@@ -15,7 +15,7 @@ import random
 from collections.abc import Mapping
 
 from monitor.http_headers import parse_retry_after
-from monitor.types import DeliveryStatus
+from monitor.model import DeliveryStatus
 
 __all__ = ["backoff_delay", "classify_http", "classify_smtp", "parse_retry_after"]
 

@@ -53,7 +53,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from monitor.delivery.render import one_line, published_label, safe_url, snippet, truncate
-from monitor.types import Alert, Coverage
+from monitor.model import Alert, Coverage
 
 #: Names every template may use besides Jinja's own globals (``range``, ``namespace`` ...).
 CONTEXT_NAMES = ("alert", "alerts", "channel", "count", "digest", "link")

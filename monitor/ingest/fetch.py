@@ -4,7 +4,7 @@ Owns everything between "poll this URL" and "here are the bytes": the
 shared ``httpx.AsyncClient`` configuration (per-phase timeouts, redirects,
 headers), the conditional GET with stored validators, the caps on raw and
 decompressed size, and the classification of failures into retryable or
-permanent. Failures are :class:`~monitor.types.FetchOutcome` values, never
+permanent. Failures are :class:`~monitor.model.FetchOutcome` values, never
 exceptions, and their messages name the feed and a redacted URL
 (``scheme://host/path``) so no credential or token ever reaches a log.
 
@@ -29,8 +29,8 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from monitor.http_headers import parse_retry_after
+from monitor.model import FeedValidators, FetchOutcome, FetchStatus
 from monitor.settings import Settings
-from monitor.types import FeedValidators, FetchOutcome, FetchStatus
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/json, "

@@ -1,4 +1,4 @@
-"""Turn one parsed feed entry into an :class:`~monitor.types.Article`.
+"""Turn one parsed feed entry into an :class:`~monitor.model.Article`.
 
 Owns the pure text and identity rules of ingest: HTML to plain text,
 canonical URLs (tracking parameters stripped), the publication time in UTC,
@@ -21,7 +21,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-from monitor.types import Article, guid_scope
+from monitor.model import Article, guid_scope
 
 # Elements whose content is never text a reader would see.
 _SKIPPED_ELEMENTS = frozenset({"script", "style", "template", "noscript", "head", "title"})

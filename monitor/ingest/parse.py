@@ -3,7 +3,7 @@
 Owns the decision "is this body a feed, and which entries does it hold".
 It is pure and synchronous (callers run it with ``asyncio.to_thread``) and it
 never raises for bad input: a body that is not a feed, or is hostile, becomes
-a :class:`~monitor.types.ParseOutcome` with an error, and an entry that
+a :class:`~monitor.model.ParseOutcome` with an error, and an entry that
 cannot be normalized is skipped and counted.
 
 feedparser only ever receives bytes wrapped in ``BytesIO``: given a ``str`` it
@@ -39,7 +39,7 @@ import feedparser.encodings
 
 from monitor.ingest import fastparse
 from monitor.ingest.normalize import article_from_entry
-from monitor.types import Article, ParseOutcome
+from monitor.model import Article, ParseOutcome
 
 ENTITY_REFUSAL = "refused: XML entity declarations"
 

@@ -31,7 +31,7 @@ from monitor.matching.text import (
     spans,
     words,
 )
-from monitor.types import Article
+from monitor.model import Article
 
 __all__ = ["AUTHOR", "SOURCE", "TEXT", "TITLE", "URL", "Document", "View", "source_text"]
 

@@ -34,7 +34,7 @@ from monitor.matching.index import RuleIndex, alternatives, implied
 from monitor.matching.parser import parse_query
 from monitor.matching.program import Occurrence, Program
 from monitor.matching.rarity import word_cost
-from monitor.types import Article, Hit, Match
+from monitor.model import Article, Hit, Match
 
 __all__ = [
     "CompiledRule",

@@ -40,7 +40,7 @@ from monitor.matching.compiler import Compiler
 from monitor.matching.document import DEFAULT_FIELDS, Document
 from monitor.matching.program import EntityLeaf, Leaf
 from monitor.matching.rarity import word_cost
-from monitor.types import Article
+from monitor.model import Article
 
 __all__ = ["explain"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from monitor.types import Hit
+from monitor.model import Hit
 
 __all__ = ["highlight"]
 

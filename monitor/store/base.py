@@ -1,6 +1,6 @@
 """The state-store contract every backend implements.
 
-The docstrings below *are* the contract; ``tests/test_store_contract.py`` runs
+The docstrings below *are* the contract; ``tests/store/test_store_contract.py`` runs
 one suite against every backend. Times are float seconds since the epoch,
 passed in by the caller (the store never reads a clock), so tests can freeze
 time.
@@ -34,7 +34,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from monitor.types import Alert, FeedValidators
+from monitor.model import Alert, FeedValidators
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from monitor.model import Alert
 from monitor.store.base import (
     MAX_STORY_MEMBERS,
     ClaimResult,
@@ -28,7 +29,6 @@ from monitor.store.base import (
     StoryProbe,
     pick_story,
 )
-from monitor.types import Alert
 
 
 @dataclass(frozen=True, slots=True)

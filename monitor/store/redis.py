@@ -35,6 +35,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from monitor.errors import StoreError
+from monitor.model import Alert
 from monitor.store.base import (
     MAX_STORY_MEMBERS,
     SKETCH_WORDS,
@@ -50,7 +51,6 @@ from monitor.store.base import (
     encode_story_member,
 )
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
-from monitor.types import Alert
 
 #: Real-time slack added to every TTL, so a record outlives its own end time.
 TTL_GRACE_MS = 60_000

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from monitor.errors import StoreError
+from monitor.model import Alert
 from monitor.store.base import (
     MAX_STORY_MEMBERS,
     ClaimResult,
@@ -48,7 +49,6 @@ from monitor.store.base import (
     pick_story,
 )
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
-from monitor.types import Alert
 
 T = TypeVar("T")
 

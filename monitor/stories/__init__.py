@@ -40,7 +40,7 @@ Notes for the integration:
 - Cost: 0.1-0.3 ms of CPU per article (fingerprint) plus one store call (one
   Lua script on Redis, one ``BEGIN IMMEDIATE`` transaction on SQLite).
 - The fingerprint is stable across processes and releases (blake2b, no salted
-  ``hash()``); ``tests/test_stories.py`` pins it with golden values, because a
+  ``hash()``); ``tests/stories/test_stories.py`` pins it with golden values, because a
   change would make running replicas miss each other's stories for one window.
 
 Measured precision and recall: ``benchmarks/dedup.py``.

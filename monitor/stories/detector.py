@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from monitor.model import Alert, Article, Coverage
 from monitor.store.base import StateStore, StoryAssignment, StoryMember, StoryProbe
 from monitor.stories.minhash import fingerprint
-from monitor.types import Alert, Article, Coverage
 
 __all__ = [
     "DEFAULT_MIN_SIMILARITY",

@@ -11,7 +11,7 @@ from typing import assert_never
 
 import httpx
 
-from monitor.config_models import (
+from monitor.config.models import (
     AppriseChannelConfig,
     ChannelConfig,
     ConsoleChannelConfig,
@@ -26,8 +26,8 @@ from monitor.delivery.channels.email import EmailChannel, group_cap
 from monitor.delivery.channels.slack import MAX_GROUP as SLACK_MAX_GROUP
 from monitor.delivery.channels.slack import SlackChannel
 from monitor.delivery.channels.webhook import WebhookChannel
+from monitor.model import Clock
 from monitor.settings import Settings
-from monitor.types import Clock
 
 __all__ = [
     "AppriseChannel",
@@ -103,7 +103,7 @@ def build_channel(
         return ConsoleChannel(name, templates=config.templates)  # one alert per line: no groups
     if isinstance(config, AppriseChannelConfig):
         # ValueError without the apprise extra or for a URL Apprise cannot use; the
-        # config check (monitor.config) reports both before anything gets this far.
+        # config check (monitor.config.load) reports both before anything gets this far.
         return AppriseChannel(
             name,
             config.urls,

@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from monitor.delivery.render import one_line, truncate
 from monitor.delivery.retry import classify_http, parse_retry_after
-from monitor.types import Alert, Clock, DeliveryResult, DeliveryStatus
+from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
 
 #: Bytes of an answer read at most: enough for an error message, never a flood.
 MAX_ANSWER_BYTES = 4096

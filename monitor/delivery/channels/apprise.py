@@ -4,7 +4,7 @@ Owns everything between an ``apprise`` channel config and the ``apprise``
 library (an optional extra, ``pip install 'news-monitor[apprise]'``):
 
 - the lazy import, and the config problems it and the URLs can cause
-  (:func:`config_problems`, called by ``monitor.config`` so that ``check`` and
+  (:func:`config_problems`, called by ``monitor.config.load`` so that ``check`` and
   ``run`` refuse such a config with ``file:line`` messages). A problem names
   the URL by its position (``urls[2]``), never by its text: Apprise URLs carry
   tokens;
@@ -67,7 +67,7 @@ from monitor.delivery.templates import (
     TemplateRenderError,
     compile_channel_templates,
 )
-from monitor.types import Alert, DeliveryResult, DeliveryStatus
+from monitor.model import Alert, DeliveryResult, DeliveryStatus
 
 if TYPE_CHECKING:
     import apprise as apprise_lib

@@ -29,7 +29,7 @@ from monitor.delivery.templates import (
     TemplateRenderError,
     compile_channel_templates,
 )
-from monitor.types import Alert, DeliveryResult, DeliveryStatus
+from monitor.model import Alert, DeliveryResult, DeliveryStatus
 
 TITLE_LIMIT = 200
 #: Longest line a ``line`` template may print: a log line, not an article.

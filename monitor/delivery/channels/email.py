@@ -62,8 +62,8 @@ from monitor.delivery.templates import (
     TemplateRenderError,
     compile_channel_templates,
 )
+from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
 from monitor.settings import Settings
-from monitor.types import Alert, Clock, DeliveryResult, DeliveryStatus
 
 PERMANENT = DeliveryStatus.PERMANENT
 SUBJECT_LIMIT = 200

@@ -63,7 +63,7 @@ from monitor.delivery.templates import (
     TemplateRenderError,
     compile_channel_templates,
 )
-from monitor.types import Alert, Clock, DeliveryResult, DeliveryStatus
+from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
 
 #: Block Kit limits, in characters.
 HEADER_LIMIT = 150

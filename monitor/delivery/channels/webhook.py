@@ -40,7 +40,7 @@ from monitor.delivery.base import Channel
 from monitor.delivery.channels._http import post
 from monitor.delivery.render import iso_utc, snippet
 from monitor.log import get_logger
-from monitor.types import Alert, Clock, DeliveryResult, DeliveryStatus
+from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
 
 PAYLOAD_VERSION = 1
 EVENT_TYPE = "alert.matched"

@@ -38,7 +38,7 @@ feedparser, whenever the document leaves the ground the replay covers:
 The caller hands in the bytes feedparser's own ``convert_to_utf8`` produced, so the
 character decoding (BOMs, HTTP charset, declarations, fallbacks) is feedparser's too.
 The replay was written against feedparser 6.0.x and is disabled for any other version;
-tests/test_fastparse.py proves it equal to feedparser on the whole corpus and on
+tests/ingest/test_fastparse.py proves it equal to feedparser on the whole corpus and on
 generated feeds.
 """
 

@@ -1,0 +1,1 @@
+"""The watch config: YAML files (``load``) validated into models (``models``); OPML import."""

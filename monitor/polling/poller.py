@@ -1,0 +1,524 @@
+"""Poll one feed: fetch -> parse -> for each article: claim, match, enqueue alerts, mark seen.
+
+The order inside ``process_articles`` is what makes alerts never lost and
+never doubled: an article is *claimed* (a lease, so a crash lets a later poll
+redo it), its alerts go into the durable outbox, and only then is it marked
+*seen*. Alert ids are deterministic and the outbox ignores known ids, so
+redoing an interrupted article is harmless.
+
+Around that, :meth:`Poller.poll` keeps each feed's :class:`FeedState` and
+polls politely: fetches wait for a slot (:class:`~monitor.ingest.fetch.FetchLimits`,
+in all and per host), a permanent redirect makes the new URL the one asked
+next (the config is not rewritten), a 410 disables the feed until its URL
+changes or ``news-monitor feeds enable`` clears the mark, and every poll
+records when the next one is due (backoff, Retry-After, Cache-Control
+max-age, RSS ``<ttl>``: :func:`monitor.polling.decisions.next_poll_delay`). After each
+poll the feed's health is checked, and a feed going down or recovering
+enqueues a health alert into the same outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+
+import httpx
+
+from monitor.config.models import FeedConfig, FeedHealthConfig
+from monitor.http_headers import parse_cache_max_age
+from monitor.ingest import fetch_feed, parse_feed, redact_url
+from monitor.ingest.fetch import FeedFetch, FetchLimits
+from monitor.log import get_logger
+from monitor.matching import RuleSet
+from monitor.model import Alert, Article, Clock, Coverage, FetchStatus
+from monitor.polling.decisions import (
+    DEFAULT_MAX_SERVER_INTERVAL,
+    alerts_for,
+    count_new_entries,
+    entry_hashes,
+    error_reason,
+    health_alerts,
+    health_change,
+    health_policy,
+    is_too_old,
+    next_poll_delay,
+    rebase,
+    rss_ttl,
+)
+from monitor.store import ClaimResult, FeedState, StateStore
+from monitor.stories import StoryDetector, coverage_of
+
+log = get_logger("monitor.poll")
+
+#: Default of how long a claimed article is reserved for the process handling it.
+ARTICLE_LEASE = 120.0
+#: Defaults of the fetch limits (MONITOR_MAX_CONCURRENT_FETCHES, MONITOR_MAX_FETCHES_PER_HOST).
+DEFAULT_TOTAL_FETCHES, DEFAULT_FETCHES_PER_HOST = 16, 2
+
+
+@dataclass(frozen=True, slots=True)
+class PollReport:
+    """What one poll of one feed did."""
+
+    #: Feed id.
+    feed_id: str
+    #: "ok", "not_modified", "error" or "disabled" (410 now or before: not fetched).
+    status: str
+    #: Entries in the feed body.
+    entries: int = 0
+    #: Articles processed for the first time.
+    new: int = 0
+    #: New articles recorded as seen without alerting (older than MONITOR_MAX_AGE).
+    too_old: int = 0
+    #: Alerts added to the outbox.
+    alerts: int = 0
+    #: Articles claimed by another process (or one that died): redone on a later poll.
+    deferred: int = 0
+    #: Error text when status is "error", the reason when "disabled".
+    error: str = ""
+    #: Failures in a row, this one included.
+    consecutive_failures: int = 0
+    #: Seconds the server asked us to wait, if it did.
+    retry_after: float | None = None
+    #: Seconds until the feed is due again (also stored as ``FeedState.next_poll_at``).
+    next_poll_in: float | None = None
+    #: Feed health alerts (down, recovered) added to the outbox.
+    health_alerts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessCounts:
+    """Counts from processing a batch of parsed articles."""
+
+    new: int = 0
+    too_old: int = 0
+    alerts: int = 0
+    deferred: int = 0
+
+
+@dataclass
+class Poller:
+    """Everything a poll needs, built once by the composition root."""
+
+    store: StateStore
+    http: httpx.AsyncClient
+    ruleset: RuleSet
+    #: rule id -> (query text, channel names to notify)
+    routes: Mapping[str, tuple[str, Sequence[str]]]
+    max_age: timedelta
+    seen_retention: timedelta
+    fetch_timeout: float
+    max_feed_bytes: int
+    clock: Clock = time.time
+    #: How long a claimed article stays reserved (a process that dies holds it this long).
+    article_lease: float = ARTICLE_LEASE
+    #: Polling interval of a feed that sets none (MONITOR_POLL_INTERVAL).
+    default_interval: timedelta = timedelta(minutes=5)
+    #: Fetches in flight, in all and per host.
+    limits: FetchLimits = field(
+        default_factory=lambda: FetchLimits(DEFAULT_TOTAL_FETCHES, DEFAULT_FETCHES_PER_HOST)
+    )
+    #: Longest interval a server may ask for (MONITOR_MAX_SERVER_INTERVAL).
+    max_server_interval: timedelta = DEFAULT_MAX_SERVER_INTERVAL
+    #: The config's ``feed_health`` section; None: no health alerts.
+    feed_health: FeedHealthConfig | None = None
+    #: Story-level dedup of matching articles; None: every article alerts on its own.
+    stories: StoryDetector | None = None
+
+    async def poll(self, feed: FeedConfig) -> PollReport:
+        """Fetch, parse and process one feed; never raises for a feed-level failure."""
+        state = rebase(await self.store.get_feed_state(feed.id) or FeedState(), feed.url)
+        interval = feed.interval or self.default_interval
+        if state.disabled:
+            return await self._still_disabled(feed, state, interval)
+        url = state.moved_to or feed.url
+        async with self.limits.slot(url):
+            outcome = await fetch_feed(
+                self.http,
+                feed.id,
+                url,
+                state.validators,
+                total_timeout=self.fetch_timeout,
+                max_bytes=self.max_feed_bytes,
+            )
+        now = self.clock()
+        state = self._follow_move(feed, state, outcome)
+        if outcome.status is FetchStatus.ERROR and outcome.http_status == 410:
+            return await self._disable(feed, state, outcome, interval, now)
+        if outcome.status is FetchStatus.NOT_MODIFIED:
+            server = self._server_interval(outcome, state.ttl)
+            delay = self._delay(interval, 0, server_interval=server)
+            state = replace(
+                state,
+                validators=outcome.validators,
+                last_success_at=now,
+                consecutive_failures=0,
+                failing_since=None,
+                last_error="",
+                next_poll_at=now + delay,
+            )
+            state, health = await self._check_health(feed, state, now)
+            await self.store.put_feed_state(feed.id, state)
+            report = PollReport(feed.id, "not_modified", next_poll_in=delay, health_alerts=health)
+            log.info(
+                "poll",
+                feed=feed.id,
+                status=report.status,
+                http_status=outcome.http_status,
+                elapsed=round(outcome.elapsed, 3),
+                next_poll_in=round(delay, 1),
+            )
+            return report
+        error = outcome.error
+        parsed = None
+        if outcome.status is FetchStatus.OK:
+            parsed = await asyncio.to_thread(
+                parse_feed, feed.id, outcome.body, outcome.headers, fetched_at=now
+            )
+            error = parsed.error
+        if parsed is None or error:
+            return await self._failed(feed, state, error, outcome, interval, now)
+
+        first_poll = state.first_polled_at is None
+        counts = await self.process_articles(parsed.articles)
+        hashes = entry_hashes(a.id for a in parsed.articles)
+        fresh = count_new_entries(state.recent_entries, hashes)
+        ttl = rss_ttl(outcome.body)
+        delay = self._delay(interval, 0, server_interval=self._server_interval(outcome, ttl))
+        # With articles deferred, keep the old validators: a 304 next time would hide them.
+        validators = state.validators if counts.deferred else outcome.validators
+        state = replace(
+            state,
+            validators=validators,
+            last_success_at=now,
+            first_polled_at=state.first_polled_at or now,
+            consecutive_failures=0,
+            failing_since=None,
+            last_error="",
+            next_poll_at=now + delay,
+            recent_entries=hashes,
+            items_seen=state.items_seen + fresh,
+            last_new_item_at=now if fresh else state.last_new_item_at,
+            ttl=ttl,
+        )
+        state, health = await self._check_health(feed, state, now)
+        await self.store.put_feed_state(feed.id, state)
+        report = PollReport(
+            feed.id,
+            "ok",
+            entries=len(parsed.articles),
+            new=counts.new,
+            too_old=counts.too_old,
+            alerts=counts.alerts,
+            deferred=counts.deferred,
+            next_poll_in=delay,
+            health_alerts=health,
+        )
+        log.info(
+            "poll",
+            feed=feed.id,
+            status="ok",
+            first_poll=first_poll,
+            entries=report.entries,
+            new=report.new,
+            too_old=report.too_old,
+            alerts=report.alerts,
+            deferred=report.deferred,
+            skipped_entries=parsed.skipped,
+            http_status=outcome.http_status,
+            elapsed=round(outcome.elapsed, 3),
+            next_poll_in=round(delay, 1),
+        )
+        return report
+
+    async def first_polls(self, feeds: Sequence[FeedConfig]) -> dict[str, float]:
+        """Feeds whose first poll after a start must wait, and until when (epoch seconds).
+
+        Only failing feeds: their stored next poll is a backoff or a server's
+        Retry-After, which a restart must not cut short. A healthy feed is
+        polled at once, as is one whose URL changed in the config.
+        """
+        now = self.clock()
+        waits: dict[str, float] = {}
+        for feed in feeds:
+            state = await self.store.get_feed_state(feed.id)
+            if (
+                state is not None
+                and state.applies_to(feed.url)
+                and state.consecutive_failures > 0
+                and state.next_poll_at is not None
+                and state.next_poll_at > now
+            ):
+                waits[feed.id] = state.next_poll_at
+        return waits
+
+    def _delay(
+        self,
+        interval: timedelta,
+        failures: int,
+        retry_after: float | None = None,
+        server_interval: float | None = None,
+    ) -> float:
+        return next_poll_delay(
+            interval,
+            failures,
+            retry_after,
+            server_interval=server_interval,
+            max_server_interval=self.max_server_interval,
+        )
+
+    @staticmethod
+    def _server_interval(outcome: FeedFetch, ttl: float | None) -> float | None:
+        """The longest interval the server asked for: Cache-Control max-age or RSS <ttl>."""
+        max_age = parse_cache_max_age(
+            outcome.headers.get("cache-control"), outcome.headers.get("age")
+        )
+        asked = [s for s in (max_age, ttl) if s is not None]
+        return max(asked) if asked else None
+
+    def _follow_move(self, feed: FeedConfig, state: FeedState, outcome: FeedFetch) -> FeedState:
+        """Record a permanent redirect: the new URL is asked first from now on (logged once)."""
+        asked = state.moved_to or feed.url
+        if not outcome.moved_to or outcome.moved_to == asked:
+            return state
+        moved_to = "" if outcome.moved_to == feed.url else outcome.moved_to
+        log.warning(
+            "feed_moved",
+            feed=feed.id,
+            url=redact_url(asked),
+            moved_to=redact_url(outcome.moved_to),
+            http_status=outcome.http_status,
+            detail="polled at the new URL from now on; update the watch config to match",
+        )
+        return replace(state, moved_to=moved_to)
+
+    async def _still_disabled(
+        self, feed: FeedConfig, state: FeedState, interval: timedelta
+    ) -> PollReport:
+        """A disabled feed is not fetched; its health is still checked (the config may have
+        gained a feed_health section since)."""
+        now = self.clock()
+        checked, health = await self._check_health(feed, replace(state, next_poll_at=None), now)
+        if checked != state:
+            await self.store.put_feed_state(feed.id, checked)
+        return PollReport(
+            feed.id,
+            "disabled",
+            error=state.disabled_reason,
+            consecutive_failures=state.consecutive_failures,
+            next_poll_in=interval.total_seconds(),
+            health_alerts=health,
+        )
+
+    async def _disable(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        outcome: FeedFetch,
+        interval: timedelta,
+        now: float,
+    ) -> PollReport:
+        """410 Gone: stop polling this URL for good (until the config or an operator says so)."""
+        failures = state.consecutive_failures + 1
+        reason = error_reason(outcome.error, feed.id)
+        state = replace(
+            state,
+            consecutive_failures=failures,
+            failing_since=state.failing_since if state.failing_since is not None else now,
+            last_error=outcome.error,
+            disabled_reason=reason,
+            disabled_at=now,
+            next_poll_at=None,
+        )
+        state, health = await self._check_health(feed, state, now)
+        await self.store.put_feed_state(feed.id, state)
+        log.warning(
+            "feed_disabled",
+            feed=feed.id,
+            url=redact_url(state.moved_to or feed.url),
+            reason=reason,
+            detail=f"not polled again until its url changes or `news-monitor feeds enable "
+            f"{feed.id}`",
+        )
+        return PollReport(
+            feed.id,
+            "disabled",
+            error=outcome.error,
+            consecutive_failures=failures,
+            next_poll_in=interval.total_seconds(),
+            health_alerts=health,
+        )
+
+    async def _failed(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        error: str,
+        outcome: FeedFetch,
+        interval: timedelta,
+        now: float,
+    ) -> PollReport:
+        failures = state.consecutive_failures + 1
+        delay = self._delay(interval, failures, outcome.retry_after)
+        state = replace(
+            state,
+            consecutive_failures=failures,
+            failing_since=state.failing_since if state.failing_since is not None else now,
+            last_error=error,
+            next_poll_at=now + delay,
+        )
+        state, health = await self._check_health(feed, state, now)
+        await self.store.put_feed_state(feed.id, state)
+        log.warning(
+            "poll",
+            feed=feed.id,
+            status="error",
+            error=error,
+            http_status=outcome.http_status,
+            consecutive_failures=failures,
+            retry_after=outcome.retry_after,
+            next_poll_in=round(delay, 1),
+        )
+        return PollReport(
+            feed.id,
+            "error",
+            error=error,
+            consecutive_failures=failures,
+            retry_after=outcome.retry_after,
+            next_poll_in=delay,
+            health_alerts=health,
+        )
+
+    async def check_health(self, feeds: Sequence[FeedConfig], busy: Collection[str] = ()) -> int:
+        """Raise the feed-down alerts that came due between polls; how many were queued.
+
+        A failing feed is polled again only after its backoff (up to an hour),
+        so the poll that would notice ``failing_after`` has passed can come
+        late; this check, run every minute by the scheduler, makes the alert
+        come when the threshold passes. Only "down" can come from here:
+        recovery needs a poll. Feeds in ``busy`` (being polled right now) are
+        left to their poll, which checks them itself and must not have its
+        state overwritten.
+        """
+        if self.feed_health is None:
+            return 0
+        queued = 0
+        for feed in feeds:
+            if feed.id in busy or health_policy(feed, self.feed_health) is None:
+                continue  # being polled, or no threshold applies: no store read needed
+            stored = await self.store.get_feed_state(feed.id)
+            if stored is None:
+                continue
+            state = rebase(stored, feed.url)
+            if state.incident or state.disabled:
+                continue
+            updated, count = await self._check_health(feed, state, self.clock())
+            queued += count
+            if updated.incident and feed.id not in busy:
+                await self.store.put_feed_state(feed.id, updated)
+        return queued
+
+    async def _check_health(
+        self, feed: FeedConfig, state: FeedState, now: float
+    ) -> tuple[FeedState, int]:
+        """Enqueue a feed-down or recovered alert if the feed just crossed that line.
+
+        The alerts go into the outbox *before* the caller stores the state
+        that records the incident; a crash between the two enqueues the same
+        deterministic ids again, which the outbox ignores.
+        """
+        policy = health_policy(feed, self.feed_health)
+        if policy is None or self.feed_health is None:
+            return state, 0
+        change = health_change(state, now, policy)
+        if change is None:
+            return state, 0
+        alerts = health_alerts(
+            change,
+            state,
+            feed_id=feed.id,
+            feed_name=feed.name,
+            url=redact_url(feed.url),
+            channels=self.feed_health.notify,
+            now=now,
+        )
+        queued = await self.store.enqueue(alerts, now)
+        if change.transition == "down":
+            log.warning("feed_down", feed=feed.id, kind=change.kind, since=change.since)
+            return replace(state, incident=change.kind, incident_since=change.since), queued
+        log.info("feed_recovered", feed=feed.id, kind=change.kind, since=change.since)
+        return replace(state, incident="", incident_since=None), queued
+
+    async def process_articles(self, articles: Sequence[Article]) -> ProcessCounts:
+        """Claim, match, enqueue and mark seen each article not processed before.
+
+        The whole body goes to the store in three round trips, whatever its
+        size: one claim of every article (which says which were seen before
+        and which another process holds), one enqueue of every alert, one
+        mark-seen of every claimed key. The order still makes an alert never
+        lost: a crash before the mark leaves the claims to expire, and a later
+        poll redoes those articles (enqueueing is idempotent).
+        """
+        if not articles:
+            return ProcessCounts()
+        now = self.clock()
+        key_lists = [article.dedup_keys() for article in articles]
+        results = await self.store.claim_articles(key_lists, now, self.article_lease)
+        # BUSY: in flight elsewhere, or its process died: redone by a later poll.
+        deferred = results.count(ClaimResult.BUSY)
+        claimed = [
+            (article, keys)
+            for article, keys, result in zip(articles, key_lists, results, strict=True)
+            if result is ClaimResult.CLAIMED
+        ]
+        if not claimed:
+            return ProcessCounts(deferred=deferred)
+        claimed_keys = [key for _, keys in claimed for key in keys]
+        too_old, alerts = 0, []
+        try:
+            for article, _ in claimed:
+                if is_too_old(article, now, self.max_age):
+                    too_old += 1
+                else:
+                    alerts += await self._alerts_of(article, now)
+            queued = await self.store.enqueue(alerts, now) if alerts else 0
+        except BaseException:
+            await self.store.release_article(claimed_keys)
+            raise
+        await self.store.mark_seen(claimed_keys, now, self.seen_retention.total_seconds())
+        return ProcessCounts(new=len(claimed), too_old=too_old, alerts=queued, deferred=deferred)
+
+    async def _alerts_of(self, article: Article, now: float) -> list[Alert]:
+        """The alerts of every rule that matches ``article``, one per channel.
+
+        A matching article is put into its story first (only matching ones:
+        a story index of every article would cost a store call per item for
+        nothing), so that a copy of a story already alerted on makes the same
+        alert ids, which the outbox drops.
+        """
+        matches = self.ruleset.match(article)
+        if not matches:
+            return []
+        story_id = ""
+        also_in: tuple[Coverage, ...] = ()
+        if self.stories is not None:
+            story = await self.stories.observe(article, now)
+            story_id, also_in = story.story_id, coverage_of(story, article.id)
+        alerts: list[Alert] = []
+        for match in matches:
+            query, channels = self.routes[match.rule_id]
+            alerts += alerts_for(match, query, channels, now, story_id=story_id, also_in=also_in)
+            log.info(
+                "match",
+                rule=match.rule_id,
+                article=article.id,
+                feed=article.feed_id,
+                story=story_id or None,
+                title=article.title[:120],
+                terms=list(match.matched_terms),
+                channels=list(channels),
+            )
+        return alerts

@@ -1,0 +1,194 @@
+"""The polling schedule: one job per feed, the next poll where the poller decided (backoff,
+Retry-After, server hints), failing feeds' waits kept across restarts, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from monitor.config.models import FeedConfig, WatchConfig
+from monitor.polling.poller import PollReport
+from monitor.polling.scheduler import FeedScheduler, jitter_for
+from monitor.settings import Settings
+
+FEEDS = [
+    FeedConfig(id="fast", url="http://127.0.0.1/a", interval=timedelta(minutes=1)),
+    FeedConfig(id="default", url="http://127.0.0.1/b"),
+]
+
+
+class FakeMonitor:
+    """Just what FeedScheduler reads from a Monitor; poll results are scripted per feed."""
+
+    def __init__(self, reports: dict[str, PollReport], delay: float = 0.0) -> None:
+        self.settings = Settings(_env_file=None, poll_interval=timedelta(minutes=5))  # type: ignore[call-arg]
+        self.config = WatchConfig(feeds=FEEDS)
+        self.reports = reports
+        self.delay = delay
+        self.polled: list[str] = []
+
+    async def poll_feed(self, feed: FeedConfig) -> PollReport:
+        self.polled.append(feed.id)
+        await asyncio.sleep(self.delay)
+        return self.reports[feed.id]
+
+
+def scheduler_for(monitor: FakeMonitor) -> FeedScheduler:
+    return FeedScheduler(monitor)  # type: ignore[arg-type]
+
+
+def next_run(scheduler: FeedScheduler, feed_id: str) -> datetime:
+    job: Any = scheduler._scheduler.get_job(f"poll:{feed_id}")
+    assert job is not None
+    return job.next_run_time  # type: ignore[no-any-return]
+
+
+def test_jitter_is_a_tenth_of_the_interval_capped() -> None:
+    assert jitter_for(timedelta(minutes=2)) == 12
+    assert jitter_for(timedelta(hours=2)) == 60
+
+
+async def test_every_feed_is_scheduled_on_its_interval() -> None:
+    monitor = FakeMonitor({})
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        jobs = {job.id: job for job in scheduler._scheduler.get_jobs()}
+        assert set(jobs) == {"poll:fast", "poll:default"}
+        assert jobs["poll:fast"].trigger.interval == timedelta(minutes=1)
+        assert jobs["poll:default"].trigger.interval == timedelta(minutes=5)
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_failure_moves_the_next_poll_out() -> None:
+    # 3 failures in a row: the poller decided 1 min * 2**3 = 8 min.
+    failing = PollReport("fast", "error", error="503", consecutive_failures=3, next_poll_in=480)
+    monitor = FakeMonitor({"fast": failing})
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        await scheduler._poll(FEEDS[0], timedelta(minutes=1))
+        wait = next_run(scheduler, "fast") - datetime.now(UTC)
+        assert timedelta(minutes=7.9) < wait <= timedelta(minutes=8)
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_a_success_moves_the_next_poll_where_the_poller_said() -> None:
+    # A server asked for 30 min (Cache-Control max-age or <ttl>) on a 1 min feed.
+    stretched = PollReport("fast", "ok", next_poll_in=1800)
+    monitor = FakeMonitor({"fast": stretched})
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        await scheduler._poll(FEEDS[0], timedelta(minutes=1))
+        wait = next_run(scheduler, "fast") - datetime.now(UTC)
+        assert timedelta(minutes=29.9) < wait <= timedelta(minutes=30)
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_a_poll_that_decided_nothing_leaves_the_interval() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok")})
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        before = next_run(scheduler, "fast")
+        await scheduler._poll(FEEDS[0], timedelta(minutes=1))
+        assert next_run(scheduler, "fast") == before
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_failing_feeds_keep_their_backoff_across_a_restart() -> None:
+    monitor = FakeMonitor({})
+    scheduler = scheduler_for(monitor)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    scheduler.start({"fast": later.timestamp()})
+    try:
+        assert abs(next_run(scheduler, "fast") - later) < timedelta(seconds=1)
+        soon = next_run(scheduler, "default") - datetime.now(UTC)
+        assert soon <= timedelta(seconds=2), "the others are polled at once"
+    finally:
+        await scheduler.shutdown(1)
+    # A wait already over delays nothing.
+    again = scheduler_for(monitor)
+    again.start({"fast": (datetime.now(UTC) - timedelta(hours=1)).timestamp()})
+    try:
+        assert next_run(again, "fast") - datetime.now(UTC) <= timedelta(seconds=2)
+    finally:
+        await again.shutdown(1)
+
+
+async def test_a_poll_finishing_after_shutdown_does_not_reschedule() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok", next_poll_in=60)}, delay=0.2)
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    poll = asyncio.create_task(scheduler._poll(FEEDS[0], timedelta(minutes=1)))
+    await asyncio.sleep(0.05)
+    await scheduler.shutdown(grace=5)
+    assert poll.done() and poll.exception() is None
+
+
+async def test_shutdown_waits_for_polls_in_flight() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok")}, delay=0.2)
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    poll = asyncio.create_task(scheduler._poll(FEEDS[0], timedelta(minutes=1)))
+    await asyncio.sleep(0.05)
+    await scheduler.shutdown(grace=5)
+    assert poll.done() and not poll.cancelled()
+
+
+async def test_shutdown_cancels_polls_beyond_the_grace() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok")}, delay=30)
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    poll = asyncio.create_task(scheduler._poll(FEEDS[0], timedelta(minutes=1)))
+    await asyncio.sleep(0.05)
+    await scheduler.shutdown(grace=0.1)
+    await asyncio.sleep(0)
+    assert poll.cancelled()
+
+
+class HealthPoller:
+    """Records the health checks the scheduler asks for."""
+
+    def __init__(self) -> None:
+        self.checks: list[tuple[list[str], set[str]]] = []
+
+    async def check_health(self, feeds: list[FeedConfig], busy: set[str]) -> int:
+        self.checks.append(([f.id for f in feeds], set(busy)))
+        return 0
+
+
+async def test_with_feed_health_every_feed_is_checked_each_minute() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok", next_poll_in=60)}, delay=0.5)
+    monitor.config.load = WatchConfig(
+        feeds=FEEDS,
+        channels={"ops": {"type": "console"}},  # type: ignore[dict-item]
+        feed_health={"notify": ["ops"]},  # type: ignore[arg-type]
+    )
+    poller = HealthPoller()
+    monitor.polling.poller = poller  # type: ignore[attr-defined]
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        job: Any = scheduler._scheduler.get_job("health")
+        assert job.trigger.interval == timedelta(minutes=1)
+        scheduler._polling.add("fast")  # as while its poll runs
+        await scheduler._check_health()
+        assert poller.checks == [(["fast", "default"], {"fast"})]
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_without_feed_health_there_is_no_health_job() -> None:
+    scheduler = scheduler_for(FakeMonitor({}))
+    scheduler.start()
+    try:
+        assert scheduler._scheduler.get_job("health") is None
+    finally:
+        await scheduler.shutdown(1)
