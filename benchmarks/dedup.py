@@ -68,8 +68,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.matching.text import words  # noqa: E402
-from monitor.model import Article  # noqa: E402
-from monitor.store.base import StateStore, StoryMember, StoryProbe  # noqa: E402
+from monitor.model import Article, StoryMember, StoryProbe  # noqa: E402
+from monitor.store.base import StateStore  # noqa: E402
 from monitor.store.memory import MemoryStore  # noqa: E402
 from monitor.store.redis import RedisStore  # noqa: E402
 from monitor.store.sqlite import SqliteStore  # noqa: E402

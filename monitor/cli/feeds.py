@@ -36,7 +36,7 @@ from monitor.config.models import FeedConfig, FeedHealthConfig
 from monitor.config.opml import import_opml
 from monitor.ingest.fetch import redact_url
 from monitor.log import register_secrets
-from monitor.model import Clock, system_clock
+from monitor.model import Clock, FeedState, system_clock
 from monitor.polling.decisions import (
     error_reason,
     feed_problem,
@@ -46,7 +46,7 @@ from monitor.polling.decisions import (
     span,
 )
 from monitor.settings import Settings
-from monitor.store.base import FeedState, StateStore
+from monitor.store.base import StateStore
 
 #: Characters of a last error shown in the STATE column.
 ERROR_WIDTH = 60

@@ -41,8 +41,8 @@ from monitor.delivery.policy import ChannelPolicy
 from monitor.delivery.retry import backoff_delay
 from monitor.errors import StoreError
 from monitor.log import get_logger
-from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
-from monitor.store import OutboxEntry, StateStore
+from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus, OutboxEntry
+from monitor.store import StateStore
 from monitor.stories import refresh_coverage
 
 log = get_logger("monitor.deliver")

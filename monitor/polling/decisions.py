@@ -21,8 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from monitor.config.models import FeedConfig, FeedHealthConfig
-from monitor.model import Alert, Article, Coverage, Match
-from monitor.store.base import FeedState
+from monitor.model import Alert, Article, Coverage, FeedState, Match
 
 #: A failing feed is retried after interval * 2**failures, but never later than this.
 MAX_FEED_BACKOFF = timedelta(hours=1)

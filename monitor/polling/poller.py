@@ -33,7 +33,7 @@ from monitor.ingest import fetch_feed, parse_feed, redact_url
 from monitor.ingest.fetch import FeedFetch, FetchLimits
 from monitor.log import get_logger
 from monitor.matching import RuleSet
-from monitor.model import Alert, Article, Clock, Coverage, FetchStatus
+from monitor.model import Alert, Article, ClaimResult, Clock, Coverage, FeedState, FetchStatus
 from monitor.polling.decisions import (
     DEFAULT_MAX_SERVER_INTERVAL,
     alerts_for,
@@ -48,7 +48,7 @@ from monitor.polling.decisions import (
     rebase,
     rss_ttl,
 )
-from monitor.store import ClaimResult, FeedState, StateStore
+from monitor.store import StateStore
 from monitor.stories import StoryDetector, coverage_of
 
 log = get_logger("monitor.poll")

@@ -35,7 +35,7 @@ from monitor.polling.decisions import jitter_for as _jitter_seconds
 if TYPE_CHECKING:
     from monitor.app import Monitor
 
-log = get_logger("monitor.polling.scheduler")
+log = get_logger("monitor.scheduler")
 
 #: Seconds between two feed-health checks (the alerts of feeds that crossed a threshold
 #: between their polls).
@@ -70,7 +70,7 @@ class FeedScheduler:
         default = self.monitor.settings.poll_interval
         now = datetime.now(UTC)
         waits = not_before or {}
-        for feed in self.monitor.config.load.feeds:
+        for feed in self.monitor.config.feeds:
             interval = feed.interval or default
             first = now + timedelta(seconds=random.uniform(0, START_SPREAD))
             if feed.id in waits:
@@ -87,7 +87,7 @@ class FeedScheduler:
                 coalesce=True,
                 misfire_grace_time=None,
             )
-        if self.monitor.config.load.feed_health is not None:
+        if self.monitor.config.feed_health is not None:
             self._scheduler.add_job(
                 self._check_health,
                 IntervalTrigger(seconds=HEALTH_CHECK_INTERVAL),
@@ -100,8 +100,8 @@ class FeedScheduler:
 
     async def _check_health(self) -> None:
         try:
-            queued = await self.monitor.polling.poller.check_health(
-                self.monitor.config.load.feeds, busy=self._polling
+            queued = await self.monitor.poller.check_health(
+                self.monitor.config.feeds, busy=self._polling
             )
         except Exception:
             log.exception("feed_health", status="crashed")  # the store failed: next minute

@@ -1,9 +1,11 @@
-"""State storage: seen articles, feed state and the alert outbox, behind one interface.
+"""State storage: seen articles, feed state, the alert outbox and the story index.
 
-Backends: ``RedisStore`` (production, shared by replicas), ``SqliteStore``
-(embedded, persists to a file) and ``MemoryStore`` (unit tests).
+The roles are protocols in ``monitor.store.base``; backends: ``RedisStore``
+(production, shared by replicas), ``SqliteStore`` (embedded, persists to a
+file) and ``MemoryStore`` (unit tests). The values they keep are in
+``monitor.model``.
 """
 
-from monitor.store.base import ClaimResult, DeliveryRecord, FeedState, OutboxEntry, StateStore
+from monitor.store.base import StateStore
 
-__all__ = ["ClaimResult", "DeliveryRecord", "FeedState", "OutboxEntry", "StateStore"]
+__all__ = ["StateStore"]

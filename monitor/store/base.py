@@ -27,100 +27,22 @@ delivered alert must never be sent again, whoever sent it.
 from __future__ import annotations
 
 import abc
-import enum
 import json
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 
-from monitor.model import Alert, FeedValidators
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What we remember about one feed between polls."""
-
-    #: Validators for the next conditional GET.
-    validators: FeedValidators = FeedValidators()  # noqa: RUF009 - frozen, safe to share
-    #: When the feed was first fetched successfully (None: never, so the next poll is the first).
-    first_polled_at: float | None = None
-    #: When the last fetch succeeded (200 or 304).
-    last_success_at: float | None = None
-    #: Failures in a row since the last success.
-    consecutive_failures: int = 0
-    #: Error of the last failed fetch, "" after a success.
-    last_error: str = ""
-    #: The configured URL this state belongs to ("" in state stored before it was recorded).
-    #: When the config names another URL, the validators and the marks below no longer apply.
-    url: str = ""
-    #: Where ``url`` moved for good (a 301/308 chain), polled instead of it; "" if it did not.
-    moved_to: str = ""
-    #: When the current run of failures began; None while the feed is not failing.
-    failing_since: float | None = None
-    #: Why the feed is no longer polled (e.g. "HTTP 410 Gone"), "" while it is polled.
-    disabled_reason: str = ""
-    #: When it was disabled.
-    disabled_at: float | None = None
-    #: When the daemon means to poll the feed next (None: not scheduled).
-    next_poll_at: float | None = None
-    #: When a poll last found an entry the feed had not carried before.
-    last_new_item_at: float | None = None
-    #: Entries the feed has carried, in all, each counted when it first appeared.
-    items_seen: int = 0
-    #: Short hashes of the entry ids in the last body read (which entries are new to the feed).
-    recent_entries: tuple[str, ...] = ()
-    #: Refresh interval the feed body declares (RSS ``<ttl>``), in seconds; None if none.
-    ttl: float | None = None
-    #: Kind of the open health incident already alerted ("failing", "silent", "disabled"), or "".
-    incident: str = ""
-    #: When that incident began (with the feed and kind, it names the incident).
-    incident_since: float | None = None
-
-    def applies_to(self, url: str) -> bool:
-        """Whether this state was recorded for the configured ``url`` (legacy state: yes)."""
-        return self.url in ("", url)
-
-    @property
-    def disabled(self) -> bool:
-        """Whether the feed is disabled (a 410, until its URL changes or it is re-enabled)."""
-        return bool(self.disabled_reason)
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEntry:
-    """An alert waiting in (or claimed from) the outbox."""
-
-    #: The alert to deliver.
-    alert: Alert
-    #: Delivery attempts made so far.
-    attempts: int
-    #: When the alert is due (its next attempt); while claimed, when the lease ends.
-    due_at: float
-    #: Error of the last failed attempt, "" if none.
-    last_error: str = ""
-    #: Token of the claim that returned this entry ("" in listings); fences the outcome calls.
-    claim: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryRecord:
-    """An alert that was delivered, as :meth:`StateStore.recent_deliveries` lists it."""
-
-    #: The alert that was delivered.
-    alert: Alert
-    #: When it was delivered (the ``now`` given to ``ack``).
-    delivered_at: float
-    #: What the receiver answered (the ``detail`` given to ``ack``).
-    detail: str
-    #: Attempts it took in all, the delivering one included (1: delivered at the first try).
-    attempts: int
-
-
-#: Most 32-bit words a story sketch holds: the ``k`` of the bottom-k sketches below.
-SKETCH_WORDS = 128
-#: Most members a story lists; later copies still join it but are not listed.
-MAX_STORY_MEMBERS = 50
+from monitor.model import (
+    SKETCH_WORDS,
+    Alert,
+    ClaimResult,
+    DeliveryRecord,
+    FeedState,
+    OutboxEntry,
+    StoryAssignment,
+    StoryMember,
+    StoryProbe,
+)
 
 
 def sketch_similarity(a: bytes, b: bytes) -> tuple[int, int]:
@@ -183,64 +105,6 @@ def decode_story_members(text: str | bytes) -> tuple[StoryMember, ...]:
             article_id, feed_id, url, title, seen_at = json.loads(line)
             out.append(StoryMember(article_id, feed_id, url, title, float(seen_at)))
     return tuple(out)
-
-
-@dataclass(frozen=True, slots=True)
-class StoryProbe:
-    """What the story index compares: an article's fingerprint (see ``monitor.stories``)."""
-
-    #: Index keys (LSH bands): a story is a candidate if it was created with one of them.
-    bands: tuple[str, ...]
-    #: Bottom-k sketch of the article's shingles (see :func:`sketch_similarity`).
-    sketch: bytes
-    #: Title words; if both sides have some, a candidate must share one (no newlines).
-    anchors: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class StoryMember:
-    """One article of a story, as the story lists it."""
-
-    #: The article's id (``Article.id``).
-    article_id: str
-    #: The feed (outlet) it came from.
-    feed_id: str
-    #: Its link, or "".
-    url: str = ""
-    #: Its title.
-    title: str = ""
-    #: When it joined the story (the caller's ``now``).
-    seen_at: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class StoryAssignment:
-    """The story an article belongs to, as :meth:`StateStore.assign_story` returns it."""
-
-    #: Story id: the id of its first article (an article no one else carried keeps its own id).
-    story_id: str
-    #: Whether the article given started the story (True again if the same article is re-observed).
-    is_new: bool
-    #: The story's articles in arrival order, the first one first (at most MAX_STORY_MEMBERS).
-    members: tuple[StoryMember, ...]
-    #: When the story's window ends (caller's clock): later copies start a new story.
-    until: float = 0.0
-
-    @property
-    def outlets(self) -> tuple[str, ...]:
-        """Distinct feed ids that carried the story, in arrival order."""
-        return tuple(dict.fromkeys(m.feed_id for m in self.members))
-
-
-class ClaimResult(enum.Enum):
-    """What :meth:`StateStore.claim_articles` did with one article."""
-
-    #: Claimed for this caller: process it, then mark it seen (or release it).
-    CLAIMED = "claimed"
-    #: Processed before: nothing to do.
-    SEEN = "seen"
-    #: Claimed by another process (or one that died, until its lease ends): redo it later.
-    BUSY = "busy"
 
 
 class StateStore(abc.ABC):

@@ -11,8 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from monitor.model import Alert, Article, Coverage, FeedValidators, Hit
-from monitor.store.base import FeedState
+from monitor.model import Alert, Article, Coverage, FeedState, FeedValidators, Hit
 
 
 def _dt(value: str | None) -> datetime | None:

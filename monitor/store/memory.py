@@ -16,19 +16,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from monitor.model import Alert
-from monitor.store.base import (
+from monitor.model import (
     MAX_STORY_MEMBERS,
+    Alert,
     ClaimResult,
     DeliveryRecord,
     FeedState,
     OutboxEntry,
-    StateStore,
     StoryAssignment,
     StoryMember,
     StoryProbe,
-    pick_story,
 )
+from monitor.store.base import StateStore, pick_story
 
 
 @dataclass(frozen=True, slots=True)

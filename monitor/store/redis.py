@@ -35,21 +35,19 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from monitor.errors import StoreError
-from monitor.model import Alert
-from monitor.store.base import (
+from monitor.model import (
     MAX_STORY_MEMBERS,
     SKETCH_WORDS,
+    Alert,
     ClaimResult,
     DeliveryRecord,
     FeedState,
     OutboxEntry,
-    StateStore,
     StoryAssignment,
     StoryMember,
     StoryProbe,
-    decode_story_members,
-    encode_story_member,
 )
+from monitor.store.base import StateStore, decode_story_members, encode_story_member
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 
 #: Real-time slack added to every TTL, so a record outlives its own end time.

@@ -33,21 +33,18 @@ from pathlib import Path
 from typing import TypeVar
 
 from monitor.errors import StoreError
-from monitor.model import Alert
-from monitor.store.base import (
+from monitor.model import (
     MAX_STORY_MEMBERS,
+    Alert,
     ClaimResult,
     DeliveryRecord,
     FeedState,
     OutboxEntry,
-    StateStore,
     StoryAssignment,
     StoryMember,
     StoryProbe,
-    decode_story_members,
-    encode_story_member,
-    pick_story,
 )
+from monitor.store.base import StateStore, decode_story_members, encode_story_member, pick_story
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 
 T = TypeVar("T")

@@ -46,7 +46,7 @@ Notes for the integration:
 Measured precision and recall: ``benchmarks/dedup.py``.
 """
 
-from monitor.store.base import StoryAssignment, StoryMember, StoryProbe
+from monitor.model import StoryAssignment, StoryMember, StoryProbe
 from monitor.stories.detector import (
     DEFAULT_MIN_SIMILARITY,
     DEFAULT_WINDOW,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from monitor.model import Alert, Article, Coverage
-from monitor.store.base import StateStore, StoryAssignment, StoryMember, StoryProbe
+from monitor.model import Alert, Article, Coverage, StoryAssignment, StoryMember, StoryProbe
+from monitor.store.base import StateStore
 from monitor.stories.minhash import fingerprint
 
 __all__ = [

@@ -44,7 +44,7 @@ import struct
 import sys
 
 from monitor.matching.text import stem, words
-from monitor.store.base import SKETCH_WORDS, StoryProbe
+from monitor.model import SKETCH_WORDS, StoryProbe
 
 __all__ = [
     "BANDS",

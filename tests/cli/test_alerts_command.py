@@ -24,8 +24,8 @@ from monitor.cli.alerts import (
     list_alerts,
     retry_alerts,
 )
-from monitor.model import Alert
-from monitor.store.base import OutboxEntry, StateStore
+from monitor.model import Alert, OutboxEntry
+from monitor.store.base import StateStore
 from monitor.store.memory import MemoryStore
 from monitor.store.sqlite import FILE_NAME, SqliteStore
 from tests.conftest import FrozenClock

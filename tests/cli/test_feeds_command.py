@@ -17,7 +17,7 @@ from monitor.cli.main import main
 from monitor.config.load import load_config
 from monitor.config.models import FeedConfig, FeedHealthConfig
 from monitor.errors import ConfigError
-from monitor.store.base import FeedState
+from monitor.model import FeedState
 from monitor.store.memory import MemoryStore
 from monitor.store.sqlite import FILE_NAME, SqliteStore
 from tests.conftest import FrozenClock

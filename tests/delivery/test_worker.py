@@ -18,8 +18,7 @@ from monitor.delivery.base import Channel
 from monitor.delivery.policy import ChannelPolicy, policy_for
 from monitor.delivery.worker import OutboxWorker
 from monitor.errors import StoreError
-from monitor.model import Alert, DeliveryResult, DeliveryStatus
-from monitor.store import OutboxEntry
+from monitor.model import Alert, DeliveryResult, DeliveryStatus, OutboxEntry
 from monitor.store.memory import MemoryStore
 from tests.conftest import FrozenClock
 from tests.factories import make_alert

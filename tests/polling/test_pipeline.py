@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.config.models import FeedConfig, FeedHealthConfig
-from monitor.model import Article, FeedValidators, Hit, Match
+from monitor.model import Article, FeedState, FeedValidators, Hit, Match
 from monitor.polling.decisions import (
     HEALTH_RULE_ID,
     MAX_FEED_BACKOFF,
@@ -34,7 +34,6 @@ from monitor.polling.decisions import (
     rss_ttl,
     span,
 )
-from monitor.store.base import FeedState
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC).timestamp()
 

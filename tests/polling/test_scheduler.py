@@ -166,13 +166,13 @@ class HealthPoller:
 
 async def test_with_feed_health_every_feed_is_checked_each_minute() -> None:
     monitor = FakeMonitor({"fast": PollReport("fast", "ok", next_poll_in=60)}, delay=0.5)
-    monitor.config.load = WatchConfig(
+    monitor.config = WatchConfig(
         feeds=FEEDS,
         channels={"ops": {"type": "console"}},  # type: ignore[dict-item]
         feed_health={"notify": ["ops"]},  # type: ignore[arg-type]
     )
     poller = HealthPoller()
-    monitor.polling.poller = poller  # type: ignore[attr-defined]
+    monitor.poller = poller  # type: ignore[attr-defined]
     scheduler = scheduler_for(monitor)
     scheduler.start()
     try:

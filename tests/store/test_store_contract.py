@@ -28,18 +28,21 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from monitor.errors import StoreError
-from monitor.model import Alert, Article, FeedValidators, Hit
-from monitor.settings import Settings
-from monitor.store.base import (
+from monitor.model import (
     MAX_STORY_MEMBERS,
+    Alert,
+    Article,
     ClaimResult,
     DeliveryRecord,
     FeedState,
+    FeedValidators,
+    Hit,
     OutboxEntry,
-    StateStore,
     StoryMember,
     StoryProbe,
 )
+from monitor.settings import Settings
+from monitor.store.base import StateStore
 from monitor.store.codec import encode_alert
 from monitor.store.factory import open_store
 from monitor.store.memory import MemoryStore

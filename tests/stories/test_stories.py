@@ -23,8 +23,8 @@ import fakeredis
 import pytest
 
 from monitor.matching.text import words
-from monitor.model import Article
-from monitor.store.base import SKETCH_WORDS, StateStore, sketch_similarity
+from monitor.model import SKETCH_WORDS, Article
+from monitor.store.base import StateStore, sketch_similarity
 from monitor.store.memory import MemoryStore
 from monitor.store.redis import RedisStore
 from monitor.store.sqlite import SqliteStore
