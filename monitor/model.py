@@ -272,6 +272,9 @@ class FeedState:
     incident: str = ""
     #: When that incident began (with the feed and kind, it names the incident).
     incident_since: float | None = None
+    #: Hash of the last 200 body that was read in full ("" if none): an identical body
+    #: next time needs no parse and no store round trip.
+    body_hash: str = ""
 
     def applies_to(self, url: str) -> bool:
         """Whether this state was recorded for the configured ``url`` (legacy state: yes)."""

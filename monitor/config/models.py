@@ -237,7 +237,3 @@ class WatchConfig(_Strict):
     feed_health: FeedHealthConfig | None = None
     #: Named entities for ``@Name`` in queries: new ones, or replacements of shipped ones.
     entities: dict[str, list[str | EntityAliasConfig]] = {}
-
-    def interval_of(self, feed: FeedConfig, default: timedelta) -> timedelta:
-        """The polling interval of ``feed``."""
-        return feed.interval or default

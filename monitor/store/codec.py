@@ -105,6 +105,7 @@ def encode_feed_state(state: FeedState) -> str:
             "ttl": state.ttl,
             "incident": state.incident,
             "incident_since": state.incident_since,
+            "body_hash": state.body_hash,
         }
     )
 
@@ -131,4 +132,5 @@ def decode_feed_state(text: str | bytes) -> FeedState:
         ttl=data.get("ttl"),
         incident=data.get("incident", ""),
         incident_since=data.get("incident_since"),
+        body_hash=data.get("body_hash", ""),
     )
