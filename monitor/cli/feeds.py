@@ -37,14 +37,8 @@ from monitor.config.opml import import_opml
 from monitor.ingest.fetch import redact_url
 from monitor.log import register_secrets
 from monitor.model import Clock, FeedState, system_clock
-from monitor.polling.decisions import (
-    error_reason,
-    feed_problem,
-    format_utc,
-    health_policy,
-    rebase,
-    span,
-)
+from monitor.polling.feed_state import rebase
+from monitor.polling.health import error_reason, feed_problem, format_utc, health_policy, span
 from monitor.settings import Settings
 from monitor.store.base import StateStore
 

@@ -12,7 +12,7 @@ in all and per host), a permanent redirect makes the new URL the one asked
 next (the config is not rewritten), a 410 disables the feed until its URL
 changes or ``news-monitor feeds enable`` clears the mark, and every poll
 records when the next one is due (backoff, Retry-After, Cache-Control
-max-age, RSS ``<ttl>``: :func:`monitor.polling.decisions.next_poll_delay`). After each
+max-age, RSS ``<ttl>``: :func:`monitor.polling.schedule.next_poll_delay`). After each
 poll the feed's health is checked, and a feed going down or recovering
 enqueues a health alert into the same outbox.
 """
@@ -34,20 +34,10 @@ from monitor.ingest.fetch import FeedFetch, FetchLimits
 from monitor.log import get_logger
 from monitor.matching import RuleSet
 from monitor.model import Alert, Article, ClaimResult, Clock, Coverage, FeedState, FetchStatus
-from monitor.polling.decisions import (
-    DEFAULT_MAX_SERVER_INTERVAL,
-    alerts_for,
-    count_new_entries,
-    entry_hashes,
-    error_reason,
-    health_alerts,
-    health_change,
-    health_policy,
-    is_too_old,
-    next_poll_delay,
-    rebase,
-    rss_ttl,
-)
+from monitor.polling.alerts import alerts_for, is_too_old
+from monitor.polling.feed_state import count_new_entries, entry_hashes, rebase
+from monitor.polling.health import error_reason, health_alerts, health_change, health_policy
+from monitor.polling.schedule import DEFAULT_MAX_SERVER_INTERVAL, next_poll_delay, rss_ttl
 from monitor.store import StateStore
 from monitor.stories import StoryDetector, coverage_of
 

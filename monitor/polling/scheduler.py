@@ -1,7 +1,7 @@
 """The polling schedule; the only module that imports APScheduler (3.x).
 
 Each feed is an interval job. Every poll decides when the next one is due
-(``PollReport.next_poll_in``, from ``monitor.polling.decisions.next_poll_delay``: the
+(``PollReport.next_poll_in``, from ``monitor.polling.schedule.next_poll_delay``: the
 interval with jitter so feeds sharing a host do not fire in step, a longer
 interval a server asked for, exponential backoff after failures, Retry-After)
 and the job's next run moves there. The interval trigger itself only matters
@@ -30,7 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.config.models import FeedConfig
 from monitor.log import get_logger
 from monitor.model import Clock
-from monitor.polling.decisions import jitter_for as _jitter_seconds
+from monitor.polling.schedule import jitter_for as _jitter_seconds
 
 if TYPE_CHECKING:
     from monitor.app import Monitor

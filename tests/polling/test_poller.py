@@ -18,7 +18,7 @@ from monitor.config.models import FeedConfig, FeedHealthConfig
 from monitor.ingest import parse_feed
 from monitor.matching import RuleSpec, compile_rules
 from monitor.model import Article, FeedState, FeedValidators, Match
-from monitor.polling.decisions import HEALTH_RULE_ID
+from monitor.polling.health import HEALTH_RULE_ID
 from monitor.polling.poller import Poller
 from monitor.store.base import StateStore
 from monitor.store.codec import decode_feed_state, encode_feed_state

@@ -1,202 +1,26 @@
-"""Pure decisions of the pipeline: no I/O, no clock reads, easy to test.
+"""Feed health, decided purely: is a feed down (failing, silent, disabled) or recovered?
 
-- which alerts a match makes (one per channel, with a deterministic id),
-- whether an article is too old to alert,
-- when a feed is polled next after a success or a failure (backoff with a cap
-  and jitter, Retry-After, and the longer interval a server may ask for with
-  Cache-Control max-age or RSS ``<ttl>``),
-- which entries of a feed body are new to that feed,
-- whether a feed is down (failing, silent, disabled) or recovered, and the
-  health alerts that says so.
+From a feed's :class:`~monitor.model.FeedState`, the config's ``feed_health``
+thresholds and the time, decide the incident to report (one at a time), and
+make the health alerts that say so, with deterministic ids. Also the small
+text helpers the alerts and ``news-monitor feeds`` share (UTC times, spans,
+error reasons).
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
-import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 from monitor.config.models import FeedConfig, FeedHealthConfig
-from monitor.model import Alert, Article, Coverage, FeedState, Match
+from monitor.model import Alert, Article, FeedState
 
-#: A failing feed is retried after interval * 2**failures, but never later than this.
-MAX_FEED_BACKOFF = timedelta(hours=1)
-#: A server's Retry-After is honoured up to this long (a typo of a year must not silence a feed).
-MAX_RETRY_AFTER = timedelta(hours=6)
-#: Default cap on the interval a server may ask for (MONITOR_MAX_SERVER_INTERVAL).
-DEFAULT_MAX_SERVER_INTERVAL = timedelta(hours=1)
-#: Bytes at the start of a body searched for an RSS ``<ttl>`` (it belongs before the items).
-TTL_PEEK_BYTES = 64 * 1024
-#: Entries per feed whose ids are remembered to tell new entries from known ones.
-MAX_TRACKED_ENTRIES = 1000
 #: ``rule_id`` of feed health alerts.
 HEALTH_RULE_ID = "feed-health"
 
-
-def alert_id(rule_id: str, article_id: str, channel: str) -> str:
-    """Deterministic alert id: one (rule, article, channel) makes one alert, ever.
-
-    It doubles as the webhook-id and email Message-ID, so receivers can drop
-    a duplicate delivery.
-    """
-    digest = hashlib.sha256(f"{rule_id}\x00{article_id}\x00{channel}".encode()).hexdigest()
-    return f"alrt_{digest[:32]}"
-
-
-def alerts_for(
-    match: Match,
-    query: str,
-    channels: Sequence[str],
-    now: float,
-    *,
-    story_id: str = "",
-    also_in: tuple[Coverage, ...] = (),
-) -> list[Alert]:
-    """One alert per channel for ``match``.
-
-    With a ``story_id`` the id is made from the story instead of the article,
-    so every copy of one story makes the same alert for a rule and channel,
-    and the outbox keeps only the first (story-level dedup, ``monitor.stories``).
-    The story id of an article no other outlet carried is its own id.
-    """
-    created = datetime.fromtimestamp(now, tz=UTC)
-    subject = story_id or match.article.id
-    return [
-        Alert(
-            id=alert_id(match.rule_id, subject, channel),
-            channel=channel,
-            rule_id=match.rule_id,
-            query=query,
-            article=match.article,
-            hits=match.hits,
-            created_at=created,
-            story_id=story_id,
-            also_in=also_in,
-        )
-        for channel in channels
-    ]
-
-
-def is_too_old(article: Article, now: float, max_age: timedelta) -> bool:
-    """Whether ``article`` was published longer than ``max_age`` before ``now``.
-
-    An article without a date is never too old: we cannot tell, and a missed
-    alert is worse than a late one.
-    """
-    if article.published is None:
-        return False
-    return article.published.timestamp() < now - max_age.total_seconds()
-
-
-def jitter_for(seconds: float) -> float:
-    """Most random jitter added to a poll ``seconds`` away: 10%, at most 60 s."""
-    return min(seconds * 0.1, 60.0)
-
-
-def next_poll_delay(
-    interval: timedelta,
-    consecutive_failures: int,
-    retry_after: float | None = None,
-    rng: random.Random | None = None,
-    *,
-    server_interval: float | None = None,
-    max_server_interval: timedelta = DEFAULT_MAX_SERVER_INTERVAL,
-) -> float:
-    """Seconds until the next poll of a feed.
-
-    After a success: the interval, or the longer ``server_interval`` the
-    server asked for (Cache-Control max-age, RSS ``<ttl>``) up to
-    ``max_server_interval``, plus up to 10% (at most 60 s) of jitter so feeds
-    do not poll in step. Jitter only adds: a poll is never sooner than asked.
-
-    After failures: the interval doubled per failure in a row, capped at
-    ``MAX_FEED_BACKOFF`` (never below the interval), with +-10% jitter so many
-    failing feeds do not retry in step. Polling never stops for good: the cap
-    keeps a broken feed tried at least hourly.
-
-    Either way, never sooner than the server's Retry-After (itself capped at
-    ``MAX_RETRY_AFTER``).
-    """
-    uniform = rng.uniform if rng is not None else random.uniform
-    base = interval.total_seconds()
-    if consecutive_failures <= 0:
-        asked = min(server_interval or 0.0, max_server_interval.total_seconds())
-        delay = max(base, asked)
-        delay += uniform(0.0, jitter_for(delay))
-    else:
-        cap = max(base, MAX_FEED_BACKOFF.total_seconds())
-        delay = min(base * 2 ** min(consecutive_failures, 20), cap)
-        delay *= uniform(0.9, 1.1)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER.total_seconds()))
-    return delay
-
-
-_TTL = re.compile(rb"<ttl\s*>\s*(\d{1,7})\s*</ttl\s*>", re.IGNORECASE)
-_FIRST_ENTRY = re.compile(rb"<(?:item|entry)[\s/>]", re.IGNORECASE)
-
-
-def rss_ttl(body: bytes) -> float | None:
-    """Seconds of the RSS channel's ``<ttl>`` (minutes to cache the feed), or None.
-
-    The body is only peeked at (the parser stays the parser's business): the
-    element is searched in the first ``TTL_PEEK_BYTES`` and before the first
-    item, where RSS puts it, so a ``<ttl>`` quoted inside an item cannot count.
-    A body in UTF-16 or UTF-32 simply declares no ttl here.
-    """
-    head = body[:TTL_PEEK_BYTES]
-    if first := _FIRST_ENTRY.search(head):
-        head = head[: first.start()]
-    found = _TTL.search(head)
-    if found is None or int(found.group(1)) == 0:
-        return None
-    return int(found.group(1)) * 60.0
-
-
-def entry_hashes(article_ids: Iterable[str]) -> tuple[str, ...]:
-    """Short stable hashes of a body's entry ids, in feed order, at most ``MAX_TRACKED_ENTRIES``.
-
-    12 hex digits (48 bits) keep the stored state small; a collision inside
-    one feed's thousand entries is far less likely than one lost packet.
-    """
-    hashes = dict.fromkeys(hashlib.sha256(i.encode()).hexdigest()[:12] for i in article_ids)
-    return tuple(hashes)[:MAX_TRACKED_ENTRIES]
-
-
-def count_new_entries(previous: Sequence[str], current: Sequence[str]) -> int:
-    """Entries of ``current`` (hashes) that were not in the previous body of the same feed."""
-    known = set(previous)
-    return sum(1 for h in current if h not in known)
-
-
-def rebase(state: FeedState, url: str) -> FeedState:
-    """``state`` as it applies to the configured ``url``.
-
-    A URL edited in the config starts afresh where the old URL's answers no
-    longer apply: validators (a Last-Modified of another resource could earn
-    a wrong 304), a permanent move and a 410 mark are dropped; history
-    (failures, items, health incident) stays with the feed. State stored
-    before the URL was recorded is adopted, but its validators are dropped
-    once so that a full body tells which entries the feed carries.
-    """
-    if state.url == url:
-        return state
-    return replace(
-        state,
-        url=url,
-        validators=FeedState().validators,
-        moved_to="",
-        disabled_reason="",
-        disabled_at=None,
-        ttl=None,
-    )
-
-
-# -- feed health ------------------------------------------------------------------
 
 ProblemKind = Literal["failing", "silent", "disabled"]
 
