@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import Self
 
 import httpx
@@ -29,6 +30,7 @@ from monitor.log import get_logger
 from monitor.matching import RuleSet, RuleSpec, compile_rules
 from monitor.model import Clock
 from monitor.polling.poller import Poller, PollReport
+from monitor.polling.scheduler import FeedScheduler
 from monitor.settings import Settings
 from monitor.store import StateStore
 from monitor.store.factory import open_store
@@ -205,9 +207,17 @@ class Monitor:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """The daemon: scheduled polls plus the outbox worker, until ``stop`` is set."""
-        from monitor.polling.scheduler import FeedScheduler
-
-        scheduler = FeedScheduler(self, clock=self.clock)
+        scheduler = FeedScheduler(
+            self.config.feeds,
+            poll=self.poll_feed,
+            default_interval=self.settings.poll_interval,
+            check_health=(
+                partial(self.poller.check_health, self.config.feeds)
+                if self.config.feed_health is not None
+                else None
+            ),
+            wake=self.worker.wake,
+        )
         worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")
         scheduler.start(await self.poller.first_polls(self.config.feeds))
         log.info(

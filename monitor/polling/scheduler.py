@@ -19,21 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config.models import FeedConfig
 from monitor.log import get_logger
-from monitor.model import Clock
+from monitor.polling.poller import PollReport
+from monitor.polling.schedule import interval_for
 from monitor.polling.schedule import jitter_for as _jitter_seconds
-
-if TYPE_CHECKING:
-    from monitor.app import Monitor
 
 log = get_logger("monitor.scheduler")
 
@@ -44,6 +40,11 @@ HEALTH_CHECK_INTERVAL = 60.0
 #: First polls after a start are spread over this many seconds.
 START_SPREAD = 2.0
 
+#: Polls one feed (and wakes delivery if it queued alerts); raises only if the store failed.
+PollFeed = Callable[[FeedConfig], Awaitable[PollReport]]
+#: Checks every feed's health except those being polled (``busy``); returns alerts queued.
+CheckHealth = Callable[[Collection[str]], Awaitable[int]]
+
 
 def jitter_for(interval: timedelta) -> int:
     """Whole seconds of random jitter of the interval trigger: 10%, at most 60 s."""
@@ -51,11 +52,27 @@ def jitter_for(interval: timedelta) -> int:
 
 
 class FeedScheduler:
-    """Polls every feed of a Monitor when it is due."""
+    """Runs the polls of a set of feeds when each is due.
 
-    def __init__(self, monitor: Monitor, clock: Clock = time.time) -> None:
-        self.monitor = monitor
-        self.clock = clock
+    It is handed what it runs, not the application: ``poll`` polls one feed,
+    ``check_health`` (None: no ``feed_health`` section, no health job) checks
+    the feeds between polls, and ``wake`` tells delivery that alerts were queued.
+    """
+
+    def __init__(
+        self,
+        feeds: Sequence[FeedConfig],
+        *,
+        poll: PollFeed,
+        default_interval: timedelta,
+        check_health: CheckHealth | None = None,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.feeds = tuple(feeds)
+        self.poll = poll
+        self.default_interval = default_interval
+        self.check_health = check_health
+        self.wake = wake
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._inflight: set[asyncio.Task[object]] = set()
         #: Feeds being polled right now (the health check leaves them to their poll).
@@ -67,11 +84,10 @@ class FeedScheduler:
         First polls are spread over a few seconds; a feed named in
         ``not_before`` (feed id -> epoch seconds) waits until then.
         """
-        default = self.monitor.settings.poll_interval
         now = datetime.now(UTC)
         waits = not_before or {}
-        for feed in self.monitor.config.feeds:
-            interval = feed.interval or default
+        for feed in self.feeds:
+            interval = interval_for(feed, self.default_interval)
             first = now + timedelta(seconds=random.uniform(0, START_SPREAD))
             if feed.id in waits:
                 first = max(first, datetime.fromtimestamp(waits[feed.id], UTC))
@@ -79,7 +95,7 @@ class FeedScheduler:
             self._scheduler.add_job(
                 self._poll,
                 IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter_for(interval)),
-                args=[feed, interval],
+                args=[feed],
                 id=f"poll:{feed.id}",
                 name=f"poll {feed.id}",
                 next_run_time=first,
@@ -87,7 +103,7 @@ class FeedScheduler:
                 coalesce=True,
                 misfire_grace_time=None,
             )
-        if self.monitor.config.feed_health is not None:
+        if self.check_health is not None:
             self._scheduler.add_job(
                 self._check_health,
                 IntervalTrigger(seconds=HEALTH_CHECK_INTERVAL),
@@ -99,23 +115,23 @@ class FeedScheduler:
         self._scheduler.start()
 
     async def _check_health(self) -> None:
+        if self.check_health is None:
+            return
         try:
-            queued = await self.monitor.poller.check_health(
-                self.monitor.config.feeds, busy=self._polling
-            )
+            queued = await self.check_health(frozenset(self._polling))
         except Exception:
             log.exception("feed_health", status="crashed")  # the store failed: next minute
             return
         if queued:
-            self.monitor.worker.wake()
+            self.wake()
 
-    async def _poll(self, feed: FeedConfig, interval: timedelta) -> None:
+    async def _poll(self, feed: FeedConfig) -> None:
         task = asyncio.current_task()
         if task is not None:
             self._inflight.add(task)
         self._polling.add(feed.id)
         try:
-            report = await self.monitor.poll_feed(feed)
+            report = await self.poll(feed)
         except Exception:
             # The store failed (Redis down ...): log, retry on the next tick.
             log.exception("poll", feed=feed.id, status="crashed")

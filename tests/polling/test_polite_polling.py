@@ -262,7 +262,11 @@ async def test_the_daemon_waits_as_long_as_the_server_asked(
         settings = make_settings(rules_dir=watch_dir(tmp_path, server.url("/feed.xml")))
         loaded = load_config(settings, env={})
         async with await Monitor.create(settings, loaded, store=MemoryStore()) as monitor:
-            scheduler = FeedScheduler(monitor)
+            scheduler = FeedScheduler(
+                monitor.config.feeds,
+                poll=monitor.poll_feed,
+                default_interval=settings.poll_interval,
+            )
             scheduler.start()
             try:
                 for _ in range(200):  # the first poll comes within START_SPREAD seconds

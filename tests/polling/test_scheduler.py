@@ -4,13 +4,14 @@ Retry-After, server hints), failing feeds' waits kept across restarts, graceful 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
-from monitor.config.models import FeedConfig, WatchConfig
+from monitor.config.models import FeedConfig
 from monitor.polling.poller import PollReport
 from monitor.polling.scheduler import FeedScheduler, jitter_for
-from monitor.settings import Settings
 
 FEEDS = [
     FeedConfig(id="fast", url="http://127.0.0.1/a", interval=timedelta(minutes=1)),
@@ -19,11 +20,9 @@ FEEDS = [
 
 
 class FakeMonitor:
-    """Just what FeedScheduler reads from a Monitor; poll results are scripted per feed."""
+    """Polls with scripted results per feed, as the scheduler's ``poll`` callable."""
 
     def __init__(self, reports: dict[str, PollReport], delay: float = 0.0) -> None:
-        self.settings = Settings(_env_file=None, poll_interval=timedelta(minutes=5))  # type: ignore[call-arg]
-        self.config = WatchConfig(feeds=FEEDS)
         self.reports = reports
         self.delay = delay
         self.polled: list[str] = []
@@ -34,8 +33,13 @@ class FakeMonitor:
         return self.reports[feed.id]
 
 
-def scheduler_for(monitor: FakeMonitor) -> FeedScheduler:
-    return FeedScheduler(monitor)  # type: ignore[arg-type]
+def scheduler_for(monitor: FakeMonitor, health: HealthPoller | None = None) -> FeedScheduler:
+    return FeedScheduler(
+        FEEDS,
+        poll=monitor.poll_feed,
+        default_interval=timedelta(minutes=5),
+        check_health=partial(health.check_health, FEEDS) if health is not None else None,
+    )
 
 
 def next_run(scheduler: FeedScheduler, feed_id: str) -> datetime:
@@ -69,7 +73,7 @@ async def test_failure_moves_the_next_poll_out() -> None:
     scheduler = scheduler_for(monitor)
     scheduler.start()
     try:
-        await scheduler._poll(FEEDS[0], timedelta(minutes=1))
+        await scheduler._poll(FEEDS[0])
         wait = next_run(scheduler, "fast") - datetime.now(UTC)
         assert timedelta(minutes=7.9) < wait <= timedelta(minutes=8)
     finally:
@@ -83,7 +87,7 @@ async def test_a_success_moves_the_next_poll_where_the_poller_said() -> None:
     scheduler = scheduler_for(monitor)
     scheduler.start()
     try:
-        await scheduler._poll(FEEDS[0], timedelta(minutes=1))
+        await scheduler._poll(FEEDS[0])
         wait = next_run(scheduler, "fast") - datetime.now(UTC)
         assert timedelta(minutes=29.9) < wait <= timedelta(minutes=30)
     finally:
@@ -96,7 +100,7 @@ async def test_a_poll_that_decided_nothing_leaves_the_interval() -> None:
     scheduler.start()
     try:
         before = next_run(scheduler, "fast")
-        await scheduler._poll(FEEDS[0], timedelta(minutes=1))
+        await scheduler._poll(FEEDS[0])
         assert next_run(scheduler, "fast") == before
     finally:
         await scheduler.shutdown(1)
@@ -126,7 +130,7 @@ async def test_a_poll_finishing_after_shutdown_does_not_reschedule() -> None:
     monitor = FakeMonitor({"fast": PollReport("fast", "ok", next_poll_in=60)}, delay=0.2)
     scheduler = scheduler_for(monitor)
     scheduler.start()
-    poll = asyncio.create_task(scheduler._poll(FEEDS[0], timedelta(minutes=1)))
+    poll = asyncio.create_task(scheduler._poll(FEEDS[0]))
     await asyncio.sleep(0.05)
     await scheduler.shutdown(grace=5)
     assert poll.done() and poll.exception() is None
@@ -136,7 +140,7 @@ async def test_shutdown_waits_for_polls_in_flight() -> None:
     monitor = FakeMonitor({"fast": PollReport("fast", "ok")}, delay=0.2)
     scheduler = scheduler_for(monitor)
     scheduler.start()
-    poll = asyncio.create_task(scheduler._poll(FEEDS[0], timedelta(minutes=1)))
+    poll = asyncio.create_task(scheduler._poll(FEEDS[0]))
     await asyncio.sleep(0.05)
     await scheduler.shutdown(grace=5)
     assert poll.done() and not poll.cancelled()
@@ -146,7 +150,7 @@ async def test_shutdown_cancels_polls_beyond_the_grace() -> None:
     monitor = FakeMonitor({"fast": PollReport("fast", "ok")}, delay=30)
     scheduler = scheduler_for(monitor)
     scheduler.start()
-    poll = asyncio.create_task(scheduler._poll(FEEDS[0], timedelta(minutes=1)))
+    poll = asyncio.create_task(scheduler._poll(FEEDS[0]))
     await asyncio.sleep(0.05)
     await scheduler.shutdown(grace=0.1)
     await asyncio.sleep(0)
@@ -159,21 +163,15 @@ class HealthPoller:
     def __init__(self) -> None:
         self.checks: list[tuple[list[str], set[str]]] = []
 
-    async def check_health(self, feeds: list[FeedConfig], busy: set[str]) -> int:
+    async def check_health(self, feeds: Sequence[FeedConfig], busy: Collection[str]) -> int:
         self.checks.append(([f.id for f in feeds], set(busy)))
         return 0
 
 
 async def test_with_feed_health_every_feed_is_checked_each_minute() -> None:
     monitor = FakeMonitor({"fast": PollReport("fast", "ok", next_poll_in=60)}, delay=0.5)
-    monitor.config = WatchConfig(
-        feeds=FEEDS,
-        channels={"ops": {"type": "console"}},  # type: ignore[dict-item]
-        feed_health={"notify": ["ops"]},  # type: ignore[arg-type]
-    )
     poller = HealthPoller()
-    monitor.poller = poller  # type: ignore[attr-defined]
-    scheduler = scheduler_for(monitor)
+    scheduler = scheduler_for(monitor, poller)
     scheduler.start()
     try:
         job: Any = scheduler._scheduler.get_job("health")
