@@ -38,7 +38,7 @@ def rebase(state: FeedState, url: str) -> FeedState:
 
     A URL edited in the config starts afresh where the old URL's answers no
     longer apply: validators (a Last-Modified of another resource could earn
-    a wrong 304), a permanent move and a 410 mark are dropped; history
+    a wrong 304), the last body's hash, a permanent move and a 410 mark are dropped; history
     (failures, items, health incident) stays with the feed. State stored
     before the URL was recorded is adopted, but its validators are dropped
     once so that a full body tells which entries the feed carries.
@@ -53,6 +53,7 @@ def rebase(state: FeedState, url: str) -> FeedState:
         disabled_reason="",
         disabled_at=None,
         ttl=None,
+        body_hash="",
     )
 
 

@@ -35,9 +35,14 @@ from monitor.log import get_logger
 from monitor.matching import RuleSet
 from monitor.model import Alert, Article, ClaimResult, Clock, Coverage, FeedState, FetchStatus
 from monitor.polling.alerts import alerts_for, is_too_old
-from monitor.polling.feed_state import count_new_entries, entry_hashes, rebase
+from monitor.polling.feed_state import body_hash, count_new_entries, entry_hashes, rebase
 from monitor.polling.health import error_reason, health_alerts, health_change, health_policy
-from monitor.polling.schedule import DEFAULT_MAX_SERVER_INTERVAL, next_poll_delay, rss_ttl
+from monitor.polling.schedule import (
+    DEFAULT_MAX_SERVER_INTERVAL,
+    interval_for,
+    next_poll_delay,
+    rss_ttl,
+)
 from monitor.store import StateStore
 from monitor.stories import StoryDetector, coverage_of
 
@@ -55,7 +60,8 @@ class PollReport:
 
     #: Feed id.
     feed_id: str
-    #: "ok", "not_modified", "error" or "disabled" (410 now or before: not fetched).
+    #: "ok", "not_modified" (304), "unchanged" (a body identical to the last one read: not
+    #: parsed), "error" or "disabled" (410 now or before: not fetched).
     status: str
     #: Entries in the feed body.
     entries: int = 0
@@ -121,7 +127,7 @@ class Poller:
     async def poll(self, feed: FeedConfig) -> PollReport:
         """Fetch, parse and process one feed; never raises for a feed-level failure."""
         state = rebase(await self.store.get_feed_state(feed.id) or FeedState(), feed.url)
-        interval = feed.interval or self.default_interval
+        interval = interval_for(feed, self.default_interval)
         if state.disabled:
             return await self._still_disabled(feed, state, interval)
         url = state.moved_to or feed.url
@@ -138,30 +144,9 @@ class Poller:
         state = self._follow_move(feed, state, outcome)
         if outcome.status is FetchStatus.ERROR and outcome.http_status == 410:
             return await self._disable(feed, state, outcome, interval, now)
-        if outcome.status is FetchStatus.NOT_MODIFIED:
-            server = self._server_interval(outcome, state.ttl)
-            delay = self._delay(interval, 0, server_interval=server)
-            state = replace(
-                state,
-                validators=outcome.validators,
-                last_success_at=now,
-                consecutive_failures=0,
-                failing_since=None,
-                last_error="",
-                next_poll_at=now + delay,
-            )
-            state, health = await self._check_health(feed, state, now)
-            await self.store.put_feed_state(feed.id, state)
-            report = PollReport(feed.id, "not_modified", next_poll_in=delay, health_alerts=health)
-            log.info(
-                "poll",
-                feed=feed.id,
-                status=report.status,
-                http_status=outcome.http_status,
-                elapsed=round(outcome.elapsed, 3),
-                next_poll_in=round(delay, 1),
-            )
-            return report
+        digest = body_hash(outcome.body) if outcome.status is FetchStatus.OK else ""
+        if outcome.status is FetchStatus.NOT_MODIFIED or (digest and digest == state.body_hash):
+            return await self._unchanged(feed, state, outcome, interval, now)
         error = outcome.error
         parsed = None
         if outcome.status is FetchStatus.OK:
@@ -178,7 +163,8 @@ class Poller:
         fresh = count_new_entries(state.recent_entries, hashes)
         ttl = rss_ttl(outcome.body)
         delay = self._delay(interval, 0, server_interval=self._server_interval(outcome, ttl))
-        # With articles deferred, keep the old validators: a 304 next time would hide them.
+        # With articles deferred, keep the old validators and no body hash: a 304 or an
+        # identical body next time would hide them.
         validators = state.validators if counts.deferred else outcome.validators
         state = replace(
             state,
@@ -193,6 +179,7 @@ class Poller:
             items_seen=state.items_seen + fresh,
             last_new_item_at=now if fresh else state.last_new_item_at,
             ttl=ttl,
+            body_hash="" if counts.deferred else digest,
         )
         state, health = await self._check_health(feed, state, now)
         await self.store.put_feed_state(feed.id, state)
@@ -218,6 +205,45 @@ class Poller:
             alerts=report.alerts,
             deferred=report.deferred,
             skipped_entries=parsed.skipped,
+            http_status=outcome.http_status,
+            elapsed=round(outcome.elapsed, 3),
+            next_poll_in=round(delay, 1),
+        )
+        return report
+
+    async def _unchanged(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        outcome: FeedFetch,
+        interval: timedelta,
+        now: float,
+    ) -> PollReport:
+        """A 304, or a body byte-identical to the last one read: nothing to parse or claim.
+
+        Every entry of that body was processed by the poll that read it (its hash is
+        stored only then), so only the feed's state moves on: success, validators, the
+        next poll.
+        """
+        server = self._server_interval(outcome, state.ttl)
+        delay = self._delay(interval, 0, server_interval=server)
+        state = replace(
+            state,
+            validators=outcome.validators,
+            last_success_at=now,
+            consecutive_failures=0,
+            failing_since=None,
+            last_error="",
+            next_poll_at=now + delay,
+        )
+        state, health = await self._check_health(feed, state, now)
+        await self.store.put_feed_state(feed.id, state)
+        status = "not_modified" if outcome.status is FetchStatus.NOT_MODIFIED else "unchanged"
+        report = PollReport(feed.id, status, next_poll_in=delay, health_alerts=health)
+        log.info(
+            "poll",
+            feed=feed.id,
+            status=status,
             http_status=outcome.http_status,
             elapsed=round(outcome.elapsed, 3),
             next_poll_in=round(delay, 1),

@@ -193,7 +193,7 @@ async def test_a_301_is_followed_straight_to_the_new_url_next_time() -> None:
         feed = FeedConfig(id="moving", url=server.url("/old.xml"))
         async with poller.http:
             for _ in range(3):
-                assert (await poller.poll(feed)).status in ("ok", "not_modified")
+                assert (await poller.poll(feed)).status in ("ok", "unchanged")
     assert server.paths() == ["/old.xml", "/new.xml", "/new.xml", "/new.xml"]
     state = await poller.store.get_feed_state("moving")
     assert state is not None and state.moved_to == server.url("/new.xml")

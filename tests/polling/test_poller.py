@@ -7,7 +7,7 @@ failures, moves, 410, entries new to the feed) and the feed health alerts.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import pytest
 from monitor.config.models import FeedConfig, FeedHealthConfig
 from monitor.ingest import parse_feed
 from monitor.matching import RuleSpec, compile_rules
-from monitor.model import Article, FeedState, FeedValidators, Match
+from monitor.model import Article, ClaimResult, FeedState, FeedValidators, Match
 from monitor.polling.health import HEALTH_RULE_ID
 from monitor.polling.poller import Poller
 from monitor.store.base import StateStore
@@ -65,6 +65,69 @@ def serve(body: str, etag: str = '"v1"') -> Callable[[httpx.Request], httpx.Resp
         )
 
     return handler
+
+
+class CountingStore(MemoryStore):
+    """A memory store that counts the article round trips (claims, marks) a poll makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claims = 0
+
+    async def claim_articles(
+        self, articles: Sequence[Sequence[str]], now: float, lease: float
+    ) -> list[ClaimResult]:
+        self.claims += 1
+        return await super().claim_articles(articles, now, lease)
+
+
+async def test_an_identical_body_is_not_parsed_or_claimed_again(clock: FrozenClock) -> None:
+    """A server without validators answering the same bytes: handled like a 304."""
+    items = [Item("Iran drones", "http://n.test/1", "Iran drones", when(clock, hours=1))]
+    bodies = [
+        rss(items),
+        rss(items),
+        rss(
+            [*items, Item("Iran drones 2", "http://n.test/2", "Iran drones", when(clock, hours=0))]
+        ),
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=bodies[0], headers={"content-type": "application/rss+xml"})
+
+    store = CountingStore()
+    poller = make_poller(handler, clock, store=store)
+    first = await poller.poll(FEED)
+    assert (first.status, first.alerts, store.claims) == ("ok", 2, 1)
+    clock.advance(300)
+    bodies.pop(0)
+    again = await poller.poll(FEED)
+    assert (again.status, again.entries, store.claims) == ("unchanged", 0, 1), "no parse, no claim"
+    state = await store.get_feed_state("wire")
+    assert state is not None and state.last_success_at == clock.now
+    assert state.next_poll_at == clock.now + (again.next_poll_in or 0)
+    clock.advance(300)
+    bodies.pop(0)
+    changed = await poller.poll(FEED)
+    assert (changed.status, changed.new, changed.alerts, store.claims) == ("ok", 1, 2, 2)
+
+
+async def test_a_body_with_deferred_articles_is_read_again(clock: FrozenClock) -> None:
+    """An article another process holds must be redone, even if the bytes do not change."""
+    body = rss([Item("Iran drones", "http://n.test/1", "Iran drones", when(clock, hours=1))])
+    store = CountingStore()
+    article_keys = ["url:http://n.test/1"]
+    await store.claim_articles([article_keys], clock.now, 60)  # another process holds it
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=body, headers={"content-type": "application/rss+xml"})
+
+    poller = make_poller(handler, clock, store=store)
+    first = await poller.poll(FEED)
+    assert (first.status, first.deferred) == ("ok", 1)
+    clock.advance(120)  # the other process's lease ended
+    again = await poller.poll(FEED)
+    assert (again.status, again.new, again.alerts) == ("ok", 1, 2)
 
 
 async def test_first_poll_records_old_items_without_alerting(clock: FrozenClock) -> None:
