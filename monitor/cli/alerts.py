@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from monitor.cli.common import SubParsers
 from monitor.log import register_secrets
 from monitor.model import Alert, Clock, system_clock
 from monitor.settings import Settings
@@ -194,7 +195,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def add_alerts_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_alerts_parser(sub: SubParsers) -> None:
     """Add ``alerts [--limit N]`` and ``alerts retry ID... | --all`` to the CLI's sub-commands.
 
     Parsed arguments: ``limit``, ``alerts_action`` (None or "retry"), and

@@ -31,6 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from monitor.cli.common import SubParsers
 from monitor.config.load import LoadedConfig, load_config
 from monitor.config.models import FeedConfig, FeedHealthConfig
 from monitor.config.opml import import_opml
@@ -206,7 +207,7 @@ async def enable_feeds(
 # -- CLI wiring ------------------------------------------------------------------
 
 
-def add_feeds_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_feeds_parser(sub: SubParsers) -> None:
     """Add ``feeds``, ``feeds enable FEED...`` and ``feeds import FILE`` to the CLI.
 
     Parsed arguments: ``feeds_action`` (None, "enable" or "import"),

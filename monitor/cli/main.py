@@ -1,13 +1,14 @@
-"""The ``news-monitor`` command line; the only place that handles signals.
+"""``news-monitor``: the parser assembled from one module per command, and the dispatch
+that turns errors into messages and exit codes.
 
 Commands::
 
-    news-monitor run [--once]          the daemon, or one poll-and-deliver pass
-    news-monitor check                 validate the watch config offline
-    news-monitor match QUERY [FILE|-]  grep-like test of a query on a text or feed file
-    news-monitor send-test CHANNEL     send a sample alert, print the receiver's answer
-    news-monitor alerts [retry ID|--all]  pending, dead-lettered and recent alerts; requeue
-    news-monitor feeds [enable FEED|import FILE.opml]  feed health; re-enable; OPML import
+    news-monitor run [--once]          the daemon, or one poll-and-deliver pass   (cli.run)
+    news-monitor check                 validate the watch config offline          (cli.check)
+    news-monitor match QUERY [FILE|-]  grep-like test of a query on a file        (cli.match)
+    news-monitor send-test CHANNEL     send a sample alert, print the answer      (cli.send_test)
+    news-monitor alerts [retry ID|--all]  pending, dead and recent alerts; requeue (cli.alerts)
+    news-monitor feeds [enable FEED|import FILE.opml]  feed health; OPML import   (cli.feeds)
 
 Exit codes: 0 success (``match``: a match), 1 ``match`` found nothing or a
 runtime failure (store unreachable), 2 invalid config, bad query or usage.
@@ -16,23 +17,31 @@ runtime failure (store unreachable), 2 invalid config, bad query or usage.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
 from monitor import __version__
 from monitor.cli.alerts import add_alerts_parser, cmd_alerts
+from monitor.cli.check import add_check_parser, cmd_check
+from monitor.cli.common import EXIT_FAILURE, EXIT_USAGE
 from monitor.cli.feeds import add_feeds_parser, cmd_feeds
-from monitor.config.load import LoadedConfig, load_config
+from monitor.cli.match import add_match_parser, cmd_match
+from monitor.cli.run import add_run_parser, cmd_run
+from monitor.cli.send_test import add_send_test_parser, cmd_send_test
 from monitor.errors import ConfigError, MonitorError, QuerySyntaxError, StoreError
-from monitor.log import configure_logging, get_logger, register_secrets
-from monitor.settings import Settings
+from monitor.log import get_logger
 
-EXIT_OK, EXIT_NO_MATCH, EXIT_FAILURE, EXIT_USAGE = 0, 1, 1, 2
+#: Every command: its name, how it adds its parser, and what runs it.
+COMMANDS: tuple[tuple[str, Callable[..., None], Callable[[argparse.Namespace], int]], ...] = (
+    ("run", add_run_parser, cmd_run),
+    ("check", add_check_parser, cmd_check),
+    ("send-test", add_send_test_parser, cmd_send_test),
+    ("alerts", add_alerts_parser, cmd_alerts),
+    ("feeds", add_feeds_parser, cmd_feeds),
+    ("match", add_match_parser, cmd_match),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,138 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"news-monitor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser("run", help="run the daemon (or one pass with --once)")
-    run.add_argument(
-        "--once",
-        action="store_true",
-        help="poll every feed once, deliver, and exit (for cron and tests)",
-    )
-    run.add_argument("--rules-dir", type=Path, help="override MONITOR_RULES_DIR")
-
-    check = sub.add_parser("check", help="validate the watch config without touching the network")
-    check.add_argument("--rules-dir", type=Path, help="override MONITOR_RULES_DIR")
-
-    send_test = sub.add_parser(
-        "send-test", help="send a sample alert to a channel and print what the receiver answered"
-    )
-    send_test.add_argument("channel", help="channel name from the watch config")
-    send_test.add_argument("--rules-dir", type=Path, help="override MONITOR_RULES_DIR")
-
-    add_alerts_parser(sub)
-    add_feeds_parser(sub)
-
-    match = sub.add_parser("match", help="test a query on a text file or a feed file, like grep")
-    match.add_argument("query", help="a query in the rule language, e.g. 'Iran AND drones'")
-    match.add_argument(
-        "file",
-        nargs="?",
-        default="-",
-        help="text or feed file to search; '-' or nothing reads standard input",
-    )
-    match.add_argument(
-        "--explain", action="store_true", help="print the query tree, marking which clauses held"
-    )
-    match.add_argument(
-        "--color",
-        choices=["auto", "always", "never"],
-        default="auto",
-        help="highlight hits with terminal colours (default: when a terminal)",
-    )
+    for _, add_parser, _ in COMMANDS:
+        add_parser(sub)
     return parser
-
-
-def _settings(rules_dir: Path | None) -> Settings:
-    settings = Settings()
-    if rules_dir is not None:
-        settings = settings.model_copy(update={"rules_dir": rules_dir})
-    return settings
-
-
-def _load(settings: Settings) -> LoadedConfig:
-    loaded = load_config(settings)
-    for warning in loaded.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    return loaded
-
-
-def _prepare(rules_dir: Path | None) -> tuple[Settings, LoadedConfig]:
-    """Settings, logging and the loaded config of a command that talks to the outside,
-    with every secret of both registered for redaction before anything is logged."""
-    settings = _settings(rules_dir)
-    configure_logging(settings.log_level, settings.log_format)
-    register_secrets(settings.secret_values())
-    loaded = _load(settings)
-    register_secrets(loaded.secret_values())
-    return settings, loaded
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    settings = _settings(args.rules_dir)
-    loaded = _load(settings)
-    from monitor.app import build_ruleset
-
-    for rule_id in build_ruleset(loaded).unindexed_rule_ids():
-        print(
-            f"warning: rule '{rule_id}' cannot be indexed (it can match by negation alone), "
-            "so it is evaluated for every article",
-            file=sys.stderr,
-        )
-    c = loaded.config
-    print(
-        f"ok: {len(loaded.files)} file(s), {len(c.feeds)} feed(s), "
-        f"{len(c.channels)} channel(s), {len(c.rules)} rule(s) in {settings.rules_dir}"
-    )
-    return EXIT_OK
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    settings, loaded = _prepare(args.rules_dir)
-    return asyncio.run(_run(settings, loaded, once=args.once))
-
-
-async def _run(settings: Settings, loaded: LoadedConfig, *, once: bool) -> int:
-    from monitor.app import Monitor
-
-    async with await Monitor.create(settings, loaded) as monitor:
-        if once:
-            await monitor.run_once()
-            return EXIT_OK
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await monitor.run_forever(stop)
-    return EXIT_OK
-
-
-def cmd_send_test(args: argparse.Namespace) -> int:
-    from monitor.cli.send_test import send_test
-
-    settings, loaded = _prepare(args.rules_dir)
-    return asyncio.run(send_test(settings, loaded, args.channel))
-
-
-def cmd_match(args: argparse.Namespace) -> int:
-    from monitor.cli.match import run_match
-
-    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    return run_match(args.query, args.file, explain=args.explain, color=color)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``news-monitor`` console script."""
     args = _parser().parse_args(argv)
-    commands = {
-        "run": cmd_run,
-        "check": cmd_check,
-        "match": cmd_match,
-        "send-test": cmd_send_test,
-        "alerts": cmd_alerts,
-        "feeds": cmd_feeds,
-    }
+    run = {name: cmd for name, _, cmd in COMMANDS}[args.command]
     try:
-        return commands[args.command](args)
+        return run(args)
     except ConfigError as e:
         for issue in e.issues:
             print(issue, file=sys.stderr)

@@ -12,12 +12,14 @@ turns into exit 2.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from monitor.cli.common import SubParsers
 from monitor.ingest import parse_feed
 from monitor.matching import Node, compile_query, explain, highlight, match_article, parse_query
 from monitor.model import Article, Hit
@@ -118,3 +120,30 @@ def run_match(query: str, source: str, *, explain: bool = False, color: bool = F
     if not found:
         print("no match", file=sys.stderr)
     return 0 if found else 1
+
+
+def add_match_parser(sub: SubParsers) -> None:
+    """Add ``match QUERY [FILE|-] [--explain] [--color WHEN]``."""
+    match = sub.add_parser("match", help="test a query on a text file or a feed file, like grep")
+    match.add_argument("query", help="a query in the rule language, e.g. 'Iran AND drones'")
+    match.add_argument(
+        "file",
+        nargs="?",
+        default="-",
+        help="text or feed file to search; '-' or nothing reads standard input",
+    )
+    match.add_argument(
+        "--explain", action="store_true", help="print the query tree, marking which clauses held"
+    )
+    match.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="highlight hits with terminal colours (default: when a terminal)",
+    )
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    """Run ``match``: exit 0 on a match, 1 on none."""
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
+    return run_match(args.query, args.file, explain=args.explain, color=color)

@@ -8,14 +8,16 @@ receiver that drops duplicates by ``webhook-id`` still shows it.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import TextIO
 
+from monitor.cli.common import SubParsers, add_rules_dir, prepare
 from monitor.config.load import LoadedConfig
-from monitor.delivery.channels import build_channel, build_delivery_client
 from monitor.model import Alert, Article, DeliveryStatus, Hit
 from monitor.settings import Settings
 
@@ -58,6 +60,9 @@ async def send_test(
     settings: Settings, loaded: LoadedConfig, channel_name: str, out: TextIO | None = None
 ) -> int:
     """Send a sample alert to ``channel_name``; 0 if delivered, 1 if not, 2 if unknown."""
+    # Imported here: every channel's client library loads only for this command.
+    from monitor.delivery.channels import build_channel, build_delivery_client
+
     channels = loaded.config.channels
     if channel_name not in channels:
         known = ", ".join(sorted(channels)) or "none"
@@ -77,3 +82,18 @@ async def send_test(
     }[result.status]
     print(f"{channel_name} ({config.type}): {outcome}: {result.detail}", file=out or sys.stdout)
     return 0 if result.status is DeliveryStatus.DELIVERED else 1
+
+
+def add_send_test_parser(sub: SubParsers) -> None:
+    """Add ``send-test CHANNEL [--rules-dir DIR]``."""
+    send_test = sub.add_parser(
+        "send-test", help="send a sample alert to a channel and print what the receiver answered"
+    )
+    send_test.add_argument("channel", help="channel name from the watch config")
+    add_rules_dir(send_test)
+
+
+def cmd_send_test(args: argparse.Namespace) -> int:
+    """Run ``send-test``: 0 delivered, 1 failed, 2 unknown channel."""
+    settings, loaded = prepare(args.rules_dir)
+    return asyncio.run(send_test(settings, loaded, args.channel))
