@@ -42,7 +42,7 @@ from monitor.delivery.retry import backoff_delay
 from monitor.errors import StoreError
 from monitor.log import get_logger
 from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus, OutboxEntry
-from monitor.store import StateStore
+from monitor.store import DeliveryStore
 from monitor.stories import refresh_coverage
 
 log = get_logger("monitor.deliver")
@@ -98,7 +98,7 @@ class _Pass(DeliveryCounts):
 class OutboxWorker:
     """Sends due alerts from the store's outbox through the configured channels."""
 
-    store: StateStore
+    store: DeliveryStore
     channels: Mapping[str, Channel]
     #: Timeout of one attempt; the claim lease is longer so a slow send is not sent twice.
     attempt_timeout: float

@@ -1,11 +1,29 @@
 """State storage: seen articles, feed state, the alert outbox and the story index.
 
-The roles are protocols in ``monitor.store.base``; backends: ``RedisStore``
-(production, shared by replicas), ``SqliteStore`` (embedded, persists to a
-file) and ``MemoryStore`` (unit tests). The values they keep are in
-``monitor.model``.
+The roles are protocols in ``monitor.store.base`` (their docstrings are the
+contract); a consumer is typed against the roles it uses. Backends, each a
+:class:`StateStore` (every role): ``RedisStore`` (production, shared by
+replicas), ``SqliteStore`` (embedded, persists to a file) and ``MemoryStore``
+(unit tests); ``monitor.store.factory.open_store`` picks one from the settings.
+The values they keep are in ``monitor.model``.
 """
 
-from monitor.store.base import StateStore
+from monitor.store.base import (
+    DeliveryStore,
+    FeedStateStore,
+    Outbox,
+    SeenStore,
+    SendSlots,
+    StateStore,
+    StoryIndex,
+)
 
-__all__ = ["StateStore"]
+__all__ = [
+    "DeliveryStore",
+    "FeedStateStore",
+    "Outbox",
+    "SeenStore",
+    "SendSlots",
+    "StateStore",
+    "StoryIndex",
+]

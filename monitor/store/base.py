@@ -1,39 +1,35 @@
-"""The state-store contract every backend implements.
+"""The state-store contract: one protocol per role, and :class:`StateStore`, every role at once.
 
-The docstrings below *are* the contract; ``tests/store/test_store_contract.py`` runs
-one suite against every backend. Times are float seconds since the epoch,
+The docstrings below *are* the contract. The suite under ``tests/store/`` (a file
+per role, each run against the memory, SQLite, fakeredis and real Redis
+backends) holds every backend to it. Times are float seconds since the epoch,
 passed in by the caller (the store never reads a clock), so tests can freeze
-time.
+time. "Atomic" means atomic across every process sharing the store.
 
-Ordering that makes delivery at-least-once: an article is *claimed* (a short
-lease, so a crash lets another poll retry it), its alerts are *enqueued*, and
-only then is it *marked seen*. An alert id is deterministic, and the outbox
-ignores an id it already holds or has delivered, so redoing any step is safe.
+The roles, and who needs them:
 
-Life of an alert: ``enqueue`` -> (``claim_due`` -> ``retry_later`` or
-``defer``)* -> either ``ack`` (a delivered record, listed by
-``recent_deliveries`` until its retention ends) or ``dead_letter`` (listed by
-``dead_letters`` until an operator moves it back into the outbox with
-``requeue``).
+* :class:`FeedStateStore`: what is remembered about each feed between polls.
+* :class:`SeenStore`: which articles were processed (claimed, then marked seen).
+* :class:`Outbox`: alerts waiting, delivered, or dead-lettered.
+* :class:`SendSlots`: a send rate limit per channel, shared by every replica.
+* :class:`StoryIndex`: which story an article belongs to.
+* :class:`DeliveryStore`: what the outbox worker uses (outbox, send slots, story index).
+* :class:`StateStore`: every role, plus ``ping`` and ``close``. The backends
+  (``MemoryStore``, ``SqliteStore``, ``RedisStore``) are StateStores, and
+  :func:`monitor.store.factory.open_store` returns one.
 
-Fencing: every ``claim_due`` hands out a fresh claim token. ``retry_later``,
-``defer`` and ``dead_letter`` apply only while the alert still holds the token
-of the caller's claim, so a worker that stalled past its lease (a GC pause, a
-suspended VM) cannot reschedule or kill an alert another worker has since
-claimed. ``ack`` is not fenced: it records a delivery that happened, and a
-delivered alert must never be sent again, whoever sent it.
+Code that uses a store is typed against the narrowest role it needs: its
+signature then says what it touches, and a test can hand it a small fake of
+that role. Only the code that opens and closes the store needs a StateStore.
 """
 
 from __future__ import annotations
 
 import abc
-import json
-import struct
-from collections.abc import Iterable, Sequence
-from fractions import Fraction
+from collections.abc import Sequence
+from typing import Protocol
 
 from monitor.model import (
-    SKETCH_WORDS,
     Alert,
     ClaimResult,
     DeliveryRecord,
@@ -44,73 +40,19 @@ from monitor.model import (
     StoryProbe,
 )
 
-
-def sketch_similarity(a: bytes, b: bytes) -> tuple[int, int]:
-    """How two bottom-k sketches agree, as (shared, compared); the story index's similarity.
-
-    A sketch is a run of distinct 32-bit big-endian words in ascending order: the
-    :data:`SKETCH_WORDS` smallest hashes of a set's elements (the whole set if it
-    has fewer). ``compared`` is the size of S, the SKETCH_WORDS smallest words of the
-    union of both sketches, and ``shared`` how many words of S are in both: their
-    ratio estimates the Jaccard similarity of the two sets, and *is* it when the
-    union has at most SKETCH_WORDS elements. Every backend verifies with this rule
-    (the Redis one in Lua), comparing ``shared >= min_similarity * compared``.
-    """
-    ua = set(struct.unpack(f">{len(a) // 4}I", a[: len(a) - len(a) % 4]))
-    ub = set(struct.unpack(f">{len(b) // 4}I", b[: len(b) - len(b) % 4]))
-    union = sorted(ua | ub)[:SKETCH_WORDS]
-    return sum(1 for x in union if x in ua and x in ub), len(union)
+__all__ = [
+    "DeliveryStore",
+    "FeedStateStore",
+    "Outbox",
+    "SeenStore",
+    "SendSlots",
+    "StateStore",
+    "StoryIndex",
+]
 
 
-def pick_story(
-    candidates: Iterable[tuple[str, float, bytes, Sequence[str]]],
-    probe: StoryProbe,
-    min_similarity: float,
-) -> str | None:
-    """The candidate an article joins (see :meth:`StateStore.assign_story`), or None.
-
-    ``candidates`` are the live stories found under the probe's bands, as
-    (id, until, sketch, anchors). Shared by the memory and SQLite backends; the
-    Redis one runs the same rule in Lua.
-    """
-    mine = set(probe.anchors)
-    best: tuple[Fraction, float, str] | None = None
-    for story_id, until, sketch, anchors in candidates:
-        if mine and anchors and mine.isdisjoint(anchors):
-            continue
-        shared, compared = sketch_similarity(probe.sketch, sketch)
-        if compared == 0 or shared < min_similarity * compared:
-            continue
-        key = (-Fraction(shared, compared), until, story_id)
-        if best is None or key < best:
-            best = key
-    return None if best is None else best[2]
-
-
-def encode_story_member(member: StoryMember) -> str:
-    """One member as one line of ASCII JSON (how the SQLite and Redis backends keep it)."""
-    return json.dumps(
-        [member.article_id, member.feed_id, member.url, member.title, member.seen_at],
-        separators=(",", ":"),
-    )
-
-
-def decode_story_members(text: str | bytes) -> tuple[StoryMember, ...]:
-    """The members of a story kept as lines of :func:`encode_story_member`."""
-    if isinstance(text, bytes):
-        text = text.decode()
-    out = []
-    for line in text.splitlines():
-        if line:
-            article_id, feed_id, url, title, seen_at = json.loads(line)
-            out.append(StoryMember(article_id, feed_id, url, title, float(seen_at)))
-    return tuple(out)
-
-
-class StateStore(abc.ABC):
-    """Seen articles, feed state and the alert outbox."""
-
-    # -- feeds ---------------------------------------------------------------
+class FeedStateStore(Protocol):
+    """What the poller remembers about each feed between polls (:class:`FeedState`)."""
 
     @abc.abstractmethod
     async def get_feed_state(self, feed_id: str) -> FeedState | None:
@@ -120,7 +62,16 @@ class StateStore(abc.ABC):
     async def put_feed_state(self, feed_id: str, state: FeedState) -> None:
         """Replace the stored state of ``feed_id``."""
 
-    # -- articles ------------------------------------------------------------
+
+class SeenStore(Protocol):
+    """Which articles were processed, by their dedup keys (``Article.dedup_keys``).
+
+    Ordering that makes delivery at-least-once: an article is *claimed* (a short
+    lease, so a crash lets another poll retry it), its alerts are *enqueued*
+    (:meth:`Outbox.enqueue`), and only then is it *marked seen*. An alert id is
+    deterministic, and the outbox ignores an id it already holds or has
+    delivered, so redoing any step is safe.
+    """
 
     @abc.abstractmethod
     async def claim_articles(
@@ -137,10 +88,9 @@ class StateStore(abc.ABC):
         caller wins a claim.
         """
 
+    @abc.abstractmethod
     async def claim_article(self, keys: Sequence[str], now: float, lease: float) -> bool:
         """Claim one article (:meth:`claim_articles`); whether the claim was won."""
-        [result] = await self.claim_articles([keys], now, lease)
-        return result is ClaimResult.CLAIMED
 
     @abc.abstractmethod
     async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:
@@ -154,7 +104,23 @@ class StateStore(abc.ABC):
     async def is_seen(self, key: str, now: float) -> bool:
         """Whether ``key`` is recorded as seen (and has not expired) at ``now``."""
 
-    # -- outbox --------------------------------------------------------------
+
+class Outbox(Protocol):
+    """Alerts waiting to be delivered, the delivered ones, and the dead letters.
+
+    Life of an alert: ``enqueue`` -> (``claim_due`` -> ``retry_later`` or
+    ``defer``)* -> either ``ack`` (a delivered record, listed by
+    ``recent_deliveries`` until its retention ends) or ``dead_letter`` (listed by
+    ``dead_letters`` until an operator moves it back into the outbox with
+    ``requeue``).
+
+    Fencing: every ``claim_due`` hands out a fresh claim token. ``retry_later``,
+    ``defer`` and ``dead_letter`` apply only while the alert still holds the token
+    of the caller's claim, so a worker that stalled past its lease (a GC pause, a
+    suspended VM) cannot reschedule or kill an alert another worker has since
+    claimed. ``ack`` is not fenced: it records a delivery that happened, and a
+    delivered alert must never be sent again, whoever sent it.
+    """
 
     @abc.abstractmethod
     async def enqueue(self, alerts: Sequence[Alert], now: float) -> int:
@@ -168,11 +134,12 @@ class StateStore(abc.ABC):
     async def claim_due(self, now: float, lease: float, limit: int) -> list[OutboxEntry]:
         """Claim up to ``limit`` queued alerts due at or before ``now``, oldest first.
 
-        A claimed alert is not returned again until ``now + lease`` has
-        passed (so a worker that dies mid-send leaves it to be retried).
-        Concurrent callers never receive the same alert within a lease. Each
-        call draws a new claim token, carried by every returned entry's
-        ``claim`` (and its ``due_at`` is the lease end).
+        Oldest first is by due time, ties by alert id. A claimed alert is not
+        returned again until ``now + lease`` has passed (so a worker that dies
+        mid-send leaves it to be retried). Concurrent callers never receive
+        the same alert within a lease. Each call draws a new claim token,
+        carried by every returned entry's ``claim`` (and its ``due_at`` is the
+        lease end).
         """
 
     @abc.abstractmethod
@@ -213,16 +180,6 @@ class StateStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def reserve_send(self, channel: str, now: float, interval: float) -> float | None:
-        """Take the next send slot of ``channel`` (a shared rate limit), or say when it opens.
-
-        If the channel's next slot opens at or before ``now``, take it: the
-        next one opens at ``now + interval``, and the result is None. Otherwise
-        change nothing and return the time the next slot opens. Across
-        processes sharing the store, one slot goes to one caller.
-        """
-
-    @abc.abstractmethod
     async def is_delivered(self, alert_id: str, now: float) -> bool:
         """Whether the alert was delivered (record not yet expired)."""
 
@@ -253,13 +210,39 @@ class StateStore(abc.ABC):
 
     @abc.abstractmethod
     async def pending(self) -> list[OutboxEntry]:
-        """Every alert still in the outbox (queued or claimed), oldest due first."""
+        """Every alert still in the outbox (queued or claimed), oldest due first.
+
+        Ties by alert id. A listing carries no claim token (``claim`` is "").
+        """
 
     @abc.abstractmethod
     async def dead_letters(self) -> list[OutboxEntry]:
-        """Every dead-lettered alert, most recent first."""
+        """Every dead-lettered alert, most recent first.
 
-    # -- stories -------------------------------------------------------------
+        An entry's ``due_at`` is when it was dead-lettered; ties by alert id, descending.
+        """
+
+
+class SendSlots(Protocol):
+    """A rate limit per channel, shared by every process (``monitor.delivery.policy``)."""
+
+    @abc.abstractmethod
+    async def reserve_send(self, channel: str, now: float, interval: float) -> float | None:
+        """Take the next send slot of ``channel`` (a shared rate limit), or say when it opens.
+
+        If the channel's next slot opens at or before ``now``, take it: the
+        next one opens at ``now + interval``, and the result is None. Otherwise
+        change nothing and return the time the next slot opens. Across
+        processes sharing the store, one slot goes to one caller.
+        """
+
+
+class StoryIndex(Protocol):
+    """Which story an article belongs to (``monitor.stories``).
+
+    The pure rules (similarity, which candidate wins, how members are kept) are
+    in :mod:`monitor.store.story_rules`, shared by every backend.
+    """
 
     @abc.abstractmethod
     async def assign_story(
@@ -277,24 +260,55 @@ class StateStore(abc.ABC):
         candidates are the live stories created with one of ``probe.bands``; one
         *verifies* if (when both have anchors) it shares an anchor with ``probe`` and
         ``shared >= min_similarity * compared`` for its sketch and ``probe.sketch`` (see
-        :func:`sketch_similarity`). The member joins the verified candidate with the
-        highest ``shared / compared``, ties going to the story whose window ends first,
-        then to the smallest id (code point order); the story lists it unless it already
-        has MAX_STORY_MEMBERS. With no verified candidate a new story starts: its id is
-        ``member.article_id``, its sketch, anchors and bands are ``probe``'s, and it
-        lives until ``now + window``. A story's sketch is its first article's: a story
-        does not drift. Across processes sharing the store, two copies assigned at the
-        same time never start two stories.
+        :func:`~monitor.store.story_rules.sketch_similarity`). The member joins the
+        verified candidate with the highest ``shared / compared``, ties going to the
+        story whose window ends first, then to the smallest id (code point order); the
+        story lists it unless it already has MAX_STORY_MEMBERS. With no verified
+        candidate a new story starts: its id is ``member.article_id``, its sketch,
+        anchors and bands are ``probe``'s, and it lives until ``now + window``. A
+        story's sketch is its first article's: a story does not drift. Across processes
+        sharing the store, two copies assigned at the same time never start two stories.
         """
 
     @abc.abstractmethod
     async def get_story(self, story_id: str, now: float) -> StoryAssignment | None:
         """The story ``story_id`` as it stands (``is_new`` False), or None if it has ended."""
 
+
+class DeliveryStore(Outbox, SendSlots, StoryIndex, Protocol):
+    """The roles the outbox worker (``monitor.delivery.worker``) uses.
+
+    It claims and settles alerts (:class:`Outbox`), paces rate-limited channels
+    (:class:`SendSlots`) and refreshes an alert's story coverage just before a
+    send (:class:`StoryIndex`).
+    """
+
+
+class StateStore(FeedStateStore, SeenStore, Outbox, SendSlots, StoryIndex, abc.ABC):
+    """Every role at once: seen articles, feed state, the outbox, send slots and stories.
+
+    The base class of the backends, and what :func:`~monitor.store.factory.open_store`
+    returns. Unlike the roles, it is an abstract base class rather than a protocol, on
+    purpose:
+
+    * a backend inherits the shared parts: :meth:`claim_article` (one article through
+      :meth:`claim_articles`) and the optional :meth:`ping` and :meth:`close` hooks;
+    * a backend that misses a method of any role cannot even be instantiated (every
+      role method is abstract), and mypy checks each of its signatures against the
+      role that declares it;
+    * a StateStore is then a whole store by construction, while a consumer typed with
+      a role accepts anything that has that role's methods (a test's small fake).
+    """
+
+    async def claim_article(self, keys: Sequence[str], now: float, lease: float) -> bool:
+        """Claim one article (:meth:`claim_articles`); whether the claim was won."""
+        [result] = await self.claim_articles([keys], now, lease)
+        return result is ClaimResult.CLAIMED
+
     # -- lifecycle -----------------------------------------------------------
 
-    async def ping(self) -> None:  # noqa: B027 - optional hook
+    async def ping(self) -> None:
         """Raise StoreError if the store is unreachable."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """Release connections and files."""

@@ -27,7 +27,8 @@ from monitor.model import (
     StoryMember,
     StoryProbe,
 )
-from monitor.store.base import StateStore, pick_story
+from monitor.store.base import StateStore
+from monitor.store.story_rules import pick_story
 
 
 @dataclass(frozen=True, slots=True)

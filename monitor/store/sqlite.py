@@ -1,6 +1,8 @@
 """Embedded state store: one SQLite file, shared safely by processes on one machine.
 
-Owns the schema and every SQL statement. The file runs in WAL mode with a busy
+Owns the connection, its transactions and every SQL statement of the contract
+methods; the tables they work on, and the migration of older files, are
+:mod:`monitor.store.sqlite_schema`. The file runs in WAL mode with a busy
 timeout, and every write is one ``BEGIN IMMEDIATE`` transaction, so a claim is
 atomic across processes (the second writer waits for the first to commit).
 
@@ -13,13 +15,6 @@ caller's clock, so the file does not grow forever.
 Ordering matches :mod:`monitor.store.memory`: outbox by due time then alert id,
 dead letters by death time then id, deliveries by delivery time then id, most
 recent first.
-
-Schema changes are additive and applied on open (:func:`_migrate`): a file
-written by an older version gains the ``alert`` and ``attempts`` columns of
-``delivered`` and the ``claim`` column of ``outbox``. Its old delivery records
-stay valid for ``is_delivered`` but have no alert, so ``recent_deliveries``
-does not list them; its claimed alerts have no token, so they wait for their
-lease to end and are claimed again.
 """
 
 from __future__ import annotations
@@ -44,8 +39,10 @@ from monitor.model import (
     StoryMember,
     StoryProbe,
 )
-from monitor.store.base import StateStore, decode_story_members, encode_story_member, pick_story
+from monitor.store.base import StateStore
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
+from monitor.store.sqlite_schema import SCHEMA, migrate
+from monitor.store.story_rules import decode_story_members, encode_story_member, pick_story
 
 T = TypeVar("T")
 
@@ -57,93 +54,6 @@ PURGE_INTERVAL = 60.0
 _SQL_VARIABLES = 900
 #: Milliseconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT_MS = 10_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS feeds (
-    feed_id TEXT PRIMARY KEY,
-    state   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS marks (
-    key   TEXT PRIMARY KEY,
-    kind  TEXT NOT NULL CHECK (kind IN ('claim', 'seen')),
-    until REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS marks_until ON marks (until);
-CREATE TABLE IF NOT EXISTS outbox (
-    id         TEXT PRIMARY KEY,
-    alert      TEXT NOT NULL,
-    attempts   INTEGER NOT NULL DEFAULT 0,
-    due_at     REAL NOT NULL,
-    last_error TEXT NOT NULL DEFAULT '',
-    claim      TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at, id);
-CREATE TABLE IF NOT EXISTS dead (
-    id         TEXT PRIMARY KEY,
-    alert      TEXT NOT NULL,
-    attempts   INTEGER NOT NULL,
-    dead_at    REAL NOT NULL,
-    last_error TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS delivered (
-    id           TEXT PRIMARY KEY,
-    until        REAL NOT NULL,
-    delivered_at REAL NOT NULL,
-    detail       TEXT NOT NULL,
-    alert        TEXT,
-    attempts     INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS delivered_until ON delivered (until);
-CREATE INDEX IF NOT EXISTS delivered_at ON delivered (delivered_at, id);
-CREATE TABLE IF NOT EXISTS send_slots (
-    channel TEXT PRIMARY KEY,
-    opens   REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS stories (
-    id      TEXT PRIMARY KEY,
-    until   REAL NOT NULL,
-    sketch  BLOB NOT NULL,
-    anchors TEXT NOT NULL,
-    members TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS stories_until ON stories (until);
-CREATE TABLE IF NOT EXISTS story_bands (
-    band     TEXT NOT NULL,
-    story_id TEXT NOT NULL,
-    until    REAL NOT NULL,
-    PRIMARY KEY (band, story_id)
-);
-CREATE INDEX IF NOT EXISTS story_bands_until ON story_bands (until);
-CREATE TABLE IF NOT EXISTS story_articles (
-    article_id TEXT PRIMARY KEY,
-    story_id   TEXT NOT NULL,
-    until      REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS story_articles_until ON story_articles (until);
-"""
-
-#: Columns added after the first release: (table, column, definition).
-_ADDED_COLUMNS = (
-    ("delivered", "alert", "TEXT"),
-    ("delivered", "attempts", "INTEGER NOT NULL DEFAULT 0"),
-    ("outbox", "claim", "TEXT NOT NULL DEFAULT ''"),
-)
-
-
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Add the columns a file written by an older version lacks (one transaction)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for table, column, definition in _ADDED_COLUMNS:
-            have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-            if column not in have:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
 
 _Row = tuple[str, str, int, float, str]
 
@@ -198,8 +108,8 @@ class SqliteStore(StateStore):
                 # NORMAL in WAL mode survives a killed process; only a power
                 # loss can drop the last commits.
                 conn.execute("PRAGMA synchronous = NORMAL")
-                conn.executescript(_SCHEMA)
-                _migrate(conn)
+                conn.executescript(SCHEMA)
+                migrate(conn)
             except BaseException:
                 conn.close()
                 raise

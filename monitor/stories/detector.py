@@ -1,7 +1,7 @@
 """The story detector: which story an article belongs to, shared by every process.
 
 Fingerprints the article (:mod:`monitor.stories.minhash`, pure) and asks the
-state store to put it into a story (:meth:`StateStore.assign_story`, atomic in
+state store to put it into a story (:meth:`StoryIndex.assign_story`, atomic in
 every backend), so several replicas sharing one Redis or one SQLite file agree
 on the stories.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from monitor.model import Alert, Article, Coverage, StoryAssignment, StoryMember, StoryProbe
-from monitor.store.base import StateStore
+from monitor.store.base import StoryIndex
 from monitor.stories.minhash import fingerprint
 
 __all__ = [
@@ -33,7 +33,7 @@ class StoryDetector:
 
     def __init__(
         self,
-        store: StateStore,
+        store: StoryIndex,
         window: float = DEFAULT_WINDOW,
         *,
         min_similarity: float = DEFAULT_MIN_SIMILARITY,
@@ -74,7 +74,7 @@ def coverage_of(story: StoryAssignment, article_id: str) -> tuple[Coverage, ...]
     )
 
 
-async def refresh_coverage(store: StateStore, alert: Alert, now: float) -> Alert:
+async def refresh_coverage(store: StoryIndex, alert: Alert, now: float) -> Alert:
     """``alert`` with the copies of its story known at ``now`` (unchanged without a story,
     or once the story's window has ended)."""
     if not alert.story_id:

@@ -24,10 +24,11 @@ import pytest
 
 from monitor.matching.text import words
 from monitor.model import SKETCH_WORDS, Article
-from monitor.store.base import StateStore, sketch_similarity
+from monitor.store.base import StateStore
 from monitor.store.memory import MemoryStore
 from monitor.store.redis import RedisStore
 from monitor.store.sqlite import SqliteStore
+from monitor.store.story_rules import sketch_similarity
 from monitor.stories import DEFAULT_WINDOW, StoryDetector, fingerprint
 from monitor.stories.minhash import (
     BANDS,

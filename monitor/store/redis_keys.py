@@ -1,0 +1,80 @@
+"""The Redis key layout of the state store: every key name and what it holds.
+
+This is the on-server format. Data written by an earlier version is read
+through these names, so a name or a value format must not change (add new keys
+instead); ``tests/store/test_redis_store.py`` pins them. Every key lives under
+one prefix (``MONITOR_REDIS_PREFIX``), so deployments can share a server.
+
+Records that expire keep their own end time, of the caller's clock (``"seen
+1800000030.5"``, a delivered record's ``until`` field); the Redis TTL only
+collects the garbage (see :mod:`monitor.store.redis`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["Keys"]
+
+
+class Keys:
+    """Every Redis key of the store, in one place."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        #: Sorted set: alert id -> due time (while claimed: lease end).
+        self.outbox = f"{prefix}:outbox"
+        #: Hash: alert id -> alert JSON (outbox and dead letters).
+        self.alerts = f"{prefix}:alert"
+        #: Hash: alert id -> failed attempts so far.
+        self.attempts = f"{prefix}:attempts"
+        #: Hash: alert id -> error of the last failed attempt.
+        self.errors = f"{prefix}:error"
+        #: Sorted set: alert id -> time it was dead-lettered.
+        self.dead = f"{prefix}:dead"
+        #: Sorted set: alert id -> time it was delivered (the newest, for listing only).
+        self.delivered_log = f"{prefix}:delivered_log"
+        #: Hash: alert id -> token of the claim that holds it (fencing).
+        self.claims = f"{prefix}:claim"
+
+    def feed(self, feed_id: str) -> str:
+        """String: feed state JSON."""
+        return f"{self.prefix}:feed:{feed_id}"
+
+    def article(self, key: str) -> str:
+        """String: "claim <until>" or "seen <until>" for one article dedup key."""
+        return f"{self.prefix}:article:{key}"
+
+    def delivered(self, alert_id: str) -> str:
+        """Hash {until, at, detail[, alert, attempts]}: the alert was delivered."""
+        return f"{self.prefix}:delivered:{alert_id}"
+
+    def send_slot(self, channel: str) -> str:
+        """String: when the channel's next send slot opens (caller's clock)."""
+        return f"{self.prefix}:send_slot:{channel}"
+
+    @property
+    def story_until(self) -> str:
+        """Sorted set: story id -> when its window ends (caller's clock)."""
+        return f"{self.prefix}:story_until"
+
+    @property
+    def story_sketch(self) -> str:
+        """Hash: story id -> its first article's sketch (bytes)."""
+        return f"{self.prefix}:story_sketch"
+
+    @property
+    def story_anchors(self) -> str:
+        """Hash: story id -> its first article's anchors, one per line."""
+        return f"{self.prefix}:story_anchors"
+
+    @property
+    def story_members(self) -> str:
+        """Hash: story id -> its members, one JSON line each, in arrival order."""
+        return f"{self.prefix}:story_members"
+
+    def story_article(self, article_id: str) -> str:
+        """String: id of the story the article joined (live while that story is)."""
+        return f"{self.prefix}:story_article:{article_id}"
+
+    def story_band(self, band: str) -> str:
+        """Sorted set: story id -> end time, for the stories created with this LSH band."""
+        return f"{self.prefix}:story_band:{band}"

@@ -1,0 +1,195 @@
+"""What only the Redis backend does: its key layout, its bounded delivery log, its errors.
+
+The contract itself is checked on Redis by the role files (fakeredis and a real server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import fakeredis
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from monitor.errors import StoreError
+from monitor.model import (
+    ClaimResult,
+    DeliveryRecord,
+    FeedState,
+    OutboxEntry,
+    StoryAssignment,
+    StoryMember,
+    StoryProbe,
+)
+from monitor.store.codec import encode_alert, encode_feed_state
+from monitor.store.redis import RedisStore
+from tests.conftest import FrozenClock, free_port
+from tests.store.support import DAY, claim, delete_prefix, ids_of, make_alert
+
+
+async def test_redis_keys_stay_under_the_prefix(clock: FrozenClock) -> None:
+    client = fakeredis.FakeAsyncRedis()
+    store, other = RedisStore(client, prefix="nm"), RedisStore(client, prefix="other")
+    try:
+        await store.put_feed_state("feed-1", FeedState())
+        await store.mark_seen(["id:a"], clock.now, retention=DAY)
+        await store.claim_article(["id:b"], clock.now, lease=60)
+        await store.enqueue([make_alert(1), make_alert(2), make_alert(3)], clock.now)
+        claims = await claim(store, clock, lease=60)
+        await store.ack("alert-001", clock.now, detail="ok", retention=DAY)
+        assert await store.retry_later("alert-002", clock.now, error="x", claim=claims["alert-002"])
+        assert await store.dead_letter("alert-003", clock.now, error="x", claim=claims["alert-003"])
+        await store.requeue("alert-003", clock.now)
+        await store.reserve_send("slack", clock.now, 1.0)
+        assert not await client.hexists(store.keys.alerts, "alert-001")  # acked: data dropped
+        assert await client.zcard(store.keys.delivered_log) == 1
+        assert await other.recent_deliveries(clock.now, 10) == []
+        assert await other.pending() == []
+        assert await other.dead_letters() == []
+        assert not await other.is_seen("id:a", clock.now)
+        keys = {k.decode() if isinstance(k, bytes) else k for k in await client.keys("*")}
+        assert len(keys) >= 8
+        assert all(k.startswith("nm:") for k in keys), keys
+    finally:
+        await client.aclose()
+
+
+async def test_redis_reads_records_written_in_the_stored_layout(clock: FrozenClock) -> None:
+    """Records written by hand in the key layout of ``redis_keys`` (what earlier versions
+    wrote) load: key names and value formats are the on-server format and must not change."""
+    client = fakeredis.FakeAsyncRedis()
+    store = RedisStore(client, prefix="p")
+    now, alert = clock.now, make_alert(1)
+    until = repr(now + DAY)
+    try:
+        await client.set("p:feed:feed-1", encode_feed_state(FeedState(consecutive_failures=2)))
+        await client.set("p:article:id:a", f"seen {until}")
+        await client.set("p:article:id:b", f"claim {until}")
+        await client.zadd("p:outbox", {"alert-001": now})
+        await client.hset("p:alert", mapping={"alert-001": encode_alert(alert)})
+        await client.hset("p:attempts", mapping={"alert-001": 2})
+        await client.hset("p:error", mapping={"alert-001": "HTTP 503"})
+        await client.zadd("p:dead", {"alert-002": now})
+        await client.hset("p:alert", mapping={"alert-002": encode_alert(make_alert(2))})
+        await client.hset("p:attempts", mapping={"alert-002": 5})
+        await client.hset("p:error", mapping={"alert-002": "HTTP 410"})
+        await client.hset(
+            "p:delivered:alert-003",
+            mapping={
+                "until": until,
+                "at": repr(now),
+                "detail": "HTTP 200",
+                "alert": encode_alert(make_alert(3)),
+                "attempts": 1,
+            },
+        )
+        await client.zadd("p:delivered_log", {"alert-003": now})
+        await client.set("p:send_slot:slack", repr(now + 30))
+        await client.zadd("p:story_until", {"s1": now + DAY})
+        await client.hset("p:story_sketch", mapping={"s1": struct.pack(">3I", 1, 2, 3)})
+        await client.hset("p:story_anchors", mapping={"s1": "drone\niran"})
+        line = '["s1","feed-1","https://x/s1","Title",1800000000.0]'
+        await client.hset("p:story_members", mapping={"s1": line})
+        await client.set("p:story_article:s1", "s1")
+        await client.zadd("p:story_band:b1", {"s1": now + DAY})
+
+        assert await store.get_feed_state("feed-1") == FeedState(consecutive_failures=2)
+        assert await store.is_seen("id:a", now)
+        assert await store.claim_articles([["id:a"], ["id:b"]], now, 60) == [
+            ClaimResult.SEEN,
+            ClaimResult.BUSY,
+        ]
+        assert await store.pending() == [OutboxEntry(alert, 2, now, "HTTP 503")]
+        assert await store.dead_letters() == [OutboxEntry(make_alert(2), 5, now, "HTTP 410")]
+        assert await store.is_delivered("alert-003", now)
+        assert await store.recent_deliveries(now, 10) == [
+            DeliveryRecord(make_alert(3), now, "HTTP 200", 1)
+        ]
+        assert await store.reserve_send("slack", now, 1.0) == now + 30
+        member = StoryMember("s1", "feed-1", "https://x/s1", "Title", 1800000000.0)
+        assert await store.get_story("s1", now) == StoryAssignment(
+            "s1", False, (member,), now + DAY
+        )
+        probe = StoryProbe(("b1",), struct.pack(">3I", 1, 2, 3), ("iran",))
+        joined = await store.assign_story(StoryMember("s2", "feed-2"), probe, 0.5, now, DAY)
+        assert (joined.story_id, [m.article_id for m in joined.members]) == ("s1", ["s1", "s2"])
+    finally:
+        await client.aclose()
+
+
+async def test_redis_delivered_log_is_bounded(clock: FrozenClock) -> None:
+    client = fakeredis.FakeAsyncRedis()
+    store = RedisStore(client, prefix="nm", delivered_log_limit=3)
+    try:
+        await store.enqueue([make_alert(n) for n in range(1, 6)], clock.now)
+        await store.claim_due(clock.now, lease=30, limit=10)
+        for n in range(1, 6):
+            await store.ack(f"alert-00{n}", clock.now, detail="ok", retention=100)
+            clock.advance(1)
+        assert await client.zcard(store.keys.delivered_log) == 3
+        recent = await store.recent_deliveries(clock.now, limit=10)
+        assert ids_of(recent) == ["alert-005", "alert-004", "alert-003"]
+        assert await store.is_delivered("alert-001", clock.now)  # only the listing is bounded
+
+        clock.advance(200)  # every record has expired; the next ack drops them from the log
+        await store.ack("alert-404", clock.now, detail="ok", retention=100)  # no alert: not logged
+        assert await client.zcard(store.keys.delivered_log) == 0
+    finally:
+        await client.aclose()
+
+
+# -- errors ----------------------------------------------------------------------------
+
+
+@pytest.mark.redis
+async def test_more_callers_than_connections_wait_instead_of_failing(
+    redis_server_url: str, redis_prefix: str, clock: FrozenClock
+) -> None:
+    store = RedisStore.from_url(redis_server_url, redis_prefix, max_connections=2)
+    try:
+        await store.put_feed_state("feed-1", FeedState(consecutive_failures=3))
+        states = await asyncio.gather(*(store.get_feed_state("feed-1") for _ in range(200)))
+        assert {s.consecutive_failures for s in states if s is not None} == {3}
+        assert len(states) == 200
+    finally:
+        await delete_prefix(redis_server_url, redis_prefix)
+        await store.close()
+
+
+async def test_dead_redis_raises_store_error_without_the_password(clock: FrozenClock) -> None:
+    store = RedisStore.from_url(f"redis://:hunter2@127.0.0.1:{free_port()}/0", "nm")
+    try:
+        calls: list[Callable[[], Awaitable[object]]] = [
+            store.ping,
+            lambda: store.claim_due(clock.now, 30, 10),
+            lambda: store.is_seen("k", clock.now),
+        ]
+        for call in calls:
+            with pytest.raises(StoreError) as info:
+                await call()
+            assert "hunter2" not in str(info.value)
+            assert isinstance(info.value.__cause__, RedisConnectionError)
+    finally:
+        await store.close()
+
+
+class _LeakyClient(aioredis.Redis):
+    """A client whose every command fails with a message that quotes the password."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        password = self.connection_pool.connection_kwargs["password"]
+        raise RedisConnectionError(f"cannot reach redis://:{password}@db:6379")
+
+
+async def test_redis_error_messages_redact_the_password(clock: FrozenClock) -> None:
+    client = _LeakyClient(host="db", password="hunter2")
+    store = RedisStore(client)
+    with pytest.raises(StoreError, match=r"redis enqueue failed") as info:
+        await store.enqueue([make_alert(1)], clock.now)
+    assert "hunter2" not in str(info.value)
+    assert "**********" in str(info.value)
+    await client.aclose()

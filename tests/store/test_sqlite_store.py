@@ -1,0 +1,148 @@
+"""What only the SQLite backend does: its schema and migrations, purges, errors.
+
+The contract itself is checked on SQLite by the role files.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import StoreError
+from monitor.store.codec import encode_alert
+from monitor.store.sqlite import FILE_NAME, SqliteStore
+from tests.conftest import FrozenClock
+from tests.store.support import DAY, claim, ids_of, make_alert
+
+
+async def test_sqlite_upgrades_a_file_of_the_first_release(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    path = tmp_path / FILE_NAME
+    with sqlite3.connect(path) as db:  # the delivered table as the first release wrote it
+        db.execute(
+            "CREATE TABLE delivered (id TEXT PRIMARY KEY, until REAL NOT NULL,"
+            " delivered_at REAL NOT NULL, detail TEXT NOT NULL)"
+        )
+        db.execute("INSERT INTO delivered VALUES ('alert-009', ?, ?, 'ok')", (clock.now + DAY, 0))
+        db.execute(  # the outbox before claim tokens
+            "CREATE TABLE outbox (id TEXT PRIMARY KEY, alert TEXT NOT NULL,"
+            " attempts INTEGER NOT NULL DEFAULT 0, due_at REAL NOT NULL,"
+            " last_error TEXT NOT NULL DEFAULT '')"
+        )
+        db.execute(
+            "INSERT INTO outbox (id, alert, due_at) VALUES ('alert-002', ?, ?)",
+            (encode_alert(make_alert(2)), clock.now),
+        )
+    db.close()
+    stores = [await SqliteStore.open(path), await SqliteStore.open(path)]  # migrating twice is fine
+    try:
+        store = stores[0]
+        assert await store.is_delivered("alert-009", clock.now)
+        await store.enqueue([make_alert(1)], clock.now)
+        claims = await claim(store, clock)
+        assert await store.retry_later(
+            "alert-002", clock.now, "HTTP 503", claim=claims["alert-002"]
+        )
+        await store.ack("alert-001", clock.now, detail="HTTP 200", retention=DAY)
+        assert ids_of(await stores[1].recent_deliveries(clock.now, 10)) == ["alert-001"]
+        assert [(e.alert.id, e.attempts) for e in await stores[1].pending()] == [("alert-002", 1)]
+    finally:
+        for store in stores:
+            await store.close()
+
+
+#: The tables and columns (name, type, not null, default) of the file: the on-disk format.
+#: Data written by an earlier version must still load, so this only ever grows.
+SCHEMA = {
+    "dead": [
+        ("id", "TEXT", 0, None),
+        ("alert", "TEXT", 1, None),
+        ("attempts", "INTEGER", 1, None),
+        ("dead_at", "REAL", 1, None),
+        ("last_error", "TEXT", 1, None),
+    ],
+    "delivered": [
+        ("id", "TEXT", 0, None),
+        ("until", "REAL", 1, None),
+        ("delivered_at", "REAL", 1, None),
+        ("detail", "TEXT", 1, None),
+        ("alert", "TEXT", 0, None),
+        ("attempts", "INTEGER", 1, "0"),
+    ],
+    "feeds": [("feed_id", "TEXT", 0, None), ("state", "TEXT", 1, None)],
+    "marks": [("key", "TEXT", 0, None), ("kind", "TEXT", 1, None), ("until", "REAL", 1, None)],
+    "outbox": [
+        ("id", "TEXT", 0, None),
+        ("alert", "TEXT", 1, None),
+        ("attempts", "INTEGER", 1, "0"),
+        ("due_at", "REAL", 1, None),
+        ("last_error", "TEXT", 1, "''"),
+        ("claim", "TEXT", 1, "''"),
+    ],
+    "send_slots": [("channel", "TEXT", 0, None), ("opens", "REAL", 1, None)],
+    "stories": [
+        ("id", "TEXT", 0, None),
+        ("until", "REAL", 1, None),
+        ("sketch", "BLOB", 1, None),
+        ("anchors", "TEXT", 1, None),
+        ("members", "TEXT", 1, None),
+    ],
+    "story_articles": [
+        ("article_id", "TEXT", 0, None),
+        ("story_id", "TEXT", 1, None),
+        ("until", "REAL", 1, None),
+    ],
+    "story_bands": [
+        ("band", "TEXT", 1, None),
+        ("story_id", "TEXT", 1, None),
+        ("until", "REAL", 1, None),
+    ],
+}
+
+
+@pytest.mark.parametrize("first_release", [False, True])
+async def test_sqlite_schema_is_stable(tmp_path: Path, first_release: bool) -> None:
+    path = tmp_path / FILE_NAME
+    if first_release:  # a file of the first release comes out of the migration the same
+        with sqlite3.connect(path) as db:
+            db.execute(
+                "CREATE TABLE delivered (id TEXT PRIMARY KEY, until REAL NOT NULL,"
+                " delivered_at REAL NOT NULL, detail TEXT NOT NULL)"
+            )
+        db.close()
+    store = await SqliteStore.open(path)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        got = {
+            table: [tuple(row[1:5]) for row in db.execute(f"PRAGMA table_info({table})")]
+            for table in sorted(tables)
+        }
+    db.close()
+    assert got == SCHEMA
+
+
+async def test_sqlite_purges_expired_rows(tmp_path: Path, clock: FrozenClock) -> None:
+    path = tmp_path / FILE_NAME
+    store = await SqliteStore.open(path)
+    try:
+        await store.mark_seen(["id:old"], clock.now, retention=100)
+        await store.claim_article(["id:crashed"], clock.now, lease=30)
+        await store.enqueue([make_alert(1)], clock.now)
+        await store.ack("alert-001", clock.now, detail="ok", retention=100)
+        clock.advance(3600)
+        await store.mark_seen(["id:new"], clock.now, retention=100)
+        await store.ack("alert-002", clock.now, detail="ok", retention=100)
+        with sqlite3.connect(path) as db:
+            assert db.execute("SELECT key FROM marks").fetchall() == [("id:new",)]
+            assert db.execute("SELECT id FROM delivered").fetchall() == [("alert-002",)]
+    finally:
+        await store.close()
+
+
+async def test_sqlite_unopenable_file_raises_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="sqlite"):
+        await SqliteStore.open(tmp_path / "missing-dir" / FILE_NAME)
