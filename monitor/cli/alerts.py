@@ -5,7 +5,7 @@ plain-text tables: *pending* (queued or being delivered, oldest due first),
 *dead letters* (most recent first) and *recent deliveries* (newest first),
 at most ``N`` rows each. ``news-monitor alerts retry ID... | --all`` moves
 dead letters back into the outbox, due now with a fresh retry schedule
-(:meth:`~monitor.store.base.StateStore.requeue`); a running daemon picks them
+(:meth:`~monitor.store.base.Outbox.requeue`); a running daemon picks them
 up at its next delivery round. Exit 0 when every id was requeued, 1 when some
 id is not in the dead-letter list (it is named on the output).
 
@@ -28,7 +28,7 @@ from monitor.cli.common import SubParsers
 from monitor.log import register_secrets
 from monitor.model import Alert, Clock, system_clock
 from monitor.settings import Settings
-from monitor.store.base import StateStore
+from monitor.store.base import Outbox
 
 #: Rows per section unless ``--limit`` says otherwise.
 DEFAULT_LIMIT = 20
@@ -113,7 +113,7 @@ def _row(alert: Alert, attempts: int, when: str, note: str) -> tuple[str, ...]:
 # -- the commands ---------------------------------------------------------------
 
 
-async def list_alerts(store: StateStore, now: float, *, limit: int, out: TextIO) -> None:
+async def list_alerts(store: Outbox, now: float, *, limit: int, out: TextIO) -> None:
     """Print pending alerts, dead letters and recent deliveries, at most ``limit`` rows each.
 
     A pending alert being delivered right now shows as due when its lease
@@ -157,7 +157,7 @@ async def list_alerts(store: StateStore, now: float, *, limit: int, out: TextIO)
 
 
 async def retry_alerts(
-    store: StateStore, now: float, ids: Sequence[str], all_: bool, out: TextIO
+    store: Outbox, now: float, ids: Sequence[str], all_: bool, out: TextIO
 ) -> int:
     """Requeue the dead letters ``ids`` (or every one, with ``all_``), due at ``now``.
 

@@ -41,7 +41,7 @@ from monitor.model import Clock, FeedState, system_clock
 from monitor.polling.feed_state import rebase
 from monitor.polling.health import error_reason, feed_problem, format_utc, health_policy, span
 from monitor.settings import Settings
-from monitor.store.base import StateStore
+from monitor.store.base import FeedStateStore
 
 #: Characters of a last error shown in the STATE column.
 ERROR_WIDTH = 60
@@ -136,7 +136,7 @@ def _notes(feed: FeedConfig, state: FeedState | None) -> list[str]:
 
 
 async def list_feeds(
-    store: StateStore,
+    store: FeedStateStore,
     feeds: Sequence[FeedConfig],
     now: float,
     *,
@@ -174,7 +174,7 @@ async def list_feeds(
 
 
 async def enable_feeds(
-    store: StateStore, feeds: Sequence[FeedConfig], ids: Sequence[str], out: TextIO, err: TextIO
+    store: FeedStateStore, feeds: Sequence[FeedConfig], ids: Sequence[str], out: TextIO, err: TextIO
 ) -> int:
     """Clear the disabled (410) mark of each feed in ``ids``.
 

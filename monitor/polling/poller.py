@@ -43,7 +43,7 @@ from monitor.polling.schedule import (
     next_poll_delay,
     rss_ttl,
 )
-from monitor.store import StateStore
+from monitor.store import PollingStore
 from monitor.stories import StoryDetector, coverage_of
 
 log = get_logger("monitor.poll")
@@ -99,7 +99,7 @@ class ProcessCounts:
 class Poller:
     """Everything a poll needs, built once by the composition root."""
 
-    store: StateStore
+    store: PollingStore
     http: httpx.AsyncClient
     ruleset: RuleSet
     #: rule id -> (query text, channel names to notify)

@@ -14,6 +14,7 @@ The roles, and who needs them:
 * :class:`SendSlots`: a send rate limit per channel, shared by every replica.
 * :class:`StoryIndex`: which story an article belongs to.
 * :class:`DeliveryStore`: what the outbox worker uses (outbox, send slots, story index).
+* :class:`PollingStore`: what a poll uses (feed state, seen articles, outbox).
 * :class:`StateStore`: every role, plus ``ping`` and ``close``. The backends
   (``MemoryStore``, ``SqliteStore``, ``RedisStore``) are StateStores, and
   :func:`monitor.store.factory.open_store` returns one.
@@ -44,6 +45,7 @@ __all__ = [
     "DeliveryStore",
     "FeedStateStore",
     "Outbox",
+    "PollingStore",
     "SeenStore",
     "SendSlots",
     "StateStore",
@@ -281,6 +283,15 @@ class DeliveryStore(Outbox, SendSlots, StoryIndex, Protocol):
     It claims and settles alerts (:class:`Outbox`), paces rate-limited channels
     (:class:`SendSlots`) and refreshes an alert's story coverage just before a
     send (:class:`StoryIndex`).
+    """
+
+
+class PollingStore(FeedStateStore, SeenStore, Outbox, Protocol):
+    """The roles a poll uses (``monitor.polling.poller``).
+
+    It keeps the feed's state between polls (:class:`FeedStateStore`), claims
+    and marks the body's articles (:class:`SeenStore`) and enqueues their
+    alerts, and feed health alerts, into the outbox (:class:`Outbox`).
     """
 
 

@@ -3,7 +3,7 @@
 Owns the near-duplicate detection: :mod:`monitor.stories.minhash` fingerprints an
 article (word-pair shingles -> MinHash LSH bands, a bottom-k sketch, title
 anchors; pure), :class:`StoryDetector` asks the state store to put it into a
-story (``StateStore.assign_story``: atomic in every backend, so replicas sharing
+story (``StoryIndex.assign_story``: atomic in every backend, so replicas sharing
 Redis or one SQLite file agree). A story lives ``window`` seconds (24 h) from
 its first article; a copy merges if it shares an LSH band with the story's
 first article, their shingle sketches agree on at least ``min_similarity``

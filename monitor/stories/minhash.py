@@ -21,9 +21,9 @@ Python version) computes the same fingerprint for the same text.
    :data:`ROWS` bins, and two texts whose signatures agree on a whole band are
    candidates: probability ``1 - (1 - J**ROWS) ** BANDS`` (see
    :func:`candidate_probability`).
-4. Sketch (verification): the :data:`~monitor.store.base.SKETCH_WORDS` smallest
+4. Sketch (verification): the :data:`~monitor.model.SKETCH_WORDS` smallest
    shingle hashes (top 32 bits). A candidate is merged only if the sketches say
-   J >= ``min_similarity`` (:func:`monitor.store.base.sketch_similarity`): exactly
+   J >= ``min_similarity`` (:func:`monitor.store.story_rules.sketch_similarity`): exactly
    when the two texts have at most 128 distinct shingles between them, so short
    texts are never merged on a lucky estimate; within about +-0.05 for longer ones.
 5. Anchors: the title's content words (stop words dropped, inflections folded).
@@ -197,7 +197,7 @@ def sketch(hashes: set[int]) -> bytes:
     """The bottom-k sketch: the SKETCH_WORDS smallest distinct top-32-bit words, ascending.
 
     A set of at most SKETCH_WORDS shingles is kept whole, so two short texts are
-    compared exactly (:func:`monitor.store.base.sketch_similarity`).
+    compared exactly (:func:`monitor.store.story_rules.sketch_similarity`).
     """
     # Sorting the 64-bit hashes orders their top 32 bits too; a few spare entries cover
     # the (rare) hashes whose top 32 bits are equal, which collapse into one word.

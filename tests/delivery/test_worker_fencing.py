@@ -23,12 +23,12 @@ from monitor.model import Alert, DeliveryResult, DeliveryStatus
 from monitor.store import StateStore
 from tests.conftest import FrozenClock
 from tests.factories import make_alert
-from tests.store.test_store_contract import ALL, Backend, _make_backend
+from tests.store.support import ALL, Backend, make_backend
 
 
 @pytest.fixture(params=ALL)
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    b = _make_backend(request, request.param, tmp_path)
+    b = make_backend(request, request.param, tmp_path)
     try:
         yield b
     finally:

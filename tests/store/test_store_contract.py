@@ -29,11 +29,7 @@ from monitor.store.factory import open_store
 from monitor.store.redis import RedisStore
 from monitor.store.sqlite import FILE_NAME, SqliteStore
 from tests.conftest import FrozenClock
-from tests.store.support import ALL, DAY, PERSISTENT, Backend, claim, make_alert, make_backend
-
-#: Also imported by tests/delivery/test_worker_fencing.py (which runs a worker per backend).
-__all__ = ["ALL", "Backend", "_make_backend"]
-_make_backend = make_backend
+from tests.store.support import DAY, PERSISTENT, Backend, claim, make_alert
 
 
 @pytest.mark.parametrize("backend", PERSISTENT, indirect=True)
