@@ -304,7 +304,7 @@ class OutboxEntry:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryRecord:
-    """An alert that was delivered, as :meth:`~monitor.store.base.Outbox.recent_deliveries` lists it."""
+    """An alert that was delivered, as ``Outbox.recent_deliveries`` lists it."""
 
     #: The alert that was delivered.
     alert: Alert
@@ -322,7 +322,7 @@ class StoryProbe:
 
     #: Index keys (LSH bands): a story is a candidate if it was created with one of them.
     bands: tuple[str, ...]
-    #: Bottom-k sketch of the article's shingles (see :func:`monitor.store.story_rules.sketch_similarity`).
+    #: Bottom-k sketch of the article's shingles (see ``store.story_rules.sketch_similarity``).
     sketch: bytes
     #: Title words; if both sides have some, a candidate must share one (no newlines).
     anchors: tuple[str, ...] = ()
@@ -346,7 +346,7 @@ class StoryMember:
 
 @dataclass(frozen=True, slots=True)
 class StoryAssignment:
-    """The story an article belongs to, as :meth:`~monitor.store.base.StoryIndex.assign_story` returns it."""
+    """The story an article belongs to, as ``StoryIndex.assign_story`` returns it."""
 
     #: Story id: the id of its first article (an article no one else carried keeps its own id).
     story_id: str
