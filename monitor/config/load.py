@@ -21,13 +21,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from monitor.config.models import (
-    CHANNEL_TYPES,
-    AppriseChannelConfig,
-    ConsoleChannelConfig,
-    EmailChannelConfig,
-    WatchConfig,
-)
+from monitor.config.models import CHANNEL_TYPES, WatchConfig
+from monitor.delivery.channels.console import ConsoleChannelConfig
 from monitor.errors import ConfigError, ConfigIssue, QuerySyntaxError
 from monitor.matching import compile_query, lint_query
 from monitor.matching.entities import EntityCatalog, EntityConfigError, default_catalog
@@ -37,8 +32,6 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _LIST_SECTIONS = ("feeds", "rules")
 #: Mapping sections and what one of their entries is called in messages.
 _MAP_SECTIONS = {"channels": "channel", "entities": "entity"}
-#: Channel types whose messages carry one alert each (webhook: one webhook-id per alert).
-ONE_ALERT_PER_MESSAGE = ("webhook", "console")
 #: Sections a single file sets whole (a second file setting one is an error).
 _SINGLE_SECTIONS = ("feed_health",)
 _SECTIONS = ("feeds", "channels", "rules", "entities", *_SINGLE_SECTIONS)
@@ -275,14 +268,12 @@ def _cross_check(
                 )
             )
     for name, channel in config.channels.items():
-        if isinstance(channel, EmailChannelConfig) and not settings.smtp_host:
-            issues.append(
-                ConfigIssue(
-                    *locator.find(("channels", name)),
-                    f"email channel '{name}' needs MONITOR_SMTP_HOST to be set",
-                )
-            )
-        if channel.max_group not in (None, 1) and channel.type in ONE_ALERT_PER_MESSAGE:
+        # What the type's own check finds (email without MONITOR_SMTP_HOST; an apprise
+        # channel without the extra or with a URL Apprise cannot use; never quoting a secret).
+        for problem in channel.problems(name, settings):
+            where = locator.find(("channels", name, *problem.where))
+            issues.append(ConfigIssue(*where, problem.message))
+        if channel.max_group not in (None, 1) and channel.ONE_ALERT_PER_MESSAGE:
             warnings.append(
                 ConfigIssue(
                     *locator.find(("channels", name, "max_group")),
@@ -290,15 +281,6 @@ def _cross_check(
                     "sends one message per alert",
                 )
             )
-        if isinstance(channel, AppriseChannelConfig):
-            from monitor.delivery.channels.apprise import config_problems
-
-            # The extra is installed and every URL parses; messages never quote a URL.
-            for index, problem in config_problems(channel.urls):
-                where: Path_ = ("channels", name, "type")
-                if index is not None:
-                    where = ("channels", name, "urls", index)
-                issues.append(ConfigIssue(*locator.find(where), f"channel '{name}': {problem}"))
     seen_rules: set[str] = set()
     for i, rule in enumerate(config.rules):
         here = ("rules", i)

@@ -3,16 +3,22 @@
 ``monitor.config.load`` reads the YAML files, substitutes ``${VAR}``, merges them
 and validates the result against these models, turning every validation error
 into a ``file:line: message``. Models forbid unknown keys.
+
+A channel's config model lives beside its channel (``SlackChannelConfig`` in
+``monitor.delivery.channels.slack``, the keys every type accepts in
+``monitor.delivery.channel_config``); ``channels:`` entries are validated
+against the models of ``monitor.delivery.channels.REGISTRY``.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from typing import Annotated, ClassVar, Literal, get_args
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetPydanticSchema, field_validator
 
+from monitor.delivery.channel_config import ChannelConfig
+from monitor.delivery.channels import REGISTRY
 from monitor.settings import Duration
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
@@ -38,152 +44,23 @@ class FeedConfig(_Strict):
     silent_after: Duration | None = None
 
 
-_RATE_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*([a-z]+)\s*$")
+#: Every channel ``type:`` a config may name, in the registry's order (for messages).
+CHANNEL_TYPES: tuple[str, ...] = tuple(REGISTRY)
 
-
-def parse_rate(value: str) -> float:
-    """Seconds between two messages for a rate such as ``1/s``, ``30/min`` or ``100/h``."""
-    found = _RATE.match(value.lower())
-    if not found or found.group(2) not in _RATE_UNITS or float(found.group(1)) <= 0:
-        raise ValueError(f"rate must look like 1/s, 30/min or 100/h, got {value!r}")
-    return _RATE_UNITS[found.group(2)] / float(found.group(1))
-
-
-class _ChannelBase(_Strict):
-    """Delivery policy keys every channel type accepts (see README, "Bursts")."""
-
-    #: Collect alerts in windows of this length; a window's alerts go out together when it
-    #: closes (so alerts arriving together share one message).
-    group_wait: Duration = timedelta(0)
-    #: After a message, alerts that arrive within this interval wait and go out together.
-    group_interval: Duration = timedelta(0)
-    #: Most messages sent to this channel, e.g. ``1/s``, ``30/min``; default depends on the type.
-    rate_limit: str | None = None
-    #: Most alerts one message may carry (1: one message per alert); capped by the channel type.
-    max_group: Annotated[int, Field(ge=1)] | None = None
-    #: Jinja2 templates overriding parts of the message (which parts: see the channel type).
-    templates: dict[str, str] = {}
-
-    #: Template parts this channel type renders (no entry: templates are not supported).
-    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = ()
-
-    @field_validator("rate_limit")
-    @classmethod
-    def _valid_rate(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_rate(value)
-        return value
-
-    @field_validator("templates")
-    @classmethod
-    def _known_parts(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(cls.TEMPLATE_PARTS))
-        if unknown:
-            allowed = ", ".join(cls.TEMPLATE_PARTS) or "none"
-            raise ValueError(
-                f"unknown template part(s) {', '.join(unknown)}; this channel type has: {allowed}"
-            )
-        # Imported here: the delivery package imports this module (import cycle).
-        from monitor.delivery.templates import check_template
-
-        problems: list[str] = []
-        for part, source in value.items():
-            try:
-                check_template(source, part)
-            except ValueError as exc:
-                problems.append(str(exc))
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
-
-
-class SlackChannelConfig(_ChannelBase):
-    """Slack incoming webhook."""
-
-    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = ("title", "body")
-
-    type: Literal["slack"]
-    #: https://hooks.slack.com/services/... (a secret).
-    webhook_url: SecretStr
-
-
-class EmailChannelConfig(_ChannelBase):
-    """Email through the SMTP server of the process settings (MONITOR_SMTP_*)."""
-
-    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = ("subject", "text", "html")
-
-    type: Literal["email"]
-    #: Recipient addresses.
-    to: Annotated[list[str], Field(min_length=1)]
-    #: Batch alerts into one email per hour or per day instead of sending them as they come.
-    digest: Literal["hourly", "daily"] | None = None
-    #: With ``digest: daily``: the time of day (UTC, HH:MM) the digest goes out.
-    digest_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "00:00"
-
-    @model_validator(mode="after")
-    def _digest_at_needs_daily(self) -> EmailChannelConfig:
-        if "digest_at" in self.model_fields_set and self.digest != "daily":
-            raise ValueError("digest_at applies only to digest: daily")
-        return self
-
-
-class WebhookChannelConfig(_ChannelBase):
-    """JSON POST to any URL, signed per Standard Webhooks when ``secret`` is set."""
-
-    type: Literal["webhook"]
-    #: Receiver URL (a secret: it often embeds a token).
-    url: SecretStr
-    #: Signing secret (``whsec_`` + base64, or any string); unset: requests are not signed.
-    secret: SecretStr | None = None
-
-    @field_validator("secret")
-    @classmethod
-    def _usable_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        from monitor.delivery.channels.webhook import signing_key
-
-        if value is not None:
-            signing_key(value.get_secret_value())  # ValueError names the problem, not the secret
-        return value
-
-
-class ConsoleChannelConfig(_ChannelBase):
-    """One line per alert on standard output."""
-
-    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = ("line",)
-
-    type: Literal["console"]
-
-
-class AppriseChannelConfig(_ChannelBase):
-    """Any service Apprise reaches (Discord, Teams, Telegram, ntfy ...); needs the apprise extra."""
-
-    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = ("title", "body")
-
-    type: Literal["apprise"]
-    #: Apprise URLs, e.g. ``discord://id/token`` or ``ntfys://ntfy.sh/topic`` (secrets).
-    urls: Annotated[list[SecretStr], Field(min_length=1)]
-
-
-#: Every channel ``type:`` a config may name, read off the models' ``Literal`` tags.
-CHANNEL_TYPES: tuple[str, ...] = tuple(
-    str(get_args(model.model_fields["type"].annotation)[0])
-    for model in (
-        SlackChannelConfig,
-        EmailChannelConfig,
-        WebhookChannelConfig,
-        ConsoleChannelConfig,
-        AppriseChannelConfig,
-    )
-)
-
-ChannelConfig = Annotated[
-    SlackChannelConfig
-    | EmailChannelConfig
-    | WebhookChannelConfig
-    | ConsoleChannelConfig
-    | AppriseChannelConfig,
+# A channel entry is validated as the registered model its ``type:`` names: a pydantic
+# discriminated union of every model in the registry. The union is built at run time, so
+# no static type can spell it; the static type of an entry is therefore the base model
+# every channel config derives from (all that the code reading the config needs: policy,
+# build_channel, messages), and GetPydanticSchema hands pydantic the union's schema in
+# its place. Validation, errors and error locations are those of a written-out union
+# (``("channels", name, "slack", "webhook_url")``, the tag stripped by load._strip_tags).
+_CHANNEL_UNION: Any = Annotated[
+    Union[tuple(channel_type.model for channel_type in REGISTRY.values())],  # noqa: UP007
     Field(discriminator="type"),
+]
+#: One ``channels:`` entry (see above): statically the base model, validated as the union.
+AnyChannelConfig = Annotated[
+    ChannelConfig, GetPydanticSchema(lambda _source, handler: handler(_CHANNEL_UNION))
 ]
 
 
@@ -231,7 +108,7 @@ class WatchConfig(_Strict):
     """The merged content of every YAML file in the rules directory."""
 
     feeds: list[FeedConfig] = []
-    channels: dict[Identifier, ChannelConfig] = {}
+    channels: dict[Identifier, AnyChannelConfig] = {}
     rules: list[RuleConfig] = []
     #: Feed-down / recovered alerts; None: none are sent (``news-monitor feeds`` still shows).
     feed_health: FeedHealthConfig | None = None

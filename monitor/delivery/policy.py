@@ -21,16 +21,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
-from monitor.config.models import ChannelConfig, EmailChannelConfig, parse_rate
+from monitor.delivery.channel_config import ChannelConfig, Digest, parse_rate
 from monitor.model import Alert
-
-#: Default spacing per channel type when ``rate_limit`` is not set: Slack allows about one
-#: message per second per incoming webhook and answers 429 above that.
-DEFAULT_MIN_GAP = {"slack": 1.0}
-
-Digest = Literal["hourly", "daily"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +61,16 @@ class ChannelPolicy:
 
 
 def policy_for(config: ChannelConfig) -> ChannelPolicy:
-    """The policy a channel's config asks for, with the type's defaults filled in."""
-    gap = DEFAULT_MIN_GAP.get(config.type, 0.0)
+    """The policy a channel's config asks for, with the type's defaults filled in (its
+    ``DEFAULT_MIN_GAP`` without a ``rate_limit``; its digest schedule, if any)."""
+    gap = config.DEFAULT_MIN_GAP
     if config.rate_limit is not None:
         gap = parse_rate(config.rate_limit)
     gap = max(gap, config.group_interval.total_seconds())
     digest: Digest | None = None
     offset = 0.0
-    if isinstance(config, EmailChannelConfig) and config.digest is not None:
-        digest = config.digest
-        hours, minutes = config.digest_at.split(":")
-        offset = int(hours) * 3600.0 + int(minutes) * 60.0
+    if (schedule := config.digest_schedule()) is not None:
+        digest, offset = schedule
     return ChannelPolicy(
         group_wait=config.group_wait.total_seconds(),
         min_gap=gap,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config.load import load_config
-from monitor.config.models import SlackChannelConfig, WebhookChannelConfig
+from monitor.delivery.channels import SlackChannelConfig, WebhookChannelConfig
 from monitor.errors import ConfigError
 from monitor.settings import Settings
 

@@ -25,10 +25,10 @@ from werkzeug import Request, Response
 
 from monitor.cli.main import main
 from monitor.config.load import load_config
-from monitor.config.models import AppriseChannelConfig
 from monitor.delivery.channels import AppriseChannel, build_channel, build_delivery_client
 from monitor.delivery.channels.apprise import (
     MAX_GROUP,
+    AppriseChannelConfig,
     config_problems,
     default_body,
     default_title,

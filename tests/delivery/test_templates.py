@@ -17,18 +17,16 @@ from pydantic import SecretStr, ValidationError
 from pytest_httpserver import HTTPServer
 
 from monitor.config.load import load_config
-from monitor.config.models import (
-    ChannelConfig,
-    ConsoleChannelConfig,
-    EmailChannelConfig,
-    SlackChannelConfig,
-    WebhookChannelConfig,
-)
 from monitor.delivery.base import Channel
+from monitor.delivery.channel_config import ChannelConfig
 from monitor.delivery.channels import (
     ConsoleChannel,
+    ConsoleChannelConfig,
     EmailChannel,
+    EmailChannelConfig,
     SlackChannel,
+    SlackChannelConfig,
+    WebhookChannelConfig,
     build_channel,
 )
 from monitor.delivery.channels import console as console_mod

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from monitor.config.models import EmailChannelConfig, SlackChannelConfig
 from monitor.delivery.base import Channel
+from monitor.delivery.channels import EmailChannelConfig, SlackChannelConfig
 from monitor.delivery.policy import ChannelPolicy, policy_for
 from monitor.delivery.worker import OutboxWorker
 from monitor.errors import StoreError

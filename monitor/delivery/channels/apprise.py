@@ -3,11 +3,12 @@
 Owns everything between an ``apprise`` channel config and the ``apprise``
 library (an optional extra, ``pip install 'news-monitor[apprise]'``):
 
-- the lazy import, and the config problems it and the URLs can cause
-  (:func:`config_problems`, called by ``monitor.config.load`` so that ``check`` and
-  ``run`` refuse such a config with ``file:line`` messages). A problem names
-  the URL by its position (``urls[2]``), never by its text: Apprise URLs carry
-  tokens;
+- the channel's config model (:class:`AppriseChannelConfig`), the lazy import,
+  and the config problems it and the URLs can cause (:func:`config_problems`,
+  reported by the model's ``problems`` hook, which the config check calls so
+  that ``check`` and ``run`` refuse such a config with ``file:line``
+  messages). A problem names the URL by its position (``urls[2]``), never by
+  its text: Apprise URLs carry tokens;
 - the plain-text title and body of one alert or of a group of up to
   ``max_group`` alerts, with ``@`` in feed text swapped for a look-alike so a
   title cannot ping ``@everyone`` on Discord; when other outlets carried the
@@ -44,12 +45,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Self
 from urllib.parse import unquote
 
-from pydantic import SecretStr
+import httpx
+from pydantic import Field, SecretStr
 
 from monitor.delivery.base import GroupChannel
+from monitor.delivery.channel_config import ChannelConfig, ChannelProblem
 from monitor.delivery.channels._http import redact
 from monitor.delivery.render import (
     join_within,
@@ -67,7 +70,8 @@ from monitor.delivery.templates import (
     TemplateRenderError,
     compile_channel_templates,
 )
-from monitor.model import Alert, DeliveryResult, DeliveryStatus
+from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
+from monitor.settings import Settings
 
 if TYPE_CHECKING:
     import apprise as apprise_lib
@@ -299,6 +303,26 @@ def default_body(alerts: Sequence[Alert]) -> str:
 # --- the channel -----------------------------------------------------------------------------
 
 
+class AppriseChannelConfig(ChannelConfig):
+    """Any service Apprise reaches (Discord, Teams, Telegram, ntfy ...); needs the apprise extra."""
+
+    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = tuple(TEMPLATE_FORMATS)
+
+    type: Literal["apprise"]
+    #: Apprise URLs, e.g. ``discord://id/token`` or ``ntfys://ntfy.sh/topic`` (secrets).
+    urls: Annotated[list[SecretStr], Field(min_length=1)]
+
+    def problems(self, name: str, settings: Settings) -> list[ChannelProblem]:
+        """The extra is installed and every URL parses (:func:`config_problems`); a missing
+        extra is reported at the channel's ``type``, a bad URL at its place in ``urls``."""
+        return [
+            ChannelProblem(
+                ("type",) if index is None else ("urls", index), f"channel '{name}': {problem}"
+            )
+            for index, problem in config_problems(self.urls)
+        ]
+
+
 class AppriseChannel(GroupChannel):
     """Sends alerts through one or more Apprise URLs, up to ``MAX_GROUP`` per notification.
 
@@ -360,6 +384,28 @@ class AppriseChannel(GroupChannel):
             service.socket_read_timeout = min(service.socket_read_timeout, timeout)
             self._apprise.add(service)
         self._count = len(urls)
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        config: AppriseChannelConfig,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: Clock,
+    ) -> Self:
+        """The channel ``name`` as ``config`` describes it (the registry's factory).
+
+        ValueError without the apprise extra or for a URL Apprise cannot use; the config
+        check (:meth:`AppriseChannelConfig.problems`) reports both before anything gets
+        this far."""
+        return cls(
+            name,
+            config.urls,
+            timeout=settings.delivery_timeout.total_seconds(),
+            templates=config.templates,
+            max_group=config.alerts_per_message(MAX_GROUP),
+        )
 
     def __repr__(self) -> str:
         return f"AppriseChannel(name={self.name!r}, urls={self._count})"

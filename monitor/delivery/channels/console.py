@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from typing import TextIO
+from typing import ClassVar, Literal, Self, TextIO
+
+import httpx
 
 from monitor.delivery.base import Channel
+from monitor.delivery.channel_config import ChannelConfig
 from monitor.delivery.render import join_within, one_line, other_outlets, safe_url, truncate
 from monitor.delivery.templates import (
     LINE,
@@ -29,7 +32,8 @@ from monitor.delivery.templates import (
     TemplateRenderError,
     compile_channel_templates,
 )
-from monitor.model import Alert, DeliveryResult, DeliveryStatus
+from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
+from monitor.settings import Settings
 
 TITLE_LIMIT = 200
 #: Longest line a ``line`` template may print: a log line, not an article.
@@ -81,6 +85,15 @@ def also_suffix(alert: Alert) -> str:
     return join_within(entries, ALSO_LIMIT, max_shown=ALSO_SHOWN, more=_more)
 
 
+class ConsoleChannelConfig(ChannelConfig):
+    """One line per alert on standard output."""
+
+    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = tuple(TEMPLATE_FORMATS)
+    ONE_ALERT_PER_MESSAGE: ClassVar[bool] = True
+
+    type: Literal["console"]
+
+
 class ConsoleChannel(Channel):
     """Writes one line per alert to a text stream (standard output by default)."""
 
@@ -95,6 +108,19 @@ class ConsoleChannel(Channel):
         super().__init__(name)
         self._stream = stream
         self._templates = compile_channel_templates(name, templates, TEMPLATE_FORMATS)
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        config: ConsoleChannelConfig,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: Clock,
+    ) -> Self:
+        """The channel ``name`` as ``config`` describes it (the registry's factory): one
+        alert per line, so ``max_group`` does not apply."""
+        return cls(name, templates=config.templates)
 
     def _line(self, alert: Alert) -> str:
         if self._templates is None or "line" not in self._templates:

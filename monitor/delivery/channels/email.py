@@ -37,10 +37,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Annotated, ClassVar, Literal, Self
 
 import aiosmtplib
+import httpx
+from pydantic import Field, model_validator
 
 from monitor.delivery.base import GroupChannel
+from monitor.delivery.channel_config import ChannelConfig, ChannelProblem, Digest
 from monitor.delivery.render import (
     join_within,
     one_line,
@@ -345,6 +349,37 @@ def _cert_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     return None
 
 
+class EmailChannelConfig(ChannelConfig):
+    """Email through the SMTP server of the process settings (MONITOR_SMTP_*)."""
+
+    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = tuple(TEMPLATE_FORMATS)
+
+    type: Literal["email"]
+    #: Recipient addresses.
+    to: Annotated[list[str], Field(min_length=1)]
+    #: Batch alerts into one email per hour or per day instead of sending them as they come.
+    digest: Digest | None = None
+    #: With ``digest: daily``: the time of day (UTC, HH:MM) the digest goes out.
+    digest_at: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "00:00"
+
+    @model_validator(mode="after")
+    def _digest_at_needs_daily(self) -> Self:
+        if "digest_at" in self.model_fields_set and self.digest != "daily":
+            raise ValueError("digest_at applies only to digest: daily")
+        return self
+
+    def problems(self, name: str, settings: Settings) -> list[ChannelProblem]:
+        if settings.smtp_host:
+            return []
+        return [ChannelProblem((), f"email channel '{name}' needs MONITOR_SMTP_HOST to be set")]
+
+    def digest_schedule(self) -> tuple[Digest, float] | None:
+        if self.digest is None:
+            return None
+        hours, minutes = self.digest_at.split(":")
+        return self.digest, int(hours) * 3600.0 + int(minutes) * 60.0
+
+
 class EmailChannel(GroupChannel):
     """Sends alerts by email through the SMTP server of the settings."""
 
@@ -370,6 +405,26 @@ class EmailChannel(GroupChannel):
         self._clock = clock
         self._digest = digest
         self._templates = compile_channel_templates(name, templates, TEMPLATE_FORMATS)
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        config: EmailChannelConfig,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: Clock,
+    ) -> Self:
+        """The channel ``name`` as ``config`` describes it (the registry's factory)."""
+        return cls(
+            name,
+            config.to,
+            settings,
+            clock,
+            digest=config.digest,
+            templates=config.templates,
+            max_group=config.alerts_per_message(group_cap(config.digest)),
+        )
 
     def __repr__(self) -> str:
         return f"EmailChannel(name={self.name!r}, to={self._to!r})"

@@ -38,12 +38,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, Literal, Self
 
 import httpx
 from pydantic import SecretStr
 
 from monitor.delivery.base import GroupChannel
+from monitor.delivery.channel_config import ChannelConfig
 from monitor.delivery.channels._http import post
 from monitor.delivery.render import (
     ELLIPSIS,
@@ -64,6 +65,7 @@ from monitor.delivery.templates import (
     compile_channel_templates,
 )
 from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
+from monitor.settings import Settings
 
 #: Block Kit limits, in characters.
 HEADER_LIMIT = 150
@@ -362,6 +364,18 @@ def _check_ok(body: bytes, content_type: str) -> str | None:
     return f"the answer was not 'ok': {one_line(text)[:200]!r}"
 
 
+class SlackChannelConfig(ChannelConfig):
+    """Slack incoming webhook."""
+
+    TEMPLATE_PARTS: ClassVar[tuple[str, ...]] = tuple(TEMPLATE_FORMATS)
+    #: Slack allows about one message per second per incoming webhook and answers 429 above.
+    DEFAULT_MIN_GAP: ClassVar[float] = 1.0
+
+    type: Literal["slack"]
+    #: https://hooks.slack.com/services/... (a secret).
+    webhook_url: SecretStr
+
+
 class SlackChannel(GroupChannel):
     """Posts alerts to a Slack incoming webhook, up to ``max_group`` per message."""
 
@@ -386,6 +400,27 @@ class SlackChannel(GroupChannel):
         self._user_agent = user_agent
         self._clock = clock
         self._templates = compile_channel_templates(name, templates, TEMPLATE_FORMATS)
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        config: SlackChannelConfig,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: Clock,
+    ) -> Self:
+        """The channel ``name`` as ``config`` describes it (the registry's factory)."""
+        return cls(
+            name,
+            config.webhook_url,
+            http,
+            timeout=settings.delivery_timeout.total_seconds(),
+            user_agent=settings.user_agent,
+            clock=clock,
+            templates=config.templates,
+            max_group=config.alerts_per_message(MAX_GROUP),
+        )
 
     def __repr__(self) -> str:
         return f"SlackChannel(name={self.name!r}, webhook_url={self._url!r})"

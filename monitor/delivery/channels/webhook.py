@@ -31,16 +31,18 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Literal, Self
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from monitor.delivery.base import Channel
+from monitor.delivery.channel_config import ChannelConfig
 from monitor.delivery.channels._http import post
 from monitor.delivery.render import iso_utc, snippet
 from monitor.log import get_logger
 from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
+from monitor.settings import Settings
 
 PAYLOAD_VERSION = 1
 EVENT_TYPE = "alert.matched"
@@ -127,6 +129,26 @@ def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
+class WebhookChannelConfig(ChannelConfig):
+    """JSON POST to any URL, signed per Standard Webhooks when ``secret`` is set."""
+
+    #: One webhook-id per alert, so one alert per request.
+    ONE_ALERT_PER_MESSAGE: ClassVar[bool] = True
+
+    type: Literal["webhook"]
+    #: Receiver URL (a secret: it often embeds a token).
+    url: SecretStr
+    #: Signing secret (``whsec_`` + base64, or any string); unset: requests are not signed.
+    secret: SecretStr | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _usable_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            signing_key(value.get_secret_value())  # ValueError names the problem, not the secret
+        return value
+
+
 class WebhookChannel(Channel):
     """POSTs alerts as JSON to a URL, signed when a secret is configured.
 
@@ -159,6 +181,26 @@ class WebhookChannel(Channel):
         self._clock = clock
         #: Why the channel sends nothing any more (the receiver answered 410), else None.
         self.disabled: str | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        config: WebhookChannelConfig,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: Clock,
+    ) -> Self:
+        """The channel ``name`` as ``config`` describes it (the registry's factory)."""
+        return cls(
+            name,
+            config.url,
+            http,
+            secret=config.secret,
+            timeout=settings.delivery_timeout.total_seconds(),
+            user_agent=settings.user_agent,
+            clock=clock,
+        )
 
     def __repr__(self) -> str:
         signed = self._key is not None
