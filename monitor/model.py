@@ -8,6 +8,7 @@ new values, it never mutates what it was given.
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 import time
 from collections.abc import Callable
@@ -53,17 +54,44 @@ class Article:
     guid: str = ""
 
     def dedup_keys(self) -> tuple[str, ...]:
-        """Keys under which this article counts as seen: its id, its canonical URL, its guid.
+        """Keys under which this article counts as seen; two entries sharing one are one article.
 
-        Two entries sharing any key are the same article (one story carried by
-        two feeds, or a guid that changed while the URL stayed).
+        - ``id:``: the article's id (its guid, else its canonical URL, else title and date);
+        - ``guid:``: its guid (a URI guid everywhere, any other guid within its feed);
+        - ``link:``: its canonical URL with its title, and its URL with the start of its
+          text: a guid that changed while the link and the title (or the text) stayed,
+          or one article in two feeds under two titles, is one article; but entries that
+          merely share a link with their own title and their own text (posts anchored in
+          one page, a sponsor post beside the post it links to, entries linking to the
+          site's home page) are several;
+        - ``url:``: its canonical URL alone, only for an entry without a guid: the link is
+          all that identifies it.
         """
         keys = [f"id:{self.id}"]
         if self.url:
-            keys.append(f"url:{self.url}")
+            for content in (self.title, self.text):
+                if words := content_words(content):
+                    keys.append(f"link:{link_key(self.url, words)}")
+            if not self.guid:
+                keys.append(f"url:{self.url}")
         if self.guid:
             keys.append(f"guid:{guid_scope(self.guid, self.feed_id)}:{self.guid}")
         return tuple(dict.fromkeys(keys))
+
+
+#: Characters of a title or text that tell two entries sharing a link apart.
+CONTENT_PREFIX = 120
+
+
+def content_words(content: str) -> str:
+    """The start of a title or text as compared for identity: case and spacing do not count."""
+    # Only the start is cut into words: a text may be a whole article.
+    return " ".join(content[: 4 * CONTENT_PREFIX].casefold().split())[:CONTENT_PREFIX]
+
+
+def link_key(url: str, words: str) -> str:
+    """A short hash of a link and the :func:`content_words` of a title or text."""
+    return hashlib.sha256(f"{url}\n{words}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
