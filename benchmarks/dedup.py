@@ -16,6 +16,8 @@ Tables:
 
 1. Recall on reprints: each row is reprinted with a seeded edit (below), after
    every original is indexed; a reprint counts if it joins its original's story.
+   "of member": the same, on the reprints of rows that joined an earlier row's
+   story (issue 16; the all-pairs baselines compare with first articles only).
 2. Merges among the original rows: every pair of rows a method puts in one
    story, classified with the ground truth below.
 3. Cost: fingerprint, and story assignment per article on MemoryStore, SQLite,
@@ -422,16 +424,22 @@ def evaluate(
     rows: list[tuple[str, str]],
     edited: dict[str, list[tuple[int, str, str]]],
 ) -> tuple[str, list[int], dict[str, tuple[int, int]]]:
-    """(name, story of each row, recall per edit kind as (hits, reprints))."""
+    """(name, story of each row, recall per edit kind as (hits, reprints)).
+
+    Recall is also counted apart (kind "of member") on the reprints of the rows that
+    joined an earlier row's story: a reprint of a later member must find the story too.
+    """
     method = make()
     originals = [method.features(t, x) for t, x in rows]
     stories = [method.assign(f) for f in originals]
-    recall = {}
+    recall, later = {}, [0, 0]
     for kind, copies in edited.items():
         fresh = method.snapshot()  # the originals only: reprints of one kind never meet another's
-        hits = sum(fresh.assign(fresh.features(t, x)) == stories[i] for i, t, x in copies)
-        recall[kind] = (hits, len(copies))
-    return method.name, stories, recall
+        found = [fresh.assign(fresh.features(t, x)) == stories[i] for i, t, x in copies]
+        recall[kind] = (sum(found), len(copies))
+        member = [hit for hit, (i, _, _) in zip(found, copies, strict=True) if stories[i] != i]
+        later = [later[0] + sum(member), later[1] + len(member)]
+    return method.name, stories, {**recall, "of member": (later[0], later[1])}
 
 
 # -- cost ------------------------------------------------------------------------------
@@ -499,12 +507,15 @@ def main() -> None:
         f"min similarity {DEFAULT_MIN_SIMILARITY}; recall on reprints (%)"
     )
     kinds = list(EDITS)
-    print(f"{'method':<38}" + "".join(f"{k[:11]:>12}" for k in kinds) + f"{'all':>8}")
+    print(
+        f"{'method':<38}" + "".join(f"{k[:11]:>12}" for k in kinds) + f"{'all':>8}{'of member':>16}"
+    )
     print(f"{'(reprints)':<38}" + "".join(f"{len(edited[k]):>12}" for k in kinds))
     for name, _, recall in results:
-        total = [sum(v[i] for v in recall.values()) for i in (0, 1)]
+        total = [sum(recall[k][i] for k in kinds) for i in (0, 1)]
         cells = "".join(f"{pct(*recall[k]):>12}" for k in kinds)
-        print(f"{name:<38}{cells}{pct(*total):>8}")
+        member = f"{pct(*recall['of member'])} ({recall['of member'][1]})"
+        print(f"{name:<38}{cells}{pct(*total):>8}{member:>16}")
 
     print()
     print(

@@ -348,7 +348,7 @@ class DeliveryRecord:
 class StoryProbe:
     """What the story index compares: an article's fingerprint (see ``monitor.stories``)."""
 
-    #: Index keys (LSH bands): a story is a candidate if it was created with one of them.
+    #: Index keys (LSH bands): a story is a candidate if one of its indexed members had one.
     bands: tuple[str, ...]
     #: Bottom-k sketch of the article's shingles (see ``store.story_rules.sketch_similarity``).
     sketch: bytes

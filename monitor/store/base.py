@@ -258,18 +258,36 @@ class StoryIndex(Protocol):
         """Atomically put an article into the story it belongs to, creating one if none.
 
         If ``member.article_id`` is already in a story whose window has not ended at
-        ``now``, return that story unchanged (re-observing is idempotent). Otherwise the
-        candidates are the live stories created with one of ``probe.bands``; one
-        *verifies* if (when both have anchors) it shares an anchor with ``probe`` and
-        ``shared >= min_similarity * compared`` for its sketch and ``probe.sketch`` (see
-        :func:`~monitor.store.story_rules.sketch_similarity`). The member joins the
-        verified candidate with the highest ``shared / compared``, ties going to the
-        story whose window ends first, then to the smallest id (code point order); the
-        story lists it unless it already has MAX_STORY_MEMBERS. With no verified
-        candidate a new story starts: its id is ``member.article_id``, its sketch,
-        anchors and bands are ``probe``'s, and it lives until ``now + window``. A
-        story's sketch is its first article's: a story does not drift. Across processes
-        sharing the store, two copies assigned at the same time never start two stories.
+        ``now``, return that story unchanged (re-observing is idempotent).
+
+        Otherwise a story *indexes* fingerprints (bands, sketch, anchors): its first
+        article's, and those of up to MAX_STORY_FINGERPRINTS - 1 (7) later members (see
+        below). The candidates are the live stories with an indexed fingerprint among
+        whose bands is one of ``probe.bands``. A fingerprint F *matches* if (when both
+        have anchors) F shares an anchor with ``probe`` and ``shared >= min_similarity *
+        compared`` for F's sketch and ``probe.sketch`` (see
+        :func:`~monitor.store.story_rules.sketch_similarity`). A candidate *verifies* if
+        its first article's fingerprint matches, or a later one matches and the probe
+        also passes the *guard* against the first article: it shares an anchor with it
+        (when both have some) and ``shared >= min_similarity * FIRST_FLOOR * compared``
+        (0.3 at the default 0.5; see :mod:`~monitor.store.story_rules`). So every member
+        of a story is close to its first article, and a chain of articles each close to
+        the previous one does not drift into another event.
+
+        A candidate's score is the highest ``shared / compared`` of its matching
+        fingerprints (after the guard). The member joins the verified candidate with the
+        highest score, ties going to the story whose window ends first, then to the
+        smallest id (code point order); the story lists it unless it already has
+        MAX_STORY_MEMBERS. Its fingerprint is indexed too (its bands then find the
+        story) if the story has fewer than MAX_STORY_FINGERPRINTS and the member is not a
+        near copy of its best matching fingerprint (``shared < NEAR_COPY * compared``,
+        0.8): verbatim wire copies add no reach and do not use up the slots. With no
+        verified candidate a new story starts: its id is ``member.article_id``, it
+        indexes ``probe``, and it lives until ``now + window``; joining never extends a
+        window, which counts from the first article. A story stored by an earlier
+        version (its first article's fingerprint only) is a candidate like any other.
+        Across processes sharing the store, two copies assigned at the same time never
+        start two stories, and every process applies the same rule (replicas agree).
         """
 
     @abc.abstractmethod

@@ -28,7 +28,7 @@ from monitor.model import (
     StoryProbe,
 )
 from monitor.store.base import StateStore
-from monitor.store.story_rules import pick_story
+from monitor.store.story_rules import Candidate, Fingerprint, pick_story
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +57,9 @@ class _Story:
 
     #: The story counts while ``now < until``.
     until: float
-    #: Its first article's sketch and anchors (what later copies are compared with).
-    sketch: bytes
-    anchors: tuple[str, ...]
+    #: Its indexed fingerprints (what later copies are compared with): the first article's,
+    #: then up to MAX_STORY_FINGERPRINTS - 1 later members', in arrival order.
+    fingerprints: list[Fingerprint]
     #: Its articles, in arrival order.
     members: list[StoryMember]
 
@@ -274,19 +274,21 @@ class MemoryStore(StateStore):
             for story_id, until in self._story_bands.get(band, {}).items()
             if until > now and self._live_story(story_id, now) is not None
         }
-        chosen = pick_story(
-            ((i, s.until, s.sketch, s.anchors) for i, s in candidates.items()),
+        pick = pick_story(
+            (Candidate(i, s.until, s.fingerprints) for i, s in candidates.items()),
             probe,
             min_similarity,
         )
-        if chosen is not None:
-            story = candidates[chosen]
+        fingerprint = Fingerprint(probe.sketch, tuple(probe.anchors))
+        if pick is not None:
+            chosen, story = pick.story_id, candidates[pick.story_id]
             if len(story.members) < MAX_STORY_MEMBERS:
                 story.members.append(member)
         else:
             chosen = member.article_id
-            story = _Story(now + window, probe.sketch, tuple(probe.anchors), [member])
-            self._stories[chosen] = story
+            story = self._stories[chosen] = _Story(now + window, [], [member])
+        if pick is None or pick.indexed:
+            story.fingerprints.append(fingerprint)
             for band in probe.bands:
                 self._story_bands.setdefault(band, {})[chosen] = story.until
         self._story_of[member.article_id] = chosen

@@ -54,7 +54,14 @@ from monitor.store import redis_scripts as lua
 from monitor.store.base import StateStore
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from monitor.store.redis_keys import Keys
-from monitor.store.story_rules import decode_story_members, encode_story_member
+from monitor.store.story_rules import (
+    FIRST_FLOOR,
+    MAX_STORY_FINGERPRINTS,
+    NEAR_COPY,
+    decode_story_members,
+    encode_fingerprint,
+    encode_story_member,
+)
 
 #: Real-time slack added to every TTL, so a record outlives its own end time.
 TTL_GRACE_MS = 60_000
@@ -392,6 +399,8 @@ class RedisStore(StateStore):
                     k.story_anchors,
                     k.story_members,
                     k.story_article(member.article_id),
+                    k.story_fingerprints,
+                    k.story_fingerprints_until,
                 ]
                 + [k.story_band(b) for b in bands],
                 args=[
@@ -406,6 +415,10 @@ class RedisStore(StateStore):
                     MAX_STORY_MEMBERS,
                     SKETCH_WORDS,
                     STORY_PURGE_LIMIT,
+                    _num(min_similarity * FIRST_FLOOR),
+                    _num(NEAR_COPY),
+                    MAX_STORY_FINGERPRINTS,
+                    encode_fingerprint(probe.sketch, probe.anchors),
                 ],
             )
         story_id = _text(story_id)

@@ -62,6 +62,18 @@ class Keys:
         return f"{self.prefix}:story_sketch"
 
     @property
+    def story_fingerprints(self) -> str:
+        """Hash: story id -> the fingerprints its later members added to its index, in
+        arrival order, each a ``story_rules.encode_fingerprint`` record (none: no field)."""
+        return f"{self.prefix}:story_fingerprints"
+
+    @property
+    def story_fingerprints_until(self) -> str:
+        """Sorted set: story id -> end of the story whose ``story_fingerprints`` field it is
+        (purged on its own, so a field outlives no story, whichever version purged it)."""
+        return f"{self.prefix}:story_fingerprints_until"
+
+    @property
     def story_anchors(self) -> str:
         """Hash: story id -> its first article's anchors, one per line."""
         return f"{self.prefix}:story_anchors"
@@ -76,5 +88,6 @@ class Keys:
         return f"{self.prefix}:story_article:{article_id}"
 
     def story_band(self, band: str) -> str:
-        """Sorted set: story id -> end time, for the stories created with this LSH band."""
+        """Sorted set: story id -> end time, for the stories one of whose indexed
+        fingerprints (the first article's, or a later member's) has this LSH band."""
         return f"{self.prefix}:story_band:{band}"

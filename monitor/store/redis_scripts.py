@@ -261,15 +261,21 @@ return ''
 
 
 # StoryIndex.assign_story. Atomically: find the article's live story, else the best verified
-# candidate under its bands (and list the member there), else start a story; so two copies
+# candidate under its bands (and list the member there, and index its fingerprint unless the
+# story has max fingerprints or it is a near copy), else start a story; so two copies
 # assigned at once never start two stories. See StoryIndex.assign_story for the rule and
 # story_rules.pick_story for the same rule in Python; the sketch comparison is
 # story_rules.sketch_similarity's, on numbers (never on strings: Lua compares strings by
-# locale). Ended stories are purged a few at a time (ARGV[11]), so the hashes stay bounded.
-# KEYS: story_until, story_sketch, story_anchors, story_members, story_article(id), then
-# story_band(band) for each band. ARGV: now, article id, member JSON line, sketch, anchors
-# (one per line), min similarity, until if new, ttl ms, max members, sketch words, purge limit.
-# Returns {story id, members, until}.
+# locale). A story's first fingerprint is in story_sketch/story_anchors (as stored by every
+# version), its later ones in story_fingerprints (encode_fingerprint records, counted only
+# while story_fingerprints_until says they belong to a live story). Ended stories are purged
+# a few at a time (ARGV[11]), so the hashes stay bounded.
+# KEYS: story_until, story_sketch, story_anchors, story_members, story_article(id),
+# story_fingerprints, story_fingerprints_until, then story_band(band) for each band.
+# ARGV: now, article id, member JSON line, sketch, anchors (one per line), min similarity,
+# until if new, ttl ms, max members, sketch words, purge limit, first-article floor
+# (min similarity * FIRST_FLOOR), near copy, max fingerprints, the article's fingerprint
+# record. Returns {story id, members, until}.
 ASSIGN_STORY = """
 local now = tonumber(ARGV[1])
 local ended = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[11]))
@@ -278,6 +284,11 @@ for _, id in ipairs(ended) do
   redis.call('HDEL', KEYS[3], id)
   redis.call('HDEL', KEYS[4], id)
   redis.call('ZREM', KEYS[1], id)
+end
+ended = redis.call('ZRANGEBYSCORE', KEYS[7], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[11]))
+for _, id in ipairs(ended) do
+  redis.call('HDEL', KEYS[6], id)
+  redis.call('ZREM', KEYS[7], id)
 end
 local function until_of(id)
   local u = redis.call('ZSCORE', KEYS[1], id)
@@ -293,6 +304,20 @@ local function words(s)
   for i = 1, #s - 3, 4 do
     local a, b, c, d = string.byte(s, i, i + 3)
     out[#out + 1] = ((a * 256 + b) * 256 + c) * 256 + d
+  end
+  return out
+end
+local function later_fingerprints(id)
+  local out, u = {}, redis.call('ZSCORE', KEYS[7], id)
+  if not u or tonumber(u) <= now then return out end
+  local s, pos = redis.call('HGET', KEYS[6], id) or '', 1
+  while pos + 3 <= #s do
+    local n = words(string.sub(s, pos, pos + 3))[1]
+    local sketch = string.sub(s, pos + 4, pos + 3 + n)
+    pos = pos + 4 + n
+    local m = words(string.sub(s, pos, pos + 3))[1] or 0
+    out[#out + 1] = {sketch, string.sub(s, pos + 4, pos + 3 + m)}
+    pos = pos + 4 + m
   end
   return out
 end
@@ -322,33 +347,53 @@ local function bytes_less(a, b)
 end
 local mine, has_anchors = {}, false
 for a in string.gmatch(ARGV[5], '[^\\n]+') do mine[a], has_anchors = true, true end
+local function agree(theirs)
+  if not has_anchors or theirs == '' then return true end
+  for a in string.gmatch(theirs, '[^\\n]+') do
+    if mine[a] then return true end
+  end
+  return false
+end
 local probe, min_sim, k = words(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[10])
-local best, best_shared, best_compared, best_until = nil, 0, 1, 0
+local floor, near, max_prints = tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
+local best, best_shared, best_compared, best_until, best_count = nil, 0, 1, 0, 0
 local tried = {}
-for i = 6, #KEYS do
+for i = 8, #KEYS do
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[1])
   for _, id in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
     local u = not tried[id] and until_of(id)
     tried[id] = true
-    local ok = u ~= nil and u ~= false
-    if ok and has_anchors then
-      local theirs = redis.call('HGET', KEYS[3], id) or ''
-      if theirs ~= '' then
-        ok = false
-        for a in string.gmatch(theirs, '[^\\n]+') do
-          if mine[a] then ok = true break end
+    local shared, compared = 0, 0
+    if u and agree(redis.call('HGET', KEYS[3], id) or '') then
+      shared, compared = similarity(probe, words(redis.call('HGET', KEYS[2], id) or ''), k)
+    end
+    if compared > 0 and shared >= floor * compared then
+      local s, c, count = nil, nil, 1
+      if shared >= min_sim * compared then s, c = shared, compared end
+      for _, fp in ipairs(later_fingerprints(id)) do
+        count = count + 1
+        if agree(fp[2]) then
+          local sh, co = similarity(probe, words(fp[1]), k)
+          if co > 0 and sh >= min_sim * co and (s == nil or sh * c > s * co) then
+            s, c = sh, co
+          end
+        end
+      end
+      if s then
+        local l, r = s * best_compared, best_shared * c
+        if best == nil or l > r or (l == r and (u < best_until
+            or (u == best_until and bytes_less(id, best)))) then
+          best, best_shared, best_compared, best_until, best_count = id, s, c, u, count
         end
       end
     end
-    if ok then
-      local shared, compared = similarity(probe, words(redis.call('HGET', KEYS[2], id) or ''), k)
-      if compared > 0 and shared >= min_sim * compared then
-        local l, r = shared * best_compared, best_shared * compared
-        if best == nil or l > r or (l == r and (u < best_until
-            or (u == best_until and bytes_less(id, best)))) then
-          best, best_shared, best_compared, best_until = id, shared, compared, u
-        end
-      end
+  end
+end
+local function index_bands(id, score)
+  for i = 8, #KEYS do
+    redis.call('ZADD', KEYS[i], score, id)
+    if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[8]) then
+      redis.call('PEXPIRE', KEYS[i], ARGV[8])
     end
   end
 end
@@ -359,20 +404,25 @@ if best then
     members = members .. '\\n' .. ARGV[3]
     redis.call('HSET', KEYS[4], best, members)
   end
+  local score = redis.call('ZSCORE', KEYS[1], best)
+  if best_count < max_prints and best_shared < near * best_compared then
+    local prints = ''
+    if best_count > 1 then prints = redis.call('HGET', KEYS[6], best) or '' end
+    redis.call('HSET', KEYS[6], best, prints .. ARGV[15])
+    redis.call('ZADD', KEYS[7], score, best)
+    index_bands(best, score)
+  end
   redis.call('SET', KEYS[5], best, 'PX', ARGV[8])
-  return {best, members, redis.call('ZSCORE', KEYS[1], best)}
+  return {best, members, score}
 end
 local id = ARGV[2]
 redis.call('ZADD', KEYS[1], ARGV[7], id)
 redis.call('HSET', KEYS[2], id, ARGV[4])
 redis.call('HSET', KEYS[3], id, ARGV[5])
 redis.call('HSET', KEYS[4], id, ARGV[3])
-for i = 6, #KEYS do
-  redis.call('ZADD', KEYS[i], ARGV[7], id)
-  if redis.call('PTTL', KEYS[i]) < tonumber(ARGV[8]) then
-    redis.call('PEXPIRE', KEYS[i], ARGV[8])
-  end
-end
+redis.call('HDEL', KEYS[6], id)
+redis.call('ZREM', KEYS[7], id)
+index_bands(id, ARGV[7])
 redis.call('SET', KEYS[5], id, 'PX', ARGV[8])
 return {id, ARGV[3], redis.call('ZSCORE', KEYS[1], id)}
 """

@@ -42,7 +42,13 @@ from monitor.model import (
 from monitor.store.base import StateStore
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from monitor.store.sqlite_schema import SCHEMA, migrate
-from monitor.store.story_rules import decode_story_members, encode_story_member, pick_story
+from monitor.store.story_rules import (
+    Candidate,
+    Fingerprint,
+    decode_story_members,
+    encode_story_member,
+    pick_story,
+)
 
 T = TypeVar("T")
 
@@ -418,7 +424,7 @@ class SqliteStore(StateStore):
         if now < self._next_story_purge:
             return
         self._next_story_purge = now + PURGE_INTERVAL
-        for table in ("stories", "story_bands", "story_articles"):
+        for table in ("stories", "story_bands", "story_articles", "story_fingerprints"):
             conn.execute(f"DELETE FROM {table} WHERE until <= ?", (now,))
 
     @staticmethod
@@ -439,6 +445,7 @@ class SqliteStore(StateStore):
     ) -> StoryAssignment:
         line = encode_story_member(member)
         bands = list(dict.fromkeys(probe.bands))
+        anchor_text = "\n".join(probe.anchors)
 
         def run(conn: sqlite3.Connection) -> tuple[str, float, str]:
             self._purge_stories(conn, now)
@@ -458,23 +465,47 @@ class SqliteStore(StateStore):
                     (*chunk, now, now),
                 ).fetchall()
             found = {r[0]: (float(r[1]), r[4]) for r in rows}
-            chosen = pick_story(
-                ((r[0], float(r[1]), bytes(r[2]), r[3].split("\n") if r[3] else ()) for r in rows),
+            prints = {
+                r[0]: [Fingerprint(bytes(r[2]), r[3].split("\n") if r[3] else ())] for r in rows
+            }
+            ids = list(prints)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                for story_id, sketch, anchors in conn.execute(
+                    "SELECT story_id, sketch, anchors FROM story_fingerprints"
+                    f" WHERE story_id IN ({','.join('?' * len(chunk))}) AND until > ?"
+                    " ORDER BY story_id, seq",
+                    (*chunk, now),
+                ):
+                    prints[story_id].append(
+                        Fingerprint(bytes(sketch), anchors.split("\n") if anchors else ())
+                    )
+            pick = pick_story(
+                (Candidate(i, found[i][0], fps) for i, fps in prints.items()),
                 probe,
                 min_similarity,
             )
-            if chosen is not None:
+            if pick is not None:
+                chosen = pick.story_id
                 until, members = found[chosen]
                 if members.count("\n") + 1 < MAX_STORY_MEMBERS:
                     members += "\n" + line
                     conn.execute("UPDATE stories SET members = ? WHERE id = ?", (members, chosen))
+                if pick.indexed:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO story_fingerprints"
+                        " (story_id, seq, sketch, anchors, until) VALUES (?, ?, ?, ?, ?)",
+                        (chosen, len(prints[chosen]), probe.sketch, anchor_text, until),
+                    )
             else:
                 chosen, until, members = member.article_id, now + window, line
                 conn.execute(
                     "INSERT OR REPLACE INTO stories (id, until, sketch, anchors, members)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (chosen, until, probe.sketch, "\n".join(probe.anchors), members),
+                    (chosen, until, probe.sketch, anchor_text, members),
                 )
+                conn.execute("DELETE FROM story_fingerprints WHERE story_id = ?", (chosen,))
+            if pick is None or pick.indexed:
                 conn.executemany(
                     "INSERT OR REPLACE INTO story_bands (band, story_id, until) VALUES (?, ?, ?)",
                     [(band, chosen, until) for band in bands],

@@ -8,10 +8,13 @@ an older file when it is opened. Nothing is renamed or dropped
 (``tests/store/test_sqlite_store.py`` pins the tables and columns).
 
 So far a file written by an older version gains the ``alert`` and ``attempts``
-columns of ``delivered`` and the ``claim`` column of ``outbox``. Its old
-delivery records stay valid for ``is_delivered`` but have no alert, so
-``recent_deliveries`` does not list them; its claimed alerts have no token, so
-they wait for their lease to end and are claimed again.
+columns of ``delivered``, the ``claim`` column of ``outbox`` and the
+``story_fingerprints`` table. Its old delivery records stay valid for
+``is_delivered`` but have no alert, so ``recent_deliveries`` does not list them;
+its claimed alerts have no token, so they wait for their lease to end and are
+claimed again; its stories keep their first article's fingerprint in
+``stories`` as before (``story_fingerprints`` holds those of later members a
+story indexes, each row with the story's end, so it is purged on its own).
 
 The statements that read and write these tables are in :mod:`monitor.store.sqlite`.
 """
@@ -85,6 +88,15 @@ CREATE TABLE IF NOT EXISTS story_articles (
     until      REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS story_articles_until ON story_articles (until);
+CREATE TABLE IF NOT EXISTS story_fingerprints (
+    story_id TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    sketch   BLOB NOT NULL,
+    anchors  TEXT NOT NULL,
+    until    REAL NOT NULL,
+    PRIMARY KEY (story_id, seq)
+);
+CREATE INDEX IF NOT EXISTS story_fingerprints_until ON story_fingerprints (until);
 """
 
 #: Columns added after the first release: (table, column, definition).

@@ -5,9 +5,14 @@ article (word-pair shingles -> MinHash LSH bands, a bottom-k sketch, title
 anchors; pure), :class:`StoryDetector` asks the state store to put it into a
 story (``StoryIndex.assign_story``: atomic in every backend, so replicas sharing
 Redis or one SQLite file agree). A story lives ``window`` seconds (24 h) from
-its first article; a copy merges if it shares an LSH band with the story's
-first article, their shingle sketches agree on at least ``min_similarity``
-(0.5) of the union, and their titles share a content word.
+its first article; a copy merges if it shares an LSH band with one of the
+story's indexed members (its first article, and up to 7 later members that are
+not near copies), their shingle sketches agree on at least ``min_similarity``
+(0.5) of the union, and their titles share a content word. Joining through a
+later member also needs a title word in common with the first article and
+``0.6 * min_similarity`` (0.3) of agreement with it, so a chain of articles,
+each close to the previous one, does not drift into another event (see
+``StoryIndex.assign_story``).
 
 How to use it (the poller and the alert rendering)::
 
@@ -38,7 +43,8 @@ Notes for the integration:
 - Keep the delivered-record retention at least ``window``: a copy arriving after
   that record expired would alert again.
 - Cost: 0.1-0.3 ms of CPU per article (fingerprint) plus one store call (one
-  Lua script on Redis, one ``BEGIN IMMEDIATE`` transaction on SQLite).
+  Lua script on Redis, one ``BEGIN IMMEDIATE`` transaction on SQLite); a story
+  keeps at most 8 fingerprints (32 bands and a 512-byte sketch each).
 - The fingerprint is stable across processes and releases (blake2b, no salted
   ``hash()``); ``tests/stories/test_stories.py`` pins it with golden values, because a
   change would make running replicas miss each other's stories for one window.

@@ -121,6 +121,61 @@ async def test_redis_reads_records_written_in_the_stored_layout(clock: FrozenClo
         await client.aclose()
 
 
+async def test_redis_stories_of_the_previous_version_index_their_later_members(
+    clock: FrozenClock,
+) -> None:
+    """A story written with its first article's fingerprint only (the previous version's
+    layout) is joined, then found through the member that joined it; a later member's
+    fingerprint written by hand in the current layout (4-byte big-endian length + sketch,
+    length + anchors, in ``story_fingerprints``, live while ``story_fingerprints_until``
+    says so) is found through its band."""
+    client = fakeredis.FakeAsyncRedis()
+    store = RedisStore(client, prefix="p")
+    now, until = clock.now, clock.now + DAY
+
+    def words(*values: int) -> bytes:
+        return struct.pack(f">{len(values)}I", *values)
+
+    try:
+        for story_id in ("s1", "t1"):
+            await client.zadd("p:story_until", {story_id: until})
+            await client.hset("p:story_sketch", mapping={story_id: words(*range(1, 11))})
+            await client.hset("p:story_anchors", mapping={story_id: "quake\nchile"})
+            line = f'["{story_id}","feed-1","https://x/{story_id}","Title",1800000000.0]'
+            await client.hset("p:story_members", mapping={story_id: line})
+            await client.set(f"p:story_article:{story_id}", story_id)
+            await client.zadd(f"p:story_band:{story_id}", {story_id: until})
+        # s1: the previous version's layout. Its second article joins through the first
+        # (7 of 13) and is indexed; a reprint of it (9 of 11; 6 of 14 with the first)
+        # joins through it.
+        second = StoryProbe(("s1", "b2"), words(*range(4, 14)), ("quake",))
+        joined = await store.assign_story(StoryMember("s2", "feed-2"), second, 0.5, now, DAY)
+        assert joined.story_id == "s1"
+        record = struct.pack(">I", 40) + words(*range(4, 14)) + struct.pack(">I", 5) + b"quake"
+        assert await client.hget("p:story_fingerprints", "s1") == record
+        assert await client.zscore("p:story_fingerprints_until", "s1") == until
+        reprint = StoryProbe(("b2",), words(*range(5, 15)), ("quake",))
+        got = await store.assign_story(StoryMember("s3", "feed-3"), reprint, 0.5, now, DAY)
+        assert [m.article_id for m in got.members] == ["s1", "s2", "s3"]
+        # t1: a later member's fingerprint in the current layout, found through band t2.
+        later = (
+            struct.pack(">I", 40) + words(*range(4, 14)) + struct.pack(">I", 11) + b"chile\nmine"
+        )
+        await client.hset("p:story_fingerprints", mapping={"t1": later})
+        await client.zadd("p:story_fingerprints_until", {"t1": until})
+        await client.zadd("p:story_band:t2", {"t1": until})
+        probe = StoryProbe(("t2",), words(*range(5, 15)), ("chile",))
+        got = await store.assign_story(StoryMember("t3", "feed-3"), probe, 0.5, now, DAY)
+        assert (got.story_id, got.is_new) == ("t1", False)
+        # ... unless the record belongs to an ended story: then it is not counted.
+        await client.zadd("p:story_fingerprints_until", {"t1": now - 1})
+        probe = StoryProbe(("t2",), words(*range(5, 15)), ("chile",))
+        got = await store.assign_story(StoryMember("t4", "feed-3"), probe, 0.5, now, DAY)
+        assert (got.story_id, got.is_new) == ("t4", True)
+    finally:
+        await client.aclose()
+
+
 async def test_redis_delivered_log_is_bounded(clock: FrozenClock) -> None:
     client = fakeredis.FakeAsyncRedis()
     store = RedisStore(client, prefix="nm", delivered_log_limit=3)

@@ -6,11 +6,13 @@ The contract itself is checked on SQLite by the role files.
 from __future__ import annotations
 
 import sqlite3
+import struct
 from pathlib import Path
 
 import pytest
 
 from monitor.errors import StoreError
+from monitor.model import StoryMember, StoryProbe
 from monitor.store.codec import encode_alert
 from monitor.store.sqlite import FILE_NAME, SqliteStore
 from tests.conftest import FrozenClock
@@ -52,6 +54,48 @@ async def test_sqlite_upgrades_a_file_of_the_first_release(
     finally:
         for store in stores:
             await store.close()
+
+
+async def test_sqlite_stories_of_the_previous_version_index_their_later_members(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """A file of the previous version (a story keeps its first article's fingerprint only,
+    no ``story_fingerprints`` table): its story is joined, and then found through the
+    member that joined it."""
+    path = tmp_path / FILE_NAME
+    until = clock.now + DAY
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE stories (id TEXT PRIMARY KEY, until REAL NOT NULL,"
+            " sketch BLOB NOT NULL, anchors TEXT NOT NULL, members TEXT NOT NULL);"
+            "CREATE TABLE story_bands (band TEXT NOT NULL, story_id TEXT NOT NULL,"
+            " until REAL NOT NULL, PRIMARY KEY (band, story_id));"
+            "CREATE TABLE story_articles (article_id TEXT PRIMARY KEY,"
+            " story_id TEXT NOT NULL, until REAL NOT NULL);"
+        )
+        line = '["s1","feed-1","https://x/s1","Title",1800000000.0]'
+        db.execute(
+            "INSERT INTO stories VALUES ('s1', ?, ?, 'chile\nquake', ?)",
+            (until, struct.pack(">10I", *range(1, 11)), line),
+        )
+        db.execute("INSERT INTO story_bands VALUES ('b1', 's1', ?)", (until,))
+        db.execute("INSERT INTO story_articles VALUES ('s1', 's1', ?)", (until,))
+    db.close()
+    store = await SqliteStore.open(path)
+    try:
+        member = StoryMember("s1", "feed-1", "https://x/s1", "Title", 1800000000.0)
+        story = await store.get_story("s1", clock.now)
+        assert story is not None and story.members == (member,)
+        # Its second article joins through the first (7 of 13) and is indexed ...
+        second = StoryProbe(("b1", "b2"), struct.pack(">10I", *range(4, 14)), ("quake",))
+        got = await store.assign_story(StoryMember("s2", "feed-2"), second, 0.5, clock.now, DAY)
+        assert got.story_id == "s1"
+        # ... so a reprint of it (9 of 11; 6 of 14 with the first) joins through it.
+        reprint = StoryProbe(("b2",), struct.pack(">10I", *range(5, 15)), ("quake",))
+        got = await store.assign_story(StoryMember("s3", "feed-3"), reprint, 0.5, clock.now, DAY)
+        assert (got.story_id, [m.article_id for m in got.members]) == ("s1", ["s1", "s2", "s3"])
+    finally:
+        await store.close()
 
 
 #: The tables and columns (name, type, not null, default) of the file: the on-disk format.
@@ -98,6 +142,13 @@ SCHEMA = {
     "story_bands": [
         ("band", "TEXT", 1, None),
         ("story_id", "TEXT", 1, None),
+        ("until", "REAL", 1, None),
+    ],
+    "story_fingerprints": [
+        ("story_id", "TEXT", 1, None),
+        ("seq", "INTEGER", 1, None),
+        ("sketch", "BLOB", 1, None),
+        ("anchors", "TEXT", 1, None),
         ("until", "REAL", 1, None),
     ],
 }

@@ -25,9 +25,11 @@ from monitor.store.memory import MemoryStore
 from monitor.stories import StoryDetector, refresh_coverage
 from tests.conftest import FrozenClock
 from tests.servers import Item, rss
+from tests.stories.quakes import AP, AP_REPRINT, OTHER_REUTERS, REUTERS, Report
 
 WIRE = FeedConfig(id="wire", url="http://feeds.test/wire.xml")
 MIRROR = FeedConfig(id="mirror", url="http://feeds.test/mirror.xml")
+LOCAL = FeedConfig(id="local", url="http://feeds.test/local.xml")
 RULE = "Iran AND Russia AND drones"
 
 
@@ -37,7 +39,9 @@ def story_text(shared_data: Path) -> str:
     return " ".join(text.split()[:300])
 
 
-def make_poller(bodies: dict[str, str], clock: FrozenClock, *, stories: bool = True) -> Poller:
+def make_poller(
+    bodies: dict[str, str], clock: FrozenClock, *, stories: bool = True, rule: str = RULE
+) -> Poller:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text=bodies[request.url.path])
 
@@ -45,8 +49,8 @@ def make_poller(bodies: dict[str, str], clock: FrozenClock, *, stories: bool = T
     return Poller(
         store=store,
         http=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
-        ruleset=compile_rules([RuleSpec("drones", RULE)]),
-        routes={"drones": (RULE, ("ops", "log"))},
+        ruleset=compile_rules([RuleSpec("drones", rule)]),
+        routes={"drones": (rule, ("ops", "log"))},
         max_age=timedelta(hours=24),
         seen_retention=timedelta(days=30),
         fetch_timeout=5,
@@ -208,3 +212,36 @@ async def test_the_worker_sends_the_outlets_known_at_send_time(
     assert (await worker.deliver_due()).delivered == 2
     [sent] = channels["ops"].sent
     assert [c.feed_id for c in sent.also_in] == ["mirror"]
+
+
+async def test_a_reprint_of_a_later_copy_does_not_alert_again(clock: FrozenClock) -> None:
+    """Issue 16: Reuters, then the AP's rewrite (0.52 similar: it joins), then a local
+    paper's reprint of the AP text (0.9 to the AP's, 0.48 to Reuters'): one story, one
+    alert per channel; a second quake the next day alerts again."""
+
+    def feed(report: Report, link: str) -> str:
+        return rss([Item(report[0], link, report[1], published(clock))])
+
+    bodies = {
+        "/wire.xml": feed(REUTERS, "https://wire.test/chile-quake"),
+        "/mirror.xml": feed(AP, "https://ap.test/chile-quake"),
+        "/local.xml": feed(AP_REPRINT, "https://local.test/quake"),
+    }
+    poller = make_poller(bodies, clock, rule="earthquake AND Chile")
+    assert (await poller.poll(WIRE)).alerts == 2
+    for outlet in (MIRROR, LOCAL):
+        clock.advance(600)
+        report = await poller.poll(outlet)
+        assert (report.new, report.alerts) == (1, 0), outlet.id
+
+    pending = await poller.store.pending()
+    assert {(e.alert.channel, e.alert.article.feed_id) for e in pending} == {
+        ("ops", "wire"),
+        ("log", "wire"),
+    }
+    refreshed = await refresh_coverage(poller.store, pending[0].alert, clock.now)
+    assert [c.feed_id for c in refreshed.also_in] == ["mirror", "local"]
+
+    clock.advance(20 * 3600)  # another quake in Chile, within the first story's window
+    bodies["/wire.xml"] = feed(OTHER_REUTERS, "https://wire.test/chile-quake-2")
+    assert (await poller.poll(WIRE)).alerts == 2
