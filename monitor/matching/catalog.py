@@ -56,8 +56,10 @@ class EntityLookup(Protocol):
 
 
 #: Kinds of entity (``Entity.kind``) whose aliases do not count inside a shadowing alias:
-#: places. "Sudan" in "South Sudan" is not Sudan, but "UN" in "UN Security Council" is the UN.
-SHADOWED_KINDS = frozenset({"country", "territory"})
+#: places, former states included. "Sudan" in "South Sudan" is not Sudan, "Yugoslav" in
+#: "Former Yugoslav Republic of Macedonia" not Yugoslavia, but "UN" in "UN Security
+#: Council" is the UN.
+SHADOWED_KINDS = frozenset({"country", "territory", "former"})
 
 
 def shadows_of(catalog: object, entity: EntityLike) -> tuple[AliasLike, ...]:

@@ -2,7 +2,8 @@
 
 Fields are pushed down into the leaves (``title:(a b)`` becomes two
 title-only leaves), entities become an ``EntityLeaf`` over their aliases
-(each a phrase, case-sensitive or not; for a place, also its shadows: the
+(each a phrase, case-sensitive or not, a case-sensitive one also in capitals amid
+capitals; for a place, also its shadows: the
 longer aliases of other entities that contain its aliases, inside which its
 own do not count), the children of an AND are ordered so that the rarest
 comes first and the NOTs last (an AND fails fast), and
@@ -44,6 +45,7 @@ from monitor.matching.program import (
     PrefixLeaf,
     Program,
     StemLeaf,
+    case_alias_leaf,
     leaf_keys,
 )
 from monitor.matching.text import STEMS, raw_words
@@ -120,7 +122,8 @@ def _alias_leaves(aliases: Iterable[AliasLike], fields: tuple[int, ...]) -> Iter
         if not alias_words:
             continue
         if alias.case_sensitive:
-            yield CaseLeaf(fields, alias.text, tuple(alias_words))
+            # Case kept, with the allowance for capitals amid capitals (see program).
+            yield case_alias_leaf(fields, alias.text, tuple(alias_words))
         else:
             yield PhraseLeaf(fields, alias.text, tuple(Phrase.of(alias.text).words))
 

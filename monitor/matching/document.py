@@ -7,6 +7,14 @@ case-kept words, word positions, character offsets, the sorted words for
 wildcards) is computed on first use, so an article that only meets rules on
 plain terms never pays for it.
 
+Capitals (``View.amid_capitals``): a case-sensitive entity alias also counts in
+capitals (CHINA for ``China``) where the text around it is in capitals, as in a wire
+headline. The words looked at are the cased ones (with a letter) of the occurrence's
+sentence, up to ``CAPS_WINDOW`` on each side of it; there must be at least
+``CAPS_CONTEXT`` of them and none may hold a lower-case letter. A sentence ends at a
+line break, and at ".", "!" or "?" (closing quotes or brackets may follow) before a
+space, except a "." after a one-letter word (U.S., J. Smith); a field is never crossed.
+
 A ``Document`` holds the views of one article: title and text at once (every
 article is matched on them), author, url and source only when a rule asks.
 The source field is the feed id and the domain of the article's URL.
@@ -33,7 +41,18 @@ from monitor.matching.text import (
 )
 from monitor.model import Article
 
-__all__ = ["AUTHOR", "SOURCE", "TEXT", "TITLE", "URL", "Document", "View", "source_text"]
+__all__ = [
+    "AUTHOR",
+    "CAPS_CONTEXT",
+    "CAPS_WINDOW",
+    "SOURCE",
+    "TEXT",
+    "TITLE",
+    "URL",
+    "Document",
+    "View",
+    "source_text",
+]
 
 #: Field numbers, the index of each field in ``FIELDS``.
 TITLE, TEXT, AUTHOR, URL, SOURCE = range(len(FIELDS))
@@ -44,6 +63,12 @@ _WWW = re.compile(r"^www\d*\.")
 #: Word scans of a field (see ``View.word_positions``) before its words' positions are mapped.
 POSITION_SCANS = 12
 _NONE: list[int] = []
+#: Cased words looked at on each side of an occurrence in capitals (``View.amid_capitals``).
+CAPS_WINDOW = 3
+#: Cased words in capitals it needs around it, on both sides together.
+CAPS_CONTEXT = 2
+#: The end of a sentence in the text between two words (a line break is tested apart).
+_SENTENCE_END = re.compile(r"[.!?][\"'\u2019\u201d)\]]*\s")
 
 
 def source_text(article: Article) -> str:
@@ -213,6 +238,37 @@ class View:
             self._starts = list(map(operator.add, lengths, range(len(self.words) + 1)))
         return _find_all(self._joined, needle, self._starts)
 
+    # --- capitals around an occurrence, for case-sensitive entity aliases -----------------------
+
+    def amid_capitals(self, start: int, end: int) -> bool:
+        """Whether the words ``start:end`` stand amid capitals (see the module docstring):
+        the cased words of their sentence, up to ``CAPS_WINDOW`` on each side, are at
+        least ``CAPS_CONTEXT`` and all without a lower-case letter."""
+        raw = self.raw()
+        found = 0
+        for step, first in ((-1, start - 1), (1, end)):
+            i, taken = first, 0
+            while 0 <= i < len(raw) and taken < CAPS_WINDOW:
+                if self._sentence_break(i if step < 0 else i - 1):
+                    break
+                case = _case_of(raw[i])
+                if case < 0:
+                    return False
+                taken += case
+                i += step
+            found += taken
+        return found >= CAPS_CONTEXT
+
+    def _sentence_break(self, i: int) -> bool:
+        """Whether a sentence ends between word ``i`` and word ``i + 1``."""
+        offsets = self.spans()
+        gap = self.text[offsets[i][1] : offsets[i + 1][0]]
+        if "\n" in gap or "\r" in gap:
+            return True
+        end = _SENTENCE_END.search(gap)
+        # A "." after a one-letter word is an abbreviation or an initial: U.S. FORCES.
+        return end is not None and (gap[end.start()] != "." or len(self.raw()[i]) > 1)
+
     # --- character offsets, for hits ---------------------------------------------------------
 
     def char_spans(self, occurrences: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -241,6 +297,14 @@ class View:
             for m in _compiled(pattern).finditer(text)
             if not m.start() or not _is_word_char(text[m.start() - 1])
         ]
+
+
+def _case_of(word: str) -> int:
+    """1 for a word in capitals, 0 for one without a cased letter ("2024"), -1 for a word
+    with a lower-case letter."""
+    if word.isupper():
+        return 1
+    return 0 if word == word.upper() else -1
 
 
 def _is_word_char(char: str) -> bool:

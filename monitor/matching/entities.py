@@ -1,18 +1,32 @@
 """Named entities: the catalog behind ``@Iran``, ``@NATO`` and ``@"United States"``.
 
 Owns the shipped catalog (``data/entities.yaml``: every UN member state, the observer and
-widely covered states and territories, the major international organizations), its strict
-validation, the default case rule of an alias, lookup of an entity by name, and the
-``entities:`` overrides of a rules file. Matching itself belongs to the engine: an entity
-is a set of aliases, each matched as a phrase (whole words, in order).
+widely covered states and territories, former states, the major international
+organizations), its strict validation, the default case rule of an alias, lookup of an
+entity by name, and the ``entities:`` overrides of a rules file. Matching itself belongs
+to the engine: an entity is a set of aliases, each matched as a phrase (whole words, in
+order).
 
 Case rule (:func:`default_case_sensitive`): an alias with upper-case letters and no
 lower-case one is an acronym and matches case-sensitively (``US`` is not "give us", ``WHO``
 is not "who", also ``U.S.`` and ``G7``); so does a proper name that is also a common
 lower-case word (``Turkey``, ``Polish``, ``China``, ``Chad``, ``Guinea``, ...: the list
-is ``COMMON_WORD_NAMES``); every other alias is case-insensitive, so that all-caps
-headlines still match. A YAML alias may set the rule itself:
-``{text: CoE, case_sensitive: true}``.
+is ``COMMON_WORD_NAMES``); every other alias is case-insensitive. A YAML alias may set
+the rule itself: ``{text: CoE, case_sensitive: true}``.
+
+Text in capitals: a case-sensitive alias with a lower-case letter also matches in
+capitals (CHINA, TURKEY, EAST GERMANY) where the text around it is in capitals, as in a
+wire headline: the cased words of its sentence, up to 3 on each side of it, are at least
+2 and none has a lower-case letter. A sentence ends at a line break and at . ! ? before
+a space (not a "." after a one-letter word: U.S.); title and text are separate.
+"CHINA RAISES TARIFFS" is China, "the BIG CHINA SALE is on" and "CHINA TARIFFS" are
+not; ``US`` is never "us". The engine applies it (``document.View.amid_capitals``), to
+entity aliases only: ``case:China`` keeps its exact case.
+
+Kinds: ``country``, ``territory``, ``organization``, and ``former`` for a state that
+split up or was absorbed (the Soviet Union, Yugoslavia, Czechoslovakia, East Germany);
+a former name of a state that lives on under a new one is an alias of it (Burma of
+Myanmar, Zaire of DR Congo). The YAML says which and why.
 
 Lookup (:meth:`EntityCatalog.get`) compares folded words (case, accents, punctuation), so
 ``usa``, ``U.S.`` and ``united states`` all name the United States. A key wins over an
@@ -58,8 +72,9 @@ __all__ = [
     "parse_catalog",
 ]
 
-#: Kinds of a shipped entity; an entity added by an override has kind ``CUSTOM``.
-KINDS = frozenset({"country", "territory", "organization"})
+#: Kinds of a shipped entity (``former``: a state that no longer exists and has no single
+#: successor); an entity added by an override has kind ``CUSTOM``.
+KINDS = frozenset({"country", "territory", "former", "organization"})
 #: The kind of an entity added through the ``entities:`` key.
 CUSTOM = "custom"
 

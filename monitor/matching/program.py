@@ -1,7 +1,7 @@
 """Compiled queries: small objects that test a ``Document`` (``compiler`` builds them).
 
-Leaves (``StemLeaf``, ``PhraseLeaf``, ``CaseLeaf``, ``PrefixLeaf``,
-``EntityLeaf``) carry the fields they look in; inner nodes are
+Leaves (``StemLeaf``, ``PhraseLeaf``, ``CaseLeaf`` and its ``CapsAliasLeaf``,
+``PrefixLeaf``, ``EntityLeaf``) carry the fields they look in; inner nodes are
 ``AndProgram``, ``OrProgram``, ``NotProgram`` and ``near.NearProgram``. Each
 program answers ``test(doc)`` (does it hold) and ``support(doc, out)``
 (the occurrences that make it hold, for hits); leaves and OR-groups of leaves
@@ -14,10 +14,10 @@ import bisect
 import re
 import sys
 
-from monitor.matching.document import DEFAULT_FIELDS, Document
+from monitor.matching.document import DEFAULT_FIELDS, Document, View
 from monitor.matching.text import STEMS, normalize
 
-__all__ = ["Leaf", "Occurrence", "Program", "leaf_keys"]
+__all__ = ["CapsAliasLeaf", "Leaf", "Occurrence", "Program", "case_alias_leaf", "leaf_keys"]
 
 #: One supporting occurrence: (field number, first character, one past the last, term as written).
 Occurrence = tuple[int, int, int, str]
@@ -217,6 +217,66 @@ class CaseLeaf(Leaf):
         view = doc.view(field)
         found = view.find(self.pattern(), True)
         return view.char_spans(self.occurrences(doc, field)) if found is None else found
+
+
+class CapsAliasLeaf(CaseLeaf):
+    """A case-sensitive entity alias with a lower-case letter (``China``, ``Polish``): its
+    exact case, or in capitals (CHINA) where the text around it is in capitals too
+    (``View.amid_capitals``: a wire headline, not "we ate TURKEY"). ``case:`` words never
+    get this allowance, nor do aliases already in capitals (``US``, which it would not
+    change). Built by ``case_alias_leaf``."""
+
+    __slots__ = ("caps", "caps_joined", "caps_regex")
+
+    def __init__(self, fields: tuple[int, ...], text: str, words: tuple[str, ...]) -> None:
+        super().__init__(fields, text, words)
+        #: The words in capitals.
+        self.caps = tuple(sys.intern(w.upper()) for w in words)
+        self.caps_joined = " " + " ".join(self.caps) + " "
+        self.caps_regex = r"\W+".join(map(re.escape, self.caps)) + r"\b"
+
+    def found(self, doc: Document, field: int) -> bool:
+        view = doc.view(field)
+        if self.folded not in view.wordset:
+            return False
+        spans = view.find(self.regex, True)
+        if view.has_case_phrase(self.joined) if spans is None else spans:
+            return True
+        return bool(self.caps_occurrences(view))
+
+    def caps_occurrences(self, view: View) -> list[Span]:
+        """Word positions of the alias in capitals amid capitals (the folded words are
+        known to be in the field)."""
+        spans = view.find(self.caps_regex, True)
+        if not (view.has_case_phrase(self.caps_joined) if spans is None else spans):
+            return []  # the rule is about capitals: most fields have none, found by one scan
+        return [(s, e) for s, e in view.case_occurrences(self.caps) if view.amid_capitals(s, e)]
+
+    def occurrences(self, doc: Document, field: int) -> list[Span]:
+        view = doc.view(field)
+        found = view.case_occurrences(self.words)
+        caps = self.caps_occurrences(view) if self.folded in view.wordset else []
+        return sorted(found + caps) if caps else found
+
+    def char_spans(self, doc: Document, field: int) -> list[Span]:
+        found = CaseLeaf.char_spans(self, doc, field)
+        view = doc.view(field)
+        caps = self.caps_occurrences(view) if self.folded in view.wordset else []
+        return sorted(found + view.char_spans(caps)) if caps else found
+
+
+def case_alias_leaf(fields: tuple[int, ...], text: str, words: tuple[str, ...]) -> CaseLeaf:
+    """The leaf of a case-sensitive entity alias: a ``CapsAliasLeaf`` when the alias has
+    a lower-case letter, else (``US``, ``G7``) a ``CaseLeaf``.
+
+    Also a plain ``CaseLeaf`` in the odd case where capitals fold to other words than the
+    alias ("ı", dotless i, is "I" in capitals, which folds to "i"): the words an alias
+    needs in an article, and so the keys it is indexed under, are its folded words.
+    """
+    caps = tuple(w.upper() for w in words)
+    if caps == words or [normalize(w) for w in caps] != [normalize(w) for w in words]:
+        return CaseLeaf(fields, text, words)
+    return CapsAliasLeaf(fields, text, words)
 
 
 #: Wildcard tests per article answered by substring search before the words are sorted.

@@ -96,6 +96,13 @@ CATALOG = StubCatalog(
             "country",
             (StubAlias("US News"),),
         ),
+        # A case-sensitive alias with lower-case letters: also in capitals amid capitals.
+        StubEntity(
+            "Turkey",
+            (StubAlias("Turkey", True), StubAlias("Ankara")),
+            "country",
+            (StubAlias("New Turkey", True),),
+        ),
         StubEntity("Tehran News", (StubAlias("Tehran News"),), "organization"),
         StubEntity("US News", (StubAlias("US News"),), "organization"),
     ]
@@ -311,6 +318,41 @@ def _spans(words_: list[str], node: Node, case: bool) -> list[tuple[int, int]]:
     raise AssertionError(node)
 
 
+def _sentence_ends(text: str) -> list[int]:
+    """For each word of ``text``, the number of sentence ends before it (docs/rules.md:
+    a line break, or . ! ? before a space, but not a "." after a one-letter word)."""
+    found = list(re.finditer(r"\w+", text))
+    ends = [0] * len(found)
+    for i in range(1, len(found)):
+        gap = text[found[i - 1].end() : found[i].start()]
+        end = re.search(r"[.!?][\"'’”)\]]*\s", gap)
+        abbreviation = end is not None and end.group()[0] == "." and len(found[i - 1].group()) == 1
+        ended = "\n" in gap or "\r" in gap or (end is not None and not abbreviation)
+        ends[i] = ends[i - 1] + ended
+    return ends
+
+
+def _caps_spans(alias: str, text: str) -> list[tuple[int, int]]:
+    """Where a case-sensitive alias occurs in capitals amid capitals: the cased words of its
+    sentence, at most 3 on each side, are at least 2 and all in capitals."""
+    wanted = [w.upper() for w in _words(alias, True)]
+    words_ = _words(text, True)
+    if wanted == _words(alias, True):
+        return []  # already in capitals (US): nothing more to allow
+    sentence = _sentence_ends(_strip(text))
+
+    def cased(i: int) -> bool:
+        return any(c.lower() != c.upper() for c in words_[i])
+
+    found = []
+    for s, e in _spans(words_, Case(" ".join(wanted)), True):
+        same = [i for i in range(len(words_)) if sentence[i] == sentence[s] and cased(i)]
+        around = [i for i in same if i < s][-3:] + [i for i in same if i >= e][:3]
+        if len(around) >= 2 and all(words_[i] == words_[i].upper() for i in around):
+            found.append((s, e))
+    return found
+
+
 def _leaf_spans(node: Node, field: str, a: Article) -> list[tuple[int, int]]:
     text = _fields(a)[field]
     match node:
@@ -327,6 +369,7 @@ def _leaf_spans(node: Node, field: str, a: Article) -> list[tuple[int, int]]:
                         field,
                         a,
                     )
+                    + (_caps_spans(alias.text, text) if alias.case_sensitive else [])
                 ]
 
             # A place's alias inside one of its shadows does not count.
@@ -342,7 +385,9 @@ def _leaf_spans(node: Node, field: str, a: Article) -> list[tuple[int, int]]:
             return _spans(_words(text, False), node, False)
 
 
-def _operand_spans(node: Node, field: str, fields: tuple[str, ...], a: Article) -> list:
+def _operand_spans(
+    node: Node, field: str, fields: tuple[str, ...], a: Article
+) -> list[tuple[int, int]]:
     match node:
         case Field(name, child):
             return _operand_spans(child, field, (name,), a)
@@ -380,12 +425,19 @@ def reference(node: Node, a: Article, fields: tuple[str, ...] = ("title", "text"
 VOCABULARY = [
     "Iran", "IRAN", "Tehran", "Téhéran", "Teheran", "Russia", "Moscow", "drone", "drones",
     "droned", "sanction", "sanctioned", "US", "us", "news", "new", "Islamic", "Republic",
+    "Turkey", "TURKEY", "turkey", "SAYS",
 ]  # fmt: skip
-SEPARATORS = [" ", ", ", "'s ", "’", "-", "\n", ". "]
+SEPARATORS = [" ", ", ", "'s ", "’", "-", "\n", ". ", "! ", " 2024 "]
 
 _word = st.sampled_from(VOCABULARY)
 # Texts also hold the shadows of the stub catalog (an alias inside them does not count).
-_text_word = st.sampled_from([*VOCABULARY, "Tehran News", "US news", "Moscow News"])
+# And words in capitals, of which a case-sensitive alias in capitals needs some around it.
+_text_word = st.sampled_from(
+    [
+        *VOCABULARY, "Tehran News", "US news", "Moscow News",
+        "TURKEY", "NEW TURKEY", "New Turkey", "TEHRAN", "DRONES", "U.S.", "A",
+    ]
+)  # fmt: skip
 _text = st.lists(st.tuples(_text_word, st.sampled_from(SEPARATORS)), max_size=10).map(
     lambda pairs: "".join(w + s for w, s in pairs)
 )
@@ -405,7 +457,7 @@ _leaves = st.one_of(
         lambda w: st.integers(3, len(w)).map(lambda n: Prefix(w[:n] + "*"))
     ),
     st.lists(_word, min_size=1, max_size=2).map(lambda ws: Case(" ".join(ws))),
-    st.sampled_from(["Iran", "Russia", "United States", "Moscow"]).map(Entity),
+    st.sampled_from(["Iran", "Russia", "United States", "Moscow", "Turkey"]).map(Entity),
 )
 _queries = query_trees(_leaves, _fields_st, max_distance=4, max_children=3, max_leaves=6)
 
