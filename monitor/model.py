@@ -303,6 +303,10 @@ class FeedState:
     #: Hash of the last 200 body that was read in full ("" if none): an identical body
     #: next time needs no parse and no store round trip.
     body_hash: str = ""
+    #: The last body's entries as ``"<bytes digest>:<id hash>"``, in feed order, when each
+    #: entry was read into one article (else empty): an entry whose bytes are the same
+    #: next time is not parsed again (``monitor.polling.reading``).
+    entry_map: tuple[str, ...] = ()
 
     def applies_to(self, url: str) -> bool:
         """Whether this state was recorded for the configured ``url`` (legacy state: yes)."""

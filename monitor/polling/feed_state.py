@@ -23,8 +23,13 @@ def entry_hashes(article_ids: Iterable[str]) -> tuple[str, ...]:
     12 hex digits (48 bits) keep the stored state small; a collision inside
     one feed's thousand entries is far less likely than one lost packet.
     """
-    hashes = dict.fromkeys(hashlib.sha256(i.encode()).hexdigest()[:12] for i in article_ids)
+    hashes = dict.fromkeys(map(id_hash, article_ids))
     return tuple(hashes)[:MAX_TRACKED_ENTRIES]
+
+
+def id_hash(article_id: str) -> str:
+    """The short hash of one entry id that :func:`entry_hashes` lists."""
+    return hashlib.sha256(article_id.encode()).hexdigest()[:12]
 
 
 def count_new_entries(previous: Sequence[str], current: Sequence[str]) -> int:
@@ -54,6 +59,7 @@ def rebase(state: FeedState, url: str) -> FeedState:
         disabled_at=None,
         ttl=None,
         body_hash="",
+        entry_map=(),
     )
 
 

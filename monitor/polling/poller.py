@@ -29,14 +29,20 @@ import httpx
 
 from monitor.config.models import FeedConfig, FeedHealthConfig
 from monitor.http_headers import parse_cache_max_age
-from monitor.ingest import fetch_feed, parse_feed, redact_url
+from monitor.ingest import fetch_feed, redact_url
 from monitor.ingest.fetch import FeedFetch, FetchLimits
 from monitor.log import get_logger
 from monitor.matching import RuleSet
 from monitor.model import Alert, Article, ClaimResult, Clock, Coverage, FeedState, FetchStatus
 from monitor.polling.alerts import alerts_for, is_too_old
-from monitor.polling.feed_state import body_hash, count_new_entries, entry_hashes, rebase
+from monitor.polling.feed_state import (
+    MAX_TRACKED_ENTRIES,
+    body_hash,
+    count_new_entries,
+    rebase,
+)
 from monitor.polling.health import error_reason, health_alerts, health_change, health_policy
+from monitor.polling.reading import known_entries, read_body
 from monitor.polling.schedule import (
     DEFAULT_MAX_SERVER_INTERVAL,
     interval_for,
@@ -148,23 +154,29 @@ class Poller:
         if outcome.status is FetchStatus.NOT_MODIFIED or (digest and digest == state.body_hash):
             return await self._unchanged(feed, state, outcome, interval, now)
         error = outcome.error
-        parsed = None
+        reading = None
         if outcome.status is FetchStatus.OK:
-            parsed = await asyncio.to_thread(
-                parse_feed, feed.id, outcome.body, outcome.headers, fetched_at=now
+            reading = await asyncio.to_thread(
+                read_body,
+                feed.id,
+                outcome.body,
+                outcome.headers,
+                fetched_at=now,
+                known=known_entries(state.entry_map),
             )
-            error = parsed.error
-        if parsed is None or error:
+            error = reading.parsed.error
+        if reading is None or error:
             return await self._failed(feed, state, error, outcome, interval, now)
 
         first_poll = state.first_polled_at is None
+        parsed = reading.parsed
         counts = await self.process_articles(parsed.articles)
-        hashes = entry_hashes(a.id for a in parsed.articles)
+        hashes = tuple(dict.fromkeys(reading.id_hashes))[:MAX_TRACKED_ENTRIES]
         fresh = count_new_entries(state.recent_entries, hashes)
         ttl = rss_ttl(outcome.body)
         delay = self._delay(interval, 0, server_interval=self._server_interval(outcome, ttl))
-        # With articles deferred, keep the old validators and no body hash: a 304 or an
-        # identical body next time would hide them.
+        # With articles deferred, keep the old validators, no body hash and no entry map:
+        # a 304, an identical body or identical entries next time would hide them.
         validators = state.validators if counts.deferred else outcome.validators
         state = replace(
             state,
@@ -180,13 +192,14 @@ class Poller:
             last_new_item_at=now if fresh else state.last_new_item_at,
             ttl=ttl,
             body_hash="" if counts.deferred else digest,
+            entry_map=() if counts.deferred else reading.entry_map,
         )
         state, health = await self._check_health(feed, state, now)
         await self.store.put_feed_state(feed.id, state)
         report = PollReport(
             feed.id,
             "ok",
-            entries=len(parsed.articles),
+            entries=len(reading.id_hashes),
             new=counts.new,
             too_old=counts.too_old,
             alerts=counts.alerts,

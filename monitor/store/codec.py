@@ -106,6 +106,7 @@ def encode_feed_state(state: FeedState) -> str:
             "incident": state.incident,
             "incident_since": state.incident_since,
             "body_hash": state.body_hash,
+            "entry_map": list(state.entry_map),
         }
     )
 
@@ -133,4 +134,5 @@ def decode_feed_state(text: str | bytes) -> FeedState:
         incident=data.get("incident", ""),
         incident_since=data.get("incident_since"),
         body_hash=data.get("body_hash", ""),
+        entry_map=tuple(data.get("entry_map", ())),
     )
