@@ -2,9 +2,8 @@
 
 The run is shared (cached per data directory) by the corpus tests: the robustness test
 asserts on its per-file time and memory, the golden tests compare its articles with
-the expected output of feedparser, feed-rs and rss-parser, and tests/ingest/test_fastparse.py
-compares them with feedparser's own reading. parse_feed runs as in production, with
-its fast path on.
+the expected output of feedparser, feed-rs and rss-parser, and tests/ingest/test_corpus_identity.py
+holds the identity of its articles to the committed digests. parse_feed runs as in production.
 
 Which files go through :func:`monitor.ingest.fetch_feed` over a real loopback HTTP
 server, and why not all of them: fetching costs about 1.2-2 ms per file, mostly in

@@ -3,10 +3,8 @@
 The stage is three steps, I/O only at the first::
 
     fetch.py      httpx: conditional GET, per-phase timeouts, total deadline, size caps
-    parse.py      bytes -> entries (RSS/Atom/RDF through fastparse/ or feedparser,
-                  JSON Feed here), pure
-    fastparse/    pyexpat replay of feedparser 6.0's strict mode for well-formed
-                  documents: the same entries, about 3x faster; None -> feedparser
+    parse.py      bytes -> entries (RSS/Atom/RDF through feedparser.parse, JSON Feed
+                  here; hostile and non-feed bodies refused first), pure
     normalize.py  entry -> Article: plain text, canonical URL, UTC date, stable id, pure
 
 Typical use::

@@ -6,24 +6,24 @@ never raises for bad input: a body that is not a feed, or is hostile, becomes
 a :class:`~monitor.model.ParseOutcome` with an error, and an entry that
 cannot be normalized is skipped and counted.
 
-feedparser only ever receives bytes wrapped in ``BytesIO``: given a ``str`` it
-would treat it as a URL or a file name and fetch or open it itself. Nor does it
-get the Content-Location: it would resolve every guid against it ("123" becomes
+RSS, RDF and Atom are read by feedparser, through its public ``feedparser.parse``
+only. It only ever receives bytes wrapped in ``BytesIO``: given a ``str`` it would
+treat it as a URL or a file name and fetch or open it itself. Nor does it get the
+Content-Location: it would resolve every guid against it ("123" becomes
 "https://host/feeds/123"), so an article's identity would depend on where the
 feed was fetched from (RFC 4287 4.2.6: an id must not change when a feed moves);
-the normalizer resolves entry links against it instead. feedparser
-6 has no JSON Feed support, so JSON Feed 1.0/1.1 is mapped here onto the
-same entry shape feedparser produces, and both go through one normalizer.
+the normalizer resolves entry links against it instead. feedparser 6 has no JSON
+Feed support, so JSON Feed 1.0/1.1 is mapped here onto the same entry shape
+feedparser produces, and both go through one normalizer.
 
-Well-formed RSS, RDF and Atom take a fast path (:mod:`monitor.ingest.fastparse`, three
-to four times cheaper) that replays feedparser's strict-mode reading on pyexpat and
-yields the same entries; whatever it does not cover exactly is left to feedparser.
-Both read the bytes feedparser's own charset conversion produces, computed once here
-and shared with the entity check, which still runs before any XML parser.
+Before any XML parser sees a body, it is refused if it declares XML entities (in
+whatever encoding a parser could read it), and markup with no feed element (an
+HTML page) is reported as not a feed without parsing it.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import re
@@ -35,9 +35,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-import feedparser.encodings
 
-from monitor.ingest import fastparse
 from monitor.ingest.normalize import article_from_entry
 from monitor.model import Article, ParseOutcome
 
@@ -48,6 +46,7 @@ ENTITY_REFUSAL = "refused: XML entity declarations"
 _PASSED_HEADERS = ("content-type", "content-location", "content-language")
 _FEEDPARSER_HEADERS = ("content-type", "content-language")
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_ENTITY_DECL_TEXT = re.compile(r"<!ENTITY", re.IGNORECASE)
 _JSON_TYPE = re.compile(r"[/+]json\b", re.IGNORECASE)
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 # Markup with no element a feed or an entry could be read from (an HTML login wall or
@@ -60,45 +59,54 @@ _HTML_START = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 
+# --- which encodings a body could be read in (for the entity check) ---
+# The first bytes of "<?xm" (or a BOM) in encodings that are not ASCII-compatible
+# (XML 1.0, appendix F), as an XML parser sniffs them.
+_SNIFFED = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (b"\x4c\x6f\xa7\x94", "cp037"),
+    (b"\x00\x3c\x00\x3f", "utf-16-be"),
+    (b"\x3c\x00\x3f\x00", "utf-16-le"),
+    (b"\x00\x00\x00\x3c", "utf-32-be"),
+    (b"\x3c\x00\x00\x00", "utf-32-le"),
+)
+_DECLARED_ENCODING = re.compile(r"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']{1,64})["']""")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]{1,64})""", re.IGNORECASE)
+# Stateless encodings in which every ASCII character is its own byte and no other byte
+# sequence decodes to one: a search of the raw bytes finds "<!ENTITY" in them.
+_ASCII_TRANSPARENT = re.compile(r"utf-8|ascii|iso8859-\d+|cp125\d|koi8-[a-z]+")
+
 
 def parse_feed(
-    feed_id: str,
-    body: bytes,
-    headers: Mapping[str, str],
-    *,
-    fetched_at: float,
-    fast_path: bool = True,
+    feed_id: str, body: bytes, headers: Mapping[str, str], *, fetched_at: float
 ) -> ParseOutcome:
     """Parse one feed body into articles, in feed order.
 
     ``headers`` are the response headers (any case); content-type,
     content-location (base of relative links) and content-language are used.
-    ``fetched_at`` is when the body was fetched (epoch seconds). With ``fast_path``
-    off every XML body is read by feedparser: the reference the fast path is tested
-    against (both give the same outcome).
+    ``fetched_at`` is when the body was fetched (epoch seconds).
     """
     lowered = {k.lower(): v for k, v in headers.items() if k.lower() in _PASSED_HEADERS}
     content_type = lowered.get("content-type", "")
     base = lowered.get("content-location", "")
-    if not body.strip():
+    if not body or body.isspace():
         return ParseOutcome(feed_id=feed_id, error="not a feed: empty body")
     if _looks_like_json(body, content_type):
         return _parse_json(feed_id, body, base, fetched_at)
     body = trim_prolog(body)
-    feedparser_headers = _feedparser_headers(lowered)
-    utf8, encoding = _utf8_view(body, feedparser_headers)
-    if _declares_entities(body, utf8):
+    if _declares_entities(body, content_type):
         return ParseOutcome(feed_id=feed_id, error=ENTITY_REFUSAL)
     if reason := _no_feed_element(body):
         served_as = f" (served as {content_type.split(';')[0].strip()})" if content_type else ""
         return ParseOutcome(feed_id=feed_id, error=f"not a feed{served_as}: {reason}")
-    # feedparser's strict parser needs a known encoding too; without one it goes lenient.
-    if fast_path and encoding and (fast := fastparse.read_entries(utf8)) is not None:
-        return _outcome(feed_id, fast, fetched_at, base)
     try:
         result = feedparser.parse(
             io.BytesIO(body),
-            response_headers=feedparser_headers,
+            response_headers={k: v for k, v in lowered.items() if k in _FEEDPARSER_HEADERS},
             # We keep plain text only: sanitizing HTML and resolving links inside
             # it would be work thrown away (entry links are resolved regardless).
             sanitize_html=False,
@@ -115,76 +123,95 @@ def parse_feed(
     )
     if not entries and (not version or broken):
         return ParseOutcome(feed_id=feed_id, error=_not_a_feed(version, result, content_type))
-    return _outcome(feed_id, entries, fetched_at, base)
+    return _outcome(feed_id, [_plain(entry) for entry in entries], fetched_at, base)
 
 
 def has_entity_declaration(body: bytes, headers: Mapping[str, str]) -> bool:
-    """Whether the body declares XML entities, in whatever encoding feedparser would read it.
+    """Whether the body declares XML entities, in whatever encoding a parser could read it.
 
-    ``headers`` are the response headers (any case); those feedparser is given count.
+    ``headers`` are the response headers (any case); the Content-Type charset counts.
     The whole body is searched, not just the DOCTYPE: finding exactly where a
     prolog ends means understanding comments, processing instructions and
     quoted literals, each a place to hide a declaration from a sloppy scan.
     Outside a DOCTYPE a literal ``<!ENTITY`` can only sit in a comment or a
     CDATA section, and HTML in CDATA writes it ``&lt;!ENTITY`` (a browser would
     take it for a tag otherwise), so refusing costs no real feed anything.
-    The check runs on the text after feedparser's own charset conversion, so
-    UTF-16, UTF-32 or EBCDIC cannot disguise the declaration either.
+    The body is searched as bytes and, decoded, in every encoding a parser could
+    pick for it (a BOM or the first bytes, the HTTP charset, the XML declaration),
+    so UTF-16, UTF-32, UTF-7 or EBCDIC cannot disguise the declaration either.
     """
-    return _declares_entities(body, _utf8_view(body, _feedparser_headers(headers))[0])
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return _declares_entities(body, content_type)
 
 
 def trim_prolog(body: bytes) -> bytes:
     """``body`` without whitespace before its XML declaration, if it has one.
 
     Whitespace there (common with WordPress) is an XML error that sends feedparser
-    to its slow lenient parser and the fast path to feedparser; feed readers drop
-    it, and so do we.
+    from its strict XML parser to its slow lenient one; feed readers drop it, and so
+    do we.
     """
     if body[:1].isspace() and body.lstrip()[:5] == b"<?xml":
         return body.lstrip()
     return body
 
 
-def read_fast(body: bytes, headers: Mapping[str, str]) -> list[dict[str, Any]] | None:
-    """The entries the fast path reads from an XML body, or None when feedparser must read it.
+def _plain(value: Any) -> Any:
+    """A feedparser value with every FeedParserDict made a plain dict (lists and dicts copied).
 
-    ``headers`` are the response headers (any case). parse_feed takes these entries
-    when the body also passes its checks (not JSON, no entity declaration, a feed element).
+    The normalizer takes half the time on plain dicts: FeedParserDict answers each
+    lookup in Python. It reads the same values: the normalizer reads no key that
+    FeedParserDict aliases ("description", "guid", ...), and it reads ``updated_parsed``
+    (which FeedParserDict answers from ``published_parsed`` when missing) only when
+    ``published_parsed`` is missing or unreadable, so that answer would be no date too.
     """
-    utf8, encoding = _utf8_view(trim_prolog(body), _feedparser_headers(headers))
-    return fastparse.read_entries(utf8) if encoding else None
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in dict.items(value)}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
-def _feedparser_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The response headers feedparser is given: those that steer decoding, lower-case names."""
-    return {k.lower(): v for k, v in headers.items() if k.lower() in _FEEDPARSER_HEADERS}
-
-
-def _utf8_view(body: bytes, headers: Mapping[str, str]) -> tuple[bytes, str]:
-    """The bytes feedparser's XML parser reads (its own conversion to UTF-8) and the encoding.
-
-    ``headers`` are those feedparser is given (see _feedparser_headers): the conversion
-    depends on them, down to whether there are any at all.
-
-    The encoding is "" when no candidate decoded the body (feedparser then goes lenient,
-    and the bytes are the body itself); the bytes are b"" when the conversion failed.
-    """
-    result: dict[str, Any] = {}
-    try:
-        converted = feedparser.encodings.convert_to_utf8(dict(headers), body, result)
-    except Exception:  # undecodable: the byte-level views of the entity check remain
-        return b"", ""
-    if not isinstance(converted, bytes):
-        return b"", ""
-    return converted, result.get("encoding") or ""
-
-
-def _declares_entities(body: bytes, converted: bytes) -> bool:
-    if _ENTITY_DECL.search(body) or _ENTITY_DECL.search(converted):
+def _declares_entities(body: bytes, content_type: str) -> bool:
+    if _ENTITY_DECL.search(body):
         return True
     # UTF-16/32 without a usable declaration: ASCII characters with NULs between them.
-    return b"\x00" in body[:64] and _ENTITY_DECL.search(body.replace(b"\x00", b"")) is not None
+    if b"\x00" in body and _ENTITY_DECL.search(body.replace(b"\x00", b"")):
+        return True
+    for encoding in _possible_encodings(body, content_type):
+        try:
+            text = body.decode(encoding, "replace")
+        except (LookupError, ValueError):  # unknown, or not a text encoding (base64, ...)
+            continue
+        if _ENTITY_DECL_TEXT.search(text):
+            return True
+    return False
+
+
+def _possible_encodings(body: bytes, content_type: str) -> set[str]:
+    """The encodings, other than ASCII-transparent ones, a parser could read ``body`` in."""
+    names: set[str] = set()
+    head = body[:1024]
+    for marker, encoding in _SNIFFED:
+        if head.startswith(marker):
+            names.add(encoding)
+            head_text = head.decode(encoding, "replace")
+            break
+    else:
+        head_text = head.decode("latin-1")
+    if declared := _DECLARED_ENCODING.match(head_text.lstrip("\ufeff")):
+        names.add(declared.group(1))
+    if charset := _CHARSET.search(content_type):
+        names.add(charset.group(1))
+    return {name for name in names if not _ascii_transparent(name)}
+
+
+def _ascii_transparent(encoding: str) -> bool:
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return True  # no parser can decode with it: nothing to search
+    return _ASCII_TRANSPARENT.fullmatch(name) is not None
 
 
 def _no_feed_element(body: bytes) -> str:

@@ -14,8 +14,12 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from monitor.ingest import fastparse
-from monitor.ingest.parse import ENTITY_REFUSAL, parse_feed, read_fast, trim_prolog
+from monitor.ingest.parse import (
+    ENTITY_REFUSAL,
+    has_entity_declaration,
+    parse_feed,
+    trim_prolog,
+)
 from monitor.model import ParseOutcome
 
 FETCHED_AT = datetime(2026, 1, 15, 12, 0, tzinfo=UTC).timestamp()
@@ -453,10 +457,43 @@ def test_entity_declarations_are_refused_before_any_xml_parser_sees_the_bytes(
     def must_not_parse(*args: object, **kwargs: object) -> None:
         raise AssertionError("an XML parser was called")
 
-    monkeypatch.setattr(feedparser, "parse", must_not_parse)
-    monkeypatch.setattr(fastparse, "read_entries", must_not_parse)  # the fast path: expat
+    monkeypatch.setattr(feedparser, "parse", must_not_parse)  # the only XML parser we call
     outcome = bounded_parse(body, seconds=2.0, memory=8 * MB + 4 * len(body))
     assert outcome == ParseOutcome(feed_id="feed-1", error=ENTITY_REFUSAL)
+    assert has_entity_declaration(body, {})
+
+
+def _declaring(encoding: str, *, declaration: bool = True) -> bytes:
+    prolog = f'<?xml version="1.0" encoding="{encoding}"?>' if declaration else ""
+    body = (prolog + billion_laughs(3).split("?>", 1)[1]).encode(encoding)
+    # UTF-7 may write any character in base64: "+ADw-" is "<".
+    return body.replace(b"<!ENTITY", b"+ADw-!ENTITY") if encoding == "utf-7" else body
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        # Encodings that do not write "<!ENTITY" as its ASCII bytes, named by the document
+        (_declaring("utf-7"), {}),
+        (_declaring("cp500"), {}),  # EBCDIC that is not cp037: "!" is another byte
+        # ... or only by the HTTP charset
+        (_declaring("utf-7", declaration=False), {"Content-Type": "text/xml; charset=utf-7"}),
+        (_declaring("cp037", declaration=False), {"content-type": "text/xml;charset='cp037'"}),
+        # A declaration hidden by a switch of ISO-2022-JP's character set inside the keyword
+        (b'<?xml version="1.0" encoding="iso-2022-jp"?><!DOCTYPE r [<!EN\x1b(JTITY a "b">]><r/>',
+         {}),
+    ],
+)  # fmt: skip
+def test_entity_declarations_are_found_in_any_encoding_a_parser_could_read(
+    monkeypatch: pytest.MonkeyPatch, body: bytes, headers: dict[str, str]
+) -> None:
+    assert b"<!ENTITY" not in body.upper()  # a search of the bytes misses it
+
+    def must_not_parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an XML parser was called")
+
+    monkeypatch.setattr(feedparser, "parse", must_not_parse)
+    assert parse(body, headers) == ParseOutcome(feed_id="feed-1", error=ENTITY_REFUSAL)
 
 
 def test_entity_declarations_in_a_real_feed_are_refused(feeds: Path) -> None:
@@ -548,10 +585,11 @@ def test_a_body_naming_a_file_is_never_opened(feeds: Path) -> None:
 
 def test_whitespace_before_the_xml_declaration_is_dropped() -> None:
     """WordPress often sends a newline first: the feed reads as if it were not there,
-    on the fast path, not through feedparser's lenient parser."""
+    with feedparser's XML parser, not its slow lenient one."""
     body = rss("<item><title>Iran drones</title><link>https://n.test/1</link></item>")
     clean = parse(body)
     padded = parse(b"\n\r\n  " + body)
     assert padded == clean and clean.articles
-    assert read_fast(b"\n" + body, RSS_HEADERS) is not None
+    assert feedparser.parse(io.BytesIO(b"\n" + body)).bozo  # what the trim avoids
+    assert not feedparser.parse(io.BytesIO(trim_prolog(b"\n" + body))).bozo
     assert trim_prolog(b"\n<rss/>") == b"\n<rss/>"  # no declaration: left as it is
