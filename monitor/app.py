@@ -35,6 +35,7 @@ from monitor.settings import Settings
 from monitor.store import StateStore
 from monitor.store.factory import open_store
 from monitor.stories import StoryDetector
+from monitor.web import HttpServer, Metrics, Probes
 
 log = get_logger("monitor")
 
@@ -47,8 +48,10 @@ class RunSummary:
     polls: tuple[PollReport, ...]
     #: Delivery outcome of the drain that followed.
     deliveries: DeliveryCounts
-    #: Alerts still queued (retrying) when the run ended.
+    #: Alerts still queued when the run ended (retrying, or held for a digest or rate limit).
     pending: int
+    #: Of those, the ones that failed at least once (held on purpose is not a failure).
+    failing: int = 0
 
 
 def stories_for(settings: Settings, store: StateStore) -> StoryDetector | None:
@@ -89,6 +92,7 @@ class Monitor:
         worker: OutboxWorker,
         stack: AsyncExitStack,
         clock: Clock,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.config = loaded.config
@@ -97,6 +101,9 @@ class Monitor:
         self.worker = worker
         self.clock = clock
         self._stack = stack
+        #: This monitor's Prometheus metrics (a registry of its own).
+        self.metrics = metrics or Metrics(rules=len(loaded.config.rules))
+        self._worker_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def create(
@@ -123,6 +130,7 @@ class Monitor:
                 build_delivery_client(settings, transport=delivery_transport)
             )
             config = loaded.config
+            metrics = Metrics(rules=len(config.rules))
             channels: dict[str, Channel] = {}
             for name, channel_config in config.channels.items():
                 channel = build_channel(name, channel_config, settings, delivery_http, clock)
@@ -161,11 +169,12 @@ class Monitor:
                 backoff_cap=settings.delivery_backoff_cap.total_seconds(),
                 retention=settings.seen_retention.total_seconds(),
                 clock=clock,
+                observe=metrics.observe_delivery,
             )
         except BaseException:
             await stack.aclose()
             raise
-        return cls(settings, loaded, store, poller, worker, stack, clock)
+        return cls(settings, loaded, store, poller, worker, stack, clock, metrics)
 
     async def aclose(self) -> None:
         """Close channels, HTTP clients and the store."""
@@ -185,6 +194,7 @@ class Monitor:
     async def poll_feed(self, feed: FeedConfig) -> PollReport:
         """Poll one feed and wake the outbox worker if it queued alerts."""
         report = await self.poller.poll(feed)
+        self.metrics.observe_poll(report)
         if report.alerts or report.health_alerts:
             self.worker.wake()
         return report
@@ -194,7 +204,9 @@ class Monitor:
         polls = await self.poll_feeds()
         deadline = self.clock() + self.settings.once_delivery_deadline.total_seconds()
         deliveries = await self.worker.drain(deadline)
-        pending = len(await self.store.pending())
+        queued = await self.store.pending()
+        pending = len(queued)
+        failing = sum(1 for entry in queued if entry.attempts > 0)
         log.info(
             "run_once",
             feeds=len(polls),
@@ -203,7 +215,7 @@ class Monitor:
             dead=deliveries.dead,
             pending=pending,
         )
-        return RunSummary(tuple(polls), deliveries, pending)
+        return RunSummary(tuple(polls), deliveries, pending, failing)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """The daemon: scheduled polls plus the outbox worker, until ``stop`` is set."""
@@ -218,7 +230,10 @@ class Monitor:
             ),
             wake=self.worker.wake,
         )
+        # First, so that an address in use stops the start before anything is polled.
+        http = await self._start_http(scheduler)
         worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")
+        self._worker_task = worker
         scheduler.start(await self.poller.first_polls(self.config.feeds))
         log.info(
             "startup",
@@ -232,7 +247,37 @@ class Monitor:
             # Polls and sends in flight share one grace period, so SIGTERM never takes longer.
             grace = self.settings.shutdown_grace.total_seconds()
             await asyncio.gather(scheduler.shutdown(grace), self._finish_deliveries(worker, grace))
+            if http is not None:
+                await http.stop()
             log.info("shutdown", pending=len(await self.store.pending()))
+
+    async def _start_http(self, scheduler: FeedScheduler) -> HttpServer | None:
+        """Serve /healthz, /readyz and /metrics on MONITOR_HTTP_ADDR ("" : no server)."""
+        if not self.settings.http_addr:
+            return None
+
+        def alive() -> dict[str, bool]:
+            task = self._worker_task
+            return {"scheduler": scheduler.running, "worker": bool(task and not task.done())}
+
+        async def not_ready() -> str | None:
+            # The config is loaded: a Monitor exists only with one. The store must answer.
+            try:
+                await self.store.ping()
+            except Exception as e:
+                return f"store: {str(e) or type(e).__name__}"
+            return None
+
+        feed_ids = [f.id for f in self.config.feeds]
+        probes = Probes(
+            alive=alive,
+            not_ready=not_ready,
+            refresh=partial(self.metrics.refresh, self.store, feed_ids, self.clock),
+        )
+        http = HttpServer(self.settings.http_addr, probes, self.metrics)
+        await http.start()
+        self._stack.push_async_callback(http.stop)  # also if the start fails further on
+        return http
 
     async def _finish_deliveries(self, worker: asyncio.Task[None], grace: float) -> None:
         """Let the worker finish the batch it is sending; cut off after ``grace`` seconds."""

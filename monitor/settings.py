@@ -1,5 +1,11 @@
 """Process settings: environment variables and ``.env``, prefix ``MONITOR_``.
 
+The env file is ``.env`` in the working directory, or the file ``MONITOR_ENV_FILE``
+names; a variable set in the real environment wins over the file. The same file
+feeds ``${VAR}`` in the rules YAML (:func:`config_environ`), and an unknown
+``MONITOR_*`` name in either place is reported with the nearest setting
+(:func:`unknown_setting_warnings`).
+
 Durations accept ``90`` (seconds), ``30s``, ``5m``, ``2h``, ``1d`` or
 combinations like ``1h30m``. Secrets are ``SecretStr``: they print as
 ``**********`` and only ``get_secret_value()`` reveals them.
@@ -7,14 +13,23 @@ combinations like ``1h30m``. Secrets are ``SecretStr``: they print as
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 import ssl
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
+from dotenv import dotenv_values
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -43,6 +58,41 @@ def parse_duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+#: The variable naming the env file (default ``.env`` in the working directory).
+ENV_FILE_VAR = "MONITOR_ENV_FILE"
+DEFAULT_ENV_FILE = ".env"
+
+
+def env_file_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The env file: ``$MONITOR_ENV_FILE`` if set, else ``.env`` (relative to the cwd)."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get(ENV_FILE_VAR) or DEFAULT_ENV_FILE)
+
+
+def env_file_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables of the env file ({} when there is none); ``KEY`` without a value is left
+    out."""
+    path = env_file_path(environ)
+    if not path.is_file():
+        return {}
+    values = dotenv_values(path, encoding="utf-8")
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def config_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What ``${VAR}`` in the rules YAML sees: the env file overlaid by the real environment."""
+    environ = os.environ if environ is None else environ
+    return {**env_file_values(environ), **environ}
+
+
+def split_host_port(addr: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8080`` for IPv6) as (host, port); ValueError if it is not one."""
+    host, sep, port = addr.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected host:port like 127.0.0.1:8080, got {addr!r}")
+    return host, int(port)
 
 
 class Settings(BaseSettings):
@@ -128,12 +178,24 @@ class Settings(BaseSettings):
     #: Checked at startup, so a missing or unreadable file stops the process early.
     smtp_ca_file: Path | None = None
 
+    #: host:port of the daemon's HTTP server (/healthz, /readyz, /metrics); "" turns it off.
+    #: Only ``run`` serves it, not ``run --once``.
+    http_addr: str = "127.0.0.1:8080"
+
     @field_validator("delivery_backoff")
     @classmethod
     def _positive_backoff(cls, value: timedelta) -> timedelta:
         # Zero would retry a failing receiver in a tight loop.
         if value.total_seconds() <= 0:
             raise ValueError("the first retry delay must be more than 0 seconds")
+        return value
+
+    @field_validator("http_addr")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            split_host_port(value)
         return value
 
     @field_validator("smtp_ca_file")
@@ -157,7 +219,51 @@ class Settings(BaseSettings):
             self.smtp_tls = True
         return self
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # MONITOR_ENV_FILE names another env file, unless the caller passed ``_env_file``.
+        default = cls.model_config.get("env_file")
+        if (
+            os.environ.get(ENV_FILE_VAR)
+            and isinstance(dotenv_settings, DotEnvSettingsSource)
+            and dotenv_settings.env_file == default
+        ):
+            dotenv_settings = DotEnvSettingsSource(settings_cls, env_file=env_file_path())
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
+
     def secret_values(self) -> list[str]:
         """Every secret string, for redaction from logs."""
         out = [s.get_secret_value() for s in (self.smtp_password, self.redis_url) if s]
         return [v for v in out if v]
+
+
+def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each ``MONITOR_*`` variable, in the environment or the env file, that
+    names no setting, with the nearest setting's name when one is close (a typo)."""
+    environ = os.environ if environ is None else environ
+    known = {f"MONITOR_{name.upper()}" for name in Settings.model_fields} | {ENV_FILE_VAR}
+    path = env_file_path(environ)
+    out: list[str] = []
+    if ENV_FILE_VAR in environ and environ[ENV_FILE_VAR] and not path.is_file():
+        out.append(f"{ENV_FILE_VAR} names {str(path)!r}, which is not a file; it is not read")
+    sources = [(name, "environment") for name in environ]
+    sources += [(name, str(path)) for name in env_file_values(environ)]
+    reported: set[str] = set()
+    for name, where in sources:
+        upper = name.upper()  # settings are read case-insensitively
+        if not upper.startswith("MONITOR_") or upper in known or upper in reported:
+            continue
+        reported.add(upper)
+        # Compared without the shared prefix, which would make every name look close.
+        suffixes = sorted(k.removeprefix("MONITOR_") for k in known)
+        close = difflib.get_close_matches(upper.removeprefix("MONITOR_"), suffixes, n=1)
+        hint = f"; did you mean MONITOR_{close[0]}?" if close else ""
+        out.append(f"unknown setting {name} (in {where}) is ignored{hint}")
+    return out

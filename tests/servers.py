@@ -123,8 +123,12 @@ def report_text(n: int, words: int = 40) -> str:
 
 
 def monitor_env(**settings: str) -> dict[str, str]:
-    """This process's environment without any MONITOR_* variable, plus ``settings``."""
+    """This process's environment without any MONITOR_* variable, plus ``settings``.
+
+    The daemon's HTTP server is off unless ``settings`` asks for it: daemons started in
+    parallel would otherwise all try 127.0.0.1:8080."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
+    env["MONITOR_HTTP_ADDR"] = ""
     env.update(settings)
     return env
 

@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("monitor.delivery",),
     ("monitor.config",),
     ("monitor.polling",),
+    ("monitor.web",),
     ("monitor.app",),
     ("monitor.cli",),
     ("monitor.__main__",),

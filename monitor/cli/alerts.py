@@ -1,6 +1,6 @@
 """``news-monitor alerts``: what the outbox holds, what died, what went out; requeue the dead.
 
-``news-monitor alerts [--limit N]`` prints three sections as aligned
+``news-monitor alerts [--limit N] [--rules-dir DIR]`` prints three sections as aligned
 plain-text tables: *pending* (queued or being delivered, oldest due first),
 *dead letters* (most recent first) and *recent deliveries* (newest first),
 at most ``N`` rows each. ``news-monitor alerts retry ID... | --all`` moves
@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from monitor.cli.common import SubParsers
+from monitor.cli.common import SubParsers, add_rules_dir, settings_for
 from monitor.log import register_secrets
 from monitor.model import Alert, Clock, system_clock
 from monitor.settings import Settings
@@ -204,6 +204,7 @@ def add_alerts_parser(sub: SubParsers) -> None:
     alerts = sub.add_parser(
         "alerts", help="list pending alerts, dead letters and recent deliveries"
     )
+    add_rules_dir(alerts)  # like every command; the listing itself reads only the store
     alerts.add_argument(
         "--limit",
         type=_positive,
@@ -225,7 +226,11 @@ def cmd_alerts(
     clock: Clock = system_clock,
 ) -> int:
     """Run ``alerts`` or ``alerts retry`` on the store the settings (MONITOR_*) name."""
-    settings = settings if settings is not None else Settings()
+    rules_dir = getattr(args, "rules_dir", None)
+    if settings is None:
+        settings = settings_for(rules_dir)
+    elif rules_dir is not None:
+        settings = settings.model_copy(update={"rules_dir": rules_dir})
     register_secrets(settings.secret_values())
     return asyncio.run(_alerts(settings, args, out or sys.stdout, clock))
 

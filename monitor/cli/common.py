@@ -13,6 +13,10 @@ from monitor.log import configure_logging, register_secrets
 from monitor.settings import Settings
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_FAILURE, EXIT_USAGE = 0, 1, 1, 2
+#: ``run --once`` finished, with problems (a feed failed, an alert dead or pending).
+EXIT_PROBLEMS = 3
+#: Standard output was a pipe whose reader went away (128 + SIGPIPE, as a shell reports it).
+EXIT_BROKEN_PIPE = 141
 
 #: The ``add_subparsers`` object every command module adds its parser to.
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"

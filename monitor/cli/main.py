@@ -11,12 +11,17 @@ Commands::
     news-monitor feeds [enable FEED|import FILE.opml]  feed health; OPML import   (cli.feeds)
 
 Exit codes: 0 success (``match``: a match), 1 ``match`` found nothing or a
-runtime failure (store unreachable), 2 invalid config, bad query or usage.
+runtime failure (store unreachable), 2 invalid config, bad query or usage,
+3 ``run --once`` finished with problems (a feed failed, an alert dead or pending).
+Output piped into a command that stops reading (``news-monitor feeds | head -1``)
+ends quietly: no traceback, the rest of the output is discarded, exit 141
+(128 + SIGPIPE, what a shell reports for ``yes | head -1``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -25,13 +30,14 @@ from pydantic import ValidationError
 from monitor import __version__
 from monitor.cli.alerts import add_alerts_parser, cmd_alerts
 from monitor.cli.check import add_check_parser, cmd_check
-from monitor.cli.common import EXIT_FAILURE, EXIT_USAGE
+from monitor.cli.common import EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE
 from monitor.cli.feeds import add_feeds_parser, cmd_feeds
 from monitor.cli.match import add_match_parser, cmd_match
 from monitor.cli.run import add_run_parser, cmd_run
 from monitor.cli.send_test import add_send_test_parser, cmd_send_test
 from monitor.errors import ConfigError, MonitorError, QuerySyntaxError, StoreError
 from monitor.log import get_logger
+from monitor.settings import unknown_setting_warnings
 
 #: Every command: its name, how it adds its parser, and what runs it.
 COMMANDS: tuple[tuple[str, Callable[..., None], Callable[[argparse.Namespace], int]], ...] = (
@@ -56,12 +62,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so the flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's stand-in)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives until the process ends
+    finally:
+        os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``news-monitor`` console script."""
     args = _parser().parse_args(argv)
     run = {name: cmd for name, _, cmd in COMMANDS}[args.command]
+    for warning in unknown_setting_warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     try:
-        return run(args)
+        code = run(args)
+        sys.stdout.flush()  # a reader gone after the last write shows up here
+        return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except ConfigError as e:
         for issue in e.issues:
             print(issue, file=sys.stderr)

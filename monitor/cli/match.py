@@ -5,7 +5,9 @@ A feed file (RSS, Atom, JSON Feed) is searched entry by entry, every field
 article. Anything else is read as plain text: the whole file is the text
 field, the title is empty. Matching lines are printed with the hits
 highlighted, then a summary of the terms that matched; ``--explain`` prints
-the query tree with each clause marked ✓ or ✗. Exit 0 on a match, 1 on none;
+the query tree with each clause marked ✓ or ✗. A query that may not mean what
+it says (a lowercase ``and``/``or``/``not`` is a word, not an operator) gets
+each warning once on standard error. Exit 0 on a match, 1 on none;
 a bad query or an unknown ``@entity`` raises QuerySyntaxError, which the CLI
 turns into exit 2.
 """
@@ -21,7 +23,15 @@ from pathlib import Path
 
 from monitor.cli.common import SubParsers
 from monitor.ingest import parse_feed
-from monitor.matching import Node, compile_query, explain, highlight, match_article, parse_query
+from monitor.matching import (
+    Node,
+    compile_query,
+    explain,
+    highlight,
+    lint_query,
+    match_article,
+    parse_query,
+)
 from monitor.model import Article, Hit
 
 ANSI = ("\x1b[1;31m", "\x1b[0m")
@@ -106,6 +116,9 @@ def run_match(query: str, source: str, *, explain: bool = False, color: bool = F
     """Evaluate ``query`` on ``source`` (a path or ``-``); return the exit code."""
     node = parse_query(query)
     compile_query(query)  # an unknown @entity is a bad query, reported before any reading
+    # Each remark once, however often the word occurs ("a and b and c": one warning).
+    for remark in dict.fromkeys(lint_query(query)):
+        print(f"warning: {remark}", file=sys.stderr)
     try:
         body = _read(source)
     except OSError as e:

@@ -2,6 +2,16 @@
 
 The only place that handles signals: SIGTERM and SIGINT set the stop event
 that ends ``Monitor.run_forever`` gracefully.
+
+``run --once`` prints what it did on standard error in one line (feeds polled,
+articles new and too old, alerts sent) and exits 0 when every feed was polled
+and every alert delivered; 3 when it finished with problems (a feed failed or
+is disabled, an alert went to the dead-letter list or is still pending after
+a failed attempt), with a second line naming the counts (alerts held on
+purpose for a digest, a rate limit or grouping are queued, not a problem);
+2 on an invalid config; 1 when it could not run (store unreachable).
+:func:`describe_run` and :func:`once_exit_code` are pure, so tests drive them
+with a made-up :class:`~monitor.app.RunSummary`.
 """
 
 from __future__ import annotations
@@ -9,10 +19,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
+from typing import TYPE_CHECKING
 
-from monitor.cli.common import EXIT_OK, SubParsers, add_rules_dir, prepare
+from monitor.cli.common import EXIT_OK, EXIT_PROBLEMS, SubParsers, add_rules_dir, prepare
 from monitor.config.load import LoadedConfig
 from monitor.settings import Settings
+
+if TYPE_CHECKING:
+    from monitor.app import RunSummary
+
+
+def describe_run(summary: RunSummary) -> str:
+    """One line: feeds polled, articles new and too old, alerts queued and sent."""
+    polls = summary.polls
+    d = summary.deliveries
+    return (
+        f"run: {len(polls)} feed(s) polled, "
+        f"{sum(p.new for p in polls)} new article(s) "
+        f"({sum(p.too_old for p in polls)} too old to alert: older than MONITOR_MAX_AGE), "
+        f"{sum(p.alerts + p.health_alerts for p in polls)} alert(s) queued, "
+        f"{d.delivered} sent, {d.dead} dead, {summary.pending} still queued"
+    )
+
+
+def describe_problems(summary: RunSummary) -> str | None:
+    """One line naming what went wrong, or None when every feed was polled and every alert
+    delivered."""
+    failed = [p.feed_id for p in summary.polls if p.status == "error"]
+    disabled = [p.feed_id for p in summary.polls if p.status == "disabled"]
+    dead, failing = summary.deliveries.dead, summary.failing
+    if not (failed or disabled or dead or failing):
+        return None
+    parts = [f"{len(failed)} feed(s) failed" + (f" ({', '.join(failed)})" if failed else "")]
+    if disabled:
+        parts.append(f"{len(disabled)} feed(s) disabled ({', '.join(disabled)})")
+    parts.append(f"{dead} alert(s) dead (see news-monitor alerts)")
+    parts.append(f"{failing} alert(s) still pending after failing (retried next run)")
+    return "problems: " + ", ".join(parts)
+
+
+def once_exit_code(summary: RunSummary) -> int:
+    """0 when every feed was polled and every alert delivered, else 3."""
+    return EXIT_OK if describe_problems(summary) is None else EXIT_PROBLEMS
 
 
 def add_run_parser(sub: SubParsers) -> None:
@@ -39,8 +88,12 @@ async def _run(settings: Settings, loaded: LoadedConfig, *, once: bool) -> int:
 
     async with await Monitor.create(settings, loaded) as monitor:
         if once:
-            await monitor.run_once()
-            return EXIT_OK
+            summary = await monitor.run_once()
+            print(describe_run(summary), file=sys.stderr)
+            problems = describe_problems(summary)
+            if problems is not None:
+                print(problems, file=sys.stderr)
+            return once_exit_code(summary)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

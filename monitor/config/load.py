@@ -1,7 +1,8 @@
 """Load the watch config: every ``*.yaml`` / ``*.yml`` in the rules directory.
 
 Each file is composed with PyYAML into nodes (so every value keeps its line),
-``${VAR}`` references are substituted from the environment, the files are
+``${VAR}`` references are substituted from the environment (over the env file,
+``.env`` or ``$MONITOR_ENV_FILE``: the real environment wins), the files are
 merged (feeds and rules concatenated, channels joined), validated against
 ``monitor.config.models`` and cross-checked (duplicate ids, references to
 missing feeds or channels, bad queries). Every problem becomes a
@@ -11,7 +12,6 @@ missing feeds or channels, bad queries). Every problem becomes a
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from monitor.delivery.channels.console import ConsoleChannelConfig
 from monitor.errors import ConfigError, ConfigIssue, QuerySyntaxError
 from monitor.matching import compile_query, lint_query
 from monitor.matching.entities import EntityCatalog, EntityConfigError, default_catalog
-from monitor.settings import Settings
+from monitor.settings import Settings, config_environ
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _LIST_SECTIONS = ("feeds", "rules")
@@ -323,7 +323,7 @@ def _cross_check(
 
 def load_config(settings: Settings, env: Mapping[str, str] | None = None) -> LoadedConfig:
     """Read, merge, validate and cross-check the watch config; raise ConfigError if invalid."""
-    env = os.environ if env is None else env
+    env = config_environ() if env is None else env
     rules_dir = settings.rules_dir
     if not rules_dir.is_dir():
         raise ConfigError(

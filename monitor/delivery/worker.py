@@ -52,6 +52,14 @@ NO_POLICY = ChannelPolicy()
 #: Seconds an attempt may overrun ``attempt_timeout`` before the worker cuts it off.
 ATTEMPT_GRACE = 5.0
 
+#: Told each recorded attempt: its result and what became of the alert ("delivered",
+#: "retried" or "dead"); the composition root counts them (metrics).
+ObserveOutcome = Callable[[DeliveryResult, str], None]
+
+
+def _ignore(result: DeliveryResult, outcome: str) -> None:
+    """The default observer: records nothing."""
+
 
 @dataclass
 class DeliveryCounts:
@@ -120,6 +128,8 @@ class OutboxWorker:
     clock: Clock = time.time
     #: How ``drain`` waits for the next due alert; injected so tests move a frozen clock instead.
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    #: Told every recorded outcome (metrics); must not raise.
+    observe: ObserveOutcome = _ignore
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -290,6 +300,7 @@ class OutboxWorker:
         if result.status is DeliveryStatus.DELIVERED:
             await self.store.ack(alert.id, now, result.detail, self.retention)
             counts.delivered += 1
+            self.observe(result, "delivered")
             log.info("deliver", status="delivered", **fields)
             return
         if result.status is DeliveryStatus.PERMANENT:
@@ -310,12 +321,14 @@ class OutboxWorker:
                     alert.id, now + delay, result.detail, claim=entry.claim
                 ):
                     counts.retrying += 1
+                    self.observe(result, "retried")
                     log.warning("deliver", status="retry", retry_in=round(delay, 1), **fields)
                 else:
                     self._lost_claim(entry, counts)
                 return
         if await self.store.dead_letter(alert.id, now, result.detail, claim=entry.claim):
             counts.dead += 1
+            self.observe(result, "dead")
             log.error("deliver", status="dead_letter", reason=reason, **fields)
         else:
             self._lost_claim(entry, counts)

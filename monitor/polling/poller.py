@@ -89,6 +89,10 @@ class PollReport:
     next_poll_in: float | None = None
     #: Feed health alerts (down, recovered) added to the outbox.
     health_alerts: int = 0
+    #: Seconds the fetch took; None when the feed was not fetched (disabled).
+    elapsed: float | None = None
+    #: The id of each rule that matched a new article, once per (article, rule).
+    matched_rules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,8 @@ class ProcessCounts:
     too_old: int = 0
     alerts: int = 0
     deferred: int = 0
+    #: The id of each rule that matched a new article, once per (article, rule).
+    matched_rules: tuple[str, ...] = ()
 
 
 @dataclass
@@ -206,6 +212,8 @@ class Poller:
             deferred=counts.deferred,
             next_poll_in=delay,
             health_alerts=health,
+            elapsed=outcome.elapsed,
+            matched_rules=counts.matched_rules,
         )
         log.info(
             "poll",
@@ -252,7 +260,9 @@ class Poller:
         state, health = await self._check_health(feed, state, now)
         await self.store.put_feed_state(feed.id, state)
         status = "not_modified" if outcome.status is FetchStatus.NOT_MODIFIED else "unchanged"
-        report = PollReport(feed.id, status, next_poll_in=delay, health_alerts=health)
+        report = PollReport(
+            feed.id, status, next_poll_in=delay, health_alerts=health, elapsed=outcome.elapsed
+        )
         log.info(
             "poll",
             feed=feed.id,
@@ -379,6 +389,7 @@ class Poller:
             consecutive_failures=failures,
             next_poll_in=interval.total_seconds(),
             health_alerts=health,
+            elapsed=outcome.elapsed,
         )
 
     async def _failed(
@@ -419,6 +430,7 @@ class Poller:
             retry_after=outcome.retry_after,
             next_poll_in=delay,
             health_alerts=health,
+            elapsed=outcome.elapsed,
         )
 
     async def check_health(self, feeds: Sequence[FeedConfig], busy: Collection[str] = ()) -> int:
@@ -507,21 +519,29 @@ class Poller:
             return ProcessCounts(deferred=deferred)
         claimed_keys = [key for _, keys in claimed for key in keys]
         too_old, alerts = 0, []
+        matched: list[str] = []
         try:
             for article, _ in claimed:
                 if is_too_old(article, now, self.max_age):
                     too_old += 1
                 else:
-                    alerts += await self._alerts_of(article, now)
+                    alerts += await self._alerts_of(article, now, matched)
             queued = await self.store.enqueue(alerts, now) if alerts else 0
         except BaseException:
             await self.store.release_article(claimed_keys)
             raise
         await self.store.mark_seen(claimed_keys, now, self.seen_retention.total_seconds())
-        return ProcessCounts(new=len(claimed), too_old=too_old, alerts=queued, deferred=deferred)
+        return ProcessCounts(
+            new=len(claimed),
+            too_old=too_old,
+            alerts=queued,
+            deferred=deferred,
+            matched_rules=tuple(matched),
+        )
 
-    async def _alerts_of(self, article: Article, now: float) -> list[Alert]:
-        """The alerts of every rule that matches ``article``, one per channel.
+    async def _alerts_of(self, article: Article, now: float, matched: list[str]) -> list[Alert]:
+        """The alerts of every rule that matches ``article``, one per channel; the id of
+        each matching rule is appended to ``matched``.
 
         A matching article is put into its story first (only matching ones:
         a story index of every article would cost a store call per item for
@@ -538,6 +558,7 @@ class Poller:
             story_id, also_in = story.story_id, coverage_of(story, article.id)
         alerts: list[Alert] = []
         for match in matches:
+            matched.append(match.rule_id)
             query, channels = self.routes[match.rule_id]
             alerts += alerts_for(match, query, channels, now, story_id=story_id, also_in=also_in)
             log.info(

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config.models import FeedConfig
@@ -113,6 +114,11 @@ class FeedScheduler:
                 coalesce=True,
             )
         self._scheduler.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler is started and not shut down or paused (for /healthz)."""
+        return bool(self._scheduler.state == STATE_RUNNING)
 
     async def _check_health(self) -> None:
         if self.check_health is None:

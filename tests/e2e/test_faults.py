@@ -124,7 +124,8 @@ def run_once(env: dict[str, str], cwd: Path, timeout: float = 60) -> tuple[dict[
         text=True,
         timeout=timeout,
     )
-    assert done.returncode == 0, done.stderr
+    # 3: finished with problems (an alert dead or still failing); never a crash.
+    assert done.returncode in (0, 3), done.stderr
     (summary,) = events(done.stderr, "run_once")
     return summary, done.stderr
 
