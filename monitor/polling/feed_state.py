@@ -23,8 +23,13 @@ def entry_hashes(article_ids: Iterable[str]) -> tuple[str, ...]:
     12 hex digits (48 bits) keep the stored state small; a collision inside
     one feed's thousand entries is far less likely than one lost packet.
     """
-    hashes = dict.fromkeys(map(id_hash, article_ids))
-    return tuple(hashes)[:MAX_TRACKED_ENTRIES]
+    return tracked_entries(map(id_hash, article_ids))
+
+
+def tracked_entries(hashes: Iterable[str]) -> tuple[str, ...]:
+    """The entry hashes a feed's state keeps: each once, in feed order, the first
+    ``MAX_TRACKED_ENTRIES``."""
+    return tuple(dict.fromkeys(hashes))[:MAX_TRACKED_ENTRIES]
 
 
 def id_hash(article_id: str) -> str:

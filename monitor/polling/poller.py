@@ -35,12 +35,7 @@ from monitor.log import get_logger
 from monitor.matching import RuleSet
 from monitor.model import Alert, Article, ClaimResult, Clock, Coverage, FeedState, FetchStatus
 from monitor.polling.alerts import alerts_for, is_too_old
-from monitor.polling.feed_state import (
-    MAX_TRACKED_ENTRIES,
-    body_hash,
-    count_new_entries,
-    rebase,
-)
+from monitor.polling.feed_state import body_hash, count_new_entries, rebase, tracked_entries
 from monitor.polling.health import error_reason, health_alerts, health_change, health_policy
 from monitor.polling.reading import known_entries, read_body
 from monitor.polling.schedule import (
@@ -177,7 +172,7 @@ class Poller:
         first_poll = state.first_polled_at is None
         parsed = reading.parsed
         counts = await self.process_articles(parsed.articles)
-        hashes = tuple(dict.fromkeys(reading.id_hashes))[:MAX_TRACKED_ENTRIES]
+        hashes = tracked_entries(reading.id_hashes)
         fresh = count_new_entries(state.recent_entries, hashes)
         ttl = rss_ttl(outcome.body)
         delay = self._delay(interval, 0, server_interval=self._server_interval(outcome, ttl))

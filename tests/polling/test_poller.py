@@ -65,16 +65,21 @@ def serve(body: str, etag: str = '"v1"') -> Callable[[httpx.Request], httpx.Resp
 
 
 class CountingStore(MemoryStore):
-    """A memory store that counts the article round trips (claims, marks) a poll makes."""
+    """A memory store that records each claim round trip a poll makes (articles claimed)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.claims = 0
+        self.claimed: list[int] = []
+
+    @property
+    def claims(self) -> int:
+        """Claim round trips so far."""
+        return len(self.claimed)
 
     async def claim_articles(
         self, articles: Sequence[Sequence[str]], now: float, lease: float
     ) -> list[ClaimResult]:
-        self.claims += 1
+        self.claimed.append(len(articles))
         return await super().claim_articles(articles, now, lease)
 
 

@@ -5,7 +5,7 @@ the whole body gives them, on the whole corpus; a poll parses and claims only ne
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,12 +16,12 @@ from monitor.config.models import FeedConfig
 from monitor.ingest.items import split_entries, without_entries
 from monitor.ingest.parse import parse_feed
 from monitor.matching import RuleSpec, compile_rules
-from monitor.model import ClaimResult
 from monitor.polling.feed_state import id_hash
 from monitor.polling.poller import Poller
 from monitor.polling.reading import known_entries, read_body
 from monitor.store.memory import MemoryStore
 from tests.conftest import FrozenClock
+from tests.polling.test_poller import CountingStore
 from tests.servers import Item, report_text, rss
 
 FETCHED_AT = 1_700_000_000.0
@@ -96,20 +96,6 @@ def test_cutting_entries_keeps_everything_around_them() -> None:
     )
     assert split_entries(b"<rss><item></rss>") is None, "not well-formed"
     assert split_entries(b'<!DOCTYPE rss [<!ENTITY x "y">]><rss/>') is None
-
-
-class CountingStore(MemoryStore):
-    """Counts the articles a poll claims."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.claimed: list[int] = []
-
-    async def claim_articles(
-        self, articles: Sequence[Sequence[str]], now: float, lease: float
-    ) -> list[ClaimResult]:
-        self.claimed.append(len(articles))
-        return await super().claim_articles(articles, now, lease)
 
 
 def make_poller(body: Callable[[], str], clock: FrozenClock, store: MemoryStore) -> Poller:
