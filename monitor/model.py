@@ -160,6 +160,8 @@ class Alert:
     story_id: str = ""
     #: The story's other copies known so far, in arrival order (refreshed just before a send).
     also_in: tuple[Coverage, ...] = ()
+    #: The display name of the article's feed (its ``name:`` in the watch config), or "".
+    feed_name: str = ""
 
     @property
     def matched_terms(self) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ def alerts_for(
     *,
     story_id: str = "",
     also_in: tuple[Coverage, ...] = (),
+    feed_name: str = "",
 ) -> list[Alert]:
     """One alert per channel for ``match``.
 
@@ -53,6 +54,7 @@ def alerts_for(
             created_at=created,
             story_id=story_id,
             also_in=also_in,
+            feed_name=feed_name,
         )
         for channel in channels
     ]

@@ -171,7 +171,7 @@ class Poller:
 
         first_poll = state.first_polled_at is None
         parsed = reading.parsed
-        counts = await self.process_articles(parsed.articles)
+        counts = await self.process_articles(parsed.articles, feed_name=feed.name or "")
         hashes = tracked_entries(reading.id_hashes)
         fresh = count_new_entries(state.recent_entries, hashes)
         ttl = rss_ttl(outcome.body)
@@ -488,7 +488,9 @@ class Poller:
         log.info("feed_recovered", feed=feed.id, kind=change.kind, since=change.since)
         return replace(state, incident="", incident_since=None), queued
 
-    async def process_articles(self, articles: Sequence[Article]) -> ProcessCounts:
+    async def process_articles(
+        self, articles: Sequence[Article], *, feed_name: str = ""
+    ) -> ProcessCounts:
         """Claim, match, enqueue and mark seen each article not processed before.
 
         The whole body goes to the store in three round trips, whatever its
@@ -520,7 +522,7 @@ class Poller:
                 if is_too_old(article, now, self.max_age):
                     too_old += 1
                 else:
-                    alerts += await self._alerts_of(article, now, matched)
+                    alerts += await self._alerts_of(article, now, matched, feed_name)
             queued = await self.store.enqueue(alerts, now) if alerts else 0
         except BaseException:
             await self.store.release_article(claimed_keys)
@@ -534,7 +536,9 @@ class Poller:
             matched_rules=tuple(matched),
         )
 
-    async def _alerts_of(self, article: Article, now: float, matched: list[str]) -> list[Alert]:
+    async def _alerts_of(
+        self, article: Article, now: float, matched: list[str], feed_name: str = ""
+    ) -> list[Alert]:
         """The alerts of every rule that matches ``article``, one per channel; the id of
         each matching rule is appended to ``matched``.
 
@@ -555,7 +559,15 @@ class Poller:
         for match in matches:
             matched.append(match.rule_id)
             query, channels = self.routes[match.rule_id]
-            alerts += alerts_for(match, query, channels, now, story_id=story_id, also_in=also_in)
+            alerts += alerts_for(
+                match,
+                query,
+                channels,
+                now,
+                story_id=story_id,
+                also_in=also_in,
+                feed_name=feed_name,
+            )
             log.info(
                 "match",
                 rule=match.rule_id,

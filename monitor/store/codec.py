@@ -59,6 +59,7 @@ def encode_alert(alert: Alert) -> str:
             "created_at": alert.created_at.isoformat(),
             "story_id": alert.story_id,
             "also_in": [[c.feed_id, c.url, c.title] for c in alert.also_in],
+            "feed_name": alert.feed_name,
         },
         ensure_ascii=False,
         separators=(",", ":"),
@@ -80,6 +81,7 @@ def decode_alert(text: str | bytes) -> Alert:
         created_at=created,
         story_id=data.get("story_id", ""),
         also_in=tuple(Coverage(f, u, t) for f, u, t in data.get("also_in", [])),
+        feed_name=data.get("feed_name", ""),
     )
 
 
