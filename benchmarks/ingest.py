@@ -254,7 +254,7 @@ async def baseline(port: int, feeds: int, concurrency: int) -> tuple[float, floa
 
 def bytes_to_matches(monitor: Monitor, body: bytes, repeats: int = 20) -> tuple[float, float, int]:
     """Best CPU ms of parse+normalize+match of ``body`` and of bare feedparser; matches."""
-    ruleset = monitor.poller.ruleset
+    ruleset = monitor.poller.rules.ruleset
     ours, bare, matches = float("inf"), float("inf"), 0
     for _ in range(repeats):
         start = time.process_time()

@@ -9,11 +9,23 @@ unreachable::
     ├── ConfigError          invalid watch config or settings (carries file:line issues)
     ├── QuerySyntaxError     a rule query that does not parse (carries the position)
     └── StoreError           the state store failed (Redis down, SQLite locked)
+
+:func:`nearest` is the one "did you mean" of every message about a misspelt
+name (a config key, a channel type, a ``MONITOR_*`` setting).
 """
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+
+def nearest(word: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to ``word`` when one is close enough to be a typo of it (difflib's
+    ratio of at least 0.6: ``intervall`` -> ``interval``), else None."""
+    close = difflib.get_close_matches(word, list(candidates), n=1)
+    return close[0] if close else None
 
 
 class MonitorError(Exception):

@@ -406,3 +406,16 @@ class ClaimResult(enum.Enum):
     SEEN = "seen"
     #: Claimed by another process (or one that died, until its lease ends): redo it later.
     BUSY = "busy"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedArticle:
+    """An article kept in the archive (``store.base.ArticleArchive``), for ``match --archive``
+    and a rule's backfill."""
+
+    #: The article as read from its feed (a store may cut a very long text).
+    article: Article
+    #: When it was archived (caller's clock); the archive keeps what is young enough.
+    archived_at: float
+    #: The story it belongs to (the id of the story's first article); "" if none is known.
+    story_id: str = ""

@@ -121,6 +121,14 @@ class Settings(BaseSettings):
     story_window: Duration = timedelta(hours=24)
     #: How similar (estimated shingle Jaccard, 0-1) a copy must be to join a story.
     story_similarity: float = Field(default=0.5, gt=0, le=1)
+    #: How long articles read from the feeds are kept in the archive (``match --archive``,
+    #: a rule's backfill); 0 turns the archive off (nothing is archived).
+    archive_retention: Duration = timedelta(days=7)
+    #: Most articles the archive keeps (the newest); 0 turns the archive off.
+    archive_max_articles: int = Field(default=100_000, ge=0)
+    #: The default ``backfill:`` of a rule: how far back in the archive a new or changed
+    #: rule is run when the daemon starts; 0: no backfill.
+    rule_backfill: Duration = timedelta(0)
     #: How long an article being processed stays reserved to its process (one that dies
     #: holds it this long; a later poll then redoes it).
     claim_lease: Duration = timedelta(minutes=2)
@@ -158,6 +166,11 @@ class Settings(BaseSettings):
     once_delivery_deadline: Duration = timedelta(seconds=60)
     #: With ``run``: how long SIGTERM waits for in-flight deliveries before exiting.
     shutdown_grace: Duration = timedelta(seconds=10)
+    #: At start, how long to wait for an unreachable store (Redis coming up) before giving up.
+    store_wait: Duration = timedelta(seconds=60)
+    #: With ``run``: reload the watch config when a file under ``rules_dir`` changes
+    #: (SIGHUP reloads it either way).
+    watch_rules: bool = True
 
     #: SMTP server for email channels.
     smtp_host: str | None = None

@@ -1,8 +1,11 @@
 """``news-monitor check``: validate the watch config offline.
 
 Prints a one-line summary, or the ``file:line: message`` errors (raised as
-ConfigError, printed by ``main``), and warnings: the loader's and rules that
-cannot be indexed (they are evaluated for every article).
+ConfigError, printed by ``main``, exit 2), and warnings: the loader's and rules
+that cannot be indexed (they are evaluated for every article). The loader
+reports every problem of the config in one pass (a YAML error in one file, a
+bad entry, a missing reference, a bad query: all of them, in file and line
+order), so one ``check`` shows everything to fix.
 """
 
 from __future__ import annotations

@@ -10,32 +10,58 @@ it says (a lowercase ``and``/``or``/``not`` is a word, not an operator) gets
 each warning once on standard error. Exit 0 on a match, 1 on none;
 a bad query or an unknown ``@entity`` raises QuerySyntaxError, which the CLI
 turns into exit 2.
+
+``news-monitor match QUERY --archive [--since 24h] [--rules-dir DIR]`` runs the
+query over the articles the daemon archived (``ArticleArchive``) in the store the
+settings name, with the entities of the watch config, and prints each match the
+same way (plus its feed and published time; each text line cut to the parts
+around its hits), oldest first, then a count line. ``--since`` defaults to the
+whole ``MONITOR_ARCHIVE_RETENTION``. Exit 0 on a match, 1 on none or when the
+store is unreachable (one ``error:`` line), 2 for a bad query, a bad
+``--since`` or a usage error (``--since`` without ``--archive``).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, timedelta
 from pathlib import Path
 
-from monitor.cli.common import SubParsers
+from monitor.cli.common import (
+    EXIT_FAILURE,
+    EXIT_NO_MATCH,
+    EXIT_OK,
+    EXIT_USAGE,
+    SubParsers,
+    add_rules_dir,
+    prepare,
+)
+from monitor.errors import StoreError
 from monitor.ingest import parse_feed
 from monitor.matching import (
     Node,
+    RuleSpec,
     compile_query,
+    compile_rules,
     explain,
     highlight,
     lint_query,
     match_article,
     parse_query,
 )
-from monitor.model import Article, Hit
+from monitor.model import ArchivedArticle, Article, Hit
+from monitor.settings import Settings, parse_duration
 
 ANSI = ("\x1b[1;31m", "\x1b[0m")
 PLAIN = ("[", "]")
+#: With ``--archive``: characters shown on each side of a hit (a feed's text is often one
+#: long line); farther parts of the line are left out, marked "…".
+SNIPPET_CONTEXT = 80
 
 
 def _read(source: str) -> bytes:
@@ -53,8 +79,39 @@ def _feed_articles(body: bytes) -> list[Article]:
     return list(outcome.articles) if not outcome.error else []
 
 
-def _matching_lines(text: str, hits: Sequence[Hit], marks: tuple[str, str]) -> list[str]:
-    """Each line of ``text`` holding a hit, numbered and highlighted."""
+def _clip(line: str, hits: Sequence[Hit], context: int) -> tuple[str, list[Hit]]:
+    """The parts of ``line`` within ``context`` characters of a hit, joined by " … " (and
+    "…" where the line goes on), with the hits moved to where they are in the result."""
+    spans = sorted((max(h.start, 0), min(h.end, len(line))) for h in hits)
+    windows: list[list[int]] = []
+    for start, end in spans:
+        lo, hi = max(start - context, 0), min(end + context, len(line))
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+        else:
+            windows.append([lo, hi])
+    shown, moved = "", []
+    for i, (lo, hi) in enumerate(windows):
+        if i:
+            shown += " … "
+        elif lo > 0:
+            shown += "…"
+        moved += [
+            Hit(h.field, h.start - lo + len(shown), h.end - lo + len(shown), h.term)
+            for h in hits
+            if lo <= max(h.start, 0) < hi
+        ]
+        shown += line[lo:hi]
+    if windows and windows[-1][1] < len(line):
+        shown += "…"
+    return shown, moved
+
+
+def _matching_lines(
+    text: str, hits: Sequence[Hit], marks: tuple[str, str], context: int | None = None
+) -> list[str]:
+    """Each line of ``text`` holding a hit, numbered and highlighted (with ``context``,
+    only the parts of the line around its hits: :func:`_clip`)."""
     out: list[str] = []
     offset = 0
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
@@ -65,8 +122,10 @@ def _matching_lines(text: str, hits: Sequence[Hit], marks: tuple[str, str]) -> l
             if h.start < end and h.end > offset
         ]
         if inside:
-            shown = highlight(line.rstrip("\r\n"), inside, *marks)
-            out.append(f"{number}: {shown}")
+            shown = line.rstrip("\r\n")
+            if context is not None:
+                shown, inside = _clip(shown, inside, context)
+            out.append(f"{number}: {highlight(shown, inside, *marks)}")
         offset = end
     return out
 
@@ -90,6 +149,27 @@ def _report_text(node: Node, text: str, marks: tuple[str, str], show_tree: bool)
     return True
 
 
+def _print_match(
+    article: Article,
+    hits: Sequence[Hit],
+    marks: tuple[str, str],
+    *,
+    about: str = "",
+    context: int | None = None,
+) -> None:
+    """One matching article: its title, ``about`` (a line on where it is from), its url,
+    its text lines holding a hit, and the summary of the hits; all highlighted."""
+    print(highlight(article.title, hits, *marks, field="title") or "(no title)")
+    if about:
+        print(f"  {about}")
+    if article.url:
+        print(f"  {article.url}")
+    text_hits = [h for h in hits if h.field == "text"]
+    for line in _matching_lines(article.text, text_hits, marks, context):
+        print(f"  {line}")
+    print(f"  {_summary(hits)}")
+
+
 def _report_feed(
     node: Node, articles: list[Article], marks: tuple[str, str], show_tree: bool
 ) -> bool:
@@ -102,12 +182,7 @@ def _report_feed(
         if hits is None:
             continue
         matched += 1
-        print(highlight(article.title, hits, *marks, field="title") or "(no title)")
-        if article.url:
-            print(f"  {article.url}")
-        for line in _matching_lines(article.text, [h for h in hits if h.field == "text"], marks):
-            print(f"  {line}")
-        print(f"  {_summary(hits)}")
+        _print_match(article, hits, marks)
     print(f"{matched} of {len(articles)} entries match")
     return matched > 0
 
@@ -135,16 +210,123 @@ def run_match(query: str, source: str, *, explain: bool = False, color: bool = F
     return 0 if found else 1
 
 
+# -- the archive ------------------------------------------------------------------
+
+
+def _duration_text(span: timedelta) -> str:
+    """A duration as MONITOR_* settings write it: 7d, 1d12h, 30m, 45s."""
+    left, parts = int(span.total_seconds()), []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts) or "0s"
+
+
+def _about(article: Article, names: dict[str, str]) -> str:
+    """Where an archived article is from: its feed (with its display name) and when."""
+    feed = article.feed_id
+    if names.get(feed, feed) != feed:
+        feed = f"{names[feed]} ({feed})"
+    published = article.published
+    when = published.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if published else "no date"
+    return f"{feed} · {when}"
+
+
+async def _read_archive(settings: Settings, since: float) -> list[ArchivedArticle]:
+    from monitor.store.factory import open_store  # imports redis: only when the command runs
+
+    store = await open_store(settings)
+    try:
+        await store.ping()
+        return await store.archived_articles(since)
+    finally:
+        await store.close()
+
+
+def run_archive_match(
+    query: str, since: str | None, rules_dir: Path | None, *, color: bool = False
+) -> int:
+    """Evaluate ``query`` on the archived articles (those of the last ``since``, default the
+    whole retention) of the store the settings name; return the exit code."""
+    span: timedelta | None = None
+    if since is not None:
+        try:
+            span = parse_duration(since)
+        except ValueError as e:
+            print(f"error: --since: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        if span <= timedelta(0):
+            print(f"error: --since must be longer than 0, not {since!r}", file=sys.stderr)
+            return EXIT_USAGE
+    parse_query(query)  # a bad query is reported before the config is read
+    settings, loaded = prepare(rules_dir)
+    catalog = loaded.catalog  # the shipped entities with the config's ``entities:``
+    compile_query(query, catalog)  # an unknown @entity is a bad query
+    for remark in dict.fromkeys(lint_query(query, catalog)):
+        print(f"warning: {remark}", file=sys.stderr)
+    ruleset = compile_rules([RuleSpec("query", query)], catalog)
+    if settings.archive_retention <= timedelta(0) or settings.archive_max_articles <= 0:
+        print(
+            "warning: the archive is off (MONITOR_ARCHIVE_RETENTION or "
+            "MONITOR_ARCHIVE_MAX_ARTICLES is 0): the daemon archives nothing",
+            file=sys.stderr,
+        )
+    if span is None and settings.archive_retention > timedelta(0):
+        span = settings.archive_retention
+    if span is None:  # the archive is off: whatever it still holds
+        label = "whole archive"
+    else:
+        label = f"since {since.strip() if since is not None else _duration_text(span)}"
+    start = time.time() - span.total_seconds() if span is not None else float("-inf")
+    try:
+        entries = asyncio.run(_read_archive(settings, start))
+    except StoreError as e:
+        print(f"error: state store unavailable: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    names = {feed.id: feed.name for feed in loaded.config.feeds if feed.name}
+    marks = ANSI if color else PLAIN
+    matched = 0
+    for entry in entries:
+        for found in ruleset.match(entry.article):
+            matched += 1
+            about = _about(entry.article, names)
+            _print_match(entry.article, found.hits, marks, about=about, context=SNIPPET_CONTEXT)
+    print(f"{matched:,} of {len(entries):,} archived articles match ({label})")
+    if not matched:
+        print("no match", file=sys.stderr)
+    return EXIT_OK if matched else EXIT_NO_MATCH
+
+
+# -- CLI wiring ---------------------------------------------------------------------
+
+
 def add_match_parser(sub: SubParsers) -> None:
-    """Add ``match QUERY [FILE|-] [--explain] [--color WHEN]``."""
-    match = sub.add_parser("match", help="test a query on a text file or a feed file, like grep")
+    """Add ``match QUERY [FILE|-] [--explain] [--color WHEN]`` and
+    ``match QUERY --archive [--since SPAN] [--rules-dir DIR]``."""
+    match = sub.add_parser(
+        "match",
+        help="test a query on a text file or a feed file, like grep, or on the archive",
+    )
     match.add_argument("query", help="a query in the rule language, e.g. 'Iran AND drones'")
     match.add_argument(
         "file",
         nargs="?",
-        default="-",
+        default=None,
         help="text or feed file to search; '-' or nothing reads standard input",
     )
+    match.add_argument(
+        "--archive",
+        action="store_true",
+        help="search the articles the daemon archived (MONITOR_ARCHIVE_RETENTION) instead",
+    )
+    match.add_argument(
+        "--since",
+        metavar="SPAN",
+        help="with --archive: only articles archived in the last SPAN (30m, 24h, 7d); "
+        "default: the whole archive",
+    )
+    add_rules_dir(match)
     match.add_argument(
         "--explain", action="store_true", help="print the query tree, marking which clauses held"
     )
@@ -156,7 +338,27 @@ def add_match_parser(sub: SubParsers) -> None:
     )
 
 
+def _usage_error(args: argparse.Namespace) -> str:
+    """What is wrong with the combination of options, or ""."""
+    if args.archive:
+        if args.file is not None:
+            return "--archive searches the archive, not a FILE"
+        if args.explain:
+            return "--explain works on a FILE, not with --archive"
+        return ""
+    if args.since is not None:
+        return "--since needs --archive"
+    if args.rules_dir is not None:
+        return "--rules-dir needs --archive (a FILE is matched with the shipped entities)"
+    return ""
+
+
 def cmd_match(args: argparse.Namespace) -> int:
-    """Run ``match``: exit 0 on a match, 1 on none."""
+    """Run ``match``: exit 0 on a match, 1 on none, 2 on a usage error."""
+    if problem := _usage_error(args):
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    return run_match(args.query, args.file, explain=args.explain, color=color)
+    if args.archive:
+        return run_archive_match(args.query, args.since, args.rules_dir, color=color)
+    return run_match(args.query, args.file or "-", explain=args.explain, color=color)

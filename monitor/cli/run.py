@@ -1,7 +1,9 @@
 """``news-monitor run [--once]``: the daemon, or one poll-and-deliver pass for cron.
 
 The only place that handles signals: SIGTERM and SIGINT set the stop event
-that ends ``Monitor.run_forever`` gracefully.
+that ends ``Monitor.run_forever`` gracefully; SIGHUP asks for a reload of the
+watch config (``Monitor.request_reload``), as a changed file under
+``MONITOR_RULES_DIR`` does.
 
 ``run --once`` prints what it did on standard error in one line (feeds polled,
 articles new and too old, alerts sent) and exits 0 when every feed was polled
@@ -98,5 +100,6 @@ async def _run(settings: Settings, loaded: LoadedConfig, *, once: bool) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, monitor.request_reload)
         await monitor.run_forever(stop)
     return EXIT_OK

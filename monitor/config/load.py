@@ -3,11 +3,17 @@
 Each file is composed with PyYAML into nodes (so every value keeps its line),
 ``${VAR}`` references are substituted from the environment (over the env file,
 ``.env`` or ``$MONITOR_ENV_FILE``: the real environment wins), the files are
-merged (feeds and rules concatenated, channels joined), validated against
-``monitor.config.models`` and cross-checked (duplicate ids, references to
-missing feeds or channels, bad queries). Every problem becomes a
-``ConfigIssue`` naming file and line; ``load_config`` raises one
-``ConfigError`` carrying all of them, so nothing starts on an invalid config.
+merged (feeds and rules concatenated, channels joined), validated entry by
+entry against ``monitor.config.models`` (``monitor.config.validate``) and
+cross-checked (``monitor.config.checks``: duplicate ids, references to missing
+feeds or channels, bad queries). Every problem becomes a ``ConfigIssue``
+naming file and line; ``load_config`` raises one ``ConfigError`` carrying all
+of them, so nothing starts on an invalid config.
+
+No stage stops the next: a file with a YAML error is skipped and the others
+are read, an entry that does not validate is reported and the cross-checks
+still run on every entry. One ``check`` shows every problem, in file and line
+order; an unknown key or channel type comes with the nearest valid one.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from monitor.config.models import CHANNEL_TYPES, WatchConfig
+from monitor.config.checks import cross_check
+from monitor.config.models import CHANNEL_TYPES, EntityAliasConfig, WatchConfig
+from monitor.config.validate import Locator, Path_, describe, suggestion, validate_entries
 from monitor.delivery.channels.console import ConsoleChannelConfig
-from monitor.errors import ConfigError, ConfigIssue, QuerySyntaxError
-from monitor.matching import compile_query, lint_query
+from monitor.errors import ConfigError, ConfigIssue
 from monitor.matching.entities import EntityCatalog, EntityConfigError, default_catalog
 from monitor.settings import Settings, config_environ
 
@@ -35,8 +42,6 @@ _MAP_SECTIONS = {"channels": "channel", "entities": "entity"}
 #: Sections a single file sets whole (a second file setting one is an error).
 _SINGLE_SECTIONS = ("feed_health",)
 _SECTIONS = ("feeds", "channels", "rules", "entities", *_SINGLE_SECTIONS)
-
-Path_ = tuple[str | int, ...]
 
 
 @dataclass
@@ -66,17 +71,15 @@ class LoadedConfig:
         return out
 
 
-class _Locator:
-    """Maps a path in the merged document to the file and line it came from."""
+@dataclass
+class _Doc:
+    """One file's document as plain data, with the line of each path and the paths whose
+    ``${VAR}`` was not set."""
 
-    def __init__(self) -> None:
-        self.where: dict[Path_, tuple[str, int]] = {}
-
-    def find(self, loc: Path_) -> tuple[str, int]:
-        for end in range(len(loc), -1, -1):
-            if loc[:end] in self.where:
-                return self.where[loc[:end]]
-        return ("<config>", 0)
+    file: str
+    data: dict[str, Any]
+    lines: dict[Path_, int]
+    unset: set[Path_]
 
 
 def _compose(path: Path, issues: list[ConfigIssue]) -> yaml.Node | None:
@@ -99,6 +102,8 @@ class _Converter:
         self.env = env
         self.issues = issues
         self.lines: dict[Path_, int] = {}
+        #: Paths of the values with a ``${VAR}`` that was not set (reported once, here).
+        self.unset: set[Path_] = set()
         self._scalars = yaml.SafeLoader("")
 
     def convert(self, node: yaml.Node, path: Path_ = ()) -> Any:
@@ -119,20 +124,21 @@ class _Converter:
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
         value = self._scalar(node)
-        return self._substitute(value, line) if isinstance(value, str) else value
+        return self._substitute(value, line, path) if isinstance(value, str) else value
 
     def _scalar(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             return None
         return self._scalars.construct_object(node, deep=True)
 
-    def _substitute(self, value: str, line: int) -> str:
+    def _substitute(self, value: str, line: int, path: Path_) -> str:
         def replace(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
             if name in self.env:
                 return self.env[name]
             if default is not None:
                 return default
+            self.unset.add(path)
             self.issues.append(
                 ConfigIssue(
                     self.file,
@@ -154,23 +160,15 @@ def config_files(rules_dir: Path) -> list[Path]:
     return sorted(p for p in rules_dir.iterdir() if p.is_file() and p.suffix in {".yaml", ".yml"})
 
 
-def _merge(
-    docs: list[tuple[str, dict[str, Any], dict[Path_, int]]],
-    issues: list[ConfigIssue],
-    locator: _Locator,
-) -> dict[str, Any]:
+def _merge(docs: list[_Doc], issues: list[ConfigIssue], locator: Locator) -> dict[str, Any]:
     merged: dict[str, Any] = {"feeds": [], "channels": {}, "rules": [], "entities": {}}
-    for file, doc, lines in docs:
-        for section, value in doc.items():
+    for doc in docs:
+        file, lines = doc.file, doc.lines
+        for section, value in doc.data.items():
             where = (file, lines.get((section,), 0))
             if section not in _SECTIONS:
-                issues.append(
-                    ConfigIssue(
-                        *where,
-                        f"unknown top-level key '{section}' "
-                        f"(expected one of: {', '.join(_SECTIONS)})",
-                    )
-                )
+                hint = suggestion(section, list(_SECTIONS), "top-level keys")
+                issues.append(ConfigIssue(*where, f"unknown top-level key '{section}'{hint}"))
                 continue
             if value is None:
                 continue
@@ -180,7 +178,7 @@ def _merge(
                     issues.append(ConfigIssue(*where, f"'{section}' is already set at {first}"))
                     continue
                 merged[section] = value
-                _relocate(locator, lines, file, (section,), lambda p: p[0])
+                _relocate(locator, doc, (section,), lambda p: p[0])
                 continue
             if section in _LIST_SECTIONS:
                 if not isinstance(value, list):
@@ -188,7 +186,7 @@ def _merge(
                     continue
                 offset = len(merged[section])
                 merged[section].extend(value)
-                _relocate(locator, lines, file, (section,), lambda p, o=offset: p[0] + o)
+                _relocate(locator, doc, (section,), lambda p, o=offset: p[0] + o)
             else:
                 if not isinstance(value, dict):
                     issues.append(ConfigIssue(*where, f"'{section}' must be a mapping of names"))
@@ -199,130 +197,27 @@ def _merge(
                         what = _MAP_SECTIONS[section]
                         issues.append(ConfigIssue(file, line, f"duplicate {what} '{name}'"))
                 merged[section].update(value)
-                _relocate(locator, lines, file, (section,), lambda p: p[0])
+                _relocate(locator, doc, (section,), lambda p: p[0])
     return merged
 
 
-def _relocate(
-    locator: _Locator, lines: dict[Path_, int], file: str, prefix: Path_, first: Any
-) -> None:
-    """Record where each element under ``prefix`` of one file lands in the merged document."""
+def _relocate(locator: Locator, doc: _Doc, prefix: Path_, first: Any) -> None:
+    """Record where each element under ``prefix`` of one file lands in the merged document
+    (and which of them hold a ``${VAR}`` that was not set)."""
     n = len(prefix)
-    for path, line in lines.items():
+    for path, line in doc.lines.items():
         if path[:n] == prefix and len(path) > n:
             merged_path = (*prefix, first(path[n:]), *path[n + 1 :])
-            locator.where[merged_path] = (file, line)
+            locator.where[merged_path] = (doc.file, line)
+            if path in doc.unset:
+                locator.unset.add(merged_path)
         elif path == prefix:
-            locator.where.setdefault(prefix, (file, line))
-
-
-def _describe(error: Any) -> str:
-    loc = error["loc"]
-    key = loc[-1] if loc else ""
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return f"unknown key '{key}'"
-    if kind == "missing":
-        return f"missing required key '{key}'"
-    if kind == "union_tag_invalid":
-        return f"unknown channel type; expected one of: {', '.join(CHANNEL_TYPES)}"
-    if kind == "union_tag_not_found":
-        return f"channel needs a 'type' (one of: {', '.join(CHANNEL_TYPES)})"
-    if kind == "string_pattern_mismatch" and key == "url":
-        return "'url' must start with http:// or https://"
-    if kind == "string_pattern_mismatch":
-        return f"'{key}' may only contain letters, digits, '_', '.' and '-'"
-    return f"'{key}': {error['msg']}" if isinstance(key, str) and key else str(error["msg"])
-
-
-def _cross_check(
-    config: WatchConfig,
-    locator: _Locator,
-    settings: Settings,
-    issues: list[ConfigIssue],
-    warnings: list[ConfigIssue],
-    catalog: EntityCatalog,
-) -> None:
-    seen_feeds: set[str] = set()
-    for i, feed in enumerate(config.feeds):
-        if feed.id in seen_feeds:
-            issues.append(
-                ConfigIssue(*locator.find(("feeds", i, "id")), f"duplicate feed id '{feed.id}'")
-            )
-        seen_feeds.add(feed.id)
-        if feed.silent_after is not None and config.feed_health is None:
-            warnings.append(
-                ConfigIssue(
-                    *locator.find(("feeds", i, "silent_after")),
-                    f"feed '{feed.id}': silent_after has no effect without a feed_health "
-                    "section naming the channels to notify",
-                )
-            )
-    for j, name in enumerate(config.feed_health.notify if config.feed_health else []):
-        if name not in config.channels:
-            known = ", ".join(sorted(config.channels)) or "none defined"
-            issues.append(
-                ConfigIssue(
-                    *locator.find(("feed_health", "notify", j)),
-                    f"feed_health notifies unknown channel '{name}' (channels: {known})",
-                )
-            )
-    for name, channel in config.channels.items():
-        # What the type's own check finds (email without MONITOR_SMTP_HOST; an apprise
-        # channel without the extra or with a URL Apprise cannot use; never quoting a secret).
-        for problem in channel.problems(name, settings):
-            where = locator.find(("channels", name, *problem.where))
-            issues.append(ConfigIssue(*where, problem.message))
-        if channel.max_group not in (None, 1) and channel.ONE_ALERT_PER_MESSAGE:
-            warnings.append(
-                ConfigIssue(
-                    *locator.find(("channels", name, "max_group")),
-                    f"channel '{name}': max_group has no effect, a {channel.type} channel "
-                    "sends one message per alert",
-                )
-            )
-    seen_rules: set[str] = set()
-    for i, rule in enumerate(config.rules):
-        here = ("rules", i)
-        if rule.id in seen_rules:
-            issues.append(
-                ConfigIssue(*locator.find((*here, "id")), f"duplicate rule id '{rule.id}'")
-            )
-        seen_rules.add(rule.id)
-        for j, name in enumerate(rule.notify or []):
-            if name not in config.channels:
-                known = ", ".join(sorted(config.channels)) or "none defined"
-                issues.append(
-                    ConfigIssue(
-                        *locator.find((*here, "notify", j)),
-                        f"rule '{rule.id}' notifies unknown channel '{name}' (channels: {known})",
-                    )
-                )
-        for j, name in enumerate(rule.feeds or []):
-            if name not in seen_feeds:
-                issues.append(
-                    ConfigIssue(
-                        *locator.find((*here, "feeds", j)),
-                        f"rule '{rule.id}' names unknown feed '{name}'",
-                    )
-                )
-        try:
-            compile_query(rule.query, catalog)  # parses, and resolves every @Entity
-        except QuerySyntaxError as e:
-            issues.append(
-                ConfigIssue(
-                    *locator.find((*here, "query")), f"rule '{rule.id}': bad query: {e.pretty()}"
-                )
-            )
-        else:
-            for remark in lint_query(rule.query):
-                warnings.append(
-                    ConfigIssue(*locator.find((*here, "query")), f"rule '{rule.id}': {remark}")
-                )
+            locator.where.setdefault(prefix, (doc.file, line))
 
 
 def load_config(settings: Settings, env: Mapping[str, str] | None = None) -> LoadedConfig:
-    """Read, merge, validate and cross-check the watch config; raise ConfigError if invalid."""
+    """Read, merge, validate and cross-check the watch config; raise ConfigError with every
+    problem found (in file and line order) if it is invalid."""
     env = config_environ() if env is None else env
     rules_dir = settings.rules_dir
     if not rules_dir.is_dir():
@@ -333,36 +228,16 @@ def load_config(settings: Settings, env: Mapping[str, str] | None = None) -> Loa
     if not files:
         raise ConfigError([ConfigIssue(str(rules_dir), 0, "no *.yaml or *.yml files found")])
     issues: list[ConfigIssue] = []
-    docs: list[tuple[str, dict[str, Any], dict[Path_, int]]] = []
-    for path in files:
-        node = _compose(path, issues)
-        if node is None:
-            continue
-        converter = _Converter(str(path), env, issues)
-        data = converter.convert(node)
-        if not isinstance(data, dict):
-            issues.append(
-                ConfigIssue(
-                    str(path),
-                    node.start_mark.line + 1,
-                    "expected a mapping with feeds, channels and rules",
-                )
-            )
-            continue
-        docs.append((str(path), data, converter.lines))
-    locator = _Locator()
+    docs, unread = _read(files, env, issues)
+    locator = Locator(issues)
     merged = _merge(docs, issues, locator)
-    try:
-        config = WatchConfig.model_validate(merged)
-    except ValidationError as e:
-        for error in e.errors():
-            issues.append(ConfigIssue(*locator.find(_strip_tags(error["loc"])), _describe(error)))
-        raise ConfigError(issues) from None
-    warnings: list[ConfigIssue] = []
-    catalog = _build_catalog(config, locator, issues)
-    _cross_check(config, locator, settings, issues, warnings, catalog)
-    if issues:
-        raise ConfigError(issues)
+    entries = validate_entries(merged, locator)
+    catalog = _build_catalog(entries.entities, locator)
+    remarks = cross_check(merged, entries, locator, settings, catalog, unread=unread)
+    config = None if issues else _whole(merged, locator)
+    if config is None or issues:
+        raise ConfigError(sorted(issues, key=lambda issue: (issue.file, issue.line)))
+    warnings = [ConfigIssue(*locator.find(loc), message) for loc, message in remarks]
     if not config.channels:
         config = config.model_copy(
             update={"channels": {"console": ConsoleChannelConfig(type="console")}}
@@ -375,18 +250,57 @@ def load_config(settings: Settings, env: Mapping[str, str] | None = None) -> Loa
     return LoadedConfig(config=config, files=files, warnings=warnings, catalog=catalog)
 
 
+def _read(
+    files: list[Path], env: Mapping[str, str], issues: list[ConfigIssue]
+) -> tuple[list[_Doc], list[str]]:
+    """Each file as a document; and the files that could not be read, parsed or used (each
+    reported), whose names the other files may still refer to."""
+    docs: list[_Doc] = []
+    unread: list[str] = []
+    for path in files:
+        node = _compose(path, issues)
+        if node is None:
+            unread.append(str(path))
+            continue
+        converter = _Converter(str(path), env, issues)
+        data = converter.convert(node)
+        if not isinstance(data, dict):
+            issues.append(
+                ConfigIssue(
+                    str(path),
+                    node.start_mark.line + 1,
+                    "expected a mapping with feeds, channels and rules",
+                )
+            )
+            unread.append(str(path))
+            continue
+        docs.append(_Doc(str(path), data, converter.lines, converter.unset))
+    return docs, unread
+
+
+def _whole(merged: dict[str, Any], locator: Locator) -> WatchConfig:
+    """The merged document as one WatchConfig, once every entry validated on its own (a
+    failure here is reported like the others; it would mean the two disagree)."""
+    try:
+        return WatchConfig.model_validate(merged)
+    except ValidationError as e:
+        for error in e.errors():
+            locator.report(_strip_tags(error["loc"]), describe(error, WatchConfig, "the config"))
+        return WatchConfig()
+
+
 def _build_catalog(
-    config: WatchConfig, locator: _Locator, issues: list[ConfigIssue]
+    entities: dict[str, list[str | EntityAliasConfig]], locator: Locator
 ) -> EntityCatalog:
-    """The shipped catalog with ``entities:`` applied; a bad override becomes an issue."""
+    """The shipped catalog with the valid ``entities:`` applied; a bad override is reported."""
     catalog = default_catalog()
-    if not config.entities:
+    if not entities:
         return catalog
     try:
-        return catalog.with_overrides(config.entities)
+        return catalog.with_overrides(entities)
     except EntityConfigError as e:
-        where = ("entities", e.entity) if e.entity is not None else ("entities",)
-        issues.append(ConfigIssue(*locator.find(where), f"entities: {e}"))
+        where: Path_ = ("entities", e.entity) if e.entity is not None else ("entities",)
+        locator.report(where, f"entities: {e}")
         return catalog
 
 

@@ -1,8 +1,10 @@
 """Pydantic models of the watch config (feeds, channels, rules).
 
 ``monitor.config.load`` reads the YAML files, substitutes ``${VAR}``, merges them
-and validates the result against these models, turning every validation error
-into a ``file:line: message``. Models forbid unknown keys.
+and validates each entry against these models, turning every validation error
+into a ``file:line: message``. Models forbid unknown keys. URLs must be
+``http(s)`` with a host (``check_http_url``; a message shows only their scheme
+and host).
 
 A channel's config model lives beside its channel (``SlackChannelConfig`` in
 ``monitor.delivery.channels.slack``, the keys every type accepts in
@@ -15,13 +17,24 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, GetPydanticSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetPydanticSchema,
+    field_validator,
+)
 
-from monitor.delivery.channel_config import ChannelConfig
+from monitor.delivery.channel_config import ChannelConfig, check_http_url
 from monitor.delivery.channels import REGISTRY
 from monitor.settings import Duration
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)]
+#: The pattern of feed and rule ids and channel names.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN, max_length=100)]
+#: An ``http://`` or ``https://`` URL with a host.
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 
 
 class _Strict(BaseModel):
@@ -34,7 +47,7 @@ class FeedConfig(_Strict):
     #: Unique id, used in rules (``feeds:``) and alerts.
     id: Identifier
     #: http(s) URL of an RSS, Atom or JSON feed.
-    url: Annotated[str, Field(pattern=r"^https?://")]
+    url: HttpUrl
     #: Polling interval; defaults to MONITOR_POLL_INTERVAL.
     interval: Duration | None = None
     #: Display name used in alerts; defaults to the id.
@@ -75,6 +88,16 @@ class RuleConfig(_Strict):
     notify: list[str] | None = None
     #: Feeds the rule applies to; default: every feed.
     feeds: list[str] | None = None
+    #: How far back in the archive the rule is run when it is new or changed (``24h``,
+    #: ``30m``; ``0``: no backfill); None: MONITOR_RULE_BACKFILL.
+    backfill: Duration | None = None
+
+    @field_validator("backfill")
+    @classmethod
+    def _not_negative(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() < 0:
+            raise ValueError("must be 0 or more")
+        return value
 
 
 class EntityAliasConfig(_Strict):

@@ -1,4 +1,5 @@
-"""Presentation shared by the channels: snippets, labels, cleaned feed text.
+"""Presentation shared by the channels: snippets, labels, cleaned feed text, and the
+entries of a grouped message (one per article, with every rule that matched it).
 
 Feed text is untrusted. The helpers here make it *tidy* (one line, no control
 characters, no bidi overrides, bounded length); making it *safe* for a given
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -68,6 +69,12 @@ def safe_url(url: str) -> str | None:
     return url
 
 
+def feed_label(alert: Alert) -> str:
+    """The feed's display name: its ``name:`` in the watch config when it has one, else its
+    id; one clean line (a name of only spaces counts as none)."""
+    return one_line(alert.feed_name) or one_line(alert.article.feed_id)
+
+
 def published_label(alert: Alert) -> str:
     """When the article was published, ``2026-01-05 14:03 UTC``, or ``unknown``."""
     published = alert.article.published
@@ -78,8 +85,9 @@ def published_label(alert: Alert) -> str:
     return published.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def terms_label(alert: Alert, sep: str = ", ") -> str:
-    """The matched query terms, cleaned and joined: ``Iran, Russia, drones``."""
+def terms_label(alert: Alert | Entry, sep: str = ", ") -> str:
+    """The matched query terms, cleaned and joined: ``Iran, Russia, drones`` (an entry's:
+    those of every rule that matched it)."""
     return sep.join(one_line(t) for t in alert.matched_terms)
 
 
@@ -229,3 +237,131 @@ def snippet_of(alert: Alert, width: int = 300) -> Snippet:
 def snippet(alert: Alert, width: int = 300) -> str:
     """Plain-text excerpt of the article around its first hit; see ``snippet_of``."""
     return snippet_of(alert, width).render()
+
+
+# --- entries: one per article in a grouped message ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """One rule that matched an entry's article."""
+
+    #: Rule id.
+    rule_id: str
+    #: The rule's query text.
+    query: str
+    #: The terms it matched, first-seen order (raw; clean them to display).
+    matched_terms: tuple[str, ...]
+    #: The rule's alert (its first, should the group carry two).
+    alert: Alert
+    #: The feed label of the copy the rule matched when that is another outlet's copy of
+    #: the entry's story (not the entry's own article), else "".
+    via: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One article of a message and every alert of the message about it.
+
+    ``alert`` is what to show for the article: the entry's first alert, with the
+    highlights (hits) of every alert on that same article and the other outlets
+    that any of them knows (so its snippet marks every rule's terms).
+    """
+
+    #: The article's alert to render (see above).
+    alert: Alert
+    #: The entry's alerts, in message order (never empty).
+    alerts: tuple[Alert, ...]
+    #: One per distinct rule, in message order.
+    rules: tuple[RuleMatch, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The ids of the entry's alerts, in message order."""
+        return tuple(a.id for a in self.alerts)
+
+    @property
+    def matched_terms(self) -> tuple[str, ...]:
+        """The terms any of its rules matched, first-seen order."""
+        return tuple(dict.fromkeys(t for rule in self.rules for t in rule.matched_terms))
+
+
+def _article_key(alert: Alert) -> tuple[str, str, str]:
+    return ("article", alert.article.feed_id, alert.article.id)
+
+
+def _keys(alert: Alert) -> list[tuple[str, ...]]:
+    """What makes two alerts one entry: the same article of the same feed, or the same story."""
+    keys: list[tuple[str, ...]] = [_article_key(alert)]
+    if alert.story_id:
+        keys.append(("story", alert.story_id))
+    return keys
+
+
+def entry_of(alerts: Sequence[Alert]) -> Entry:
+    """``alerts`` (about one article or story; not empty) as one entry. One alert's entry
+    shows exactly that alert."""
+    if not alerts:
+        raise ValueError("an entry needs at least one alert")
+    lead = alerts[0]
+    own = _article_key(lead)
+    rules: dict[str, RuleMatch] = {}
+    for alert in alerts:
+        known = rules.get(alert.rule_id)
+        if known is None:
+            via = "" if _article_key(alert) == own else feed_label(alert)
+            rules[alert.rule_id] = RuleMatch(
+                alert.rule_id, alert.query, alert.matched_terms, alert, via
+            )
+        else:
+            terms = tuple(dict.fromkeys((*known.matched_terms, *alert.matched_terms)))
+            rules[alert.rule_id] = replace(known, matched_terms=terms)
+    shown = lead
+    if len(alerts) > 1:
+        hits = dict.fromkeys(h for a in alerts if _article_key(a) == own for h in a.hits)
+        copies: dict[str, Coverage] = {}
+        for alert in alerts:
+            for copy in alert.also_in:
+                copies.setdefault(copy.feed_id, copy)
+            if _article_key(alert) != own:  # another outlet's copy that a rule matched
+                article = alert.article
+                copies.setdefault(
+                    article.feed_id, Coverage(article.feed_id, article.url, article.title)
+                )
+        shown = replace(lead, hits=tuple(hits), also_in=tuple(copies.values()))
+    return Entry(shown, tuple(alerts), tuple(rules.values()))
+
+
+def group_entries(alerts: Sequence[Alert]) -> list[Entry]:
+    """``alerts`` as one entry per article, in order of first appearance.
+
+    Alerts about the same article (same feed and article id), or about the same
+    story (same ``story_id``, when set), from different rules are one entry
+    listing every rule; an alert that ties two entries together merges them.
+    Every alert is in exactly one entry, so no alert id is lost.
+    """
+    members: list[list[int]] = []
+    owner: dict[tuple[str, ...], int] = {}
+    for index, alert in enumerate(alerts):
+        keys = _keys(alert)
+        found = sorted({owner[k] for k in keys if k in owner})
+        if not found:
+            target = len(members)
+            members.append([index])
+        else:
+            target = found[0]
+            members[target].append(index)
+            for other in found[1:]:  # this alert ties two entries together: one article
+                members[target] += members[other]
+                members[other] = []
+                for key, value in owner.items():
+                    if value == other:
+                        owner[key] = target
+        for key in keys:
+            owner[key] = target
+    return [entry_of([alerts[i] for i in sorted(group)]) for group in members if group]
+
+
+def count_label(count: int, noun: str = "article") -> str:
+    """``1 article``, ``3 articles``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

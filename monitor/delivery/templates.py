@@ -13,23 +13,36 @@ reports as a PERMANENT delivery result.
 Context of every template::
 
     alerts    list of alert views, oldest first (the whole message's alerts)
-    alert     the alert being rendered: the first one, or for Slack ``body`` each in turn
+    alert     the alert being rendered: the first one, or for Slack ``body`` the first
+              alert of each entry in turn
     count     len(alerts)
+    entries   list of entry views: one per article, in order of first appearance
+              (alerts about the same article, or the same story, from several rules
+              are one entry); as many as ``alerts`` when no article repeats
+    entry     the entry being rendered: the first one, or for Slack ``body`` each in turn
     channel   the channel's name in the config
     digest    None, "hourly" or "daily" (email digests)
     link(url, label)  a link in the part's own format; ``label`` alone when ``url``
                       is not http(s)
 
 Each alert view has ``id``, ``title``, ``url`` (http(s) only, else ""),
-``source`` (the feed id), ``published`` (``2026-01-05 14:03 UTC`` or
-``unknown``), ``rule``, ``query``, ``terms`` (the matched terms, a list of
-strings), ``snippet`` (plain text around the first match), ``author``
-("" when unknown), ``also_in`` (the story's other copies, each with
-``source``, ``url`` (http(s) only, else "") and ``title``; at most
-``ALSO_IN_LIMIT``, in arrival order; empty for most alerts) and
-``also_in_count`` (how many other copies there are, listed or not). Text
-values are already one line, free of control characters and bounded in
-length.
+``source`` (the feed id), ``feed`` (the feed's display name: its ``name:``,
+else its id), ``feed_name`` (its ``name:``, "" when it has none),
+``published`` (``2026-01-05 14:03 UTC`` or ``unknown``), ``rule``, ``query``,
+``terms`` (the matched terms, a list of strings), ``snippet`` (plain text
+around the first match), ``author`` ("" when unknown), ``also_in`` (the
+story's other copies, each with ``source``, ``url`` (http(s) only, else "")
+and ``title``; at most ``ALSO_IN_LIMIT``, in arrival order; empty for most
+alerts) and ``also_in_count`` (how many other copies there are, listed or
+not). Text values are already one line, free of control characters and
+bounded in length.
+
+Each entry view has ``alert`` (the article as an alert view: its first
+alert's, with ``terms``, ``snippet`` and ``also_in`` covering every rule of
+the entry), ``alerts`` (the views of the entry's alerts, in message order),
+``rules`` (one per distinct rule: ``id``, ``query``, ``terms`` and ``via``,
+the feed of the other outlet's copy the rule matched, "" when it matched this
+article) and ``ids`` (the entry's alert ids).
 
 Escaping is the format's job, never the template author's, and feed text
 cannot undo it: a ``Format`` escapes the value of every ``{{ }}`` (Slack
@@ -44,7 +57,7 @@ from __future__ import annotations
 import functools
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jinja2
@@ -52,11 +65,21 @@ from jinja2 import meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-from monitor.delivery.render import one_line, published_label, safe_url, snippet, truncate
+from monitor.delivery.render import (
+    Entry,
+    RuleMatch,
+    feed_label,
+    group_entries,
+    one_line,
+    published_label,
+    safe_url,
+    snippet,
+    truncate,
+)
 from monitor.model import Alert, Coverage
 
 #: Names every template may use besides Jinja's own globals (``range``, ``namespace`` ...).
-CONTEXT_NAMES = ("alert", "alerts", "channel", "count", "digest", "link")
+CONTEXT_NAMES = ("alert", "alerts", "channel", "count", "digest", "entries", "entry", "link")
 #: Bounds on view values: a hostile feed must not make a template's output unbounded.
 TITLE_LIMIT = 1000
 SHORT_LIMIT = 200
@@ -148,6 +171,10 @@ class AlertView:
     url: str
     #: Feed id the article came from.
     source: str
+    #: The feed's display name: its ``name:`` in the watch config, else its id.
+    feed: str
+    #: The feed's ``name:``, or "" when it has none.
+    feed_name: str
     #: ``2026-01-05 14:03 UTC``, or ``unknown``.
     published: str
     #: Rule id.
@@ -183,6 +210,8 @@ def view_of(alert: Alert, snippet_width: int = DEFAULT_SNIPPET_WIDTH) -> AlertVi
         title=truncate(one_line(article.title), TITLE_LIMIT),
         url=safe_url(article.url) or "",
         source=truncate(one_line(article.feed_id), SHORT_LIMIT),
+        feed=truncate(feed_label(alert), SHORT_LIMIT),
+        feed_name=truncate(one_line(alert.feed_name), SHORT_LIMIT),
         published=published_label(alert),
         rule=truncate(one_line(alert.rule_id), SHORT_LIMIT),
         query=truncate(one_line(alert.query), QUERY_LIMIT),
@@ -195,6 +224,53 @@ def view_of(alert: Alert, snippet_width: int = DEFAULT_SNIPPET_WIDTH) -> AlertVi
 
 
 @dataclass(frozen=True, slots=True)
+class RuleView:
+    """What a template sees of one rule that matched an entry's article."""
+
+    #: Rule id.
+    id: str
+    #: The rule's query text.
+    query: str
+    #: The terms it matched, first-seen order.
+    terms: tuple[str, ...]
+    #: Display name of the other outlet's copy it matched, "" when it matched this article.
+    via: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    """What a template sees of one article of a message and the rules that matched it."""
+
+    #: The article as an alert view: the first alert's, terms and snippet of every rule.
+    alert: AlertView
+    #: Views of the entry's alerts, in message order.
+    alerts: tuple[AlertView, ...]
+    #: One per distinct rule, in message order.
+    rules: tuple[RuleView, ...]
+    #: The entry's alert ids, in message order.
+    ids: tuple[str, ...]
+
+
+def _rule_view(rule: RuleMatch) -> RuleView:
+    return RuleView(
+        id=truncate(one_line(rule.rule_id), SHORT_LIMIT),
+        query=truncate(one_line(rule.query), QUERY_LIMIT),
+        terms=tuple(truncate(one_line(t), SHORT_LIMIT) for t in rule.matched_terms),
+        via=truncate(rule.via, SHORT_LIMIT),
+    )
+
+
+def _entry_view(entry: Entry, views: Mapping[int, AlertView], snippet_width: int) -> EntryView:
+    alerts = tuple(views[id(a)] for a in entry.alerts)
+    shown = alerts[0]
+    if len(entry.alerts) > 1:  # the article with every rule's terms and highlights
+        shown = view_of(entry.alert, snippet_width)
+        terms = tuple(truncate(one_line(t), SHORT_LIMIT) for t in entry.matched_terms)
+        shown = replace(shown, terms=terms)
+    return EntryView(shown, alerts, tuple(_rule_view(r) for r in entry.rules), entry.ids)
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """The data of one message, from which each part's template variables are made."""
 
@@ -204,6 +280,8 @@ class Context:
     channel: str
     #: ``hourly`` / ``daily`` for an email digest, else None.
     digest: str | None = None
+    #: One per article, in order of first appearance (empty: one per alert).
+    entries: tuple[EntryView, ...] = ()
 
     @classmethod
     def of(
@@ -216,14 +294,30 @@ class Context:
     ) -> Context:
         if not alerts:
             raise ValueError("a message needs at least one alert")
-        return cls(tuple(view_of(a, snippet_width) for a in alerts), channel, digest)
+        views = tuple(view_of(a, snippet_width) for a in alerts)
+        by_alert = {id(a): v for a, v in zip(alerts, views, strict=True)}
+        entries = tuple(_entry_view(e, by_alert, snippet_width) for e in group_entries(alerts))
+        return cls(views, channel, digest, entries)
+
+    @property
+    def entry_views(self) -> tuple[EntryView, ...]:
+        """``entries``, or one entry per alert when none were given."""
+        if self.entries:
+            return self.entries
+        return tuple(
+            EntryView(v, (v,), (RuleView(v.rule, v.query, v.terms),), (v.id,)) for v in self.alerts
+        )
 
     def variables(self, current: int = 0) -> dict[str, Any]:
-        """Template variables with ``alert`` bound to ``alerts[current]``."""
+        """Template variables with ``entry`` bound to ``entry_views[current]`` and ``alert``
+        to that entry's first alert."""
+        entries = self.entry_views
         return {
             "alerts": list(self.alerts),
-            "alert": self.alerts[current],
+            "alert": entries[current].alerts[0],
             "count": len(self.alerts),
+            "entries": list(entries),
+            "entry": entries[current],
             "channel": self.channel,
             "digest": self.digest,
         }
@@ -337,14 +431,16 @@ class ChannelTemplates:
         return f"ChannelTemplates(channel={self.channel!r}, parts={sorted(self._compiled)!r})"
 
     def render(self, part: str, context: Context, current: int = 0) -> str:
-        """Render ``part`` with ``alert`` = ``context.alerts[current]``.
+        """Render ``part`` with ``entry`` = ``context.entry_views[current]`` and ``alert`` its
+        first alert.
 
         Raises TemplateRenderError for any failure inside the template: the
         template is user code, and whatever it trips on must become a delivery
         result, not a crash of the worker.
         """
+        variables = context.variables(current)
         try:
-            output = self._compiled[part].render(context.variables(current))
+            output = self._compiled[part].render(variables)
         except Exception as exc:  # user code: anything it raises is a failed message
             # Bounded and one line: the message may quote feed text, and it ends up in logs.
             reason = truncate(one_line(f"{type(exc).__name__}: {exc}"), REASON_LIMIT)

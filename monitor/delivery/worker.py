@@ -43,6 +43,7 @@ from monitor.errors import StoreError
 from monitor.log import get_logger
 from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus, OutboxEntry
 from monitor.store import DeliveryStore
+from monitor.store.outage import OutageLog
 from monitor.stories import refresh_coverage
 
 log = get_logger("monitor.deliver")
@@ -51,6 +52,8 @@ log = get_logger("monitor.deliver")
 NO_POLICY = ChannelPolicy()
 #: Seconds an attempt may overrun ``attempt_timeout`` before the worker cuts it off.
 ATTEMPT_GRACE = 5.0
+#: Seconds until an alert for a channel the config no longer has is looked at again.
+ORPHAN_RECHECK = 60.0
 
 #: Told each recorded attempt: its result and what became of the alert ("delivered",
 #: "retried" or "dead"); the composition root counts them (metrics).
@@ -130,6 +133,8 @@ class OutboxWorker:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     #: Told every recorded outcome (metrics); must not raise.
     observe: ObserveOutcome = _ignore
+    #: Logs a store outage once, not once per pass (shared with the scheduler).
+    outage: OutageLog = field(default_factory=OutageLog)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -189,10 +194,17 @@ class OutboxWorker:
         policy = self.policies.get(name, NO_POLICY)
         channel = self.channels.get(name)
         if channel is None:
-            gone = f"channel '{name}' is no longer configured"
+            # Removed from the config (or not yet added by this replica's config): the alert
+            # stays queued, unattempted, and is sent if a reload brings the channel back.
+            log.warning(
+                "deliver",
+                status="no_such_channel",
+                channel=name,
+                alerts=len(entries),
+                detail=f"kept in the outbox; retried every {ORPHAN_RECHECK:g}s",
+            )
             for entry in entries:
-                result = DeliveryResult(entry.alert.id, name, DeliveryStatus.PERMANENT, gone)
-                await self._record(entry, result, policy, counts)
+                await self._defer(entry, self.clock() + ORPHAN_RECHECK, "no_such_channel", counts)
             return
         now = self.clock()
         ready: list[OutboxEntry] = []
@@ -364,8 +376,10 @@ class OutboxWorker:
                 counts = await self.deliver_due()
             except StoreError as e:
                 # The store is down (Redis restarting ...): alerts wait in it; try again later.
-                log.error("deliver", status="store_unavailable", error=str(e))
+                self.outage.failed(e, "deliver")
                 counts = DeliveryCounts()
+            else:
+                self.outage.succeeded()
             if counts.attempted:
                 continue
             self._wake.clear()

@@ -1,28 +1,24 @@
 """Poll one feed: fetch -> parse -> for each article: claim, match, enqueue alerts, mark seen.
 
-The order inside ``process_articles`` is what makes alerts never lost and
-never doubled: an article is *claimed* (a lease, so a crash lets a later poll
-redo it), its alerts go into the durable outbox, and only then is it marked
-*seen*. Alert ids are deterministic and the outbox ignores known ids, so
-redoing an interrupted article is harmless.
-
-Around that, :meth:`Poller.poll` keeps each feed's :class:`FeedState` and
-polls politely: fetches wait for a slot (:class:`~monitor.ingest.fetch.FetchLimits`,
-in all and per host), a permanent redirect makes the new URL the one asked
-next (the config is not rewritten), a 410 disables the feed until its URL
-changes or ``news-monitor feeds enable`` clears the mark, and every poll
-records when the next one is due (backoff, Retry-After, Cache-Control
-max-age, RSS ``<ttl>``: :func:`monitor.polling.schedule.next_poll_delay`). After each
-poll the feed's health is checked, and a feed going down or recovering
-enqueues a health alert into the same outbox.
+What becomes of the articles (claimed, matched, alerted, archived, marked seen, in the
+order that makes alerts never lost and never doubled) is
+:class:`~monitor.polling.articles.ArticleProcessor`'s. Around that, :meth:`Poller.poll`
+keeps each feed's :class:`FeedState` and polls politely: fetches wait for a slot
+(:class:`~monitor.ingest.fetch.FetchLimits`, in all and per host), a permanent redirect
+makes the new URL the one asked next (the config is not rewritten), a 410 disables the
+feed until its URL changes or ``news-monitor feeds enable`` clears the mark, and every
+poll records when the next one is due (backoff, Retry-After, Cache-Control max-age, RSS
+``<ttl>``: :func:`monitor.polling.schedule.next_poll_delay`). After each poll the feed's
+health is checked, and a feed going down or recovering enqueues a health alert into the
+same outbox.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Sequence
+from dataclasses import InitVar, dataclass, field, replace
 from datetime import timedelta
 
 import httpx
@@ -33,8 +29,8 @@ from monitor.ingest import fetch_feed, redact_url
 from monitor.ingest.fetch import FeedFetch, FetchLimits
 from monitor.log import get_logger
 from monitor.matching import RuleSet
-from monitor.model import Alert, Article, ClaimResult, Clock, Coverage, FeedState, FetchStatus
-from monitor.polling.alerts import alerts_for, is_too_old
+from monitor.model import Article, Clock, FeedState, FetchStatus
+from monitor.polling.articles import ArchivePolicy, ArticleProcessor, ProcessCounts, Routes, Rules
 from monitor.polling.feed_state import body_hash, count_new_entries, rebase, tracked_entries
 from monitor.polling.health import error_reason, health_alerts, health_change, health_policy
 from monitor.polling.reading import known_entries, read_body
@@ -45,7 +41,7 @@ from monitor.polling.schedule import (
     rss_ttl,
 )
 from monitor.store import PollingStore
-from monitor.stories import StoryDetector, coverage_of
+from monitor.stories import StoryDetector
 
 log = get_logger("monitor.poll")
 
@@ -90,27 +86,15 @@ class PollReport:
     matched_rules: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessCounts:
-    """Counts from processing a batch of parsed articles."""
-
-    new: int = 0
-    too_old: int = 0
-    alerts: int = 0
-    deferred: int = 0
-    #: The id of each rule that matched a new article, once per (article, rule).
-    matched_rules: tuple[str, ...] = ()
-
-
 @dataclass
 class Poller:
     """Everything a poll needs, built once by the composition root."""
 
     store: PollingStore
     http: httpx.AsyncClient
-    ruleset: RuleSet
-    #: rule id -> (query text, channel names to notify)
-    routes: Mapping[str, tuple[str, Sequence[str]]]
+    #: The rules and routes polls start with (:meth:`use_rules` swaps them).
+    ruleset: InitVar[RuleSet]
+    routes: InitVar[Routes]
     max_age: timedelta
     seen_retention: timedelta
     fetch_timeout: float
@@ -130,6 +114,38 @@ class Poller:
     feed_health: FeedHealthConfig | None = None
     #: Story-level dedup of matching articles; None: every article alerts on its own.
     stories: StoryDetector | None = None
+    #: How long and how many new articles the store archives (MONITOR_ARCHIVE_*).
+    archive: ArchivePolicy = field(default_factory=ArchivePolicy)
+
+    def __post_init__(self, ruleset: RuleSet, routes: Routes) -> None:
+        #: Claims, matches, enqueues, archives and marks seen the articles of a body.
+        self.articles = ArticleProcessor(
+            store=self.store,
+            rules=Rules(ruleset, routes),
+            max_age=self.max_age,
+            seen_retention=self.seen_retention,
+            article_lease=self.article_lease,
+            clock=self.clock,
+            stories=self.stories,
+            archive=self.archive,
+        )
+
+    def use_rules(self, ruleset: RuleSet, routes: Routes) -> None:
+        """Swap in a reloaded config's rules and routes; a batch being processed finishes
+        with the ones it started with."""
+        self.articles.rules = Rules(ruleset, routes)
+
+    @property
+    def rules(self) -> Rules:
+        """The rules and routes polls use now."""
+        return self.articles.rules
+
+    async def process_articles(
+        self, articles: Sequence[Article], *, feed_name: str = ""
+    ) -> ProcessCounts:
+        """Claim, match, enqueue, archive and mark seen each article not processed before
+        (:meth:`ArticleProcessor.process`)."""
+        return await self.articles.process(articles, feed_name=feed_name)
 
     async def poll(self, feed: FeedConfig) -> PollReport:
         """Fetch, parse and process one feed; never raises for a feed-level failure."""
@@ -487,95 +503,3 @@ class Poller:
             return replace(state, incident=change.kind, incident_since=change.since), queued
         log.info("feed_recovered", feed=feed.id, kind=change.kind, since=change.since)
         return replace(state, incident="", incident_since=None), queued
-
-    async def process_articles(
-        self, articles: Sequence[Article], *, feed_name: str = ""
-    ) -> ProcessCounts:
-        """Claim, match, enqueue and mark seen each article not processed before.
-
-        The whole body goes to the store in three round trips, whatever its
-        size: one claim of every article (which says which were seen before
-        and which another process holds), one enqueue of every alert, one
-        mark-seen of every claimed key. The order still makes an alert never
-        lost: a crash before the mark leaves the claims to expire, and a later
-        poll redoes those articles (enqueueing is idempotent).
-        """
-        if not articles:
-            return ProcessCounts()
-        now = self.clock()
-        key_lists = [article.dedup_keys() for article in articles]
-        results = await self.store.claim_articles(key_lists, now, self.article_lease)
-        # BUSY: in flight elsewhere, or its process died: redone by a later poll.
-        deferred = results.count(ClaimResult.BUSY)
-        claimed = [
-            (article, keys)
-            for article, keys, result in zip(articles, key_lists, results, strict=True)
-            if result is ClaimResult.CLAIMED
-        ]
-        if not claimed:
-            return ProcessCounts(deferred=deferred)
-        claimed_keys = [key for _, keys in claimed for key in keys]
-        too_old, alerts = 0, []
-        matched: list[str] = []
-        try:
-            for article, _ in claimed:
-                if is_too_old(article, now, self.max_age):
-                    too_old += 1
-                else:
-                    alerts += await self._alerts_of(article, now, matched, feed_name)
-            queued = await self.store.enqueue(alerts, now) if alerts else 0
-        except BaseException:
-            await self.store.release_article(claimed_keys)
-            raise
-        await self.store.mark_seen(claimed_keys, now, self.seen_retention.total_seconds())
-        return ProcessCounts(
-            new=len(claimed),
-            too_old=too_old,
-            alerts=queued,
-            deferred=deferred,
-            matched_rules=tuple(matched),
-        )
-
-    async def _alerts_of(
-        self, article: Article, now: float, matched: list[str], feed_name: str = ""
-    ) -> list[Alert]:
-        """The alerts of every rule that matches ``article``, one per channel; the id of
-        each matching rule is appended to ``matched``.
-
-        A matching article is put into its story first (only matching ones:
-        a story index of every article would cost a store call per item for
-        nothing), so that a copy of a story already alerted on makes the same
-        alert ids, which the outbox drops.
-        """
-        matches = self.ruleset.match(article)
-        if not matches:
-            return []
-        story_id = ""
-        also_in: tuple[Coverage, ...] = ()
-        if self.stories is not None:
-            story = await self.stories.observe(article, now)
-            story_id, also_in = story.story_id, coverage_of(story, article.id)
-        alerts: list[Alert] = []
-        for match in matches:
-            matched.append(match.rule_id)
-            query, channels = self.routes[match.rule_id]
-            alerts += alerts_for(
-                match,
-                query,
-                channels,
-                now,
-                story_id=story_id,
-                also_in=also_in,
-                feed_name=feed_name,
-            )
-            log.info(
-                "match",
-                rule=match.rule_id,
-                article=article.id,
-                feed=article.feed_id,
-                story=story_id or None,
-                title=article.title[:120],
-                terms=list(match.matched_terms),
-                channels=list(channels),
-            )
-        return alerts

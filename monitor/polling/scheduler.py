@@ -10,9 +10,18 @@ when a poll crashed (the store was unreachable): then the next tick retries.
 At start, failing feeds keep the next poll their backoff (or the server's
 Retry-After) set before the restart; the others are polled within seconds.
 
-With a ``feed_health`` section, one more job checks every feed each minute
+With a ``check_health`` callable, one more job checks every feed each minute
 (``Poller.check_health``), so a feed that crossed ``failing_after`` or
 ``silent_after`` between its polls alerts then, not at its next poll.
+
+A reload hands the scheduler the new feed list (:meth:`FeedScheduler.update`):
+added feeds are polled within seconds, removed ones are no longer scheduled (a
+poll in flight finishes), and a feed whose URL or interval changed is
+rescheduled; the others keep their timing.
+
+A poll that raises is a store failure (the poller turns every feed-level failure
+into a report): it goes to the :class:`~monitor.store.outage.OutageLog`, which
+logs the outage once, not once per poll.
 """
 
 from __future__ import annotations
@@ -27,10 +36,12 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config.models import FeedConfig
+from monitor.errors import StoreError
 from monitor.log import get_logger
 from monitor.polling.poller import PollReport
 from monitor.polling.schedule import interval_for
 from monitor.polling.schedule import jitter_for as _jitter_seconds
+from monitor.store.outage import OutageLog
 
 log = get_logger("monitor.scheduler")
 
@@ -68,12 +79,14 @@ class FeedScheduler:
         default_interval: timedelta,
         check_health: CheckHealth | None = None,
         wake: Callable[[], None] = lambda: None,
+        outage: OutageLog | None = None,
     ) -> None:
         self.feeds = tuple(feeds)
         self.poll = poll
         self.default_interval = default_interval
         self.check_health = check_health
         self.wake = wake
+        self.outage = outage or OutageLog()
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._inflight: set[asyncio.Task[object]] = set()
         #: Feeds being polled right now (the health check leaves them to their poll).
@@ -85,25 +98,9 @@ class FeedScheduler:
         First polls are spread over a few seconds; a feed named in
         ``not_before`` (feed id -> epoch seconds) waits until then.
         """
-        now = datetime.now(UTC)
         waits = not_before or {}
         for feed in self.feeds:
-            interval = interval_for(feed, self.default_interval)
-            first = now + timedelta(seconds=random.uniform(0, START_SPREAD))
-            if feed.id in waits:
-                first = max(first, datetime.fromtimestamp(waits[feed.id], UTC))
-                log.info("poll_resume", feed=feed.id, next_poll=first.isoformat())
-            self._scheduler.add_job(
-                self._poll,
-                IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter_for(interval)),
-                args=[feed],
-                id=f"poll:{feed.id}",
-                name=f"poll {feed.id}",
-                next_run_time=first,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
+            self._add(feed, waits.get(feed.id))
         if self.check_health is not None:
             self._scheduler.add_job(
                 self._check_health,
@@ -115,6 +112,61 @@ class FeedScheduler:
             )
         self._scheduler.start()
 
+    def _add(self, feed: FeedConfig, not_before: float | None = None) -> None:
+        """Schedule ``feed``: first poll within a few seconds, or at ``not_before``."""
+        interval = interval_for(feed, self.default_interval)
+        first = datetime.now(UTC) + timedelta(seconds=random.uniform(0, START_SPREAD))
+        if not_before is not None:
+            first = max(first, datetime.fromtimestamp(not_before, UTC))
+            log.info("poll_resume", feed=feed.id, next_poll=first.isoformat())
+        self._scheduler.add_job(
+            self._poll,
+            IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter_for(interval)),
+            args=[feed],
+            id=f"poll:{feed.id}",
+            name=f"poll {feed.id}",
+            next_run_time=first,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            replace_existing=True,
+        )
+
+    def update(
+        self, feeds: Sequence[FeedConfig], not_before: Mapping[str, float] | None = None
+    ) -> tuple[list[str], list[str], list[str]]:
+        """Schedule a new feed list (a reload); returns the ids (added, removed, changed).
+
+        Added feeds and feeds whose URL or interval changed are (re)scheduled
+        like at a start (``not_before`` as in :meth:`start`); a feed whose other
+        settings changed (name, rules) keeps its next poll and gets the new
+        config; removed feeds are unscheduled.
+        """
+        old = {f.id: f for f in self.feeds}
+        new = {f.id: f for f in feeds}
+        waits = not_before or {}
+        added = [i for i in new if i not in old]
+        removed = [i for i in old if i not in new]
+        changed = [i for i in new if i in old and new[i] != old[i]]
+        for feed_id in removed:
+            if self._scheduler.get_job(f"poll:{feed_id}") is not None:
+                self._scheduler.remove_job(f"poll:{feed_id}")
+        for feed_id in changed:
+            before, after = old[feed_id], new[feed_id]
+            job = self._scheduler.get_job(f"poll:{feed_id}")
+            if job is None or (
+                before.url != after.url
+                or interval_for(before, self.default_interval)
+                != interval_for(after, self.default_interval)
+            ):
+                self._add(after, waits.get(feed_id))
+            else:
+                job.modify(args=[after])
+        for feed_id in added:
+            self._add(new[feed_id], waits.get(feed_id))
+        self.feeds = tuple(feeds)
+        return added, removed, changed
+
     @property
     def running(self) -> bool:
         """Whether the scheduler is started and not shut down or paused (for /healthz)."""
@@ -125,9 +177,13 @@ class FeedScheduler:
             return
         try:
             queued = await self.check_health(frozenset(self._polling))
-        except Exception:
-            log.exception("feed_health", status="crashed")  # the store failed: next minute
+        except StoreError as e:
+            self.outage.failed(e, "feed_health")  # next minute
             return
+        except Exception:
+            log.exception("feed_health", status="crashed")
+            return
+        self.outage.succeeded()
         if queued:
             self.wake()
 
@@ -138,18 +194,23 @@ class FeedScheduler:
         self._polling.add(feed.id)
         try:
             report = await self.poll(feed)
+        except StoreError as e:
+            # The store is down (Redis restarting ...): retry on the next tick.
+            self.outage.failed(e, "poll")
+            return
         except Exception:
-            # The store failed (Redis down ...): log, retry on the next tick.
-            log.exception("poll", feed=feed.id, status="crashed")
+            log.exception("poll", feed=feed.id, status="crashed")  # a bug: retry next tick
             return
         finally:
             self._polling.discard(feed.id)
             if task is not None:
                 self._inflight.discard(task)
+        self.outage.succeeded()
         if report.next_poll_in is None:
             return
         job = self._scheduler.get_job(f"poll:{feed.id}")
-        if job is not None and self._scheduler.running:  # not after shutdown
+        # Not after shutdown, nor for a feed a reload removed or moved to another URL.
+        if job is not None and self._scheduler.running and job.args[0].url == feed.url:
             job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=report.next_poll_in))
         if report.status == "error":
             log.info("poll_backoff", feed=feed.id, retry_in=round(report.next_poll_in, 1))

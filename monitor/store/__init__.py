@@ -1,4 +1,4 @@
-"""State storage: seen articles, feed state, the alert outbox and the story index.
+"""State storage: seen articles, feed state, the alert outbox, the story index, the archive.
 
 The roles are protocols in ``monitor.store.base`` (their docstrings are the
 contract); a consumer is typed against the roles it uses. Backends, each a
@@ -9,6 +9,7 @@ The values they keep are in ``monitor.model``.
 """
 
 from monitor.store.base import (
+    ArticleArchive,
     DeliveryStore,
     FeedStateStore,
     Outbox,
@@ -20,6 +21,7 @@ from monitor.store.base import (
 )
 
 __all__ = [
+    "ArticleArchive",
     "DeliveryStore",
     "FeedStateStore",
     "Outbox",

@@ -13,8 +13,10 @@ The roles, and who needs them:
 * :class:`Outbox`: alerts waiting, delivered, or dead-lettered.
 * :class:`SendSlots`: a send rate limit per channel, shared by every replica.
 * :class:`StoryIndex`: which story an article belongs to.
+* :class:`ArticleArchive`: the articles read lately (``match --archive``, a rule's
+  backfill), and the fingerprint of each rule seen at the last start.
 * :class:`DeliveryStore`: what the outbox worker uses (outbox, send slots, story index).
-* :class:`PollingStore`: what a poll uses (feed state, seen articles, outbox).
+* :class:`PollingStore`: what a poll uses (feed state, seen articles, outbox, archive).
 * :class:`StateStore`: every role, plus ``ping`` and ``close``. The backends
   (``MemoryStore``, ``SqliteStore``, ``RedisStore``) are StateStores, and
   :func:`monitor.store.factory.open_store` returns one.
@@ -27,11 +29,12 @@ that role. Only the code that opens and closes the store needs a StateStore.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from monitor.model import (
     Alert,
+    ArchivedArticle,
     ClaimResult,
     DeliveryRecord,
     FeedState,
@@ -42,6 +45,7 @@ from monitor.model import (
 )
 
 __all__ = [
+    "ArticleArchive",
     "DeliveryStore",
     "FeedStateStore",
     "Outbox",
@@ -295,6 +299,54 @@ class StoryIndex(Protocol):
         """The story ``story_id`` as it stands (``is_new`` False), or None if it has ended."""
 
 
+class ArticleArchive(Protocol):
+    """The articles read lately, so a query can run over the past; and the rules' fingerprints.
+
+    An entry is keyed by (``article.feed_id``, ``article.id``). Entries are ordered
+    by ``archived_at``, ties by feed id, then by article id (code point order); the
+    *newest* are the last in that order. A backend keeps at most
+    :data:`~monitor.store.codec.ARCHIVE_TEXT_LIMIT` characters of an article's text
+    (and :data:`~monitor.store.codec.ARCHIVE_TITLE_LIMIT` of its title), cutting the
+    rest, so one entry's size is bounded.
+
+    The rule fingerprints (rule id -> a string the caller derives from the rule) let
+    a daemon tell, across restarts, which rules are new or changed since it last ran.
+    """
+
+    @abc.abstractmethod
+    async def archive_articles(
+        self, entries: Sequence[ArchivedArticle], now: float, retention: float, max_articles: int
+    ) -> None:
+        """Atomically upsert ``entries``, then drop what is too old and what is too many.
+
+        Upsert: an entry replaces the one stored under its key (and a later entry of
+        the same call an earlier one): the article is the new one, ``archived_at`` the
+        larger of the two, ``story_id`` the new one unless it is "" (then the stored one
+        stays). Then every entry with ``archived_at < now - retention`` is dropped, and
+        of the rest only the ``max_articles`` newest are kept. ``retention <= 0`` or
+        ``max_articles <= 0`` means archiving is off: nothing is stored and nothing is
+        dropped. One round trip (Redis) or one transaction (SQLite).
+        """
+
+    @abc.abstractmethod
+    async def archived_articles(
+        self, since: float, limit: int | None = None
+    ) -> list[ArchivedArticle]:
+        """The entries with ``archived_at >= since``, oldest first.
+
+        With ``limit``, only the newest ``limit`` of them (still oldest first);
+        ``limit <= 0`` gives none.
+        """
+
+    @abc.abstractmethod
+    async def rule_fingerprints(self) -> dict[str, str]:
+        """The rule fingerprints last set (rule id -> fingerprint); {} if none ever were."""
+
+    @abc.abstractmethod
+    async def set_rule_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
+        """Atomically replace every rule fingerprint with ``fingerprints``."""
+
+
 class DeliveryStore(Outbox, SendSlots, StoryIndex, Protocol):
     """The roles the outbox worker (``monitor.delivery.worker``) uses.
 
@@ -304,17 +356,20 @@ class DeliveryStore(Outbox, SendSlots, StoryIndex, Protocol):
     """
 
 
-class PollingStore(FeedStateStore, SeenStore, Outbox, Protocol):
+class PollingStore(FeedStateStore, SeenStore, Outbox, ArticleArchive, Protocol):
     """The roles a poll uses (``monitor.polling.poller``).
 
     It keeps the feed's state between polls (:class:`FeedStateStore`), claims
-    and marks the body's articles (:class:`SeenStore`) and enqueues their
-    alerts, and feed health alerts, into the outbox (:class:`Outbox`).
+    and marks the body's articles (:class:`SeenStore`), enqueues their
+    alerts, and feed health alerts, into the outbox (:class:`Outbox`) and
+    archives the articles (:class:`ArticleArchive`), which a new rule's
+    backfill reads.
     """
 
 
-class StateStore(FeedStateStore, SeenStore, Outbox, SendSlots, StoryIndex, abc.ABC):
-    """Every role at once: seen articles, feed state, the outbox, send slots and stories.
+class StateStore(FeedStateStore, SeenStore, Outbox, SendSlots, StoryIndex, ArticleArchive, abc.ABC):
+    """Every role at once: seen articles, feed state, the outbox, send slots, stories and
+    the article archive.
 
     The base class of the backends, and what :func:`~monitor.store.factory.open_store`
     returns. Unlike the roles, it is an abstract base class rather than a protocol, on

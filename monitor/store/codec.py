@@ -1,4 +1,4 @@
-"""JSON encoding of the values a store keeps (alerts, feed state).
+"""JSON encoding of the values a store keeps (alerts, feed state, archived articles).
 
 Stores persist plain JSON text, so a Redis value or an SQLite row can be read
 by a human and survives upgrades that add fields (unknown keys are ignored,
@@ -8,10 +8,19 @@ missing ones take defaults).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from monitor.model import Alert, Article, Coverage, FeedState, FeedValidators, Hit
+
+#: Most characters of an article's text the archive keeps. A feed entry may carry a whole
+#: long read (or junk); cutting it keeps one archived article to a few tens of kilobytes,
+#: so the archive's size is bounded by MONITOR_ARCHIVE_MAX_ARTICLES times this, while the
+#: start of a text, where what a query looks for usually is, is kept.
+ARCHIVE_TEXT_LIMIT = 20_000
+#: Most characters of an article's title the archive keeps (a title is rarely over 200).
+ARCHIVE_TITLE_LIMIT = 2_000
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -138,3 +147,24 @@ def decode_feed_state(text: str | bytes) -> FeedState:
         body_hash=data.get("body_hash", ""),
         entry_map=tuple(data.get("entry_map", ())),
     )
+
+
+def archived_copy(article: Article) -> Article:
+    """``article`` as the archive keeps it: text and title cut to their limits."""
+    if len(article.text) <= ARCHIVE_TEXT_LIMIT and len(article.title) <= ARCHIVE_TITLE_LIMIT:
+        return article
+    return replace(
+        article, text=article.text[:ARCHIVE_TEXT_LIMIT], title=article.title[:ARCHIVE_TITLE_LIMIT]
+    )
+
+
+def encode_archived_article(article: Article) -> str:
+    """An archived article (:func:`archived_copy`) as compact JSON: empty fields left out."""
+    data = article_to_dict(archived_copy(article))
+    compact = {k: v for k, v in data.items() if v or k in ("id", "feed_id")}
+    return json.dumps(compact, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode_archived_article(text: str | bytes) -> Article:
+    """Inverse of :func:`encode_archived_article`."""
+    return article_from_dict(json.loads(text))

@@ -8,17 +8,21 @@ Ordering shared by every backend: the outbox is ordered by due time, ties by
 alert id; dead letters by the time they died, most recent first (ties by id,
 descending). A dead letter's ``due_at`` is the time it was dead-lettered.
 Deliveries by delivery time, most recent first (ties by id, descending).
+The archive by archived time, then feed id, then article id; a heap of those keys
+(stale ones skipped when popped) finds the oldest entries without sorting.
 """
 
 from __future__ import annotations
 
+import heapq
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from monitor.model import (
     MAX_STORY_MEMBERS,
     Alert,
+    ArchivedArticle,
     ClaimResult,
     DeliveryRecord,
     FeedState,
@@ -28,6 +32,7 @@ from monitor.model import (
     StoryProbe,
 )
 from monitor.store.base import StateStore
+from monitor.store.codec import archived_copy
 from monitor.store.story_rules import Candidate, Fingerprint, pick_story
 
 
@@ -81,6 +86,12 @@ class MemoryStore(StateStore):
         #: article id -> story id.
         self._story_of: dict[str, str] = {}
         self._next_story_purge = float("-inf")
+        #: (feed id, article id) -> entry.
+        self._archive: dict[tuple[str, str], ArchivedArticle] = {}
+        #: (archived_at, feed id, article id) of every entry, and stale ones (an entry
+        #: archived again later, or dropped): a min-heap, oldest first.
+        self._archive_order: list[tuple[float, str, str]] = []
+        self._rule_fingerprints: dict[str, str] = {}
 
     def _purge(self, now: float) -> None:
         """Forget expired marks and delivery records, at most once a minute (caller's clock)."""
@@ -301,3 +312,46 @@ class MemoryStore(StateStore):
         if story is None:
             return None
         return StoryAssignment(story_id, False, tuple(story.members), story.until)
+
+    # -- archive -------------------------------------------------------------
+
+    async def archive_articles(
+        self, entries: Sequence[ArchivedArticle], now: float, retention: float, max_articles: int
+    ) -> None:
+        if retention <= 0 or max_articles <= 0:
+            return
+        order = self._archive_order
+        for entry in entries:
+            key = (entry.article.feed_id, entry.article.id)
+            old = self._archive.get(key)
+            at = entry.archived_at if old is None else max(old.archived_at, entry.archived_at)
+            story = entry.story_id or ("" if old is None else old.story_id)
+            self._archive[key] = ArchivedArticle(archived_copy(entry.article), at, story)
+            if old is None or old.archived_at != at:
+                heapq.heappush(order, (at, *key))
+        cutoff = now - retention
+        while order and (order[0][0] < cutoff or len(self._archive) > max_articles):
+            at, feed_id, article_id = heapq.heappop(order)
+            current = self._archive.get((feed_id, article_id))
+            if current is not None and current.archived_at == at:  # else a stale key
+                del self._archive[(feed_id, article_id)]
+        if len(order) > 2 * len(self._archive) + 64:  # too many stale keys: rebuild
+            order[:] = [(e.archived_at, *k) for k, e in self._archive.items()]
+            heapq.heapify(order)
+
+    async def archived_articles(
+        self, since: float, limit: int | None = None
+    ) -> list[ArchivedArticle]:
+        if limit is not None and limit <= 0:
+            return []
+        found = [
+            (e.archived_at, *key, e) for key, e in self._archive.items() if e.archived_at >= since
+        ]
+        found.sort(key=lambda row: row[:3])
+        return [row[3] for row in found[-limit if limit is not None else 0 :]]
+
+    async def rule_fingerprints(self) -> dict[str, str]:
+        return dict(self._rule_fingerprints)
+
+    async def set_rule_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
+        self._rule_fingerprints = dict(fingerprints)

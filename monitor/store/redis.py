@@ -19,6 +19,11 @@ orders them for ``recent_deliveries``. ``ack`` trims the log to the newest
 and a listing skips entries whose record has expired, so the log never grows
 without bound and never shows what ``is_delivered`` would deny.
 
+The article archive is a sorted set (member by archived time) beside two hashes
+(the article JSON, the story id), all written and trimmed (by age and to the
+newest ``max_articles``) by one script per ``archive_articles``, each key with a
+TTL of the retention: it is bounded while written to and expires once not.
+
 Redis exceptions become :class:`~monitor.errors.StoreError` at this boundary,
 with the password of the URL, if any, redacted from the message.
 """
@@ -28,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import math
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, cast
 
@@ -36,12 +41,14 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 from monitor.errors import StoreError
 from monitor.model import (
     MAX_STORY_MEMBERS,
     SKETCH_WORDS,
     Alert,
+    ArchivedArticle,
     ClaimResult,
     DeliveryRecord,
     FeedState,
@@ -52,7 +59,14 @@ from monitor.model import (
 )
 from monitor.store import redis_scripts as lua
 from monitor.store.base import StateStore
-from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
+from monitor.store.codec import (
+    decode_alert,
+    decode_archived_article,
+    decode_feed_state,
+    encode_alert,
+    encode_archived_article,
+    encode_feed_state,
+)
 from monitor.store.redis_keys import Keys
 from monitor.store.story_rules import (
     FIRST_FLOOR,
@@ -73,6 +87,10 @@ POOL_TIMEOUT = 20.0
 DELIVERED_LOG_LIMIT = 10_000
 #: Ended stories one ``assign_story`` call purges at most (it creates at most one).
 STORY_PURGE_LIMIT = 16
+#: Archived articles read per HMGET when listing the archive.
+ARCHIVE_PAGE = 500
+#: Longest TTL given to the archive keys (a retention of years is not a TTL of years).
+_ARCHIVE_TTL_CAP = 400 * 86_400.0
 
 
 def _num(value: float) -> str:
@@ -139,6 +157,7 @@ class RedisStore(StateStore):
         self._reserve_send = script(lua.RESERVE_SEND)
         self._requeue = script(lua.REQUEUE)
         self._assign_story = script(lua.ASSIGN_STORY)
+        self._archive_articles = script(lua.ARCHIVE_ARTICLES)
 
     @classmethod
     def from_url(
@@ -439,6 +458,75 @@ class RedisStore(StateStore):
         if until is None or float(until) <= now or members is None:
             return None
         return StoryAssignment(story_id, False, decode_story_members(members), float(until))
+
+    # -- archive -------------------------------------------------------------
+
+    async def archive_articles(
+        self, entries: Sequence[ArchivedArticle], now: float, retention: float, max_articles: int
+    ) -> None:
+        if retention <= 0 or max_articles <= 0:
+            return
+        k = self.keys
+        args: list[str | int] = [
+            _num(now - retention),
+            max_articles,
+            _ttl_ms(min(retention, _ARCHIVE_TTL_CAP)),
+        ]
+        for e in entries:
+            member = k.archive_member(e.article.feed_id, e.article.id)
+            args += [member, _num(e.archived_at), e.story_id, encode_archived_article(e.article)]
+        with self._errors("archive_articles"):
+            await self._archive_articles(
+                keys=[k.archive, k.archive_articles, k.archive_stories], args=args
+            )
+
+    async def archived_articles(
+        self, since: float, limit: int | None = None
+    ) -> list[ArchivedArticle]:
+        if limit is not None and limit <= 0:
+            return []
+        k = self.keys
+        out: list[ArchivedArticle] = []
+        with self._errors("archived_articles"):
+            if limit is None:
+                reply = await self._client.zrangebyscore(
+                    k.archive, _num(since), "+inf", withscores=True
+                )
+            else:  # the newest `limit`: ZREVRANGEBYSCORE orders ties by member, descending
+                reply = await self._client.zrevrangebyscore(
+                    k.archive, "+inf", _num(since), start=0, num=limit, withscores=True
+                )
+            scored = cast(list[tuple[bytes | str, float]], reply)  # WITHSCORES: pairs
+            if limit is not None:
+                scored = scored[::-1]
+            # A page at a time; an entry trimmed since the range was read is skipped.
+            for start in range(0, len(scored), ARCHIVE_PAGE):
+                page = scored[start : start + ARCHIVE_PAGE]
+                members = [member for member, _ in page]
+                async with self._client.pipeline(transaction=True) as pipe:
+                    pipe.hmget(k.archive_articles, members)
+                    pipe.hmget(k.archive_stories, members)
+                    articles, stories = await pipe.execute()
+                for (_, at), article, story in zip(page, articles, stories, strict=True):
+                    if article is not None:
+                        text = decode_archived_article(article)
+                        out.append(ArchivedArticle(text, float(at), _text(story or "")))
+        return out
+
+    async def rule_fingerprints(self) -> dict[str, str]:
+        with self._errors("rule_fingerprints"):
+            stored = await self._client.hgetall(self.keys.rule_fingerprints)
+        return {_text(rule): _text(value) for rule, value in stored.items()}
+
+    async def set_rule_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
+        key = self.keys.rule_fingerprints
+        with self._errors("set_rule_fingerprints"):
+            async with self._client.pipeline(transaction=True) as pipe:  # MULTI: atomic
+                pipe.delete(key)
+                if fingerprints:
+                    fields: dict[FieldT, EncodableT] = {r: f for r, f in fingerprints.items()}
+                    pipe.hset(key, mapping=fields)
+                await pipe.execute()
 
     # -- lifecycle -----------------------------------------------------------
 

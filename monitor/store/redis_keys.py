@@ -34,6 +34,25 @@ class Keys:
         self.delivered_log = f"{prefix}:delivered_log"
         #: Hash: alert id -> token of the claim that holds it (fencing).
         self.claims = f"{prefix}:claim"
+        #: Sorted set: archive member (:meth:`archive_member`) -> when it was archived.
+        #: Trimmed by age and to the newest MONITOR_ARCHIVE_MAX_ARTICLES at every write,
+        #: and expires (with the two hashes below) when nothing was archived for a retention.
+        self.archive = f"{prefix}:archive"
+        #: Hash: archive member -> the article JSON (``codec.encode_archived_article``).
+        self.archive_articles = f"{prefix}:archive_article"
+        #: Hash: archive member -> the id of its story (members without a story: no field).
+        self.archive_stories = f"{prefix}:archive_story"
+        #: Hash: rule id -> its fingerprint, as last set (no TTL: one field per rule).
+        self.rule_fingerprints = f"{prefix}:rule_fingerprint"
+
+    @staticmethod
+    def archive_member(feed_id: str, article_id: str) -> str:
+        """The member naming an archived article: ``<feed id>\\n<article id>``.
+
+        Members of equal time sort by their bytes, so by feed id, then article id
+        (feed ids are identifiers: none has a character below the newline).
+        """
+        return f"{feed_id}\n{article_id}"
 
     def feed(self, feed_id: str) -> str:
         """String: feed state JSON."""

@@ -19,6 +19,7 @@ from monitor.model import ClaimResult
 
 __all__ = [
     "ACK",
+    "ARCHIVE_ARTICLES",
     "ASSIGN_STORY",
     "CLAIM_ARTICLES",
     "CLAIM_CODES",
@@ -259,6 +260,39 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return ''
 """
 
+
+# ArticleArchive.archive_articles. Atomically: upsert each entry (the article replaces the
+# stored one, the time is the larger of the two, a story id "" keeps the stored one), then
+# drop the entries archived before the cutoff and, of the rest, all but the newest `max`
+# (lowest rank first: by time, then member bytes), from the sorted set and both hashes;
+# then every key lives ttl ms more (real time), so an archive no longer written to expires.
+# Never called with archiving off (the caller returns first).
+# KEYS: archive, archive_articles, archive_stories.
+# ARGV: cutoff, max, ttl ms, then member, archived_at, story id, article JSON of each entry.
+# Returns how many entries were dropped.
+ARCHIVE_ARTICLES = """
+for i = 4, #ARGV, 4 do
+  local member, at = ARGV[i], ARGV[i + 1]
+  local old = redis.call('ZSCORE', KEYS[1], member)
+  if not old or tonumber(old) < tonumber(at) then redis.call('ZADD', KEYS[1], at, member) end
+  redis.call('HSET', KEYS[2], member, ARGV[i + 3])
+  if ARGV[i + 2] ~= '' then redis.call('HSET', KEYS[3], member, ARGV[i + 2]) end
+end
+local dropped = 0
+local function drop(members)
+  for _, member in ipairs(members) do
+    redis.call('ZREM', KEYS[1], member)
+    redis.call('HDEL', KEYS[2], member)
+    redis.call('HDEL', KEYS[3], member)
+    dropped = dropped + 1
+  end
+end
+drop(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1]))
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
+if excess > 0 then drop(redis.call('ZRANGE', KEYS[1], 0, excess - 1)) end
+for k = 1, 3 do redis.call('PEXPIRE', KEYS[k], ARGV[3]) end
+return dropped
+"""
 
 # StoryIndex.assign_story. Atomically: find the article's live story, else the best verified
 # candidate under its bands (and list the member there, and index its fingerprint unless the

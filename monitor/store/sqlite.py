@@ -1,7 +1,8 @@
 """Embedded state store: one SQLite file, shared safely by processes on one machine.
 
 Owns the connection, its transactions and every SQL statement of the contract
-methods; the tables they work on, and the migration of older files, are
+methods (but the archive's, in :mod:`monitor.store.sqlite_archive`); the tables
+they work on, and the migration of older files, are
 :mod:`monitor.store.sqlite_schema`. The file runs in WAL mode with a busy
 timeout, and every write is one ``BEGIN IMMEDIATE`` transaction, so a claim is
 atomic across processes (the second writer waits for the first to commit).
@@ -23,7 +24,8 @@ import asyncio
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,6 +33,7 @@ from monitor.errors import StoreError
 from monitor.model import (
     MAX_STORY_MEMBERS,
     Alert,
+    ArchivedArticle,
     ClaimResult,
     DeliveryRecord,
     FeedState,
@@ -39,6 +42,7 @@ from monitor.model import (
     StoryMember,
     StoryProbe,
 )
+from monitor.store import sqlite_archive
 from monitor.store.base import StateStore
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from monitor.store.sqlite_schema import SCHEMA, migrate
@@ -530,6 +534,30 @@ class SqliteStore(StateStore):
         if found is None:
             return None
         return StoryAssignment(story_id, False, decode_story_members(found[1]), found[0])
+
+    # -- archive (the statements are in sqlite_archive) -------------------------
+
+    async def archive_articles(
+        self, entries: Sequence[ArchivedArticle], now: float, retention: float, max_articles: int
+    ) -> None:
+        if retention > 0 and max_articles > 0:
+            rows = sqlite_archive.rows_of(entries)
+            cutoff = now - retention
+            await self._write(
+                partial(sqlite_archive.archive, rows=rows, cutoff=cutoff, most=max_articles)
+            )
+
+    async def archived_articles(
+        self, since: float, limit: int | None = None
+    ) -> list[ArchivedArticle]:
+        return await self._read(partial(sqlite_archive.archived, since=since, limit=limit))
+
+    async def rule_fingerprints(self) -> dict[str, str]:
+        return await self._read(sqlite_archive.fingerprints)
+
+    async def set_rule_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
+        items = dict(fingerprints)
+        await self._write(partial(sqlite_archive.replace_fingerprints, items=items))
 
     # -- lifecycle -----------------------------------------------------------
 

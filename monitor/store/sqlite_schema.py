@@ -15,6 +15,8 @@ its claimed alerts have no token, so they wait for their lease to end and are
 claimed again; its stories keep their first article's fingerprint in
 ``stories`` as before (``story_fingerprints`` holds those of later members a
 story indexes, each row with the story's end, so it is purged on its own).
+It also gains the empty ``archive`` and ``rule_fingerprints`` tables (new
+tables need no migration step: ``CREATE ... IF NOT EXISTS`` adds them).
 
 The statements that read and write these tables are in :mod:`monitor.store.sqlite`.
 """
@@ -97,6 +99,19 @@ CREATE TABLE IF NOT EXISTS story_fingerprints (
     PRIMARY KEY (story_id, seq)
 );
 CREATE INDEX IF NOT EXISTS story_fingerprints_until ON story_fingerprints (until);
+CREATE TABLE IF NOT EXISTS archive (
+    feed_id     TEXT NOT NULL,
+    article_id  TEXT NOT NULL,
+    archived_at REAL NOT NULL,
+    story_id    TEXT NOT NULL DEFAULT '',
+    article     TEXT NOT NULL,
+    PRIMARY KEY (feed_id, article_id)
+);
+CREATE INDEX IF NOT EXISTS archive_at ON archive (archived_at, feed_id, article_id);
+CREATE TABLE IF NOT EXISTS rule_fingerprints (
+    rule_id     TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL
+);
 """
 
 #: Columns added after the first release: (table, column, definition).

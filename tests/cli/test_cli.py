@@ -6,6 +6,7 @@ import io
 import re
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -131,7 +132,11 @@ def test_run_with_unreachable_redis_exits_1_without_leaking_the_password(
     from tests.conftest import free_port
 
     monkeypatch.setenv("MONITOR_REDIS_URL", f"redis://:hunter2secret@127.0.0.1:{free_port()}/0")
+    monkeypatch.setenv("MONITOR_STORE_WAIT", "1s")
+    started = time.monotonic()
     assert main(["run", "--once", "--rules-dir", str(ROOT / "rules")]) == 1
+    # It waited for the store (MONITOR_STORE_WAIT), then gave up.
+    assert 1.0 <= time.monotonic() - started < 10
     captured = capsys.readouterr()
     assert "state store unavailable" in captured.err
     assert "hunter2secret" not in captured.err + captured.out

@@ -48,10 +48,12 @@ def strings(value: Any) -> Iterator[str]:
 
 
 def group_of(count: int) -> list[Alert]:
-    """``count`` alerts of two rules with distinct ids and titles."""
+    """``count`` alerts of two rules about ``count`` distinct articles (distinct alert ids,
+    article ids and titles), so a grouped message has one entry per alert."""
     return [
         with_article(
             make_alert(id=f"alert-{i}", rule_id="rule-a" if i % 3 else "rule-b"),
+            id=f"aljazeera:story-{i}",
             title=f"Story {i} about drones",
         )
         for i in range(count)

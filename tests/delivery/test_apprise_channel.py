@@ -96,7 +96,12 @@ async def test_title_and_body_arrive(httpserver: HTTPServer) -> None:
 async def test_a_group_of_three_is_one_notification(httpserver: HTTPServer) -> None:
     httpserver.expect_request(HOOK_PATH, method="POST").respond_with_data("ok")
     alerts = [
-        with_article(make_alert(id=f"a{i}"), title=f"Drone story {i}", url=f"https://ex.org/{i}")
+        with_article(
+            make_alert(id=f"a{i}"),
+            id=f"art-{i}",
+            title=f"Drone story {i}",
+            url=f"https://ex.org/{i}",
+        )
         for i in range(1, 4)
     ]
     result = await channel(json_url(httpserver)).send_group(alerts)
@@ -104,7 +109,7 @@ async def test_a_group_of_three_is_one_notification(httpserver: HTTPServer) -> N
     assert result.alert_id == "a1"  # the result speaks for the group under the first id
     ((request, _),) = httpserver.log  # one request for three alerts
     payload = request.get_json()
-    assert payload["title"] == "news-monitor: 3 alerts (iran-russia-drones)"
+    assert payload["title"] == "news-monitor: 3 articles (iran-russia-drones)"
     message = payload["message"]
     for i in range(1, 4):
         assert f"{i}. Drone story {i}\n   https://ex.org/{i}\n" in message
@@ -234,7 +239,7 @@ def test_the_body_names_the_other_outlets_and_cannot_mention() -> None:
     )
     single = default_body([alert]).splitlines()
     assert single[:4] == [*default_body([make_alert()]).splitlines()[:3], expected]
-    group = default_body([alert, make_alert(id="b")])
+    group = default_body([alert, with_article(make_alert(id="b"), id="another-article")])
     assert f"   {expected}\n\n2. " in group
     assert "@" not in single and "@" not in group
     assert default_title([alert]) == default_title([make_alert()])

@@ -105,14 +105,14 @@ def test_email_group_subject_parts_and_message_id() -> None:
     message = parse(
         email_mod.build_group_message(alerts, sender="m@x.org", to=["a@x.org"], now=1.8e9)
     )
-    assert message["Subject"] == "[news-monitor] 3 alerts: rule-b, rule-a"
+    assert message["Subject"] == "[news-monitor] 3 articles: rule-b, rule-a"
     assert re.fullmatch(r"<[0-9a-f]{32}@group\.news-monitor>", message["Message-ID"])
     assert message["Auto-Submitted"] == "auto-generated"
     text = message.get_body(("plain",))
     markup = message.get_body(("html",))
     assert text is not None and markup is not None
     plain = text.get_content()
-    assert plain.startswith("news-monitor: 3 alerts (rule-b, rule-a)\n")
+    assert plain.startswith("news-monitor: 3 articles (rule-b, rule-a)\n")
     for i, alert in enumerate(alerts):
         assert f"--- {i + 1} of 3 ---\nStory {i} about drones\n" in plain
         assert f"news-monitor alert {alert.id}" in plain
@@ -125,9 +125,9 @@ def test_email_group_subject_parts_and_message_id() -> None:
 @pytest.mark.parametrize(
     ("digest", "count", "expected"),
     [
-        ("hourly", 7, "[news-monitor] Hourly digest: 7 alerts"),
-        ("daily", 2, "[news-monitor] Daily digest: 2 alerts"),
-        ("daily", 1, "[news-monitor] Daily digest: 1 alert"),
+        ("hourly", 7, "[news-monitor] Hourly digest: 7 articles"),
+        ("daily", 2, "[news-monitor] Daily digest: 2 articles"),
+        ("daily", 1, "[news-monitor] Daily digest: 1 article"),
     ],
 )
 def test_email_digest_subject(digest: str, count: int, expected: str) -> None:
@@ -138,7 +138,7 @@ def test_email_digest_subject(digest: str, count: int, expected: str) -> None:
     assert message["Subject"] == expected
     body = message.get_body(("plain",))
     assert body is not None
-    assert body.get_content().startswith(f"{digest} digest: {count} alert")
+    assert body.get_content().startswith(f"{digest} digest: {count} article")
     single_id = f"<{alerts[0].id}@news-monitor>"
     assert (message["Message-ID"] == single_id) is (count == 1)
 
@@ -200,7 +200,7 @@ async def test_email_group_is_delivered_as_one_message_on_a_real_server() -> Non
     assert (result.status, result.alert_id) == (DeliveryStatus.DELIVERED, "alert-0")
     assert retry.status is DeliveryStatus.DELIVERED
     first, second = sink.messages
-    assert first["Subject"] == "[news-monitor] 5 alerts: rule-b, rule-a"
+    assert first["Subject"] == "[news-monitor] 5 articles: rule-b, rule-a"
     assert first["Message-ID"] == second["Message-ID"] == email_mod.group_message_id(alerts)
 
 
@@ -246,7 +246,7 @@ def test_email_without_other_outlets_is_todays_message() -> None:
         built = build_message(alert, sender="m@x.org", to=["a@x.org"], now=0)
         today = build_message(make_alert(), sender="m@x.org", to=["a@x.org"], now=0)
         assert boundaryless(built) == boundaryless(today)
-    group = [replace(a, story_id="s") for a in group_of(3)]
+    group = [replace(a, story_id=f"s{i}") for i, a in enumerate(group_of(3))]
     for digest in (None, "daily"):
         built = email_mod.build_group_message(group, sender="m", to=["a"], now=0, digest=digest)
         today = email_mod.build_group_message(
@@ -279,7 +279,9 @@ def test_email_other_outlets_are_escaped_and_bounded() -> None:
 
 
 def test_email_group_and_digest_name_each_alerts_other_outlets() -> None:
-    alerts = [with_coverage(a, *outlets(i + 1)) for i, a in enumerate(group_of(3))]
+    alerts = [
+        with_coverage(a, *outlets(i + 1), story_id=f"s{i}") for i, a in enumerate(group_of(3))
+    ]
     for digest in (None, "hourly"):
         message = parse(
             email_mod.build_group_message(alerts, sender="m", to=["a"], now=0, digest=digest)

@@ -270,15 +270,16 @@ def test_slack_group_payload_shape() -> None:
     payload = slack_mod.build_group_payload(alerts)
     header, *sections = payload["blocks"]
     assert header["text"] == {
-        "type": "plain_text", "text": "news-monitor: 3 alerts · rule-b, rule-a",
+        "type": "plain_text", "text": "news-monitor: 3 articles · rule-b, rule-a",
     }  # fmt: skip
-    assert payload["text"] == "news-monitor: 3 alerts · rule-b, rule-a"
+    assert payload["text"] == "news-monitor: 3 articles · rule-b, rule-a"
     assert [s["type"] for s in sections] == ["section"] * 3
-    title, meta, quote = sections[1]["text"]["text"].split("\n")
+    title, meta, rules, quote = sections[1]["text"]["text"].split("\n")
     assert title == (
         "*<https://www.aljazeera.com/news/2026/1/5/iran-russia-drones|Story 1 about drones>*"
     )
-    assert meta == "aljazeera · 2026-01-05 14:03 UTC · rule rule-a · matched: drones, Iran, Russia"
+    assert meta == "aljazeera · 2026-01-05 14:03 UTC · matched: drones, Iran, Russia"
+    assert rules == "Rule: rule-a (Iran AND Russia AND drones)"
     assert quote.startswith("> …") and "*Iran* will supply" in quote
     assert len(quote) <= 3 + slack_mod.GROUP_SNIPPET_WIDTH + 2 * 3  # three terms bolded
 
@@ -300,10 +301,13 @@ def test_slack_group_of_ten_hostile_alerts_stays_within_block_kit_limits() -> No
 
 
 def test_slack_group_header_names_what_fits() -> None:
-    alerts = [make_alert(id=f"a{i}", rule_id=f"rule-{i}-" + "x" * 40) for i in range(10)]
+    alerts = [
+        with_article(make_alert(id=f"a{i}", rule_id=f"rule-{i}-" + "x" * 40), id=f"art-{i}")
+        for i in range(10)
+    ]
     header = slack_mod.build_group_payload(alerts)["blocks"][0]["text"]["text"]
     assert len(header) <= slack_mod.HEADER_LIMIT
-    assert header.startswith("news-monitor: 10 alerts · rule-0-")
+    assert header.startswith("news-monitor: 10 articles · rule-0-")
     assert re.search(r", \+\d more$", header)
 
 
@@ -450,14 +454,16 @@ def test_slack_counts_the_outlets_it_does_not_name() -> None:
     also = slack_mod.build_payload(alert)["blocks"][3]["elements"][0]["text"]
     assert also.startswith("Also reported by: <https://o0.example/s|outlet-0>, ")
     assert also.endswith(", <https://o9.example/s|outlet-9> (+5 more)")
-    section = slack_mod.build_group_payload([alert, make_alert(id="b")])["blocks"][1]
+    other = with_article(make_alert(id="b"), id="another-article")
+    section = slack_mod.build_group_payload([alert, other])["blocks"][1]
     lines = section["text"]["text"].split("\n")
-    assert lines[2] == (
+    assert lines[2] == "Rule: iran-russia-drones (Iran AND Russia AND drones)"
+    assert lines[3] == (
         "Also reported by: "
         + ", ".join(f"<https://o{i}.example/s|outlet-{i}>" for i in range(5))
         + " (+10 more)"
     )
-    assert lines[3].startswith("> ")
+    assert lines[4].startswith("> ")
 
 
 def test_slack_without_other_outlets_is_todays_message() -> None:
@@ -465,7 +471,7 @@ def test_slack_without_other_outlets_is_todays_message() -> None:
     assert slack_mod.build_payload(in_a_story) == slack_mod.build_payload(make_alert())
     only_own_feed = covered(Coverage("aljazeera", "https://aljazeera.example/b", "its own copy"))
     assert slack_mod.build_payload(only_own_feed) == slack_mod.build_payload(make_alert())
-    group = [replace(a, story_id="s") for a in group_of(3)]
+    group = [replace(a, story_id=f"s{i}") for i, a in enumerate(group_of(3))]
     assert slack_mod.build_group_payload(group) == slack_mod.build_group_payload(group_of(3))
 
 
@@ -488,7 +494,10 @@ def test_slack_other_outlets_cannot_mention_link_or_format() -> None:
 
 
 def test_slack_group_of_ten_with_fifty_huge_copies_each_stays_within_block_kit_limits() -> None:
-    alerts = [with_coverage(hostile_alert(i), *huge_copies()) for i in range(slack_mod.MAX_GROUP)]
+    alerts = [
+        with_coverage(hostile_alert(i), *huge_copies(), story_id=f"story-{i}")
+        for i in range(slack_mod.MAX_GROUP)
+    ]
     payload = slack_mod.build_group_payload(alerts)
     assert len(payload["blocks"]) == 1 + slack_mod.MAX_GROUP  # no block added per alert
     assert_within_block_kit(payload)

@@ -201,7 +201,8 @@ def test_sandbox_refusals_and_errors_become_render_errors(source: str) -> None:
 
 def test_templates_cannot_change_the_context_of_later_renders() -> None:
     templates = ChannelTemplates("ch", {"p": "{{ alerts | length }}"}, {"p": TEXT})
-    context = Context.of([make_alert(), make_alert()], channel="ch")
+    alerts = [make_alert(), with_article(make_alert(id="b"), id="another-article")]
+    context = Context.of(alerts, channel="ch")
     assert [templates.render("p", context, i) for i in range(2)] == ["2", "2"]
 
 
@@ -391,7 +392,9 @@ async def test_console_template_error_is_permanent_and_prints_nothing() -> None:
 async def test_slack_templated_group_on_a_real_server(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/services/T/B/tok", method="POST").respond_with_data("ok")
     alerts = [
-        with_article(make_alert(id=f"id{i}", rule_id=f"rule-{i % 2}"), title=f"{EVIL} {i}")
+        with_article(
+            make_alert(id=f"id{i}", rule_id=f"rule-{i % 2}"), id=f"art-{i}", title=f"{EVIL} {i}"
+        )
         for i in range(3)
     ]
     templates = {

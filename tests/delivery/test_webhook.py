@@ -62,6 +62,7 @@ def test_webhook_payload_schema() -> None:
         "article": {
             "id": "aljazeera:2026-01-05-iran-russia-drones",
             "feed_id": "aljazeera",
+            "feed_name": "aljazeera",  # no name: the feed id
             "url": "https://www.aljazeera.com/news/2026/1/5/iran-russia-drones",
             "title": "Iran and Russia agree to build drones together",
             "published": "2026-01-05T14:03:00Z",

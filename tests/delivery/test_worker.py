@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from monitor.delivery.base import Channel
 from monitor.delivery.channels import EmailChannelConfig, SlackChannelConfig
 from monitor.delivery.policy import ChannelPolicy, policy_for
-from monitor.delivery.worker import OutboxWorker
+from monitor.delivery.worker import ORPHAN_RECHECK, OutboxWorker
 from monitor.errors import StoreError
 from monitor.model import Alert, DeliveryResult, DeliveryStatus, OutboxEntry
 from monitor.store.memory import MemoryStore
@@ -139,12 +139,22 @@ async def test_a_crashing_channel_is_retried_not_fatal(clock: FrozenClock) -> No
     assert counts.delivered == 1 and counts.retrying == 1
 
 
-async def test_unknown_channel_is_dead_lettered(clock: FrozenClock) -> None:
+async def test_an_alert_of_a_removed_channel_stays_queued_until_it_comes_back(
+    clock: FrozenClock,
+) -> None:
     worker = worker_for(ScriptedChannel("ops"), clock)
     await queue(worker, replace(make_alert(), channel="removed"))
-    assert (await worker.deliver_due()).dead == 1
-    (dead,) = await worker.store.dead_letters()
-    assert "no longer configured" in dead.last_error
+    counts = await worker.deliver_due()
+    assert (counts.attempted, counts.deferred) == (0, 1)
+    (entry,) = await worker.store.pending()
+    assert entry.attempts == 0 and entry.due_at == clock.now + ORPHAN_RECHECK
+    assert await worker.store.dead_letters() == []
+    # A reload brings the channel back: the alert goes out at its next look.
+    back = ScriptedChannel("removed")
+    worker.channels = {"ops": ScriptedChannel("ops"), "removed": back}
+    clock.now += ORPHAN_RECHECK
+    assert (await worker.deliver_due()).delivered == 1
+    assert len(back.sent) == 1
 
 
 async def test_drain_retries_within_the_deadline(clock: FrozenClock) -> None:

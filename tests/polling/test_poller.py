@@ -224,16 +224,16 @@ async def test_not_a_feed_is_an_error_not_an_exception(clock: FrozenClock) -> No
 async def test_crash_while_matching_releases_the_article(clock: FrozenClock) -> None:
     body = rss([Item("Iran drones", "http://n.test/1", "Iran drones", when(clock, hours=1))])
     poller = make_poller(serve(body, etag='"x"'), clock)
-    real = poller.ruleset
+    real = poller.rules
 
     class Exploding:
         def match(self, article: Article) -> list[Match]:
             raise RuntimeError("boom")
 
-    poller.ruleset = Exploding()  # type: ignore[assignment]
+    poller.use_rules(Exploding(), real.routes)  # type: ignore[arg-type]
     with pytest.raises(RuntimeError):
         await poller.poll(FEED)
-    poller.ruleset = real
+    poller.use_rules(real.ruleset, real.routes)
     # The feed state was not advanced, so the next poll refetches and redoes the article.
     report = await poller.poll(FEED)
     assert report.new == 1 and report.alerts == 2

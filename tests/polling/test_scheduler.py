@@ -190,3 +190,47 @@ async def test_without_feed_health_there_is_no_health_job() -> None:
         assert scheduler._scheduler.get_job("health") is None
     finally:
         await scheduler.shutdown(1)
+
+
+async def test_a_reload_adds_removes_and_reschedules_feeds() -> None:
+    monitor = FakeMonitor({})
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        far = datetime.now(UTC) + timedelta(hours=1)
+        for feed_id in ("fast", "default"):
+            job: Any = scheduler._scheduler.get_job(f"poll:{feed_id}")
+            job.modify(next_run_time=far)
+        renamed = FEEDS[0].model_copy(update={"name": "Fast wire"})
+        slower = FeedConfig(id="default", url="http://127.0.0.1/b", interval=timedelta(hours=2))
+        added = FeedConfig(id="new", url="http://127.0.0.1/c")
+        result = scheduler.update([renamed, slower, added])
+        assert result == (["new"], [], ["fast", "default"])
+        jobs = {job.id: job for job in scheduler._scheduler.get_jobs()}
+        assert set(jobs) == {"poll:fast", "poll:default", "poll:new"}
+        # A new name only: same next poll, new config handed to it.
+        assert jobs["poll:fast"].next_run_time == far
+        assert jobs["poll:fast"].args[0].name == "Fast wire"
+        # A new interval: rescheduled on it, first poll within seconds.
+        assert jobs["poll:default"].trigger.interval == timedelta(hours=2)
+        soon = datetime.now(UTC) + timedelta(seconds=5)
+        assert jobs["poll:default"].next_run_time < soon
+        assert jobs["poll:new"].next_run_time < soon
+        assert scheduler.update([added]) == ([], ["fast", "default"], [])
+        assert {job.id for job in scheduler._scheduler.get_jobs()} == {"poll:new"}
+    finally:
+        await scheduler.shutdown(1)
+
+
+async def test_a_poll_of_a_feed_a_reload_moved_does_not_delay_the_new_url() -> None:
+    monitor = FakeMonitor({"fast": PollReport("fast", "ok", next_poll_in=3600)})
+    scheduler = scheduler_for(monitor)
+    scheduler.start()
+    try:
+        moved = FEEDS[0].model_copy(update={"url": "http://127.0.0.1/moved"})
+        scheduler.update([moved, FEEDS[1]])
+        first = next_run(scheduler, "fast")
+        await scheduler._poll(FEEDS[0])  # the poll of the old URL, in flight during the reload
+        assert next_run(scheduler, "fast") == first
+    finally:
+        await scheduler.shutdown(1)

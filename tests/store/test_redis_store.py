@@ -17,6 +17,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from monitor.errors import StoreError
 from monitor.model import (
+    ArchivedArticle,
+    Article,
     ClaimResult,
     DeliveryRecord,
     FeedState,
@@ -25,8 +27,8 @@ from monitor.model import (
     StoryMember,
     StoryProbe,
 )
-from monitor.store.codec import encode_alert, encode_feed_state
-from monitor.store.redis import RedisStore
+from monitor.store.codec import encode_alert, encode_archived_article, encode_feed_state
+from monitor.store.redis import TTL_GRACE_MS, RedisStore
 from tests.conftest import FrozenClock, free_port
 from tests.store.support import DAY, claim, delete_prefix, ids_of, make_alert
 
@@ -45,6 +47,10 @@ async def test_redis_keys_stay_under_the_prefix(clock: FrozenClock) -> None:
         assert await store.dead_letter("alert-003", clock.now, error="x", claim=claims["alert-003"])
         await store.requeue("alert-003", clock.now)
         await store.reserve_send("slack", clock.now, 1.0)
+        await store.archive_articles([_archived(1, clock.now, "s")], clock.now, DAY, 10)
+        await store.set_rule_fingerprints({"r1": "f1"})
+        assert await other.archived_articles(0) == []
+        assert await other.rule_fingerprints() == {}
         assert not await client.hexists(store.keys.alerts, "alert-001")  # acked: data dropped
         assert await client.zcard(store.keys.delivered_log) == 1
         assert await other.recent_deliveries(clock.now, 10) == []
@@ -248,3 +254,63 @@ async def test_redis_error_messages_redact_the_password(clock: FrozenClock) -> N
     assert "hunter2" not in str(info.value)
     assert "**********" in str(info.value)
     await client.aclose()
+
+
+# -- archive ---------------------------------------------------------------------------
+
+
+def _archived(n: int, at: float, story: str = "") -> ArchivedArticle:
+    article = make_alert(n).article
+    return ArchivedArticle(article, at, story)
+
+
+async def test_redis_archive_keys_are_bounded_and_expire(clock: FrozenClock) -> None:
+    client = fakeredis.FakeAsyncRedis()
+    store = RedisStore(client, prefix="nm")
+    k = store.keys
+    try:
+        for n in range(1, 11):  # ten writes, a bound of three
+            await store.archive_articles([_archived(n, clock.now, "s")], clock.now, 3600, 3)
+            clock.advance(1)
+        assert await client.zcard(k.archive) == 3
+        assert await client.hlen(k.archive_articles) == 3
+        assert await client.hlen(k.archive_stories) == 3
+        for key in (k.archive, k.archive_articles, k.archive_stories):
+            ttl = await client.pttl(key)  # garbage collection if archiving stops
+            assert 3_600_000 < ttl <= 3_600_000 + TTL_GRACE_MS
+
+        clock.advance(3600)  # all of them too old: the next write leaves no key behind
+        await store.archive_articles([], clock.now, 3600, 3)
+        assert await client.exists(k.archive, k.archive_articles, k.archive_stories) == 0
+
+        # Archiving off: no key is even created.
+        await store.archive_articles([_archived(1, clock.now)], clock.now, 0, 3)
+        assert await client.keys("*") == []
+    finally:
+        await client.aclose()
+
+
+async def test_redis_reads_the_archive_in_its_stored_layout(clock: FrozenClock) -> None:
+    """An archive written by hand in the layout of ``redis_keys`` loads: member
+    ``<feed id>\\n<article id>`` by time in ``archive``, the article JSON in
+    ``archive_article``, the story id in ``archive_story``; fingerprints in a hash."""
+    client = fakeredis.FakeAsyncRedis()
+    store = RedisStore(client, prefix="p")
+    try:
+        await client.zadd("p:archive", {"feed-1\nart-001": clock.now, "feed-2\nx": clock.now + 1})
+        await client.hset(
+            "p:archive_article",
+            mapping={
+                "feed-1\nart-001": encode_archived_article(make_alert(1).article),
+                "feed-2\nx": '{"id":"x","feed_id":"feed-2","title":"Quake"}',
+            },
+        )
+        await client.hset("p:archive_story", mapping={"feed-1\nart-001": "story-1"})
+        await client.hset("p:rule_fingerprint", mapping={"r1": "abc"})
+        assert await store.archived_articles(0) == [
+            ArchivedArticle(make_alert(1).article, clock.now, "story-1"),
+            ArchivedArticle(Article("x", "feed-2", "", "Quake", ""), clock.now + 1),
+        ]
+        assert await store.rule_fingerprints() == {"r1": "abc"}
+    finally:
+        await client.aclose()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StoreError
-from monitor.model import StoryMember, StoryProbe
+from monitor.model import ArchivedArticle, StoryMember, StoryProbe
 from monitor.store.codec import encode_alert
 from monitor.store.sqlite import FILE_NAME, SqliteStore
 from tests.conftest import FrozenClock
@@ -101,6 +101,13 @@ async def test_sqlite_stories_of_the_previous_version_index_their_later_members(
 #: The tables and columns (name, type, not null, default) of the file: the on-disk format.
 #: Data written by an earlier version must still load, so this only ever grows.
 SCHEMA = {
+    "archive": [
+        ("feed_id", "TEXT", 1, None),
+        ("article_id", "TEXT", 1, None),
+        ("archived_at", "REAL", 1, None),
+        ("story_id", "TEXT", 1, "''"),
+        ("article", "TEXT", 1, None),
+    ],
     "dead": [
         ("id", "TEXT", 0, None),
         ("alert", "TEXT", 1, None),
@@ -126,6 +133,7 @@ SCHEMA = {
         ("last_error", "TEXT", 1, "''"),
         ("claim", "TEXT", 1, "''"),
     ],
+    "rule_fingerprints": [("rule_id", "TEXT", 0, None), ("fingerprint", "TEXT", 1, None)],
     "send_slots": [("channel", "TEXT", 0, None), ("opens", "REAL", 1, None)],
     "stories": [
         ("id", "TEXT", 0, None),
@@ -172,8 +180,10 @@ async def test_sqlite_schema_is_stable(tmp_path: Path, first_release: bool) -> N
             table: [tuple(row[1:5]) for row in db.execute(f"PRAGMA table_info({table})")]
             for table in sorted(tables)
         }
+        index = db.execute("PRAGMA index_info(archive_at)").fetchall()
     db.close()
     assert got == SCHEMA
+    assert [row[2] for row in index] == ["archived_at", "feed_id", "article_id"]
 
 
 async def test_sqlite_purges_expired_rows(tmp_path: Path, clock: FrozenClock) -> None:
@@ -197,3 +207,32 @@ async def test_sqlite_purges_expired_rows(tmp_path: Path, clock: FrozenClock) ->
 async def test_sqlite_unopenable_file_raises_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="sqlite"):
         await SqliteStore.open(tmp_path / "missing-dir" / FILE_NAME)
+
+
+async def test_sqlite_archive_of_a_file_of_an_earlier_version(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """A file written before the archive existed gains its tables when opened, and keeps
+    what it had; what is archived then survives reopening."""
+    path = tmp_path / FILE_NAME
+    old = await SqliteStore.open(path)
+    await old.mark_seen(["id:a"], clock.now, retention=DAY)
+    await old.close()
+    with sqlite3.connect(path) as db:
+        db.executescript("DROP TABLE archive; DROP TABLE rule_fingerprints;")
+    db.close()
+    entry = ArchivedArticle(make_alert(1).article, clock.now, "story-1")
+    store = await SqliteStore.open(path)
+    try:
+        assert await store.archived_articles(0) == []
+        await store.archive_articles([entry], clock.now, DAY, 10)
+        await store.set_rule_fingerprints({"r1": "f1"})
+    finally:
+        await store.close()
+    store = await SqliteStore.open(path)
+    try:
+        assert await store.is_seen("id:a", clock.now)
+        assert await store.archived_articles(0) == [entry]
+        assert await store.rule_fingerprints() == {"r1": "f1"}
+    finally:
+        await store.close()

@@ -10,6 +10,7 @@ test runs against every backend (the ``backend`` and ``store`` fixtures of
 * ``test_outbox.py``: Outbox
 * ``test_send_slots.py``: SendSlots
 * ``test_story_index.py``: StoryIndex
+* ``test_article_archive.py``: ArticleArchive
 
 This file: the StateStore as a whole (every role's state survives reopening;
 the factory). What one backend does on its own (key layout, schema and

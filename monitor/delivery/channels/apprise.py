@@ -11,9 +11,11 @@ library (an optional extra, ``pip install 'news-monitor[apprise]'``):
   its text: Apprise URLs carry tokens;
 - the plain-text title and body of one alert or of a group of up to
   ``max_group`` alerts, with ``@`` in feed text swapped for a look-alike so a
-  title cannot ping ``@everyone`` on Discord; when other outlets carried the
-  alert's story, its facts end with ``Also reported by: bbc-world, reuters
-  (+3 more)``;
+  title cannot ping ``@everyone`` on Discord; the source is the feed's display
+  name (its ``name:``, else its id); a group is a numbered list with one item
+  per article (``render.group_entries``), naming every rule that matched it;
+  when other outlets carried the alert's story, its facts end with ``Also
+  reported by: bbc-world, reuters (+3 more)``;
 - one delivery attempt: Apprise's blocking ``notify`` runs in a worker
   thread, bounded by the delivery timeout. Apprise answers only True or False,
   so True is DELIVERED and False is RETRY, and the warnings Apprise logged
@@ -55,6 +57,11 @@ from monitor.delivery.base import GroupChannel
 from monitor.delivery.channel_config import ChannelConfig, ChannelProblem
 from monitor.delivery.channels._http import redact
 from monitor.delivery.render import (
+    Entry,
+    count_label,
+    entry_of,
+    feed_label,
+    group_entries,
     join_within,
     one_line,
     other_outlets,
@@ -254,15 +261,19 @@ TEMPLATE_FORMATS: dict[str, Format] = {
 }
 
 
-def _facts(alert: Alert) -> list[str]:
-    """Link, source and matched terms of ``alert``, one per line; then the story's other
-    outlets, if any."""
+def _facts(entry: Entry) -> list[str]:
+    """Link, source and matched terms of the entry's article, and every rule that matched
+    it, one per line; then the story's other outlets, if any."""
+    alert = entry.alert
     lines = []
     if url := safe_url(alert.article.url):
         lines.append(url)
-    lines.append(f"Source: {_text(alert.article.feed_id)} | Published: {published_label(alert)}")
-    terms = _text(terms_label(alert)) or "-"
-    lines.append(f"Matched: {terms} | Rule: {_text(alert.rule_id)}")
+    lines.append(f"Source: {_text(feed_label(alert))} | Published: {published_label(alert)}")
+    terms = _text(terms_label(entry)) or "-"
+    rules = ", ".join(
+        _text(r.rule_id) + (f" (in {_text(r.via)})" if r.via else "") for r in entry.rules
+    )
+    lines.append(f"Matched: {terms} | {'Rules' if len(entry.rules) > 1 else 'Rule'}: {rules}")
     names = [(truncate(_text(o.feed_id), ALSO_NAME_LIMIT),) for o in other_outlets(alert)]
     if names:
         prefix = "Also reported by: "
@@ -271,21 +282,23 @@ def _facts(alert: Alert) -> list[str]:
 
 
 def default_title(alerts: Sequence[Alert]) -> str:
-    """``[rule] Article title`` for one alert; a count and the rules for a group."""
+    """``[rule] Article title`` for one alert; a count of articles and the rules for a group."""
     if len(alerts) == 1:
         alert = alerts[0]
         title = _text(alert.article.title) or "(no title)"
         return truncate(f"[{_text(alert.rule_id)}] {title}", TITLE_LIMIT)
     rules = ", ".join(dict.fromkeys(_text(a.rule_id) for a in alerts))
-    return truncate(f"news-monitor: {len(alerts)} alerts ({rules})", TITLE_LIMIT)
+    count = count_label(len(group_entries(alerts)))
+    return truncate(f"news-monitor: {count} ({rules})", TITLE_LIMIT)
 
 
 def default_body(alerts: Sequence[Alert]) -> str:
     """Plain text: one alert's link, facts, snippet and query; or a numbered list of
-    a group's alerts (title, link, facts; no snippets, to keep the message short)."""
+    a group's articles (title, link, facts with every rule; no snippets, to keep the
+    message short)."""
     if len(alerts) == 1:
         alert = alerts[0]
-        lines = _facts(alert)
+        lines = _facts(entry_of([alert]))
         if excerpt := snippet(alert, SNIPPET_WIDTH):
             lines.append("")
             lines.append(excerpt.replace("@", _AT_LOOKALIKE))
@@ -293,11 +306,11 @@ def default_body(alerts: Sequence[Alert]) -> str:
             lines.append("")
             lines.append(f"Query: {query}")
         return "\n".join(lines)
-    entries = []
-    for number, alert in enumerate(alerts, 1):
-        title = truncate(_text(alert.article.title), TITLE_LIMIT) or "(no title)"
-        entries.append("\n".join([f"{number}. {title}", *(f"   {f}" for f in _facts(alert))]))
-    return "\n\n".join(entries)
+    items = []
+    for number, entry in enumerate(group_entries(alerts), 1):
+        title = truncate(_text(entry.alert.article.title), TITLE_LIMIT) or "(no title)"
+        items.append("\n".join([f"{number}. {title}", *(f"   {f}" for f in _facts(entry))]))
+    return "\n\n".join(items)
 
 
 # --- the channel -----------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
     ALERT rule=iran-russia-drones feed=aljazeera terms=Iran,Russia,drones "Drone deal" https://...
 
-When other outlets carried the same story, the line ends with them:
-`` (also: bbc-world, reuters, +3 more)`` (at most ``ALSO_SHOWN`` names).
+When the feed has a display name (``name:`` in the watch config) other than its id,
+``feed_name="Al Jazeera English"`` follows ``feed=``. When other outlets carried the
+same story, the line ends with them: `` (also: bbc-world, reuters, +3 more)`` (at most
+``ALSO_SHOWN`` names).
 
 Feed text is untrusted and terminals interpret escape sequences, so the title
 and terms are cleaned of control characters (ANSI escapes included) before
@@ -64,6 +66,10 @@ def format_line(alert: Alert) -> str:
         "ALERT",
         f"rule={_value(alert.rule_id)}",
         f"feed={_value(article.feed_id)}",
+    ]
+    if (name := one_line(alert.feed_name)) and name != one_line(article.feed_id):
+        parts.append(f"feed_name={_value(truncate(name, TITLE_LIMIT))}")
+    parts += [
         f"terms={_value(terms)}",
         '"' + title.replace("\\", "\\\\").replace('"', '\\"') + '"',
     ]

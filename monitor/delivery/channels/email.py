@@ -4,11 +4,16 @@ sent with aiosmtplib.
 The SMTP server comes from the process settings (``MONITOR_SMTP_*``), the
 recipients from the channel config. A group (alerts that arrived together, up
 to ``MAX_GROUP``; with ``digest: hourly|daily`` the alerts of the period, up to
-``DIGEST_MAX_GROUP``) is one message: subject ``[news-monitor] 7 alerts:
-rule-a, rule-b`` or ``[news-monitor] Hourly digest: 7 alerts``, and the
-single-alert layout repeated for every alert. Templates ``subject``, ``text``
-and ``html`` (``monitor.delivery.templates``) replace those parts of the whole
-message; the HTML template is autoescaped. Message details that matter:
+``DIGEST_MAX_GROUP``) is one message: subject ``[news-monitor] 3 articles:
+rule-a, rule-b`` or ``[news-monitor] Hourly digest: 3 articles``, and the
+single-alert layout repeated for every *article* (``render.group_entries``:
+the alerts of several rules about one article, or one story, are one entry
+whose ``Rules:`` field lists every rule with its query, whose ``Matched:``
+field and highlights cover every rule's terms, and whose footer names every
+alert id). ``Source:`` is the feed's display name (its ``name:``, else its
+id). Templates ``subject``, ``text`` and ``html`` (``monitor.delivery.templates``)
+replace those parts of the whole message; the HTML template is autoescaped.
+Message details that matter:
 
 - every header value is one line with no control characters: a feed title
   like ``"x\\r\\nBcc: victim@example.org"`` stays inside the Subject (a
@@ -44,8 +49,18 @@ import httpx
 from pydantic import Field, model_validator
 
 from monitor.delivery.base import GroupChannel
-from monitor.delivery.channel_config import ChannelConfig, ChannelProblem, Digest
+from monitor.delivery.channel_config import (
+    ChannelConfig,
+    ChannelProblem,
+    Digest,
+    host_name_problem,
+)
 from monitor.delivery.render import (
+    Entry,
+    count_label,
+    entry_of,
+    feed_label,
+    group_entries,
     join_within,
     one_line,
     other_outlets,
@@ -129,22 +144,31 @@ def also_html(alert: Alert) -> str:
     return join_within(entries, _ALSO_BUDGET, max_shown=ALSO_SHOWN)
 
 
-def _text_lines(alert: Alert) -> list[str]:
-    """One alert in plain text: title, link, fields, excerpt (no signature)."""
+def _rule_lines(entry: Entry) -> list[str]:
+    """Every rule of the entry, plain text: ``rule-a (query a)``, ``... in reuters`` for a
+    rule that matched another outlet's copy of the story."""
+    return [
+        f"{one_line(r.rule_id)} ({one_line(r.query)})" + (f" in {r.via}" if r.via else "")
+        for r in entry.rules
+    ]
+
+
+def _text_lines(entry: Entry) -> list[str]:
+    """One entry (an article and every rule that matched it) in plain text: title, link,
+    fields, excerpt (no signature)."""
+    alert = entry.alert
     article = alert.article
     lines = [one_line(article.title) or "(no title)"]
     if url := safe_url(article.url):
         lines.append(url)
-    lines += [
-        "",
-        f"Rule:      {one_line(alert.rule_id)} ({one_line(alert.query)})",
-        f"Source:    {one_line(article.feed_id)}",
-    ]
+    first, *more = _rule_lines(entry)
+    lines += ["", f"{'Rules:' if more else 'Rule:':<11}{first}", *(f"{'':11}{r}" for r in more)]
+    lines.append(f"Source:    {feed_label(alert)}")
     if also := also_text(alert):
         lines.append(f"Also in:   {also}")
     lines += [
         f"Published: {published_label(alert)}",
-        f"Matched:   {terms_label(alert) or '-'}",
+        f"Matched:   {terms_label(entry) or '-'}",
     ]
     if article.author.strip():
         lines.append(f"Author:    {one_line(article.author)}")
@@ -153,9 +177,15 @@ def _text_lines(alert: Alert) -> list[str]:
     return lines
 
 
+def _footer(entry: Entry) -> str:
+    """``news-monitor alert ID`` (``alerts ID, ID`` for an entry of several)."""
+    return f"news-monitor alert{'s' if len(entry.ids) > 1 else ''} {', '.join(entry.ids)}"
+
+
 def text_body(alert: Alert) -> str:
     """The plain-text part."""
-    lines = [*_text_lines(alert), "", "-- ", f"news-monitor alert {alert.id}"]
+    entry = entry_of([alert])
+    lines = [*_text_lines(entry), "", "-- ", _footer(entry)]
     return "\n".join(lines) + "\n"
 
 
@@ -167,22 +197,28 @@ _HTML_START = '<!DOCTYPE html>\n<html><body style="font-family:sans-serif">\n'
 _HTML_END = "</body></html>\n"
 
 
-def _html_section(alert: Alert) -> str:
-    """One alert in HTML: all feed text escaped, matched terms in ``<mark>``."""
+def _html_section(entry: Entry) -> str:
+    """One entry in HTML: all feed text escaped, every rule's matched terms in ``<mark>``."""
+    alert = entry.alert
     article = alert.article
     esc = html.escape
     title = esc(one_line(article.title) or "(no title)")
     url = safe_url(article.url)
     heading = f'<a href="{esc(url, quote=True)}">{title}</a>' if url else title
+    rules = "<br>".join(
+        f"{esc(one_line(r.rule_id))} <code>{esc(one_line(r.query))}</code>"
+        + (f" in {esc(r.via)}" if r.via else "")
+        for r in entry.rules
+    )
     rows = [
-        ("Rule", f"{esc(one_line(alert.rule_id))} <code>{esc(one_line(alert.query))}</code>"),
-        ("Source", esc(one_line(article.feed_id))),
+        ("Rules" if len(entry.rules) > 1 else "Rule", rules),
+        ("Source", esc(feed_label(alert))),
     ]
     if also := also_html(alert):
         rows.append(("Also in", also))
     rows += [
         ("Published", esc(published_label(alert))),
-        ("Matched", esc(terms_label(alert)) or "-"),
+        ("Matched", esc(terms_label(entry)) or "-"),
     ]
     if article.author.strip():
         rows.append(("Author", esc(one_line(article.author))))
@@ -194,13 +230,13 @@ def _html_section(alert: Alert) -> str:
     quote = f'<blockquote style="color:#333">{excerpt}</blockquote>' if excerpt else ""
     return (
         f"<h2>{heading}</h2>\n<table>{table}</table>\n{quote}\n"
-        f'<p style="color:#888;font-size:small">news-monitor alert {esc(alert.id)}</p>\n'
+        f'<p style="color:#888;font-size:small">{esc(_footer(entry))}</p>\n'
     )
 
 
 def html_body(alert: Alert) -> str:
     """The HTML part: all feed text escaped, matched terms in ``<mark>``."""
-    return _HTML_START + _html_section(alert) + _HTML_END
+    return _HTML_START + _html_section(entry_of([alert])) + _HTML_END
 
 
 def group_cap(digest: str | None) -> int:
@@ -220,12 +256,13 @@ def _rules(alerts: Sequence[Alert]) -> str:
 
 
 def _count(alerts: Sequence[Alert]) -> str:
-    return f"{len(alerts)} alert{'' if len(alerts) == 1 else 's'}"
+    """How many articles ``alerts`` are about: ``3 articles`` (``render.group_entries``)."""
+    return count_label(len(group_entries(alerts)))
 
 
 def group_subject(alerts: Sequence[Alert], digest: str | None = None) -> str:
-    """``[news-monitor] 7 alerts: rule-a, rule-b``; a digest: ``[news-monitor] Hourly digest:
-    7 alerts``."""
+    """``[news-monitor] 3 articles: rule-a, rule-b``; a digest: ``[news-monitor] Hourly
+    digest: 3 articles``. Articles are counted, not alerts."""
     if digest:
         text = f"[news-monitor] {digest.capitalize()} digest: {_count(alerts)}"
     else:
@@ -239,18 +276,21 @@ def _summary(alerts: Sequence[Alert], digest: str | None) -> str:
 
 
 def group_text_body(alerts: Sequence[Alert], digest: str | None = None) -> str:
-    """The plain-text part of a group: a summary line, then every alert as a single one."""
+    """The plain-text part of a group: a summary line, then every article (entry) laid out
+    like a single alert, listing every rule that matched it."""
+    entries = group_entries(alerts)
     lines = [_summary(alerts, digest)]
-    for i, alert in enumerate(alerts, 1):
-        lines += ["", f"--- {i} of {len(alerts)} ---", *_text_lines(alert)]
-        lines += ["", f"news-monitor alert {alert.id}"]
+    for i, entry in enumerate(entries, 1):
+        lines += ["", f"--- {i} of {len(entries)} ---", *_text_lines(entry)]
+        lines += ["", _footer(entry)]
     lines += ["", "-- ", f"news-monitor, {_count(alerts)}"]
     return "\n".join(lines) + "\n"
 
 
 def group_html_body(alerts: Sequence[Alert], digest: str | None = None) -> str:
-    """The HTML part of a group: a summary heading, then every alert as a single one."""
-    sections = "<hr>\n".join(_html_section(alert) for alert in alerts)
+    """The HTML part of a group: a summary heading, then every article (entry) laid out
+    like a single alert."""
+    sections = "<hr>\n".join(_html_section(entry) for entry in group_entries(alerts))
     heading = f'<h1 style="font-size:large">{html.escape(_summary(alerts, digest))}</h1>\n'
     return _HTML_START + heading + sections + _HTML_END
 
@@ -369,9 +409,16 @@ class EmailChannelConfig(ChannelConfig):
         return self
 
     def problems(self, name: str, settings: Settings) -> list[ChannelProblem]:
-        if settings.smtp_host:
+        """MONITOR_SMTP_HOST is set, to a bare host name or address (no scheme, port or
+        path: ``smtp://mail.example.org`` or ``mail.example.org:587`` would never connect)."""
+        host = settings.smtp_host
+        if not host:
+            return [ChannelProblem((), f"email channel '{name}' needs MONITOR_SMTP_HOST to be set")]
+        problem = host_name_problem(host)
+        if problem is None:
             return []
-        return [ChannelProblem((), f"email channel '{name}' needs MONITOR_SMTP_HOST to be set")]
+        hint = " (the port goes in MONITOR_SMTP_PORT)" if re.search(r":\d+$", host) else ""
+        return [ChannelProblem((), f"email channel '{name}': MONITOR_SMTP_HOST {problem}{hint}")]
 
     def digest_schedule(self) -> tuple[Digest, float] | None:
         if self.digest is None:

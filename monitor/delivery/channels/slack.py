@@ -2,23 +2,28 @@
 incoming webhook.
 
 One alert: a header naming the rule; the article title linked to the article;
-fields for source, publication time, matched terms and rule; when other outlets
+fields for source (the feed's display name: its ``name:``, else its id),
+publication time, matched terms and rule; when other outlets
 carried the same story, a context line ``Also reported by: bbc-world, reuters
 (+3 more)`` (each name linked to that outlet's copy when its URL is http(s));
 the snippet as a quote with the matched terms in bold; the rule's query as
 context. A group (2 to ``MAX_GROUP`` alerts that arrived together): a header
-``news-monitor: 7 alerts · rule-a, rule-b`` and one compact section per alert
-(linked title; source, time, rule and matched terms; the "also reported by"
-line when there is one; a short snippet). ``text`` is the plain fallback shown
-in notifications.
+``news-monitor: 3 articles · rule-a, rule-b`` and one compact section per
+*article* (``render.group_entries``: alerts of several rules about one article,
+or one story, are one entry): linked title; source, time and the terms of
+every rule; ``Rules: rule-a (query a); rule-b (query b)``; the "also reported
+by" line when there is one; a short snippet with every rule's terms in bold.
+``text`` is the plain fallback shown in notifications.
 
 Templates (``monitor.delivery.templates``): ``title`` replaces the header text
 (plain text, as Slack headers are: it is shown as written, and escaped as a
 whole where it becomes the notification fallback); ``body`` replaces each
-alert's content with one mrkdwn section, rendered once per alert with
-``alert`` bound to it and ``alerts`` the whole group. In ``body`` every
-``{{ }}`` value goes through ``escape`` while the template's own text may use
-mrkdwn; ``link(url, label)`` makes a safe ``<url|label>``.
+entry's content with one mrkdwn section, rendered once per entry (article)
+with ``entry`` bound to it, ``alert`` to its first alert and ``alerts`` the
+whole group (when no article repeats, that is once per alert, as it always
+was). In ``body`` every ``{{ }}`` value goes through ``escape`` while the
+template's own text may use mrkdwn; ``link(url, label)`` makes a safe
+``<url|label>``.
 
 Feed text is hostile until escaped. Slack mrkdwn has no escape character, so
 ``escape`` turns ``& < >`` into entities (no ``<!channel>``, ``<@U123>`` or
@@ -41,13 +46,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal, Self
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from monitor.delivery.base import GroupChannel
-from monitor.delivery.channel_config import ChannelConfig
+from monitor.delivery.channel_config import ChannelConfig, check_http_url
 from monitor.delivery.channels._http import post
 from monitor.delivery.render import (
     ELLIPSIS,
+    Entry,
+    RuleMatch,
+    count_label,
+    feed_label,
+    group_entries,
     join_within,
     one_line,
     other_outlets,
@@ -96,37 +106,47 @@ ALSO_URL_BUDGET = 500
 ALSO_NAME_BUDGET = 100
 ALSO_SHOWN = 10
 assert ALSO_BUDGET <= FIELD_LIMIT
-#: Budgets of one alert's section in a group (escaped characters). Worst case: title link
-#: 2 + 800 + 1 + 300 + 2 = 1,105; meta line 1 + 100 + 3 + 20 + 3 + 5 + 100 + 3 + 9 + 300 = 544;
-#: quote 3 + 160 * 5 (every character an ``&amp;``) + 2 * 160 (bold markers) = 1,123;
-#: in all 2,772 < SECTION_LIMIT. With an "also reported by" line (1 + 400) the title's link
-#: gets 600 instead of 800: 905 + 544 + 1,123 + 401 = 2,973. ``group_section_worst`` adds
-#: these up and the assertions below check them.
+#: Budgets of one entry's section in a group (escaped characters). Worst case: title link
+#: 2 + 800 + 1 + 300 + 2 = 1,105; meta line 100 + 3 + 20 + 3 + 9 + 300 = 435 (+1 newline);
+#: with an "also reported by" line (1 + 400) the title's link gets 600 instead of 800.
+#: ``group_section_worst`` adds these fixed lines up. The rules line gets what is left, up
+#: to GROUP_RULES_BUDGET, then the quote (at most 3 + 160 * 5 (every character an
+#: ``&amp;``) + 2 * 160 bold markers = 1,123) comes at the widest of GROUP_SNIPPET_WIDTHS
+#: that still fits, or not at all: a section never passes SECTION_LIMIT.
 GROUP_TITLE_BUDGET = 300
 GROUP_URL_BUDGET = 800
 GROUP_NAME_BUDGET = 100
 GROUP_TERMS_BUDGET = 300
 GROUP_SNIPPET_WIDTH = 160
+GROUP_SNIPPET_WIDTHS = (GROUP_SNIPPET_WIDTH, 80, 40)
 GROUP_ALSO_BUDGET = 400
 GROUP_ALSO_URL_BUDGET = 200
 GROUP_ALSO_SHOWN = 5
 GROUP_URL_BUDGET_WITH_ALSO = 600
+#: The rules line of a section: at most this many characters, a rule's query cut to
+#: GROUP_QUERY_BUDGET (a rule whose query does not fit is named alone).
+GROUP_RULES_BUDGET = 1000
+GROUP_QUERY_BUDGET = 200
 #: Escaped characters of a published label (``2026-01-05 14:03 UTC``; ``unknown``).
 _PUBLISHED_SIZE = 20
 
 
 def group_section_worst(url_budget: int, also_budget: int) -> int:
-    """The longest a group section can be with these budgets: its lines, newlines included."""
+    """The longest the fixed lines of a group section (title, meta, also) can be with these
+    budgets, newlines included."""
     title = 2 + url_budget + 1 + GROUP_TITLE_BUDGET + 2  # *<url|title>*
-    names = 2 * GROUP_NAME_BUDGET + _PUBLISHED_SIZE + GROUP_TERMS_BUDGET
-    meta = 1 + names + len(" · ") * 3 + len("rule ") + len("matched: ")
-    quote = len("\n> ") + GROUP_SNIPPET_WIDTH * len("&amp;") + 2 * GROUP_SNIPPET_WIDTH
+    meta = 1 + GROUP_NAME_BUDGET + _PUBLISHED_SIZE + GROUP_TERMS_BUDGET
+    meta += len(" · ") * 2 + len("matched: ")
     also = 1 + also_budget if also_budget else 0
-    return title + meta + quote + also
+    return title + meta + also
 
 
-assert group_section_worst(GROUP_URL_BUDGET, 0) <= SECTION_LIMIT
-assert group_section_worst(GROUP_URL_BUDGET_WITH_ALSO, GROUP_ALSO_BUDGET) <= SECTION_LIMIT
+#: Room left for the rules line (and the quote) in the worst case: plenty for ten rules.
+assert SECTION_LIMIT - group_section_worst(GROUP_URL_BUDGET, 0) > GROUP_RULES_BUDGET
+assert (
+    SECTION_LIMIT - group_section_worst(GROUP_URL_BUDGET_WITH_ALSO, GROUP_ALSO_BUDGET)
+    > GROUP_RULES_BUDGET
+)
 
 _ESCAPES = {
     "&": "&amp;",
@@ -216,7 +236,7 @@ def build_payload(alert: Alert) -> dict[str, Any]:
     article = alert.article
     header = truncate(f"news-monitor: {one_line(alert.rule_id)}", HEADER_LIMIT)
     fields = [
-        ("Source", escape(one_line(article.feed_id), 200)),
+        ("Source", escape(feed_label(alert), 200)),
         ("Published", escape(published_label(alert))),
         ("Matched", escape(", ".join(one_line(t) for t in alert.matched_terms), 1000) or "-"),
         ("Rule", escape(one_line(alert.rule_id), 200)),
@@ -246,33 +266,58 @@ def build_payload(alert: Alert) -> dict[str, Any]:
 
 
 def group_header(alerts: Sequence[Alert]) -> str:
-    """``news-monitor: 7 alerts · rule-a, rule-b`` (``, +N more`` when the rules do not fit)."""
+    """``news-monitor: 3 articles · rule-a, rule-b``, counting articles (``render.
+    group_entries``), not alerts; ``, +N more`` when the rules do not fit."""
     rules = list(dict.fromkeys(one_line(a.rule_id) for a in alerts))
-    head = f"news-monitor: {len(alerts)} alerts · "
+    head = f"news-monitor: {count_label(len(group_entries(alerts)))} · "
     for shown in range(len(rules), 0, -1):
         more = f", +{len(rules) - shown} more" if shown < len(rules) else ""
         text = head + ", ".join(rules[:shown]) + more
         if len(text) <= HEADER_LIMIT:
             return text
-    return truncate(f"{head}{len(rules)} rules", HEADER_LIMIT)
+    return truncate(f"{head}{count_label(len(rules), 'rule')}", HEADER_LIMIT)
 
 
-def group_section(alert: Alert) -> str:
-    """One alert's compact mrkdwn section in a group; within SECTION_LIMIT by its budgets."""
-    article = alert.article
-    source = escape(one_line(article.feed_id), GROUP_NAME_BUDGET)
-    rule = escape(one_line(alert.rule_id), GROUP_NAME_BUDGET)
-    terms = escape(", ".join(one_line(t) for t in alert.matched_terms), GROUP_TERMS_BUDGET)
+def _rule_forms(rule: RuleMatch) -> tuple[str, ...]:
+    """A rule as the rules line shows it, best first: with its query, then its id alone."""
+    name = escape(one_line(rule.rule_id), GROUP_NAME_BUDGET)
+    via = f" in {escape(rule.via, GROUP_NAME_BUDGET)}" if rule.via else ""
+    query = escape(one_line(rule.query), GROUP_QUERY_BUDGET)
+    return (f"{name} ({query}){via}", f"{name}{via}") if query else (f"{name}{via}",)
+
+
+def rules_mrkdwn(entry: Entry, budget: int = GROUP_RULES_BUDGET) -> str:
+    """``Rules: rule-a (query a); rule-b (query b)`` (``Rule:`` for one), every rule of the
+    entry with its query while they fit ``budget``, then ``(+N more)``; "" if not even that."""
+    prefix = "Rule: " if len(entry.rules) == 1 else "Rules: "
+    forms = [_rule_forms(rule) for rule in entry.rules]
+    listed = join_within(forms, budget - len(prefix), max_shown=len(forms), sep="; ")
+    return prefix + listed if listed else ""
+
+
+def group_section(entry: Entry) -> str:
+    """One entry's compact mrkdwn section in a group: the article once, every rule that
+    matched it; within SECTION_LIMIT by its budgets."""
+    alert = entry.alert
+    source = escape(feed_label(alert), GROUP_NAME_BUDGET)
+    terms = escape(", ".join(one_line(t) for t in entry.matched_terms), GROUP_TERMS_BUDGET)
     also = also_mrkdwn(alert, GROUP_ALSO_BUDGET, GROUP_ALSO_URL_BUDGET, GROUP_ALSO_SHOWN)
     url_budget = GROUP_URL_BUDGET_WITH_ALSO if also else GROUP_URL_BUDGET
     lines = [
         title_mrkdwn(alert, GROUP_TITLE_BUDGET, url_budget),
-        f"{source} · {escape(published_label(alert))} · rule {rule} · matched: {terms or '-'}",
+        f"{source} · {escape(published_label(alert))} · matched: {terms or '-'}",
     ]
     if also:
         lines.append(also)
-    if quote := snippet_of(alert, GROUP_SNIPPET_WIDTH).render(escape, _bold):
-        lines.append(f"> {quote}")
+    room = SECTION_LIMIT - len("\n".join(lines)) - 1
+    if rules := rules_mrkdwn(entry, min(GROUP_RULES_BUDGET, room)):
+        lines.insert(2, rules)
+    room = SECTION_LIMIT - len("\n".join(lines)) - 1
+    for width in GROUP_SNIPPET_WIDTHS:
+        quote = snippet_of(alert, width).render(escape, _bold)
+        if quote and len(quote) + 2 <= room:
+            lines.append(f"> {quote}")
+            break
     return "\n".join(lines)
 
 
@@ -322,14 +367,14 @@ def build_group_payload(
     if templates and "body" in templates:
         bodies = [
             clip_mrkdwn(templates.render("body", context, i), SECTION_LIMIT)
-            for i in range(len(alerts))
+            for i in range(len(context.entries))
         ]
-        # An empty section is invalid Block Kit: a body that renders nothing drops that alert.
+        # An empty section is invalid Block Kit: a body that renders nothing drops that entry.
         content = [_section(b) for b in bodies if b.strip()]
     elif single:
         content = build_payload(alerts[0])["blocks"][1:]
     else:
-        content = [_section(group_section(a)) for a in alerts]
+        content = [_section(group_section(e)) for e in group_entries(alerts)]
     # A header needs text: an empty rendered title falls back to the default.
     header = title or (
         truncate(f"news-monitor: {one_line(alerts[0].rule_id)}", HEADER_LIMIT)
@@ -374,6 +419,12 @@ class SlackChannelConfig(ChannelConfig):
     type: Literal["slack"]
     #: https://hooks.slack.com/services/... (a secret).
     webhook_url: SecretStr
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: SecretStr) -> SecretStr:
+        check_http_url(value.get_secret_value())  # the error shows only scheme and host
+        return value
 
 
 class SlackChannel(GroupChannel):

@@ -1,7 +1,10 @@
 """Webhook channel: a versioned JSON document POSTed to any URL, signed per Standard Webhooks.
 
 The payload schema is documented in ``docs/webhook.md``; ``PAYLOAD_VERSION``
-changes only for incompatible changes (new fields do not bump it).
+changes only for incompatible changes (new fields do not bump it, such as
+``article.feed_name``: the feed's display name, its ``name:`` in the watch
+config, else its id). One request per alert, never grouped: receivers rely
+on one ``webhook-id`` (the alert id) per request.
 
 Headers (https://www.standardwebhooks.com):
 
@@ -37,9 +40,9 @@ import httpx
 from pydantic import SecretStr, field_validator
 
 from monitor.delivery.base import Channel
-from monitor.delivery.channel_config import ChannelConfig
+from monitor.delivery.channel_config import ChannelConfig, check_http_url
 from monitor.delivery.channels._http import post
-from monitor.delivery.render import iso_utc, snippet
+from monitor.delivery.render import feed_label, iso_utc, snippet
 from monitor.log import get_logger
 from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
 from monitor.settings import Settings
@@ -82,6 +85,7 @@ def build_payload(alert: Alert) -> dict[str, Any]:
         "article": {
             "id": article.id,
             "feed_id": article.feed_id,
+            "feed_name": feed_label(alert),
             "url": article.url,
             "title": article.title,
             "published": iso_utc(article.published) if article.published else None,
@@ -140,6 +144,12 @@ class WebhookChannelConfig(ChannelConfig):
     url: SecretStr
     #: Signing secret (``whsec_`` + base64, or any string); unset: requests are not signed.
     secret: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: SecretStr) -> SecretStr:
+        check_http_url(value.get_secret_value())  # the error shows only scheme and host
+        return value
 
     @field_validator("secret")
     @classmethod

@@ -1,0 +1,235 @@
+"""What happens to the articles of a fetched body: claim, match, enqueue alerts, archive,
+mark seen; and the backfill of a new rule over the archive.
+
+The order inside :meth:`ArticleProcessor.process` is what makes alerts never
+lost and never doubled: an article is *claimed* (a lease, so a crash lets a
+later poll redo it), its alerts go into the durable outbox, and only then is it
+marked *seen*. Alert ids are deterministic and the outbox ignores known ids, so
+redoing an interrupted article is harmless.
+
+Every new article also goes into the store's archive (``MONITOR_ARCHIVE_RETENTION``),
+which ``match --archive`` previews rules over and :meth:`ArticleProcessor.backfill`
+reads when a rule with ``backfill:`` is added or changed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from monitor.log import get_logger
+from monitor.matching import RuleSet
+from monitor.model import Alert, ArchivedArticle, Article, ClaimResult, Clock, Coverage
+from monitor.polling.alerts import alerts_for, is_too_old
+from monitor.store import PollingStore
+from monitor.stories import StoryDetector, coverage_of
+
+log = get_logger("monitor.poll")
+
+#: rule id -> (query text, channel names to notify)
+Routes = Mapping[str, tuple[str, Sequence[str]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """Compiled rules and where each one's alerts go: one version of the config's rules."""
+
+    ruleset: RuleSet
+    routes: Routes
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivePolicy:
+    """How long and how many new articles the store keeps (0 in either: no archive)."""
+
+    retention: float = 0.0
+    max_articles: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.retention > 0 and self.max_articles > 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessCounts:
+    """Counts from processing a batch of parsed articles."""
+
+    new: int = 0
+    too_old: int = 0
+    alerts: int = 0
+    deferred: int = 0
+    #: The id of each rule that matched a new article, once per (article, rule).
+    matched_rules: tuple[str, ...] = ()
+
+
+@dataclass
+class ArticleProcessor:
+    """Turns articles into alerts, exactly once per (rule, story or article, channel)."""
+
+    store: PollingStore
+    rules: Rules
+    max_age: timedelta
+    seen_retention: timedelta
+    #: How long a claimed article stays reserved (a process that dies holds it this long).
+    article_lease: float
+    clock: Clock = time.time
+    #: Story-level dedup of matching articles; None: every article alerts on its own.
+    stories: StoryDetector | None = None
+    archive: ArchivePolicy = field(default_factory=ArchivePolicy)
+
+    async def process(self, articles: Sequence[Article], *, feed_name: str = "") -> ProcessCounts:
+        """Claim, match, enqueue, archive and mark seen each article not processed before.
+
+        The whole body goes to the store in four round trips, whatever its
+        size: one claim of every article (which says which were seen before
+        and which another process holds), one enqueue of every alert, one
+        archive write, one mark-seen of every claimed key. The order still
+        makes an alert never lost: a crash before the mark leaves the claims
+        to expire, and a later poll redoes those articles (enqueueing and
+        archiving are idempotent).
+        """
+        if not articles:
+            return ProcessCounts()
+        now = self.clock()
+        key_lists = [article.dedup_keys() for article in articles]
+        results = await self.store.claim_articles(key_lists, now, self.article_lease)
+        # BUSY: in flight elsewhere, or its process died: redone by a later poll.
+        deferred = results.count(ClaimResult.BUSY)
+        claimed = [
+            (article, keys)
+            for article, keys, result in zip(articles, key_lists, results, strict=True)
+            if result is ClaimResult.CLAIMED
+        ]
+        if not claimed:
+            return ProcessCounts(deferred=deferred)
+        claimed_keys = [key for _, keys in claimed for key in keys]
+        too_old, alerts = 0, []
+        matched: list[str] = []
+        archived: list[ArchivedArticle] = []
+        # One version of the rules for the whole batch, whatever a reload swaps meanwhile.
+        rules = self.rules
+        try:
+            for article, _ in claimed:
+                story_id = ""
+                if is_too_old(article, now, self.max_age):
+                    too_old += 1
+                else:
+                    found, story_id = await self._alerts_of(rules, article, now, matched, feed_name)
+                    alerts += found
+                archived.append(ArchivedArticle(article, now, story_id))
+            queued = await self.store.enqueue(alerts, now) if alerts else 0
+            if self.archive.enabled:
+                await self.store.archive_articles(
+                    archived, now, self.archive.retention, self.archive.max_articles
+                )
+        except BaseException:
+            await self.store.release_article(claimed_keys)
+            raise
+        await self.store.mark_seen(claimed_keys, now, self.seen_retention.total_seconds())
+        return ProcessCounts(
+            new=len(claimed),
+            too_old=too_old,
+            alerts=queued,
+            deferred=deferred,
+            matched_rules=tuple(matched),
+        )
+
+    async def backfill(
+        self,
+        entries: Sequence[ArchivedArticle],
+        since: Mapping[str, float],
+        feed_names: Mapping[str, str],
+    ) -> int:
+        """Enqueue the alerts of archived ``entries`` for the rules in ``since`` (rule id ->
+        the earliest ``archived_at`` its backfill window reaches); how many were new.
+
+        The alert ids are the ones the live poll would have made, so an article
+        that already alerted for a rule (and a backfill redone after a crash or
+        a restart) adds nothing the outbox does not already know.
+        """
+        rules = self.rules
+        now = self.clock()
+        alerts: list[Alert] = []
+        matched: list[str] = []
+        for entry in entries:
+
+            def in_window(rule_id: str, at: float = entry.archived_at) -> bool:
+                return at >= since.get(rule_id, math.inf)
+
+            found, _ = await self._alerts_of(
+                rules,
+                entry.article,
+                now,
+                matched,
+                feed_names.get(entry.article.feed_id, ""),
+                accept=in_window,
+                story_id=entry.story_id,
+            )
+            alerts += found
+        queued = await self.store.enqueue(alerts, now) if alerts else 0
+        log.info(
+            "backfill",
+            rules=sorted(since),
+            articles=len(entries),
+            matches=len(matched),
+            alerts=queued,
+        )
+        return queued
+
+    async def _alerts_of(
+        self,
+        rules: Rules,
+        article: Article,
+        now: float,
+        matched: list[str],
+        feed_name: str = "",
+        *,
+        accept: Callable[[str], bool] | None = None,
+        story_id: str = "",
+    ) -> tuple[list[Alert], str]:
+        """The alerts of every rule that matches ``article`` (and that ``accept`` accepts),
+        one per channel, and the article's story id ("" without story dedup); the id of
+        each matching rule is appended to ``matched``.
+
+        A matching article is put into its story first (only matching ones:
+        a story index of every article would cost a store call per item for
+        nothing), so that a copy of a story already alerted on makes the same
+        alert ids, which the outbox drops. An archived article brings the story
+        it was given when it was polled.
+        """
+        matches = rules.ruleset.match(article)
+        if accept is not None:
+            matches = [m for m in matches if accept(m.rule_id)]
+        if not matches:
+            return [], story_id
+        also_in: tuple[Coverage, ...] = ()
+        if self.stories is not None and not story_id:
+            story = await self.stories.observe(article, now)
+            story_id, also_in = story.story_id, coverage_of(story, article.id)
+        alerts: list[Alert] = []
+        for match in matches:
+            matched.append(match.rule_id)
+            query, channels = rules.routes[match.rule_id]
+            alerts += alerts_for(
+                match,
+                query,
+                channels,
+                now,
+                story_id=story_id,
+                also_in=also_in,
+                feed_name=feed_name,
+            )
+            log.info(
+                "match",
+                rule=match.rule_id,
+                article=article.id,
+                feed=article.feed_id,
+                story=story_id or None,
+                title=article.title[:120],
+                terms=list(match.matched_terms),
+                channels=list(channels),
+            )
+        return alerts, story_id
