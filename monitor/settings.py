@@ -13,7 +13,6 @@ combinations like ``1h30m``. Secrets are ``SecretStr``: they print as
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import ssl
@@ -30,6 +29,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from monitor.errors import nearest
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -276,7 +277,7 @@ def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[s
         reported.add(upper)
         # Compared without the shared prefix, which would make every name look close.
         suffixes = sorted(k.removeprefix("MONITOR_") for k in known)
-        close = difflib.get_close_matches(upper.removeprefix("MONITOR_"), suffixes, n=1)
-        hint = f"; did you mean MONITOR_{close[0]}?" if close else ""
+        close = nearest(upper.removeprefix("MONITOR_"), suffixes)
+        hint = f"; did you mean MONITOR_{close}?" if close else ""
         out.append(f"unknown setting {name} (in {where}) is ignored{hint}")
     return out

@@ -183,6 +183,7 @@ def health_alerts(
             article=article,
             hits=(),
             created_at=created,
+            feed_name=feed_name or "",
         )
         for channel in channels
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,8 @@ TOKEN = "T0AAAA/B0BBBB/s3cr3tT0k3n"
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no stray .env is read
-    for name in ("MONITOR_RULES_DIR", "MONITOR_SMTP_HOST", "MONITOR_ENV_FILE"):
-        monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("MONITOR_")]:  # MONITOR_TEST_REDIS_URL too
+        monkeypatch.delenv(name)
 
 
 def test_check_reports_every_problem_at_once_and_exits_2(
