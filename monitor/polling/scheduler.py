@@ -183,7 +183,8 @@ class FeedScheduler:
         except Exception:
             log.exception("feed_health", status="crashed")
             return
-        self.outage.succeeded()
+        # No outage.succeeded() here: without a feed_health section the check reads nothing,
+        # so its success says nothing about the store (polls and deliveries tell).
         if queued:
             self.wake()
 
