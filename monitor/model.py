@@ -419,3 +419,116 @@ class ArchivedArticle:
     archived_at: float
     #: The story it belongs to (the id of the story's first article); "" if none is known.
     story_id: str = ""
+
+
+#: What a silence mutes: alerts of a rule, of a story, or to a channel.
+SILENCE_KINDS = ("rule", "story", "channel")
+#: Where an alert of the history stands (``HistoryEntry.status``).
+ALERT_STATUSES = ("pending", "retrying", "delivered", "dead", "silenced")
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Mutes the alerts of a rule, a story or a channel for a while (like an Alertmanager
+    silence): an alert it matches when it is due to be sent is recorded as ``silenced``,
+    not sent. Kept in the store, so every replica honours it."""
+
+    #: ``sil_`` and 16 hex digits.
+    id: str
+    #: "rule", "story" or "channel" (:data:`SILENCE_KINDS`).
+    kind: str
+    #: The rule id, story id or channel name it mutes.
+    target: str
+    #: When it starts and ends (epoch seconds); expiring it early sets ``ends_at`` to now.
+    starts_at: float
+    ends_at: float
+    #: Why, in the words of whoever made it.
+    comment: str = ""
+    #: Who or what made it ("cli", "web", "api", or a name).
+    created_by: str = ""
+
+    def active(self, now: float) -> bool:
+        """Whether it mutes alerts at ``now``."""
+        return self.starts_at <= now < self.ends_at
+
+    def mutes(self, alert: Alert) -> bool:
+        """Whether it applies to ``alert`` (at any time: see :meth:`active`)."""
+        if self.kind == "rule":
+            return alert.rule_id == self.target
+        if self.kind == "story":
+            return (alert.story_id or alert.article.id) == self.target
+        return alert.channel == self.target
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One event in an alert's life, as the history lists it."""
+
+    #: When (epoch seconds).
+    at: float
+    #: "queued", "retried", "delivered", "dead", "silenced" or "requeued".
+    outcome: str
+    #: The receiver's answer, the error, or the silence id.
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One alert as the history keeps it (``MONITOR_HISTORY_RETENTION``)."""
+
+    alert: Alert
+    #: Where it stands: one of :data:`ALERT_STATUSES`.
+    status: str
+    #: When it was queued, and when its status last changed (epoch seconds).
+    created_at: float
+    updated_at: float
+    #: Its events in order (queued, each attempt, the outcome), at most the last 50.
+    events: tuple[Attempt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """A search of the alert history; every field given narrows it."""
+
+    #: Words that must all appear in the article's title or text, or the rule's query
+    #: (case-insensitive; "" matches everything).
+    text: str = ""
+    rule: str | None = None
+    channel: str | None = None
+    #: One of :data:`ALERT_STATUSES`.
+    status: str | None = None
+    #: Only alerts created at or after this time (epoch seconds).
+    since: float | None = None
+    #: Most entries in one page (newest first).
+    limit: int = 50
+    #: The ``next_cursor`` of the previous page; None for the first page.
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of a history search, newest first."""
+
+    entries: tuple[HistoryEntry, ...]
+    #: Pass as ``HistoryQuery.cursor`` for the next (older) page; None on the last page.
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleStats:
+    """How often a rule alerted in a window (``AlertHistory.history_stats``)."""
+
+    #: Distinct stories (else articles) it alerted on, whatever the number of channels.
+    hits: int
+    #: When it last alerted (epoch seconds).
+    last_alert_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStats:
+    """Counts over the alert history since a time."""
+
+    #: Alerts by status (every status of :data:`ALERT_STATUSES` present, 0 if none).
+    by_status: dict[str, int]
+    #: Per rule id that alerted in the window.
+    rules: dict[str, RuleStats]

@@ -295,6 +295,13 @@ class Monitor:
             try:
                 loaded = await asyncio.to_thread(load_candidate, self.settings)
                 ruleset = await asyncio.to_thread(build_ruleset, loaded)
+                for rule_id in ruleset.unindexed_rule_ids():  # check's warning, too
+                    log.warning(
+                        "config_reload",
+                        status="warning",
+                        problem=f"rule '{rule_id}' cannot be indexed (it can match by "
+                        "negation alone), so it is evaluated for every article",
+                    )
                 wiring = wire(
                     loaded,
                     self.settings,

@@ -35,10 +35,16 @@ from typing import Protocol
 from monitor.model import (
     Alert,
     ArchivedArticle,
+    Attempt,
     ClaimResult,
     DeliveryRecord,
     FeedState,
+    HistoryEntry,
+    HistoryPage,
+    HistoryQuery,
+    HistoryStats,
     OutboxEntry,
+    Silence,
     StoryAssignment,
     StoryMember,
     StoryProbe,
@@ -345,6 +351,58 @@ class ArticleArchive(Protocol):
     @abc.abstractmethod
     async def set_rule_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
         """Atomically replace every rule fingerprint with ``fingerprints``."""
+
+
+class AlertHistory(Protocol):
+    """Every alert's life (queued, attempts, outcome) for ``MONITOR_HISTORY_RETENTION``,
+    searchable: what the web console's alert pages and the REST API read.
+
+    Writers (the poller when it enqueues, the outbox worker at each outcome, a retry
+    of a dead letter) call :meth:`record_history`; an entry is keyed by ``alert.id``.
+    """
+
+    @abc.abstractmethod
+    async def record_history(
+        self, updates: Sequence[tuple[Alert, str, Attempt]], retention: float
+    ) -> None:
+        """Upsert one entry per ``(alert, status, event)``: the status becomes ``status``,
+        ``event`` is appended to its events (the last 50 kept), ``updated_at`` is
+        ``event.at``; a new entry gets ``created_at = event.at`` and ``alert``, an existing
+        one keeps its alert unless the update's alert has a fresher ``also_in``.
+        Entries not updated for ``retention`` seconds (before the newest ``event.at``)
+        are dropped. ``retention <= 0``: history is off, nothing is stored."""
+
+    @abc.abstractmethod
+    async def search_history(self, query: HistoryQuery) -> HistoryPage:
+        """One page of the entries matching ``query``, newest ``created_at`` first (ties by
+        alert id), and the cursor of the next page."""
+
+    @abc.abstractmethod
+    async def history_entry(self, alert_id: str) -> HistoryEntry | None:
+        """The entry of one alert, or None (never recorded, or expired)."""
+
+    @abc.abstractmethod
+    async def history_stats(self, since: float) -> HistoryStats:
+        """Counts over the entries created at or after ``since``: by status, and per rule
+        the distinct stories (else articles) it alerted on and its latest alert."""
+
+
+class SilenceStore(Protocol):
+    """Silences, shared by every replica (``monitor.model.Silence``)."""
+
+    @abc.abstractmethod
+    async def add_silence(self, silence: Silence) -> None:
+        """Store ``silence`` (an existing one with its id is replaced)."""
+
+    @abc.abstractmethod
+    async def list_silences(self, now: float, *, expired_for: float = 86_400.0) -> list[Silence]:
+        """Silences active or pending at ``now``, and those that ended less than
+        ``expired_for`` seconds ago, by ``starts_at`` then id. Older ones may be dropped."""
+
+    @abc.abstractmethod
+    async def expire_silence(self, silence_id: str, now: float) -> bool:
+        """End a silence at ``now`` (its ``ends_at`` becomes ``now`` if it was later);
+        False if there is no such silence."""
 
 
 class DeliveryStore(Outbox, SendSlots, StoryIndex, Protocol):

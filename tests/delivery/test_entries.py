@@ -324,5 +324,6 @@ def test_health_alerts_still_render_with_their_label_in_every_channel() -> None:
     assert "news-monitor: 2 articles · feed-health" in slack_text
     assert "Feed 0 (feed-0) has failed 4 poll(s)" in slack_text
     plain = email_mod.group_text_body(alerts)
-    assert "Source:    feed-1\n" in plain and "Feed 1 (feed-1) has failed" in plain
-    assert webhook_mod.build_payload(alerts[0])["article"]["feed_name"] == "feed-0"
+    # The feed's display name is the source, as for any other alert.
+    assert "Source:    Feed 1\n" in plain and "Feed 1 (feed-1) has failed" in plain
+    assert webhook_mod.build_payload(alerts[0])["article"]["feed_name"] == "Feed 0"
