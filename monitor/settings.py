@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     archive_retention: Duration = timedelta(days=7)
     #: Most articles the archive keeps (the newest); 0 turns the archive off.
     archive_max_articles: int = Field(default=100_000, ge=0)
+    #: How long the alert history (every alert's life: queued, attempts, outcome; the web
+    #: console's alert pages) keeps an alert after its last change; 0 turns it off.
+    history_retention: Duration = timedelta(days=30)
     #: The default ``backfill:`` of a rule: how far back in the archive a new or changed
     #: rule is run when the daemon starts; 0: no backfill.
     rule_backfill: Duration = timedelta(0)
@@ -195,6 +198,9 @@ class Settings(BaseSettings):
     #: host:port of the daemon's HTTP server (/healthz, /readyz, /metrics); "" turns it off.
     #: Only ``run`` serves it, not ``run --once``.
     http_addr: str = "127.0.0.1:8080"
+    #: Token the web console's login and the REST API's ``Authorization: Bearer`` require;
+    #: unset: open (then only a loopback ``http_addr`` is allowed).
+    http_token: SecretStr | None = None
 
     @field_validator("delivery_backoff")
     @classmethod
@@ -254,7 +260,9 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret string, for redaction from logs."""
-        out = [s.get_secret_value() for s in (self.smtp_password, self.redis_url) if s]
+        out = [
+            s.get_secret_value() for s in (self.smtp_password, self.redis_url, self.http_token) if s
+        ]
         return [v for v in out if v]
 
 

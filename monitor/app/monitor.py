@@ -38,7 +38,7 @@ from monitor.settings import Settings
 from monitor.store import StateStore
 from monitor.store.factory import open_store
 from monitor.store.outage import OutageLog, wait_for_store
-from monitor.web import HttpServer, Metrics, Probes
+from monitor.web import ConsoleContext, HttpServer, Metrics, Probes
 
 log = get_logger("monitor")
 
@@ -409,7 +409,8 @@ class Monitor:
             self.worker.outage.failed(e, "backfill")  # retried at the next start or reload
 
     async def _start_http(self, scheduler: FeedScheduler) -> HttpServer | None:
-        """Serve /healthz, /readyz and /metrics on MONITOR_HTTP_ADDR ("" : no server)."""
+        """Serve /healthz, /readyz, /metrics, the web console and the API on
+        MONITOR_HTTP_ADDR ("" : no server)."""
         if not self.settings.http_addr:
             return None
 
@@ -429,7 +430,22 @@ class Monitor:
             await self.metrics.refresh(self.store, [f.id for f in self.config.feeds], self.clock)
 
         probes = Probes(alive=alive, not_ready=not_ready, refresh=refresh)
-        http = HttpServer(self.settings.http_addr, probes, self.metrics)
+        console = ConsoleContext(
+            loaded=lambda: self.wiring.loaded,  # the config in force: a reload swaps it
+            store=self.store,
+            clock=self.clock,
+            wake=self.worker.wake,
+            history_retention=self.settings.history_retention.total_seconds(),
+            archive_retention=self.settings.archive_retention.total_seconds(),
+        )
+        token = self.settings.http_token
+        http = HttpServer(
+            self.settings.http_addr,
+            probes,
+            self.metrics,
+            console=console,
+            token=token.get_secret_value() if token is not None else None,
+        )
         await http.start()
         self._stack.push_async_callback(http.stop)  # also if the start fails further on
         return http

@@ -5,9 +5,10 @@ plain-text tables: *pending* (queued or being delivered, oldest due first),
 *dead letters* (most recent first) and *recent deliveries* (newest first),
 at most ``N`` rows each. ``news-monitor alerts retry ID... | --all`` moves
 dead letters back into the outbox, due now with a fresh retry schedule
-(:meth:`~monitor.store.base.Outbox.requeue`); a running daemon picks them
-up at its next delivery round. Exit 0 when every id was requeued, 1 when some
-id is not in the dead-letter list (it is named on the output).
+(:meth:`~monitor.store.base.Outbox.requeue`) and records each one as "requeued" in the
+alert history; a running daemon picks them up at its next delivery round. Exit 0
+when every id was requeued, 1 when some id is not in the dead-letter list (it is
+named on the output).
 
 :func:`list_alerts` and :func:`retry_alerts` only read a store and write
 text, with the time passed in, so tests drive them with a MemoryStore and a
@@ -22,13 +23,14 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from monitor.cli.common import SubParsers, add_rules_dir, settings_for
 from monitor.log import register_secrets
-from monitor.model import Alert, Clock, system_clock
+from monitor.model import Alert, Attempt, Clock, system_clock
 from monitor.settings import Settings
-from monitor.store.base import Outbox
+from monitor.store.base import AlertHistory, Outbox
+from monitor.store.history_rules import DEFAULT_RETENTION
 
 #: Rows per section unless ``--limit`` says otherwise.
 DEFAULT_LIMIT = 20
@@ -38,6 +40,11 @@ TITLE_WIDTH = 40
 TEXT_WIDTH = 60
 #: Exit codes of ``alerts retry``.
 EXIT_OK, EXIT_NOT_FOUND = 0, 1
+
+
+class RetryStore(Outbox, AlertHistory, Protocol):
+    """What ``alerts retry`` uses: the outbox's dead letters, and the history it records
+    each requeue in."""
 
 
 # -- formatting -------------------------------------------------------------------
@@ -157,32 +164,56 @@ async def list_alerts(store: Outbox, now: float, *, limit: int, out: TextIO) -> 
 
 
 async def retry_alerts(
-    store: Outbox, now: float, ids: Sequence[str], all_: bool, out: TextIO
+    store: RetryStore,
+    now: float,
+    ids: Sequence[str],
+    all_: bool,
+    out: TextIO,
+    *,
+    history_retention: float = DEFAULT_RETENTION,
 ) -> int:
     """Requeue the dead letters ``ids`` (or every one, with ``all_``), due at ``now``.
 
     Prints one line per requeued id, then the ids that are not in the
-    dead-letter list (unknown, still pending, or already delivered). Returns
-    :data:`EXIT_OK` if every id was requeued (always, with ``all_``), else
-    :data:`EXIT_NOT_FOUND`. Giving both ``ids`` and ``all_``, or neither, is
-    a ValueError (the CLI parser rules it out).
+    dead-letter list (unknown, still pending, or already delivered). Each
+    requeued alert is recorded as "requeued" (status pending) in the alert
+    history, after its requeue. Returns :data:`EXIT_OK` if every id was
+    requeued (always, with ``all_``), else :data:`EXIT_NOT_FOUND`. Giving both
+    ``ids`` and ``all_``, or neither, is a ValueError (the CLI parser rules it out).
     """
     if all_ == bool(ids):
         raise ValueError("give alert ids or all_, not both or neither")
+    dead = {entry.alert.id: entry.alert for entry in await store.dead_letters()}
+    requeued: list[Alert] = []
     if all_:
-        moved = await store.requeue_all_dead(now)
+        for alert_id, alert in dead.items():  # one by one: the history names each one
+            if await store.requeue(alert_id, now):
+                requeued.append(alert)
+        moved = len(requeued) + await store.requeue_all_dead(now)  # any that died meanwhile
         print(f"requeued {moved} dead letter(s)", file=out)
+        await _record_requeued(store, requeued, now, history_retention)
         return EXIT_OK
     missing = []
     for alert_id in dict.fromkeys(ids):  # a repeated id is requeued once, not reported missing
         if await store.requeue(alert_id, now):
             print(f"requeued {alert_id}", file=out)
+            if alert_id in dead:
+                requeued.append(dead[alert_id])
         else:
             missing.append(alert_id)
+    await _record_requeued(store, requeued, now, history_retention)
     if missing:
         print(f"not in the dead-letter list: {' '.join(missing)}", file=out)
         return EXIT_NOT_FOUND
     return EXIT_OK
+
+
+async def _record_requeued(
+    store: AlertHistory, alerts: Sequence[Alert], now: float, retention: float
+) -> None:
+    if alerts and retention > 0:
+        updates = [(alert, "pending", Attempt(now, "requeued")) for alert in alerts]
+        await store.record_history(updates, retention)
 
 
 # -- CLI wiring ------------------------------------------------------------------
@@ -242,7 +273,14 @@ async def _alerts(settings: Settings, args: argparse.Namespace, out: TextIO, clo
     try:
         await store.ping()
         if args.alerts_action == "retry":
-            return await retry_alerts(store, clock(), args.ids, args.all_, out)
+            return await retry_alerts(
+                store,
+                clock(),
+                args.ids,
+                args.all_,
+                out,
+                history_retention=settings.history_retention.total_seconds(),
+            )
         await list_alerts(store, clock(), limit=args.limit, out=out)
         return EXIT_OK
     finally:

@@ -9,6 +9,7 @@ Commands::
     news-monitor send-test CHANNEL     send a sample alert, print the answer      (cli.send_test)
     news-monitor alerts [retry ID|--all]  pending, dead and recent alerts; requeue (cli.alerts)
     news-monitor feeds [enable FEED|import FILE.opml]  feed health; OPML import   (cli.feeds)
+    news-monitor silence [add|list|expire ID]  mute a rule, story or channel      (cli.silence)
 
 Exit codes: 0 success (``match``: a match), 1 ``match`` found nothing or a
 runtime failure (store unreachable), 2 invalid config, bad query or usage,
@@ -35,6 +36,7 @@ from monitor.cli.feeds import add_feeds_parser, cmd_feeds
 from monitor.cli.match import add_match_parser, cmd_match
 from monitor.cli.run import add_run_parser, cmd_run
 from monitor.cli.send_test import add_send_test_parser, cmd_send_test
+from monitor.cli.silence import add_silence_parser, cmd_silence
 from monitor.errors import ConfigError, MonitorError, QuerySyntaxError, StoreError
 from monitor.log import get_logger
 from monitor.settings import unknown_setting_warnings
@@ -46,6 +48,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None], Callable[[argparse.Namespace], i
     ("send-test", add_send_test_parser, cmd_send_test),
     ("alerts", add_alerts_parser, cmd_alerts),
     ("feeds", add_feeds_parser, cmd_feeds),
+    ("silence", add_silence_parser, cmd_silence),
     ("match", add_match_parser, cmd_match),
 )
 

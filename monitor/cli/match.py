@@ -54,6 +54,7 @@ from monitor.matching import (
     match_article,
     parse_query,
 )
+from monitor.matching.highlight import clip
 from monitor.model import ArchivedArticle, Article, Hit
 from monitor.settings import Settings, parse_duration
 
@@ -79,39 +80,11 @@ def _feed_articles(body: bytes) -> list[Article]:
     return list(outcome.articles) if not outcome.error else []
 
 
-def _clip(line: str, hits: Sequence[Hit], context: int) -> tuple[str, list[Hit]]:
-    """The parts of ``line`` within ``context`` characters of a hit, joined by " … " (and
-    "…" where the line goes on), with the hits moved to where they are in the result."""
-    spans = sorted((max(h.start, 0), min(h.end, len(line))) for h in hits)
-    windows: list[list[int]] = []
-    for start, end in spans:
-        lo, hi = max(start - context, 0), min(end + context, len(line))
-        if windows and lo <= windows[-1][1]:
-            windows[-1][1] = max(windows[-1][1], hi)
-        else:
-            windows.append([lo, hi])
-    shown, moved = "", []
-    for i, (lo, hi) in enumerate(windows):
-        if i:
-            shown += " … "
-        elif lo > 0:
-            shown += "…"
-        moved += [
-            Hit(h.field, h.start - lo + len(shown), h.end - lo + len(shown), h.term)
-            for h in hits
-            if lo <= max(h.start, 0) < hi
-        ]
-        shown += line[lo:hi]
-    if windows and windows[-1][1] < len(line):
-        shown += "…"
-    return shown, moved
-
-
 def _matching_lines(
     text: str, hits: Sequence[Hit], marks: tuple[str, str], context: int | None = None
 ) -> list[str]:
     """Each line of ``text`` holding a hit, numbered and highlighted (with ``context``,
-    only the parts of the line around its hits: :func:`_clip`)."""
+    only the parts of the line around its hits: :func:`~monitor.matching.highlight.clip`)."""
     out: list[str] = []
     offset = 0
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
@@ -124,7 +97,7 @@ def _matching_lines(
         if inside:
             shown = line.rstrip("\r\n")
             if context is not None:
-                shown, inside = _clip(shown, inside, context)
+                shown, inside = clip(shown, inside, context)
             out.append(f"{number}: {highlight(shown, inside, *marks)}")
         offset = end
     return out

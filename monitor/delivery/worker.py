@@ -17,7 +17,15 @@ Claim -> send -> record, like Alertmanager's notify pipeline. One pass
 4. **Record**: ``ack``, or ``retry_later`` with backoff, or ``dead_letter``
    after ``max_attempts`` attempts or once the alert has failed for
    ``max_age`` seconds. Both are fenced by the claim token in the store, so a
-   stalled worker cannot undo what a newer claim did.
+   stalled worker cannot undo what a newer claim did. Then each outcome goes
+   into the alert history (``history_retention``), after the outbox operation:
+   a store failure there loses and doubles nothing.
+
+**Silences** (Alertmanager style, at send time): a pass that claimed alerts reads the
+silences once; an alert that is ready to go (not held back) and that an active silence
+mutes is not sent. It leaves the outbox as done (``ack``, detail ``silenced by sil_…``,
+so it is never sent later), is recorded as ``silenced`` in the history and counted with
+the outcome "silenced". Once the silence ends, new matches alert again.
 
 A pass that is cancelled (SIGTERM past the grace period) gives every alert it
 has not recorded back to the outbox, due at once, so the next start sends it
@@ -41,8 +49,17 @@ from monitor.delivery.policy import ChannelPolicy
 from monitor.delivery.retry import backoff_delay
 from monitor.errors import StoreError
 from monitor.log import get_logger
-from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus, OutboxEntry
+from monitor.model import (
+    Alert,
+    Attempt,
+    Clock,
+    DeliveryResult,
+    DeliveryStatus,
+    OutboxEntry,
+    Silence,
+)
 from monitor.store import DeliveryStore
+from monitor.store.history_rules import DEFAULT_RETENTION
 from monitor.store.outage import OutageLog
 from monitor.stories import refresh_coverage
 
@@ -56,8 +73,11 @@ ATTEMPT_GRACE = 5.0
 ORPHAN_RECHECK = 60.0
 
 #: Told each recorded attempt: its result and what became of the alert ("delivered",
-#: "retried" or "dead"); the composition root counts them (metrics).
+#: "retried", "dead", or "silenced": not sent, its result says by which silence); the
+#: composition root counts them (metrics).
 ObserveOutcome = Callable[[DeliveryResult, str], None]
+#: One alert history update: the alert, its new status, the event.
+HistoryUpdate = tuple[Alert, str, Attempt]
 
 
 def _ignore(result: DeliveryResult, outcome: str) -> None:
@@ -75,10 +95,13 @@ class DeliveryCounts:
     deferred: int = 0
     #: Left unsent because the lease no longer covered an attempt (the worker had stalled).
     abandoned: int = 0
+    #: Not sent because a silence muted them (settled, like a delivery).
+    silenced: int = 0
 
     @property
     def attempted(self) -> int:
-        return self.delivered + self.retrying + self.dead
+        """Alerts settled by this work: attempted, or silenced."""
+        return self.delivered + self.retrying + self.dead + self.silenced
 
     def add(self, other: DeliveryCounts) -> None:
         """Add ``other``'s counts to these."""
@@ -87,6 +110,7 @@ class DeliveryCounts:
         self.dead += other.dead
         self.deferred += other.deferred
         self.abandoned += other.abandoned
+        self.silenced += other.silenced
 
 
 @dataclass
@@ -101,7 +125,7 @@ class _Pass(DeliveryCounts):
 
     def totals(self) -> DeliveryCounts:
         return DeliveryCounts(
-            self.delivered, self.retrying, self.dead, self.deferred, self.abandoned
+            self.delivered, self.retrying, self.dead, self.deferred, self.abandoned, self.silenced
         )
 
 
@@ -121,6 +145,9 @@ class OutboxWorker:
     policies: Mapping[str, ChannelPolicy] = field(default_factory=dict)
     #: Dead-letter an alert whose next retry would come this long after it was first due.
     max_age: float = 86_400.0
+    #: How long the alert history keeps an alert after its last change (seconds;
+    #: MONITOR_HISTORY_RETENTION); 0 records nothing.
+    history_retention: float = DEFAULT_RETENTION
     #: First retry delay and the cap of the exponential backoff (seconds).
     backoff_base: float = 5.0
     backoff_cap: float = 3600.0
@@ -172,13 +199,28 @@ class OutboxWorker:
         for entry in entries:
             by_channel.setdefault(entry.alert.channel, []).append(entry)
         try:
+            silences = await self._active_silences() if entries else []
             await asyncio.gather(
-                *(self._deliver_to(name, batch, counts) for name, batch in by_channel.items())
+                *(
+                    self._deliver_to(name, batch, counts, silences)
+                    for name, batch in by_channel.items()
+                )
             )
         except asyncio.CancelledError:
             await self._give_back(counts.unsettled.values())
             raise
         return counts.totals()
+
+    async def _active_silences(self) -> list[Silence]:
+        """The silences in force now (read once per pass)."""
+        now = self.clock()
+        return [s for s in await self.store.list_silences(now) if s.active(now)]
+
+    async def _record_history(self, updates: Sequence[HistoryUpdate]) -> None:
+        """Record outcomes in the alert history, after their outbox operations (a failure
+        here propagates like any store failure; the outbox is already settled)."""
+        if updates and self.history_retention > 0:
+            await self.store.record_history(updates, self.history_retention)
 
     async def _give_back(self, entries: Iterable[OutboxEntry]) -> None:
         """Make claimed, unrecorded ``entries`` due now, so the next start need not wait."""
@@ -189,8 +231,14 @@ class OutboxWorker:
             except StoreError:
                 return  # the store is gone too: the lease brings them back later
 
-    async def _deliver_to(self, name: str, entries: list[OutboxEntry], counts: _Pass) -> None:
-        """Deliver one channel's share of a pass."""
+    async def _deliver_to(
+        self,
+        name: str,
+        entries: list[OutboxEntry],
+        counts: _Pass,
+        silences: Sequence[Silence] = (),
+    ) -> None:
+        """Deliver one channel's share of a pass; what ``silences`` mute is not sent."""
         policy = self.policies.get(name, NO_POLICY)
         channel = self.channels.get(name)
         if channel is None:
@@ -208,12 +256,17 @@ class OutboxWorker:
             return
         now = self.clock()
         ready: list[OutboxEntry] = []
+        muted: list[tuple[OutboxEntry, Silence]] = []
         for entry in entries:
             hold = policy.hold_until(entry.alert)
+            silence = next((s for s in silences if s.mutes(entry.alert)), None)
             if hold > now:
                 await self._defer(entry, hold, "held", counts)
+            elif silence is not None:
+                muted.append((entry, silence))
             else:
                 ready.append(entry)
+        await self._silence(muted, counts)
         size = max(channel.max_group, 1)
         messages = [ready[i : i + size] for i in range(0, len(ready), size)]
         if policy.min_gap <= 0:
@@ -232,6 +285,33 @@ class OutboxWorker:
                     await self._defer(entry, opens, "rate_limited", counts)
                 return
             await self._send(channel, message, policy, counts)
+
+    async def _silence(self, muted: Sequence[tuple[OutboxEntry, Silence]], counts: _Pass) -> None:
+        """Settle muted alerts without sending them: done in the outbox, silenced in the
+        history."""
+        updates: list[HistoryUpdate] = []
+        for entry, silence in muted:
+            counts.settle(entry)
+            alert, now = entry.alert, self.clock()
+            detail = f"silenced by {silence.id}"
+            await self.store.ack(alert.id, now, detail, self.retention)
+            counts.silenced += 1
+            self.observe(
+                DeliveryResult(alert.id, alert.channel, DeliveryStatus.DELIVERED, detail),
+                "silenced",
+            )
+            log.info(
+                "deliver",
+                status="silenced",
+                alert=alert.id,
+                channel=alert.channel,
+                rule=alert.rule_id,
+                article=alert.article.id,
+                silence=silence.id,
+                silenced_until=silence.ends_at,
+            )
+            updates.append((alert, "silenced", Attempt(now, "silenced", silence.id)))
+        await self._record_history(updates)
 
     async def _defer(self, entry: OutboxEntry, due_at: float, reason: str, counts: _Pass) -> None:
         counts.settle(entry)
@@ -260,8 +340,11 @@ class OutboxWorker:
                 self._lost_claim(entry, counts)
             return
         result = await self._attempt(channel, alerts)
-        for entry in message:
-            await self._record(entry, result, policy, counts)
+        updates: list[HistoryUpdate] = []
+        for entry, alert in zip(message, alerts, strict=True):
+            if (update := await self._record(entry, alert, result, policy, counts)) is not None:
+                updates.append(update)
+        await self._record_history(updates)  # after every outbox operation of the message
 
     def _lost_claim(self, entry: OutboxEntry, counts: _Pass) -> None:
         counts.settle(entry)
@@ -294,10 +377,13 @@ class OutboxWorker:
     async def _record(
         self,
         entry: OutboxEntry,
+        sent: Alert,
         result: DeliveryResult,
         policy: ChannelPolicy,
         counts: _Pass,
-    ) -> None:
+    ) -> HistoryUpdate | None:
+        """Record the outcome of an attempt in the outbox; its history update (``sent``:
+        the alert as sent, coverage refreshed), or None if the claim was lost."""
         counts.settle(entry)
         alert, now = entry.alert, self.clock()
         attempt = entry.attempts + 1
@@ -314,7 +400,7 @@ class OutboxWorker:
             counts.delivered += 1
             self.observe(result, "delivered")
             log.info("deliver", status="delivered", **fields)
-            return
+            return (sent, "delivered", Attempt(now, "delivered", result.detail))
         if result.status is DeliveryStatus.PERMANENT:
             reason = "permanent"
         else:
@@ -335,15 +421,16 @@ class OutboxWorker:
                     counts.retrying += 1
                     self.observe(result, "retried")
                     log.warning("deliver", status="retry", retry_in=round(delay, 1), **fields)
-                else:
-                    self._lost_claim(entry, counts)
-                return
+                    return (sent, "retrying", Attempt(now, "retried", result.detail))
+                self._lost_claim(entry, counts)
+                return None
         if await self.store.dead_letter(alert.id, now, result.detail, claim=entry.claim):
             counts.dead += 1
             self.observe(result, "dead")
             log.error("deliver", status="dead_letter", reason=reason, **fields)
-        else:
-            self._lost_claim(entry, counts)
+            return (sent, "dead", Attempt(now, "dead", result.detail))
+        self._lost_claim(entry, counts)
+        return None
 
     # -- loops -------------------------------------------------------------------
 

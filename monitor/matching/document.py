@@ -336,6 +336,7 @@ class Document:
         "article",
         "body_stems",
         "body_words",
+        "masks",
         "memo",
         "occurrences",
         "prefix_tests",
@@ -366,6 +367,8 @@ class Document:
         self.prefix_tests = 0
         #: Word positions of NEAR operands, per (leaf, field) (see ``program``).
         self.occurrences: dict[tuple[object, int], list[tuple[int, int]]] = {}
+        #: Where NEAR operands start and end, as bit masks of word positions, per (node, field).
+        self.masks: dict[tuple[object, int], tuple[int, int]] = {}
         #: Results of the costlier leaf tests, per leaf object (see ``program``).
         self.memo: dict[object, bool] = {}
         self._prefixed = False

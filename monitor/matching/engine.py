@@ -32,6 +32,7 @@ from monitor.matching.document import Document
 from monitor.matching.explain import explain
 from monitor.matching.index import RuleIndex, alternatives, implied
 from monitor.matching.parser import parse_query
+from monitor.matching.probe import probe
 from monitor.matching.program import Occurrence, Program
 from monitor.matching.rarity import word_cost
 from monitor.model import Article, Hit, Match
@@ -64,7 +65,7 @@ class RuleSpec:
 class CompiledRule:
     """A rule whose query has been compiled (compared by identity: rule ids are unique)."""
 
-    __slots__ = ("feeds", "order", "program", "rule", "spec", "sure")
+    __slots__ = ("feeds", "order", "probe", "program", "rule", "spec", "sure")
 
     def __init__(self, spec: RuleSpec, program: Program, order: int) -> None:
         #: The rule as configured.
@@ -79,6 +80,8 @@ class CompiledRule:
         self.rule = self
         #: Its ``_SureRule``, once it was filed under keys that imply it.
         self.sure: _SureRule | None = None
+        #: What ``RuleSet.match`` tests when the index fetched it (``probe.probe``).
+        self.probe: Program = program
 
     @property
     def node(self) -> Node:
@@ -102,12 +105,12 @@ class _SureRule:
     """A rule as filed under a conjunction of keys that implies it (``index.implied``):
     ``a AND b`` under (a, b). Fetched means matched, its query is not evaluated."""
 
-    __slots__ = ("feeds", "program", "rule")
+    __slots__ = ("feeds", "probe", "rule")
 
     def __init__(self, rule: CompiledRule) -> None:
         self.rule = rule
         self.feeds = rule.feeds
-        self.program: Program = _HOLDS
+        self.probe: Program = _HOLDS
 
 
 #: What the index holds.
@@ -150,8 +153,21 @@ class RuleSet:
             raise ValueError("rule ids must be unique")
         cost = word_cost(frequencies)
         self._index: RuleIndex[_Filed] = RuleIndex()
+        index = self._index
+        unsure = False
+
+        def file(filed: _Filed, keys: tuple[str, ...]) -> _Filed:
+            nonlocal unsure
+            entry = _filed(filed, keys)
+            unsure = unsure or entry is filed.rule
+            return entry
+
         for rule in self.rules:
-            self._index.add(rule, alternatives(rule.program, cost), _filed)
+            alts = alternatives(rule.program, cost)
+            unsure = alts is None
+            index.add(rule, alts, file)
+            if unsure:  # fetched under some keys that do not imply it: tested when fetched
+                rule.probe = probe(rule.program, index.note_exact)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -163,7 +179,7 @@ class RuleSet:
         matched = [
             filed.rule
             for filed in self._index.candidates(doc)
-            if (filed.feeds is None or feed in filed.feeds) and filed.program.test(doc)
+            if (filed.feeds is None or feed in filed.feeds) and filed.probe.test(doc)
         ]
         if len(matched) > 1:
             # A rule filed under several conjunctions may have been fetched more than once.

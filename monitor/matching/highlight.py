@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from monitor.model import Hit
 
-__all__ = ["highlight"]
+__all__ = ["clip", "highlight"]
 
 
 def highlight(
@@ -49,3 +49,35 @@ def highlight(
 
 def _same(text: str) -> str:
     return text
+
+
+def clip(line: str, hits: Sequence[Hit], context: int) -> tuple[str, list[Hit]]:
+    """The parts of ``line`` within ``context`` characters of a hit, joined by " … " (and
+    "…" where the line goes on), with the hits moved to where they are in the result.
+
+    For showing a long text by the passages that matched (``match --archive``, the web
+    console's playground); pass the result to :func:`highlight`.
+    """
+    spans = sorted((max(h.start, 0), min(h.end, len(line))) for h in hits)
+    windows: list[list[int]] = []
+    for start, end in spans:
+        lo, hi = max(start - context, 0), min(end + context, len(line))
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+        else:
+            windows.append([lo, hi])
+    shown, moved = "", []
+    for i, (lo, hi) in enumerate(windows):
+        if i:
+            shown += " … "
+        elif lo > 0:
+            shown += "…"
+        moved += [
+            Hit(h.field, h.start - lo + len(shown), h.end - lo + len(shown), h.term)
+            for h in hits
+            if lo <= max(h.start, 0) < hi
+        ]
+        shown += line[lo:hi]
+    if windows and windows[-1][1] < len(line):
+        shown += "…"
+    return shown, moved

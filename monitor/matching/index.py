@@ -27,6 +27,7 @@ key plus one evaluation per fetched rule, whatever the number of rules.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -46,8 +47,9 @@ from monitor.matching.program import (
     StemLeaf,
     leaf_keys,
 )
+from monitor.matching.text import STEMS
 
-__all__ = ["RuleIndex", "alternatives", "implied"]
+__all__ = ["EXACT", "RuleIndex", "alternatives", "exact_key", "implied"]
 
 R = TypeVar("R")
 #: A conjunction of one or two keys (rarest first) and its estimated chance of holding.
@@ -57,11 +59,30 @@ MAX_PRODUCT = 16
 _NAMESPACES = ("",) * len(DEFAULT_FIELDS) + tuple(f"{name}:" for name in FIELDS[2:])
 
 
+#: What starts the key of an exact (folded) word of title or text: ``=drones``. Never in
+#: an inflection key, a wildcard key or a field namespace.
+EXACT = "="
+
+
+def exact_key(word: str) -> str:
+    """The index key of the exact folded word ``word`` in title or text."""
+    return sys.intern(EXACT + word)
+
+
+def _exact_cost(cost: Callable[[str], float]) -> Callable[[str], float]:
+    # An exact word is at most as common as its inflection key.
+    return lambda key: cost(STEMS[key[1:]]) if key.startswith(EXACT) else cost(key)
+
+
 def _leaf_alternatives(leaf: Leaf, cost: Callable[[str], float]) -> list[Alternative]:
     if isinstance(leaf, EntityLeaf):
         return [alt for alias in leaf.aliases for alt in _leaf_alternatives(alias, cost)]
     if isinstance(leaf, PrefixLeaf):
         bases: tuple[str, ...] = (leaf.prefix[:3] + "*",)
+    elif isinstance(leaf, PhraseLeaf) and set(leaf.fields) <= set(DEFAULT_FIELDS):
+        # A phrase of title or text needs its exact words (no inflection): the keys of
+        # its two rarest, both required.
+        bases = tuple(sorted({exact_key(w) for w in leaf.words}, key=_exact_cost(cost))[:2])
     elif isinstance(leaf, StemLeaf | PhraseLeaf | CaseLeaf):
         # A phrase needs all its words: filed under its two rarest, both required.
         bases = tuple(sorted(set(leaf_keys(leaf)), key=cost)[:2])
@@ -110,6 +131,17 @@ def implied(program: Program, keys: tuple[str, ...]) -> bool:
     # Loops rather than all() and any(): asked of every rule of a million when compiling.
     if isinstance(program, StemLeaf):
         return program.fields is DEFAULT_FIELDS and program.key in keys
+    if isinstance(program, PhraseLeaf):
+        words = program.words
+        return program.fields is DEFAULT_FIELDS and len(words) == 1 and EXACT + words[0] in keys
+    if isinstance(program, EntityLeaf):
+        # Any alias will do, unless a longer name of another entity may hide it.
+        if program.shadows or program.fields is not DEFAULT_FIELDS:
+            return False
+        for alias in program.aliases:  # noqa: SIM110
+            if implied(alias, keys):
+                return True
+        return False
     if isinstance(program, AndProgram):
         if len(program.children) > len(keys):
             return False  # each term child needs a key of its own: cheap, and the common case
@@ -142,6 +174,7 @@ class RuleIndex(Generic[R]):
 
     __slots__ = (
         "always",
+        "exact",
         "other_fields",
         "pairs",
         "prefix_namespaces",
@@ -161,6 +194,8 @@ class RuleIndex(Generic[R]):
         self.prefix_namespaces: set[str] = set()
         #: Field numbers besides title and text whose keys some rule uses.
         self.other_fields: tuple[int, ...] = ()
+        #: Folded word -> its exact key, for every exact word some rule uses.
+        self.exact: dict[str, str] = {}
 
     def add(
         self,
@@ -179,13 +214,21 @@ class RuleIndex(Generic[R]):
             return
         for keys in {keys for keys, _ in alts}:
             for key in keys:
-                if ":" in key or key.endswith("*"):  # plain word keys are always looked up
+                if key.startswith(EXACT):
+                    self.exact[key[1:]] = key
+                elif ":" in key or key.endswith("*"):  # plain word keys are always looked up
                     self._note_namespace(key)
             entry = rule if filed is None else filed(rule, keys)
             if len(keys) == 1:
                 self.single.setdefault(keys[0], []).append(entry)
             else:
                 self.pairs.setdefault(keys[0], {}).setdefault(keys[1], []).append(entry)
+
+    def note_exact(self, key: str) -> None:
+        """Read the exact key ``key`` from articles (when it is one) though no rule is filed
+        under it: a rule's ``probe`` tests it."""
+        if key.startswith(EXACT):
+            self.exact[key[1:]] = key
 
     def _note_namespace(self, key: str) -> None:
         ns, _, base = key.rpartition(":")
@@ -199,6 +242,10 @@ class RuleIndex(Generic[R]):
     def keys_of(self, doc: Document) -> set[str]:
         """The index keys an article holds (only of the namespaces some rule uses)."""
         keys = doc.body_keys() if "" in self.prefix_namespaces else doc.body_stems
+        exact = self.exact
+        if exact:
+            # Added to the document's own set, which ``probe.KeyAnd`` reads.
+            keys.update(map(exact.__getitem__, exact.keys() & doc.body_words))
         for number in self.other_fields:
             ns = _NAMESPACES[number]
             if keys is doc.body_stems:

@@ -3,14 +3,14 @@
 Operands are leaves or OR-groups of leaves (the parser allows nothing else).
 Their word positions come from the field's ``View``; the positions of an
 operand are remembered per article (``Document.occurrences``), since many
-rules share a leaf. The test is a binary search per occurrence; ``pairs``
+rules share a leaf. The test works on bit masks of word positions (a bit per word:
+where the operand's occurrences start, where they end): shifting one operand's ends
+over the distance and masking with the other's starts; ``pairs``
 (the close pairs themselves, for hits) is quadratic but runs only for a
 rule that matched.
 """
 
 from __future__ import annotations
-
-import bisect
 
 from monitor.matching.document import Document
 from monitor.matching.program import Leaf, Occurrence, OrProgram, Program, Span
@@ -38,11 +38,14 @@ class NearProgram(Program):
     def test(self, doc: Document) -> bool:
         if not (self.left.test(doc) and self.right.test(doc)):
             return False  # cheap set lookups before any position work
+        n = self.distance
         for field in self.fields:
-            left = operand_occurrences(self.left, doc, field)
-            if left:
-                right = operand_occurrences(self.right, doc, field)
-                if _follows(left, right, self.distance) or _follows(right, left, self.distance):
+            left_starts, left_ends = operand_masks(self.left, doc, field)
+            if left_starts:
+                right_starts, right_ends = operand_masks(self.right, doc, field)
+                if right_starts and (
+                    _reach(left_ends, n) & right_starts or _reach(right_ends, n) & left_starts
+                ):
                     return True
         return False
 
@@ -75,14 +78,36 @@ class NearProgram(Program):
 Operand = Leaf | OrProgram
 
 
-def _follows(first: list[Span], then: list[Span], distance: int) -> bool:
-    """Whether a span of ``then`` starts after one of ``first`` ends, within ``distance``."""
-    starts = [s for s, _ in then]  # sorted: occurrences come in order
-    for _, end in first:
-        i = bisect.bisect_left(starts, end)
-        if i < len(starts) and starts[i] - end < distance:
-            return True
-    return False
+def _reach(ends: int, distance: int) -> int:
+    """The word positions at most ``distance - 1`` words after one of ``ends`` (a bit set
+    per position): ``ends << 0 | ends << 1 | ... | ends << (distance - 1)``, by doubling.
+
+    A span of the other operand that starts at one of them follows an occurrence close
+    enough, and does not overlap it (it starts at or after the occurrence's end).
+    """
+    if distance <= 0:
+        return 0
+    span = 1
+    while span * 2 <= distance:
+        ends |= ends << span
+        span *= 2
+    if span < distance:
+        ends |= ends << (distance - span)
+    return ends
+
+
+def operand_masks(node: Program, doc: Document, field: int) -> tuple[int, int]:
+    """The starts and the ends of an operand's occurrences in ``field``, a bit per word
+    position (remembered per article, like the occurrences)."""
+    key = (node, field)
+    found = doc.masks.get(key)
+    if found is None:
+        starts = ends = 0
+        for start, end in operand_occurrences(node, doc, field):
+            starts |= 1 << start
+            ends |= 1 << end
+        found = doc.masks[key] = (starts, ends)
+    return found
 
 
 def operand_fields(node: Program) -> tuple[int, ...]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import functools
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from typing import NamedTuple
@@ -244,7 +245,9 @@ class _PrefixCache(dict[str, str]):
     def __missing__(self, word: str) -> str:
         if len(self) >= _MAX_STEMS:
             self.clear()
-        key = self[word] = word[:3] + "*"
+        # Interned, as index keys are: a lookup of the article's key in the index then
+        # compares pointers, without reading the string (see ``_StemCache``).
+        key = self[word] = sys.intern(word[:3] + "*")
         return key
 
 
@@ -260,7 +263,9 @@ class _StemCache(dict[str, str]):
         if len(self) >= _MAX_STEMS:
             self.clear()
             STEM_WORDS.clear()
-        key = self[word] = inflection_key(word)
+        # Interned: the index holds the interned keys, and a dict lookup of the very same
+        # object compares pointers, without reading the string (a cache miss in a large index).
+        key = self[word] = sys.intern(inflection_key(word))
         STEM_WORDS.setdefault(key, []).append(word)
         return key
 

@@ -10,6 +10,10 @@ redoing an interrupted article is harmless.
 Every new article also goes into the store's archive (``MONITOR_ARCHIVE_RETENTION``),
 which ``match --archive`` previews rules over and :meth:`ArticleProcessor.backfill`
 reads when a rule with ``backfill:`` is added or changed.
+
+Every alert handed to the outbox is then recorded in the alert history as "queued"
+(:func:`record_queued`; ``MONITOR_HISTORY_RETENTION``), also one the outbox already
+knew: the history ignores a "queued" for an alert it has.
 """
 
 from __future__ import annotations
@@ -22,9 +26,18 @@ from datetime import timedelta
 
 from monitor.log import get_logger
 from monitor.matching import RuleSet
-from monitor.model import Alert, ArchivedArticle, Article, ClaimResult, Clock, Coverage
+from monitor.model import (
+    Alert,
+    ArchivedArticle,
+    Article,
+    Attempt,
+    ClaimResult,
+    Clock,
+    Coverage,
+)
 from monitor.polling.alerts import alerts_for, is_too_old
-from monitor.store import PollingStore
+from monitor.store import AlertHistory, PollingStore
+from monitor.store.history_rules import DEFAULT_RETENTION, QUEUED
 from monitor.stories import StoryDetector, coverage_of
 
 log = get_logger("monitor.poll")
@@ -53,6 +66,16 @@ class ArchivePolicy:
         return self.retention > 0 and self.max_articles > 0
 
 
+async def record_queued(
+    store: AlertHistory, alerts: Sequence[Alert], now: float, retention: float
+) -> None:
+    """Record ``alerts``, just handed to the outbox, as queued (status "pending") in the
+    alert history; nothing when ``retention`` is 0 (history off)."""
+    if alerts and retention > 0:
+        updates = [(alert, "pending", Attempt(now, QUEUED)) for alert in alerts]
+        await store.record_history(updates, retention)
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessCounts:
     """Counts from processing a batch of parsed articles."""
@@ -79,6 +102,9 @@ class ArticleProcessor:
     #: Story-level dedup of matching articles; None: every article alerts on its own.
     stories: StoryDetector | None = None
     archive: ArchivePolicy = field(default_factory=ArchivePolicy)
+    #: How long the alert history keeps an alert after its last change (seconds;
+    #: MONITOR_HISTORY_RETENTION); 0 records nothing.
+    history_retention: float = DEFAULT_RETENTION
 
     async def process(self, articles: Sequence[Article], *, feed_name: str = "") -> ProcessCounts:
         """Claim, match, enqueue, archive and mark seen each article not processed before.
@@ -121,6 +147,8 @@ class ArticleProcessor:
                     alerts += found
                 archived.append(ArchivedArticle(article, now, story_id))
             queued = await self.store.enqueue(alerts, now) if alerts else 0
+            # After the outbox: a failure here releases the claims, and the redo records it.
+            await record_queued(self.store, alerts, now, self.history_retention)
             if self.archive.enabled:
                 await self.store.archive_articles(
                     archived, now, self.archive.retention, self.archive.max_articles
@@ -170,6 +198,7 @@ class ArticleProcessor:
             )
             alerts += found
         queued = await self.store.enqueue(alerts, now) if alerts else 0
+        await record_queued(self.store, alerts, now, self.history_retention)
         log.info(
             "backfill",
             rules=sorted(since),

@@ -30,7 +30,14 @@ from monitor.ingest.fetch import FeedFetch, FetchLimits
 from monitor.log import get_logger
 from monitor.matching import RuleSet
 from monitor.model import Article, Clock, FeedState, FetchStatus
-from monitor.polling.articles import ArchivePolicy, ArticleProcessor, ProcessCounts, Routes, Rules
+from monitor.polling.articles import (
+    ArchivePolicy,
+    ArticleProcessor,
+    ProcessCounts,
+    Routes,
+    Rules,
+    record_queued,
+)
 from monitor.polling.feed_state import body_hash, count_new_entries, rebase, tracked_entries
 from monitor.polling.health import error_reason, health_alerts, health_change, health_policy
 from monitor.polling.reading import known_entries, read_body
@@ -41,6 +48,7 @@ from monitor.polling.schedule import (
     rss_ttl,
 )
 from monitor.store import PollingStore
+from monitor.store.history_rules import DEFAULT_RETENTION
 from monitor.stories import StoryDetector
 
 log = get_logger("monitor.poll")
@@ -116,6 +124,9 @@ class Poller:
     stories: StoryDetector | None = None
     #: How long and how many new articles the store archives (MONITOR_ARCHIVE_*).
     archive: ArchivePolicy = field(default_factory=ArchivePolicy)
+    #: How long the alert history keeps an alert after its last change (seconds;
+    #: MONITOR_HISTORY_RETENTION); 0 records nothing.
+    history_retention: float = DEFAULT_RETENTION
 
     def __post_init__(self, ruleset: RuleSet, routes: Routes) -> None:
         #: Claims, matches, enqueues, archives and marks seen the articles of a body.
@@ -128,6 +139,7 @@ class Poller:
             clock=self.clock,
             stories=self.stories,
             archive=self.archive,
+            history_retention=self.history_retention,
         )
 
     def use_rules(self, ruleset: RuleSet, routes: Routes) -> None:
@@ -498,6 +510,7 @@ class Poller:
             now=now,
         )
         queued = await self.store.enqueue(alerts, now)
+        await record_queued(self.store, alerts, now, self.history_retention)
         if change.transition == "down":
             log.warning("feed_down", feed=feed.id, kind=change.kind, since=change.since)
             return replace(state, incident=change.kind, incident_since=change.since), queued

@@ -1,4 +1,5 @@
-"""State storage: seen articles, feed state, the alert outbox, the story index, the archive.
+"""State storage: seen articles, feed state, the alert outbox, the story index, the archive,
+the alert history and silences.
 
 The roles are protocols in ``monitor.store.base`` (their docstrings are the
 contract); a consumer is typed against the roles it uses. Backends, each a
@@ -9,6 +10,7 @@ The values they keep are in ``monitor.model``.
 """
 
 from monitor.store.base import (
+    AlertHistory,
     ArticleArchive,
     DeliveryStore,
     FeedStateStore,
@@ -16,11 +18,13 @@ from monitor.store.base import (
     PollingStore,
     SeenStore,
     SendSlots,
+    SilenceStore,
     StateStore,
     StoryIndex,
 )
 
 __all__ = [
+    "AlertHistory",
     "ArticleArchive",
     "DeliveryStore",
     "FeedStateStore",
@@ -28,6 +32,7 @@ __all__ = [
     "PollingStore",
     "SeenStore",
     "SendSlots",
+    "SilenceStore",
     "StateStore",
     "StoryIndex",
 ]

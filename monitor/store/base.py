@@ -15,8 +15,12 @@ The roles, and who needs them:
 * :class:`StoryIndex`: which story an article belongs to.
 * :class:`ArticleArchive`: the articles read lately (``match --archive``, a rule's
   backfill), and the fingerprint of each rule seen at the last start.
-* :class:`DeliveryStore`: what the outbox worker uses (outbox, send slots, story index).
-* :class:`PollingStore`: what a poll uses (feed state, seen articles, outbox, archive).
+* :class:`AlertHistory`: every alert's life (queued, attempts, outcome), searchable.
+* :class:`SilenceStore`: silences, which mute alerts when they are due to be sent.
+* :class:`DeliveryStore`: what the outbox worker uses (outbox, send slots, story index,
+  history, silences).
+* :class:`PollingStore`: what a poll uses (feed state, seen articles, outbox, archive,
+  history).
 * :class:`StateStore`: every role, plus ``ping`` and ``close``. The backends
   (``MemoryStore``, ``SqliteStore``, ``RedisStore``) are StateStores, and
   :func:`monitor.store.factory.open_store` returns one.
@@ -51,6 +55,7 @@ from monitor.model import (
 )
 
 __all__ = [
+    "AlertHistory",
     "ArticleArchive",
     "DeliveryStore",
     "FeedStateStore",
@@ -58,6 +63,7 @@ __all__ = [
     "PollingStore",
     "SeenStore",
     "SendSlots",
+    "SilenceStore",
     "StateStore",
     "StoryIndex",
 ]
@@ -370,12 +376,27 @@ class AlertHistory(Protocol):
         ``event.at``; a new entry gets ``created_at = event.at`` and ``alert``, an existing
         one keeps its alert unless the update's alert has a fresher ``also_in``.
         Entries not updated for ``retention`` seconds (before the newest ``event.at``)
-        are dropped. ``retention <= 0``: history is off, nothing is stored."""
+        are dropped. ``retention <= 0``: history is off, nothing is stored.
+
+        Updates apply in order, atomically (one transaction, one script). An update
+        whose ``event.outcome`` is "queued" for an alert that already has an entry is
+        ignored (the poller records "queued" for every alert it enqueues, also those the
+        outbox already knew). "Fresher" means more copies: ``len(also_in)`` grew. A
+        status not in :data:`~monitor.model.ALERT_STATUSES` is a ValueError (nothing is
+        stored). The rules are :mod:`monitor.store.history_rules`'s."""
 
     @abc.abstractmethod
     async def search_history(self, query: HistoryQuery) -> HistoryPage:
         """One page of the entries matching ``query``, newest ``created_at`` first (ties by
-        alert id), and the cursor of the next page."""
+        alert id, descending), and the cursor of the next page.
+
+        ``query.text``: each of its words (runs of letters and digits) must start a word
+        of the article's title or text or of the rule's query, case and accents aside
+        (``drone`` finds "Drones"). The cursor is opaque: a page's ``next_cursor``
+        continues after its last entry, so paging neither skips nor repeats an entry
+        that did not change meanwhile; it is None on the last page. ``limit <= 0`` gives
+        an empty page. ValueError for a status not in ALERT_STATUSES or a cursor this
+        method did not make."""
 
     @abc.abstractmethod
     async def history_entry(self, alert_id: str) -> HistoryEntry | None:
@@ -392,7 +413,9 @@ class SilenceStore(Protocol):
 
     @abc.abstractmethod
     async def add_silence(self, silence: Silence) -> None:
-        """Store ``silence`` (an existing one with its id is replaced)."""
+        """Store ``silence`` (an existing one with its id is replaced). ValueError if its
+        kind is not one of :data:`~monitor.model.SILENCE_KINDS`, it has no id or target,
+        or it ends before it starts."""
 
     @abc.abstractmethod
     async def list_silences(self, now: float, *, expired_for: float = 86_400.0) -> list[Silence]:
@@ -405,29 +428,40 @@ class SilenceStore(Protocol):
         False if there is no such silence."""
 
 
-class DeliveryStore(Outbox, SendSlots, StoryIndex, Protocol):
+class DeliveryStore(Outbox, SendSlots, StoryIndex, AlertHistory, SilenceStore, Protocol):
     """The roles the outbox worker (``monitor.delivery.worker``) uses.
 
     It claims and settles alerts (:class:`Outbox`), paces rate-limited channels
-    (:class:`SendSlots`) and refreshes an alert's story coverage just before a
-    send (:class:`StoryIndex`).
+    (:class:`SendSlots`), refreshes an alert's story coverage just before a
+    send (:class:`StoryIndex`), reads the silences once per pass
+    (:class:`SilenceStore`) and records each outcome (:class:`AlertHistory`).
     """
 
 
-class PollingStore(FeedStateStore, SeenStore, Outbox, ArticleArchive, Protocol):
+class PollingStore(FeedStateStore, SeenStore, Outbox, ArticleArchive, AlertHistory, Protocol):
     """The roles a poll uses (``monitor.polling.poller``).
 
     It keeps the feed's state between polls (:class:`FeedStateStore`), claims
     and marks the body's articles (:class:`SeenStore`), enqueues their
-    alerts, and feed health alerts, into the outbox (:class:`Outbox`) and
-    archives the articles (:class:`ArticleArchive`), which a new rule's
-    backfill reads.
+    alerts, and feed health alerts, into the outbox (:class:`Outbox`),
+    records them as queued (:class:`AlertHistory`) and archives the articles
+    (:class:`ArticleArchive`), which a new rule's backfill reads.
     """
 
 
-class StateStore(FeedStateStore, SeenStore, Outbox, SendSlots, StoryIndex, ArticleArchive, abc.ABC):
-    """Every role at once: seen articles, feed state, the outbox, send slots, stories and
-    the article archive.
+class StateStore(
+    FeedStateStore,
+    SeenStore,
+    Outbox,
+    SendSlots,
+    StoryIndex,
+    ArticleArchive,
+    AlertHistory,
+    SilenceStore,
+    abc.ABC,
+):
+    """Every role at once: seen articles, feed state, the outbox, send slots, stories,
+    the article archive, the alert history and silences.
 
     The base class of the backends, and what :func:`~monitor.store.factory.open_store`
     returns. Unlike the roles, it is an abstract base class rather than a protocol, on

@@ -9,7 +9,9 @@ alert id; dead letters by the time they died, most recent first (ties by id,
 descending). A dead letter's ``due_at`` is the time it was dead-lettered.
 Deliveries by delivery time, most recent first (ties by id, descending).
 The archive by archived time, then feed id, then article id; a heap of those keys
-(stale ones skipped when popped) finds the oldest entries without sorting.
+(stale ones skipped when popped) finds the oldest entries without sorting. The alert
+history likewise keeps a heap of (updated_at, id) for its expiry, and is searched by
+filtering every entry (this store holds what one test or one dry run makes).
 """
 
 from __future__ import annotations
@@ -23,14 +25,21 @@ from monitor.model import (
     MAX_STORY_MEMBERS,
     Alert,
     ArchivedArticle,
+    Attempt,
     ClaimResult,
     DeliveryRecord,
     FeedState,
+    HistoryEntry,
+    HistoryPage,
+    HistoryQuery,
+    HistoryStats,
     OutboxEntry,
+    Silence,
     StoryAssignment,
     StoryMember,
     StoryProbe,
 )
+from monitor.store import history_rules as rules
 from monitor.store.base import StateStore
 from monitor.store.codec import archived_copy
 from monitor.store.story_rules import Candidate, Fingerprint, pick_story
@@ -92,6 +101,12 @@ class MemoryStore(StateStore):
         #: archived again later, or dropped): a min-heap, oldest first.
         self._archive_order: list[tuple[float, str, str]] = []
         self._rule_fingerprints: dict[str, str] = {}
+        #: alert id -> history entry, and its search text.
+        self._history: dict[str, HistoryEntry] = {}
+        self._history_text: dict[str, str] = {}
+        #: (updated_at, alert id) of every entry, and stale ones: a min-heap, oldest first.
+        self._history_order: list[tuple[float, str]] = []
+        self._silences: dict[str, Silence] = {}
 
     def _purge(self, now: float) -> None:
         """Forget expired marks and delivery records, at most once a minute (caller's clock)."""
@@ -355,3 +370,84 @@ class MemoryStore(StateStore):
 
     async def set_rule_fingerprints(self, fingerprints: Mapping[str, str]) -> None:
         self._rule_fingerprints = dict(fingerprints)
+
+    # -- alert history ---------------------------------------------------------
+
+    async def record_history(
+        self, updates: Sequence[tuple[Alert, str, Attempt]], retention: float
+    ) -> None:
+        rules.check_updates(updates)
+        if retention <= 0 or not updates:
+            return
+        order = self._history_order
+        for alert, status, event in updates:
+            old = self._history.get(alert.id)
+            entry = rules.apply_update(old, alert, status, event)
+            if entry is None:
+                continue
+            self._history[alert.id] = entry
+            if old is None or entry.alert is not old.alert:
+                self._history_text[alert.id] = rules.search_text(entry.alert)
+            if old is None or old.updated_at != entry.updated_at:
+                heapq.heappush(order, (entry.updated_at, alert.id))
+        cutoff = max(event.at for _, _, event in updates) - retention
+        while order and order[0][0] < cutoff:
+            at, alert_id = heapq.heappop(order)
+            current = self._history.get(alert_id)
+            if current is not None and current.updated_at == at:  # else a stale key
+                del self._history[alert_id]
+                del self._history_text[alert_id]
+        if len(order) > 2 * len(self._history) + 64:  # too many stale keys: rebuild
+            order[:] = [(e.updated_at, i) for i, e in self._history.items()]
+            heapq.heapify(order)
+
+    async def search_history(self, query: HistoryQuery) -> HistoryPage:
+        cursor = rules.check_query(query)
+        if query.limit <= 0:
+            return HistoryPage(())
+        words = rules.query_words(query.text)
+        found = [
+            e
+            for i, e in self._history.items()
+            if (cursor is None or rules.sort_key(e.created_at, i) < cursor)
+            and rules.matches(e, query, words, self._history_text[i])
+        ]
+        page = heapq.nlargest(
+            query.limit + 1, found, key=lambda e: rules.sort_key(e.created_at, e.alert.id)
+        )
+        if len(page) <= query.limit:
+            return HistoryPage(tuple(page))
+        last = page[query.limit - 1]
+        return HistoryPage(
+            tuple(page[: query.limit]), rules.encode_cursor(last.created_at, last.alert.id)
+        )
+
+    async def history_entry(self, alert_id: str) -> HistoryEntry | None:
+        return self._history.get(alert_id)
+
+    async def history_stats(self, since: float) -> HistoryStats:
+        return rules.stats_of(
+            (e.status, e.alert.rule_id, rules.story_key(e.alert), e.created_at)
+            for e in self._history.values()
+            if e.created_at >= since
+        )
+
+    # -- silences ----------------------------------------------------------------
+
+    async def add_silence(self, silence: Silence) -> None:
+        rules.check_silence(silence)
+        self._silences[silence.id] = silence
+
+    async def list_silences(self, now: float, *, expired_for: float = 86_400.0) -> list[Silence]:
+        self._silences = {
+            i: s for i, s in self._silences.items() if rules.listed(s, now, expired_for)
+        }
+        return sorted(self._silences.values(), key=lambda s: (s.starts_at, s.id))
+
+    async def expire_silence(self, silence_id: str, now: float) -> bool:
+        silence = self._silences.get(silence_id)
+        if silence is None:
+            return False
+        if silence.ends_at > now:
+            self._silences[silence_id] = replace(silence, ends_at=now)
+        return True

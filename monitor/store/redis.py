@@ -24,6 +24,9 @@ The article archive is a sorted set (member by archived time) beside two hashes
 newest ``max_articles``) by one script per ``archive_articles``, each key with a
 TTL of the retention: it is bounded while written to and expires once not.
 
+The alert history and the silences (their calls and scripts) are
+:mod:`monitor.store.redis_history`'s.
+
 Redis exceptions become :class:`~monitor.errors.StoreError` at this boundary,
 with the password of the URL, if any, redacted from the message.
 """
@@ -67,6 +70,7 @@ from monitor.store.codec import (
     encode_archived_article,
     encode_feed_state,
 )
+from monitor.store.redis_history import RedisHistory
 from monitor.store.redis_keys import Keys
 from monitor.store.story_rules import (
     FIRST_FLOOR,
@@ -124,7 +128,7 @@ def _entries(flat: list[Any]) -> list[OutboxEntry]:
     return out
 
 
-class RedisStore(StateStore):
+class RedisStore(RedisHistory, StateStore):
     """A :class:`StateStore` in Redis, safe for any number of replicas.
 
     ``client`` may decode responses or not. A client passed in stays the

@@ -44,6 +44,35 @@ class Keys:
         self.archive_stories = f"{prefix}:archive_story"
         #: Hash: rule id -> its fingerprint, as last set (no TTL: one field per rule).
         self.rule_fingerprints = f"{prefix}:rule_fingerprint"
+        #: The alert history (``monitor.store.redis_history``). Every history key expires
+        #: a retention after the last ``record_history`` (history turned off: it goes).
+        #: Sorted set: alert id -> created_at; the order of every search (newest first).
+        self.history = f"{prefix}:history"
+        #: Sorted set: alert id -> updated_at; what the retention drops first.
+        self.history_updated = f"{prefix}:history_updated"
+        #: Hash: alert id -> the alert JSON (``codec.encode_alert``).
+        self.history_alerts = f"{prefix}:history_alert"
+        #: Hash: alert id -> ``"<status index>\n<created_at>\n<updated_at>\n<coverage>\n
+        #: <rule id>\n<channel>\n<story key>"`` (status index: in ``ALERT_STATUSES``;
+        #: coverage: ``len(alert.also_in)``; the story key may hold newlines: it is last).
+        self.history_meta = f"{prefix}:history_meta"
+        #: Hash: alert id -> its events, one ``history_rules.encode_event`` line each.
+        self.history_events = f"{prefix}:history_events"
+        #: Sorted set: hour (``floor(created_at / 3600)``) -> hour, for each hour whose
+        #: entries have a word block and a signature (below).
+        self.history_hours = f"{prefix}:history_hours"
+        #: Hash: hour -> how many live entries were created in it (at 0 its block goes).
+        self.history_hour_live = f"{prefix}:history_hour_live"
+        #: Sorted set: ``"<rule id>\0<story key>\0<alert id>"`` -> created_at, one per
+        #: entry: what ``history_stats`` counts a rule's distinct stories from.
+        self.history_stories = f"{prefix}:history_stories"
+        #: String: scratch space of the history script (empty between calls).
+        self.history_scratch = f"{prefix}:history_scratch"
+        #: The start of the per-rule, per-channel, per-status and per-hour keys below (the
+        #: history script names those of the entries it creates or drops from it).
+        self.history_index = f"{prefix}:history_"
+        #: Hash: silence id -> the silence JSON (``monitor.store.redis_history``).
+        self.silences = f"{prefix}:silence"
 
     @staticmethod
     def archive_member(feed_id: str, article_id: str) -> str:
@@ -53,6 +82,31 @@ class Keys:
         (feed ids are identifiers: none has a character below the newline).
         """
         return f"{feed_id}\n{article_id}"
+
+    def history_rule(self, rule_id: str) -> str:
+        """Sorted set: alert id -> created_at, for the history entries of one rule."""
+        return f"{self.history_index}rule:{rule_id}"
+
+    def history_channel(self, channel: str) -> str:
+        """Sorted set: alert id -> created_at, for the history entries of one channel."""
+        return f"{self.history_index}channel:{channel}"
+
+    def history_status(self, status: str) -> str:
+        """Sorted set: alert id -> created_at, for the history entries in one status."""
+        return f"{self.history_index}status:{status}"
+
+    def history_words(self, hour: int) -> str:
+        """String: the words of the entries created in ``hour``, appended as each is
+        created, one record each: ``<history_rules.search_text>\t<created_at>\t<alert id
+        in hex>\n`` (what a text search scans; a dropped entry's record stays until the
+        hour has no live entry)."""
+        return f"{self.history_index}words:{hour}"
+
+    def history_signature(self, hour: int) -> str:
+        """String (a bitmap of ``redis_history.SIGNATURE_BITS``): one bit set per word
+        prefix of the hour's entries (``redis_history.signature_bits``), so a text search
+        skips the hours that cannot hold its words."""
+        return f"{self.history_index}signature:{hour}"
 
     def feed(self, feed_id: str) -> str:
         """String: feed state JSON."""

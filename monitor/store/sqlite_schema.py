@@ -15,10 +15,15 @@ its claimed alerts have no token, so they wait for their lease to end and are
 claimed again; its stories keep their first article's fingerprint in
 ``stories`` as before (``story_fingerprints`` holds those of later members a
 story indexes, each row with the story's end, so it is purged on its own).
-It also gains the empty ``archive`` and ``rule_fingerprints`` tables (new
+It also gains the empty ``archive``, ``rule_fingerprints``, ``history`` (the small
+columns of each entry, so scans and sorts stay fast), ``history_alerts`` (its alert,
+title, text and query), ``history_fts`` (their full-text index, an FTS5 table whose
+shadow tables SQLite makes, kept in step by triggers) and ``silences`` tables (new
 tables need no migration step: ``CREATE ... IF NOT EXISTS`` adds them).
 
-The statements that read and write these tables are in :mod:`monitor.store.sqlite`.
+The statements that read and write these tables are in :mod:`monitor.store.sqlite`
+(the archive's in :mod:`monitor.store.sqlite_archive`, the history's and the silences'
+in :mod:`monitor.store.sqlite_history`).
 """
 
 from __future__ import annotations
@@ -111,6 +116,63 @@ CREATE INDEX IF NOT EXISTS archive_at ON archive (archived_at, feed_id, article_
 CREATE TABLE IF NOT EXISTS rule_fingerprints (
     rule_id     TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    seq        INTEGER PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    rule_id    TEXT NOT NULL,
+    channel    TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    story      TEXT NOT NULL,
+    coverage   INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    events     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_created ON history (created_at, id);
+CREATE INDEX IF NOT EXISTS history_rule ON history (rule_id, created_at, id);
+CREATE INDEX IF NOT EXISTS history_channel ON history (channel, created_at, id);
+CREATE INDEX IF NOT EXISTS history_status ON history (status, created_at, id);
+CREATE INDEX IF NOT EXISTS history_updated ON history (updated_at);
+CREATE INDEX IF NOT EXISTS history_stories ON history (rule_id, story, created_at);
+CREATE TABLE IF NOT EXISTS history_alerts (
+    seq        INTEGER PRIMARY KEY,
+    title      TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    rule_query TEXT NOT NULL,
+    alert      TEXT NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS history_fts USING fts5 (
+    title, text, rule_query,
+    content = 'history_alerts', content_rowid = 'seq',
+    tokenize = 'unicode61 remove_diacritics 2', detail = 'none', columnsize = 0
+);
+CREATE TRIGGER IF NOT EXISTS history_drop AFTER DELETE ON history BEGIN
+    DELETE FROM history_alerts WHERE seq = old.seq;
+END;
+CREATE TRIGGER IF NOT EXISTS history_fts_insert AFTER INSERT ON history_alerts BEGIN
+    INSERT INTO history_fts (rowid, title, text, rule_query)
+    VALUES (new.seq, new.title, new.text, new.rule_query);
+END;
+CREATE TRIGGER IF NOT EXISTS history_fts_delete AFTER DELETE ON history_alerts BEGIN
+    INSERT INTO history_fts (history_fts, rowid, title, text, rule_query)
+    VALUES ('delete', old.seq, old.title, old.text, old.rule_query);
+END;
+CREATE TRIGGER IF NOT EXISTS history_fts_update AFTER UPDATE OF title, text, rule_query
+ON history_alerts BEGIN
+    INSERT INTO history_fts (history_fts, rowid, title, text, rule_query)
+    VALUES ('delete', old.seq, old.title, old.text, old.rule_query);
+    INSERT INTO history_fts (rowid, title, text, rule_query)
+    VALUES (new.seq, new.title, new.text, new.rule_query);
+END;
+CREATE TABLE IF NOT EXISTS silences (
+    id         TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    starts_at  REAL NOT NULL,
+    ends_at    REAL NOT NULL,
+    comment    TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL DEFAULT ''
 );
 """
 

@@ -32,8 +32,9 @@ from monitor.store import StateStore
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 #: Outcomes of an article in a fetched body (``news_monitor_articles_total``).
 ARTICLE_OUTCOMES = ("new", "seen", "too_old")
-#: Outcomes of a recorded delivery attempt (``news_monitor_alerts_total``).
-ALERT_OUTCOMES = ("delivered", "retried", "dead")
+#: Outcomes of a recorded delivery attempt (``news_monitor_alerts_total``); "silenced": an
+#: alert a silence muted when it was due, settled without a send.
+ALERT_OUTCOMES = ("delivered", "retried", "dead", "silenced")
 #: Results of a config reload (``news_monitor_config_reloads_total``).
 RELOAD_RESULTS = ("success", "failure")
 #: Fetch duration buckets (seconds): a 304 takes milliseconds, a slow feed up to the timeout.
@@ -66,7 +67,7 @@ class Metrics:
         )
         self.alerts = Counter(
             "news_monitor_alerts",
-            "Recorded delivery attempts by channel and outcome.",
+            "Recorded delivery attempts (and silenced alerts) by channel and outcome.",
             ["channel", "outcome"],
             registry=r,
         )
@@ -112,7 +113,7 @@ class Metrics:
             self.matches.labels(rule).inc()
 
     def observe_delivery(self, result: DeliveryResult, outcome: str) -> None:
-        """Count one recorded attempt: ``outcome`` is "delivered", "retried" or "dead"."""
+        """Count one recorded attempt: ``outcome`` is one of :data:`ALERT_OUTCOMES`."""
         self.alerts.labels(result.channel, outcome).inc()
 
     async def refresh(self, store: StateStore, feed_ids: Sequence[str], clock: Clock) -> None:

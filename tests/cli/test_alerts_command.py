@@ -24,7 +24,7 @@ from monitor.cli.alerts import (
     list_alerts,
     retry_alerts,
 )
-from monitor.model import Alert, OutboxEntry
+from monitor.model import Alert, Attempt, OutboxEntry
 from monitor.store.base import StateStore
 from monitor.store.memory import MemoryStore
 from monitor.store.sqlite import FILE_NAME, SqliteStore
@@ -203,6 +203,30 @@ async def test_retry_all(clock: FrozenClock) -> None:
     assert await store.dead_letters() == []
     assert {e.alert.id for e in await store.pending()} == {"alert-1", "alert-2"}
     assert await retry(store, clock, [], all_=True) == (EXIT_OK, "requeued 0 dead letter(s)\n")
+
+
+@pytest.mark.parametrize("all_", [False, True])
+async def test_retry_records_each_requeue_in_the_history(clock: FrozenClock, all_: bool) -> None:
+    store = await dead_store(clock, 1, 2)
+    for n in (1, 2):
+        await store.record_history([(alert(n), "dead", Attempt(clock.now, "dead", "410"))], DAY)
+    clock.advance(60)
+    await retry(store, clock, [] if all_ else ["alert-1", "nope"], all_=all_)
+    requeued = ["alert-1", "alert-2"] if all_ else ["alert-1"]
+    for n in (1, 2):
+        entry = await store.history_entry(f"alert-{n}")
+        assert entry is not None
+        if f"alert-{n}" in requeued:
+            assert (entry.status, entry.events[-1]) == ("pending", Attempt(clock.now, "requeued"))
+        else:
+            assert (entry.status, len(entry.events)) == ("dead", 1)
+
+
+async def test_retry_with_history_off_records_nothing(clock: FrozenClock) -> None:
+    store = await dead_store(clock, 1)
+    out = io.StringIO()
+    assert await retry_alerts(store, clock.now, ["alert-1"], False, out, history_retention=0) == 0
+    assert await store.history_entry("alert-1") is None
 
 
 @pytest.mark.parametrize(("ids", "all_"), [([], False), (["alert-1"], True)])

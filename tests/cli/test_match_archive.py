@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli.main import main
-from monitor.cli.match import _clip
+from monitor.matching.highlight import clip
 from monitor.model import ArchivedArticle, Article, Hit
 from monitor.store.redis import RedisStore
 from monitor.store.sqlite import FILE_NAME, SqliteStore
@@ -218,10 +218,10 @@ def test_rules_dir_option_names_the_config(
 def test_clip_keeps_the_parts_around_the_hits() -> None:
     line = "a" * 50 + "X" + "b" * 50 + "Y" + "c" * 50
     hits = [Hit("text", 50, 51, "x"), Hit("text", 101, 102, "y")]
-    shown, moved = _clip(line, hits, 5)
+    shown, moved = clip(line, hits, 5)
     assert shown == "…aaaaaXbbbbb … bbbbbYccccc…"
     assert [shown[h.start : h.end] for h in moved] == ["X", "Y"]
-    assert _clip("short X", [Hit("text", 6, 7, "x")], 80) == ("short X", [Hit("text", 6, 7, "x")])
+    assert clip("short X", [Hit("text", 6, 7, "x")], 80) == ("short X", [Hit("text", 6, 7, "x")])
 
 
 @pytest.mark.redis

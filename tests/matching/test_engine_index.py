@@ -34,11 +34,12 @@ def keys(query: str, frequencies: dict[str, float] | None = None) -> set[tuple[s
     [
         ("drones", {("drone",)}),
         ("sanctioned", {("sanction",)}),
-        ('"the drone strike"', {("strike", "drone")}),  # a phrase: its two rarest words
+        # A phrase: the exact keys of its two rarest words.
+        ('"the drone strike"', {("=strike", "=drone")}),
         ('author:"Jane Smith"', {("author:smith", "author:jane")}),
         ("drone*", {("dro*",)}),  # a wildcard: its first three letters
         ("case:US", {("us",)}),
-        ('"drone"', {("drone",)}),
+        ('"drone"', {("=drone",)}),  # an exact word: its exact key
         ("title:drones", {("drone",)}),  # title and text share the plain keys
         ("author:smith", {("author:smith",)}),
         ("source:bbc", {("source:bbc",)}),
@@ -48,7 +49,7 @@ def keys(query: str, frequencies: dict[str, float] | None = None) -> set[tuple[s
         ("drones -the", {("drone",)}),
         ("drones NEAR/5 sanctions", {("sanction", "drone")}),
         ("(drones OR missiles) sanctions", {("sanction", "drone"), ("sanction", "missil")}),
-        ("@Russia", {("russia",), ("moscow",)}),
+        ("@Russia", {("=russia",), ("=moscow",)}),  # its aliases: exact words
         # Negation alone: nothing to file under, evaluated for every article.
         ("NOT drones", None),
         ("drones OR NOT sanctions", None),

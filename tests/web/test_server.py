@@ -1,15 +1,21 @@
-"""The HTTP server on its own: endpoints answered from fake probes, on an ephemeral port."""
+"""The HTTP server on its own: endpoints answered from fake probes, on an ephemeral port;
+uvicorn on the test's loop, leaving signals and logging alone; the loopback rule."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 import socket
 from collections.abc import AsyncIterator, Mapping
 
 import httpx
 import pytest
 
+from monitor.errors import ConfigError
 from monitor.web import HttpServer, HttpServerError, Metrics, Probes
+from monitor.web.auth import is_loopback
+from monitor.web.server import check_exposure
 
 
 class FakeDaemon:
@@ -80,7 +86,7 @@ async def test_readyz_is_503_with_the_reason(client: httpx.AsyncClient, daemon: 
 async def test_readyz_does_not_wait_forever_for_the_store(
     client: httpx.AsyncClient, daemon: FakeDaemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("monitor.web.server.READY_TIMEOUT", 0.1)
+    monkeypatch.setattr("monitor.web.probes.READY_TIMEOUT", 0.1)
     daemon.ready_delay = 5
     answer = await client.get("/readyz")
     assert answer.status_code == 503
@@ -122,3 +128,58 @@ async def test_stop_closes_the_port(daemon: FakeDaemon) -> None:
         await server.stop()
         with pytest.raises(httpx.ConnectError):
             await http.get(url)
+
+
+async def test_uvicorn_leaves_signals_and_logging_alone(daemon: FakeDaemon) -> None:
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    root = logging.getLogger()
+    root_handlers, root_level = list(root.handlers), root.level
+    server = HttpServer("127.0.0.1:0", daemon.probes(), Metrics())
+    await server.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"http://{server.address}/healthz")).status_code == 200
+        assert {sig: signal.getsignal(sig) for sig in handlers} == handlers
+        assert root.handlers == root_handlers
+        assert root.level == root_level
+    finally:
+        await server.stop()
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers
+
+
+async def test_a_request_in_flight_finishes_when_the_server_stops(daemon: FakeDaemon) -> None:
+    daemon.ready_delay = 0.3
+    server = HttpServer("127.0.0.1:0", daemon.probes(), Metrics())
+    await server.start()
+    async with httpx.AsyncClient() as http:
+        slow = asyncio.create_task(http.get(f"http://{server.address}/readyz"))
+        await asyncio.sleep(0.1)
+        await server.stop()
+        assert (await slow).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.53", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("monitor.example.org", False),
+    ],
+)
+def test_loopback_addresses(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+async def test_a_public_address_without_a_token_is_refused(daemon: FakeDaemon) -> None:
+    check_exposure("0.0.0.0", "a-long-enough-token")  # with a token: fine
+    server = HttpServer("0.0.0.0:0", daemon.probes(), Metrics())
+    with pytest.raises(ConfigError, match="MONITOR_HTTP_TOKEN") as refused:
+        await server.start()  # refused before anything is bound
+    assert refused.value.issues[0].file == "MONITOR_HTTP_ADDR"
+    await server.stop()

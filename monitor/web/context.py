@@ -1,0 +1,45 @@
+"""What the web console and the REST API need from the running daemon, handed to them as
+one small object (:class:`ConsoleContext`), so this wing never imports ``monitor.app``.
+
+The composition root (``Monitor._start_http``) builds it from the parts it owns: the
+watch config in force (a callable: a reload swaps it), the store, the clock, the outbox
+worker's ``wake`` and the retention settings. Tests build one over a ``MemoryStore``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from monitor.config.load import LoadedConfig
+from monitor.model import Clock
+from monitor.store.base import (
+    AlertHistory,
+    ArticleArchive,
+    FeedStateStore,
+    Outbox,
+    SilenceStore,
+)
+
+
+class ConsoleStore(FeedStateStore, Outbox, ArticleArchive, AlertHistory, SilenceStore, Protocol):
+    """The store roles the console reads and writes: feed state (health), the outbox
+    (pending, dead letters, retry), the archive (playground), alert history and silences."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleContext:
+    """The daemon as the console sees it."""
+
+    #: The watch config in force, with its entity catalog (asked at each request: a
+    #: reload swaps it).
+    loaded: Callable[[], LoadedConfig]
+    store: ConsoleStore
+    clock: Clock
+    #: Tells the outbox worker that an alert is due (after a retry).
+    wake: Callable[[], None]
+    #: ``MONITOR_HISTORY_RETENTION`` in seconds (what a retry's history event is kept for).
+    history_retention: float
+    #: ``MONITOR_ARCHIVE_RETENTION`` in seconds: the playground's default and longest window.
+    archive_retention: float

@@ -1,0 +1,344 @@
+"""What the console pages and the REST API both read and do, over a
+:class:`~monitor.web.context.ConsoleContext`: feed health rows, rule hit counts, the
+overview, one alert with its outbox entry, a retry of a dead letter, silences.
+
+Pages render these values as HTML (:mod:`monitor.web.pages`), the API as JSON
+(:mod:`monitor.web.api`); neither reads the store on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from monitor.config.models import FeedConfig, RuleConfig
+from monitor.log import get_logger
+from monitor.model import (
+    ALERT_STATUSES,
+    SILENCE_KINDS,
+    Alert,
+    Attempt,
+    FeedState,
+    HistoryPage,
+    HistoryQuery,
+    OutboxEntry,
+    Silence,
+)
+from monitor.polling.feed_state import rebase
+from monitor.polling.health import HEALTH_RULE_ID, feed_problem, health_policy
+from monitor.settings import parse_duration
+from monitor.web.context import ConsoleContext
+
+log = get_logger("monitor.web")
+
+DAY = 86_400.0
+#: Feed states, as the feeds page and the API name them.
+FEED_STATUSES = ("ok", "failing", "silent", "disabled", "never_polled")
+#: Longest silence the console makes.
+MAX_SILENCE = timedelta(days=365)
+#: Most alerts in one page of history.
+MAX_PAGE = 500
+
+
+class InputError(ValueError):
+    """A request the console cannot honour as given (a 422, or a form's error message)."""
+
+
+# -- feeds ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """One configured feed and its health."""
+
+    feed: FeedConfig
+    #: Its stored state, rebased on the configured URL; None: never polled.
+    state: FeedState | None
+    #: One of :data:`FEED_STATUSES`.
+    status: str
+    #: Since when it is in that status (failing, silent, disabled); None otherwise.
+    since: float | None
+
+    @property
+    def down(self) -> bool:
+        """Failing or disabled (what ``news_monitor_feeds_down`` counts)."""
+        return self.status in ("failing", "disabled")
+
+
+def feed_status(
+    feed: FeedConfig, state: FeedState | None, now: float, ctx: ConsoleContext
+) -> tuple[str, float | None]:
+    """(status, since) of one feed, as ``news-monitor feeds`` judges it."""
+    if state is None or (
+        state.last_success_at is None and not state.consecutive_failures and not state.disabled
+    ):
+        return "never_polled", None
+    if state.disabled:
+        return "disabled", state.disabled_at
+    if state.consecutive_failures:
+        return "failing", state.failing_since
+    policy = health_policy(feed, ctx.loaded().config.feed_health)
+    problem = feed_problem(state, now, policy) if policy is not None else None
+    return ("silent", problem.since) if problem is not None else ("ok", None)
+
+
+async def feed_rows(ctx: ConsoleContext) -> list[FeedRow]:
+    """Every configured feed with its health, in config order."""
+    feeds = ctx.loaded().config.feeds
+    stored = await asyncio.gather(*(ctx.store.get_feed_state(f.id) for f in feeds))
+    now = ctx.clock()
+    rows = []
+    for feed, state in zip(feeds, stored, strict=True):
+        state = rebase(state, feed.url) if state is not None else None
+        status, since = feed_status(feed, state, now, ctx)
+        rows.append(FeedRow(feed, state, status, since))
+    return rows
+
+
+# -- rules ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    """One configured rule and how often it alerted."""
+
+    rule: RuleConfig
+    #: Distinct stories it alerted on in the last 24 h and 7 days.
+    hits_24h: int
+    hits_7d: int
+    #: When it last alerted (within the history's retention); None: not since.
+    last_match_at: float | None
+
+
+async def rule_rows(ctx: ConsoleContext) -> list[RuleRow]:
+    """Every configured rule with its hits (``history_stats`` of 24 h and 7 days), in config
+    order; the last match of a rule quiet for 7 days is its newest history entry (an
+    indexed lookup, much cheaper than counting the whole retention)."""
+    now = ctx.clock()
+    store = ctx.store
+    day = await store.history_stats(now - DAY)
+    week = await store.history_stats(now - 7 * DAY)
+    rows = []
+    for rule in ctx.loaded().config.rules:
+        d, w = day.rules.get(rule.id), week.rules.get(rule.id)
+        last = w.last_alert_at if w else None
+        if last is None and ctx.history_retention > 7 * DAY:
+            page = await store.search_history(HistoryQuery(rule=rule.id, limit=1))
+            last = page.entries[0].created_at if page.entries else None
+        rows.append(RuleRow(rule, d.hits if d else 0, w.hits if w else 0, last))
+    return rows
+
+
+# -- overview -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The front page's numbers."""
+
+    feeds: list[FeedRow]
+    #: Alerts created in the last 24 h, by status (every status present).
+    alerts_24h: dict[str, int]
+    #: Alerts in the outbox (queued, retrying or being sent), and dead letters.
+    outbox_pending: int
+    dead_letters: int
+    #: Silences muting alerts now.
+    active_silences: int
+
+    @property
+    def feeds_up(self) -> int:
+        return sum(1 for row in self.feeds if row.status == "ok")
+
+    @property
+    def feeds_down(self) -> int:
+        return sum(1 for row in self.feeds if row.down)
+
+    def feeds_in(self, status: str) -> int:
+        return sum(1 for row in self.feeds if row.status == status)
+
+
+async def overview(ctx: ConsoleContext) -> Overview:
+    """Feeds up and down, alerts of the last 24 h, outbox and dead letters, silences."""
+    now = ctx.clock()
+    rows = await feed_rows(ctx)
+    stats = await ctx.store.history_stats(now - DAY)
+    pending = await ctx.store.pending()
+    dead = await ctx.store.dead_letters()
+    silences = await ctx.store.list_silences(now, expired_for=0.0)
+    by_status = {status: stats.by_status.get(status, 0) for status in ALERT_STATUSES}
+    active = sum(1 for s in silences if s.active(now))
+    return Overview(rows, by_status, len(pending), len(dead), active)
+
+
+# -- alerts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """One alert: its history entry (if history keeps it) and its outbox entry (if queued or
+    dead-lettered)."""
+
+    alert: Alert
+    #: One of :data:`~monitor.model.ALERT_STATUSES`.
+    status: str
+    created_at: float
+    updated_at: float
+    events: tuple[Attempt, ...]
+    #: Its entry in the outbox or the dead-letter list; None once delivered or silenced.
+    outbox: OutboxEntry | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.status == "dead" and self.outbox is not None
+
+
+async def find_alert(ctx: ConsoleContext, alert_id: str) -> AlertView | None:
+    """The alert ``alert_id`` from the history, else from the dead letters or the outbox."""
+    store = ctx.store
+    entry = await store.history_entry(alert_id)
+    dead = next((e for e in await store.dead_letters() if e.alert.id == alert_id), None)
+    queued = None
+    if dead is None:
+        queued = next((e for e in await store.pending() if e.alert.id == alert_id), None)
+    outbox = dead or queued
+    if entry is not None:
+        status = "dead" if dead is not None else entry.status
+        return AlertView(
+            entry.alert, status, entry.created_at, entry.updated_at, entry.events, outbox
+        )
+    if outbox is None:
+        return None
+    created = outbox.alert.created_at.timestamp()
+    status = "dead" if dead is not None else ("retrying" if outbox.attempts else "pending")
+    return AlertView(outbox.alert, status, created, outbox.due_at, (), outbox)
+
+
+async def retry_alert(ctx: ConsoleContext, alert_id: str, by: str) -> Alert | None:
+    """Move the dead letter ``alert_id`` back into the outbox, due now, and record a
+    ``requeued`` event in its history; None if it is not a dead letter."""
+    store = ctx.store
+    dead = next((e for e in await store.dead_letters() if e.alert.id == alert_id), None)
+    now = ctx.clock()
+    if dead is None or not await store.requeue(alert_id, now):
+        return None
+    await store.record_history(
+        [(dead.alert, "pending", Attempt(now, "requeued", f"by {by}"))], ctx.history_retention
+    )
+    ctx.wake()
+    log.info("alert_requeued", alert=alert_id, channel=dead.alert.channel, by=by)
+    return dead.alert
+
+
+def parse_since(text: str | None, now: float) -> float | None:
+    """``since`` as a duration back from now (``24h``) or an ISO 8601 time; None if empty."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        span = parse_duration(text)
+    except ValueError:
+        try:
+            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(
+                f"since: expected a duration like 24h or a time like 2026-01-05T14:00:00Z, "
+                f"got {text!r}"
+            ) from None
+        return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+    return now - span.total_seconds()
+
+
+def history_query(
+    ctx: ConsoleContext,
+    *,
+    q: str = "",
+    rule: str | None = None,
+    channel: str | None = None,
+    status: str | None = None,
+    since: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> HistoryQuery:
+    """A history search from request parameters (empty ones ignored); InputError if bad."""
+    if status and status not in ALERT_STATUSES:
+        raise InputError(f"status: expected one of {', '.join(ALERT_STATUSES)}, got {status!r}")
+    if not 1 <= limit <= MAX_PAGE:
+        raise InputError(f"limit: expected 1 to {MAX_PAGE}, got {limit}")
+    return HistoryQuery(
+        text=q.strip(),
+        rule=rule or None,
+        channel=channel or None,
+        status=status or None,
+        since=parse_since(since, ctx.clock()),
+        limit=limit,
+        cursor=cursor or None,
+    )
+
+
+async def search(ctx: ConsoleContext, query: HistoryQuery) -> HistoryPage:
+    """One page of the history; InputError for a cursor the store does not recognise."""
+    try:
+        return await ctx.store.search_history(query)
+    except ValueError as e:  # the store's word for a bad cursor
+        raise InputError(str(e)) from None
+
+
+# -- silences ------------------------------------------------------------------------------
+
+
+async def list_silences(ctx: ConsoleContext) -> list[Silence]:
+    """Active and pending silences, and those that ended in the last 24 h."""
+    return await ctx.store.list_silences(ctx.clock())
+
+
+async def create_silence(
+    ctx: ConsoleContext, kind: str, target: str, duration: str, comment: str, by: str
+) -> Silence:
+    """Store a silence starting now; InputError naming what is wrong with the input."""
+    target, comment = target.strip(), comment.strip()
+    if kind not in SILENCE_KINDS:
+        raise InputError(f"kind: expected one of {', '.join(SILENCE_KINDS)}, got {kind!r}")
+    if not target:
+        raise InputError(f"target: the {kind} to silence is missing")
+    config = ctx.loaded().config
+    if kind == "rule":
+        known = [r.id for r in config.rules] + [HEALTH_RULE_ID]
+        if target not in known:
+            raise InputError(f"target: no rule {target!r} (rules: {', '.join(known)})")
+    if kind == "channel" and target not in config.channels:
+        raise InputError(
+            f"target: no channel {target!r} (channels: {', '.join(config.channels) or 'none'})"
+        )
+    try:
+        span = parse_duration(duration)
+    except ValueError as e:
+        raise InputError(f"duration: {e}") from None
+    if not timedelta(0) < span <= MAX_SILENCE:
+        raise InputError(f"duration: expected more than 0 and at most 365d, got {duration!r}")
+    if len(comment) > 500:
+        raise InputError("comment: at most 500 characters")
+    now = ctx.clock()
+    silence = Silence(
+        id=f"sil_{secrets.token_hex(8)}",
+        kind=kind,
+        target=target,
+        starts_at=now,
+        ends_at=now + span.total_seconds(),
+        comment=comment,
+        created_by=by,
+    )
+    await ctx.store.add_silence(silence)
+    log.info("silence_added", silence=silence.id, kind=kind, target=target, by=by)
+    return silence
+
+
+async def expire_silence(ctx: ConsoleContext, silence_id: str, by: str) -> Silence | None:
+    """End a silence now; the silence as it is afterwards, or None if there is none."""
+    now = ctx.clock()
+    if not await ctx.store.expire_silence(silence_id, now):
+        return None
+    log.info("silence_expired", silence=silence_id, by=by)
+    found = [s for s in await ctx.store.list_silences(now) if s.id == silence_id]
+    return found[0] if found else None
