@@ -29,8 +29,11 @@ What is timed (each best of 5, one page of 50 entries, newest first):
 5. paging to page 10: pages 1 to 10 following each page's cursor (10 calls), and page
    10 alone from its cursor;
 
-and, for scale, the stats over the last day and over everything, and one batch of
-500 updates recorded into the full history. Target: every search under 300 ms.
+and, for scale, the stats over the last day, the last 7 days (what the console's rules
+page asks) and everything, and one batch of 500 new alerts recorded into the full
+history; then the same history through the daemon's web console and API in process
+(``httpx.ASGITransport``): the alerts page, a search on it, the overview, the rules
+page, and the API search. Target: every search, and the alerts page, under 300 ms.
 """
 
 from __future__ import annotations
@@ -52,12 +55,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+from monitor.config.load import LoadedConfig  # noqa: E402
+from monitor.config.models import WatchConfig  # noqa: E402
 from monitor.model import Alert, Article, Attempt, HistoryQuery  # noqa: E402
 from monitor.store.base import StateStore  # noqa: E402
 from monitor.store.redis import RedisStore  # noqa: E402
 from monitor.store.sqlite import FILE_NAME, SqliteStore  # noqa: E402
+from monitor.web import ConsoleContext, Metrics, Probes  # noqa: E402
+from monitor.web.asgi import build_app  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "articles" / "bbc-2005" / "bbc_news.jsonl"
 DAY = 86_400.0
@@ -192,6 +200,8 @@ async def measure(
     newest = max(at for _, at, _ in alerts)
     ms, stats = await best_of(5, lambda: store.history_stats(newest - DAY))
     rows["stats, last day"] = (ms, f"{sum(stats.by_status.values()):,} alerts")
+    ms, stats = await best_of(5, lambda: store.history_stats(newest - 7 * DAY))
+    rows["stats, last 7 days"] = (ms, f"{sum(stats.by_status.values()):,} alerts")
     ms, stats = await best_of(5, lambda: store.history_stats(0))
     rows["stats, everything"] = (ms, f"{sum(stats.by_status.values()):,} alerts")
     extra = [
@@ -204,6 +214,65 @@ async def measure(
         (time.perf_counter() - started) * 1000,
         "into the full history",
     )
+    return rows
+
+
+def console_app(store: StateStore, alerts: list[tuple[Alert, float, str]]) -> Any:
+    """The daemon's web console and API over ``store``, with a config naming the rules and
+    channels of ``alerts`` (no token: answered on loopback, as a local daemon would)."""
+    queries = {a.rule_id: a.query for a, _, _ in alerts}
+    config = WatchConfig.model_validate(
+        {
+            "feeds": [
+                {"id": f"feed-{n}", "url": f"https://news.example/{n}.xml"} for n in range(40)
+            ],
+            "channels": {c: {"type": "console"} for c in CHANNELS},
+            "rules": [{"id": rule, "query": query} for rule, query in sorted(queries.items())],
+        }
+    )
+    newest = max(at for _, at, _ in alerts)
+
+    async def ready() -> None:
+        return None
+
+    async def refresh() -> None:
+        return None
+
+    context = ConsoleContext(
+        loaded=lambda: LoadedConfig(config=config, files=[]),
+        store=store,
+        clock=lambda: newest + 60,  # "now" is just after the newest alert
+        wake=lambda: None,
+        history_retention=RETENTION,
+        archive_retention=7 * DAY,
+    )
+    probes = Probes(alive=lambda: {}, not_ready=ready, refresh=refresh)
+    return build_app(probes, Metrics(), console=context)
+
+
+async def measure_pages(
+    store: StateStore, alerts: list[tuple[Alert, float, str]]
+) -> dict[str, tuple[float, str]]:
+    """The console's pages and the API over the same history: (ms, status and size)."""
+    app = console_app(store, alerts)
+    rows: dict[str, tuple[float, str]] = {}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        for name, path in (
+            ("page: alerts, first page", "/alerts"),
+            (f'page: alerts, search "{COMMON}"', f"/alerts?q={COMMON}"),
+            (f'page: alerts, search "{RARE}"', f"/alerts?q={RARE}"),
+            ("page: overview", "/"),
+            ("page: rules (hits 24 h and 7 d)", "/rules"),
+            (f"API: GET /api/v1/alerts?q={COMMON}", f"/api/v1/alerts?q={COMMON}"),
+        ):
+
+            async def get(path: str = path) -> httpx.Response:
+                return await client.get(path)
+
+            ms, response = await best_of(5, get)
+            assert response.status_code == 200, (path, response.status_code, response.text[:200])
+            rows[name] = (ms, f"HTTP {response.status_code}, {len(response.content) // 1024} KB")
     return rows
 
 
@@ -236,9 +305,10 @@ async def run_store(
             try:
                 seconds = await fill(store, alerts)
                 rows = await measure(store, alerts)
+                rows.update(await measure_pages(store, alerts))
             finally:
                 await store.close()
-            size = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6
+            size = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 1e6  # noqa: ASYNC240
             return rows, seconds, f"{size:,.0f} MB file"
     url = os.environ.get("MONITOR_REDIS_URL", "redis://127.0.0.1:6379/0")
     prefix = f"nm-bench-history-{os.getpid()}"
@@ -248,6 +318,7 @@ async def run_store(
         seconds = await fill(store, alerts)
         used = (await redis_memory(url) - before) / 1e6
         rows = await measure(store, alerts)
+        rows.update(await measure_pages(store, alerts))
     finally:
         await store.close()
         await drop_prefix(url, prefix)

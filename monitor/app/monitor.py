@@ -144,6 +144,7 @@ class Monitor:
                 archive=ArchivePolicy(
                     settings.archive_retention.total_seconds(), settings.archive_max_articles
                 ),
+                history_retention=settings.history_retention.total_seconds(),
             )
             worker = OutboxWorker(
                 store=store,
@@ -158,6 +159,7 @@ class Monitor:
                 clock=clock,
                 observe=metrics.observe_delivery,
                 outage=outage,
+                history_retention=settings.history_retention.total_seconds(),
             )
         except BaseException:
             await stack.aclose()

@@ -15,8 +15,13 @@ read (``_LazyMatch``).
 
 from __future__ import annotations
 
+import bisect
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from itertools import repeat
+from operator import invert
 from typing import Protocol
 
 from monitor.errors import QuerySyntaxError
@@ -65,56 +70,22 @@ class RuleSpec:
 class CompiledRule:
     """A rule whose query has been compiled (compared by identity: rule ids are unique)."""
 
-    __slots__ = ("feeds", "order", "probe", "program", "rule", "spec", "sure")
+    __slots__ = ("feeds", "order", "program", "spec")
 
     def __init__(self, spec: RuleSpec, program: Program, order: int) -> None:
         #: The rule as configured.
         self.spec = spec
-        #: ``spec.feeds``, one attribute lookup closer (it is read for every candidate).
+        #: ``spec.feeds``.
         self.feeds = spec.feeds
         #: Its compiled query.
         self.program = program
-        #: Its place in the rule set (matches are reported in this order).
+        #: Its place in the rule set it was compiled for.
         self.order = order
-        #: Itself: what the index holds is a rule or a ``_SureRule``, and both say which rule.
-        self.rule = self
-        #: Its ``_SureRule``, once it was filed under keys that imply it.
-        self.sure: _SureRule | None = None
-        #: What ``RuleSet.match`` tests when the index fetched it (``probe.probe``).
-        self.probe: Program = program
 
     @property
     def node(self) -> Node:
         """The parsed query (parsed again on demand: the rule keeps only its program)."""
         return parse_query(self.spec.query)
-
-
-class _Holds(Program):
-    """The program of a ``_SureRule``: holds on every article it is asked about."""
-
-    __slots__ = ()
-
-    def test(self, doc: Document) -> bool:
-        return True
-
-
-_HOLDS = _Holds()
-
-
-class _SureRule:
-    """A rule as filed under a conjunction of keys that implies it (``index.implied``):
-    ``a AND b`` under (a, b). Fetched means matched, its query is not evaluated."""
-
-    __slots__ = ("feeds", "probe", "rule")
-
-    def __init__(self, rule: CompiledRule) -> None:
-        self.rule = rule
-        self.feeds = rule.feeds
-        self.probe: Program = _HOLDS
-
-
-#: What the index holds.
-_Filed = CompiledRule | _SureRule
 
 
 class RuleQueryError(QuerySyntaxError):
@@ -136,7 +107,11 @@ class Matcher(Protocol):
 
 
 class RuleSet:
-    """Compiled rules, indexed, matched against one article at a time."""
+    """Compiled rules, indexed, matched against one article at a time.
+
+    Rules are known by number (their place in ``rules``, the order matches are
+    reported in): the index holds numbers, and per-rule data sits in lists.
+    """
 
     def __init__(
         self,
@@ -151,23 +126,18 @@ class RuleSet:
         self._by_id = {rule.spec.id: rule for rule in self.rules}
         if len(self._by_id) != len(self.rules):
             raise ValueError("rule ids must be unique")
+        self._ids = [rule.spec.id for rule in self.rules]
+        self._programs = [rule.program for rule in self.rules]
+        self._feeds = [rule.spec.feeds for rule in self.rules]
+        self._any_feeds = any(feeds is not None for feeds in self._feeds)
+        #: What ``match`` tests of a rule the index fetched but did not decide (``probe``).
+        self._probes: list[Program] = list(self._programs)
         cost = word_cost(frequencies)
-        self._index: RuleIndex[_Filed] = RuleIndex()
-        index = self._index
-        unsure = False
-
-        def file(filed: _Filed, keys: tuple[str, ...]) -> _Filed:
-            nonlocal unsure
-            entry = _filed(filed, keys)
-            unsure = unsure or entry is filed.rule
-            return entry
-
-        for rule in self.rules:
-            alts = alternatives(rule.program, cost)
-            unsure = alts is None
-            index.add(rule, alts, file)
-            if unsure:  # fetched under some keys that do not imply it: tested when fetched
-                rule.probe = probe(rule.program, index.note_exact)
+        self._index = index = RuleIndex()
+        for number, program in enumerate(self._programs):
+            alts = alternatives(program, cost)
+            if index.add(number, alts, partial(implied, program)):
+                self._probes[number] = probe(program, index.note_exact)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -175,30 +145,52 @@ class RuleSet:
     def match(self, article: Article) -> list[Match]:
         """The rules the article matches, in rule order, with their hits."""
         doc = Document(article)
-        feed = article.feed_id
-        matched = [
-            filed.rule
-            for filed in self._index.candidates(doc)
-            if (filed.feeds is None or feed in filed.feeds) and filed.probe.test(doc)
-        ]
-        if len(matched) > 1:
-            # A rule filed under several conjunctions may have been fetched more than once.
-            matched = sorted(set(matched), key=_order)
-        return [_lazy_match(rule.spec.id, article, rule.program, doc) for rule in matched]
+        found = self._index.candidates(doc)
+        if not found:
+            return []
+        entries = sorted(set(found))
+        cut = bisect.bisect_left(entries, 0)
+        if cut:  # rules to test (negative entries), unless already matched
+            sure = entries[cut:]
+            decided = set(sure)
+            probes = self._probes
+            tested = [
+                n
+                for n in map(invert, entries[:cut])
+                if n not in decided and self._for_feed(n, article) and probes[n].test(doc)
+            ]
+            matched = sorted(sure + tested) if tested else sure
+        else:
+            matched = entries
+        if self._any_feeds:
+            feeds, feed = self._feeds, article.feed_id
+            matched = [n for n in matched if feeds[n] is None or feed in feeds[n]]  # type: ignore[operator]
+        return _lazy_matches(article, matched, self._ids, _Source(self._programs, doc))
+
+    def _for_feed(self, number: int, article: Article) -> bool:
+        feeds = self._feeds[number]
+        return feeds is None or article.feed_id in feeds
 
     def match_all(self, article: Article) -> list[Match]:
         """Like ``match``, evaluating every rule (no index): the baseline, and a cross-check."""
         doc = Document(article)
+        source = _Source(self._programs, doc)
         return [
-            _lazy_match(rule.spec.id, article, rule.program, doc)
-            for rule in self.rules
+            _lazy_match(rule.spec.id, article, number, source)
+            for number, rule in enumerate(self.rules)
             if (rule.spec.feeds is None or article.feed_id in rule.spec.feeds)
             and rule.program.test(doc)
         ]
 
+    def fetched_ids(self, article: Article) -> list[str]:
+        """The rules the index fetches for the article (matched or to be tested), in rule
+        order: what the index narrows the rule set to."""
+        found = {~e if e < 0 else e for e in self._index.candidates(Document(article))}
+        return [self._ids[n] for n in sorted(found)]
+
     def unindexed_rule_ids(self) -> list[str]:
         """Rules the index cannot file (satisfied by a NOT alone): evaluated for every article."""
-        return [filed.rule.spec.id for filed in self._index.always]
+        return [self._ids[~entry] for entry in self._index.always]
 
     def explain(self, article: Article, rule_id: str) -> str:
         """Why rule ``rule_id`` matches the article or not (see ``explain.explain``).
@@ -208,19 +200,15 @@ class RuleSet:
         return explain(self._by_id[rule_id].node, article, self.catalog)
 
 
-def _order(rule: CompiledRule) -> int:
-    return rule.order
+class _Source:
+    """What the matches of one article need to find their hits later: the rule set's
+    programs and the article's ``Document`` (one per article, shared by its matches)."""
 
+    __slots__ = ("doc", "programs")
 
-def _filed(filed: _Filed, keys: tuple[str, ...]) -> _Filed:
-    """What to file a rule under a conjunction of keys: its ``_SureRule`` (one per rule)
-    where the keys imply the rule, else the rule."""
-    rule = filed.rule
-    if not implied(rule.program, keys):
-        return rule
-    if rule.sure is None:
-        rule.sure = _SureRule(rule)
-    return rule.sure
+    def __init__(self, programs: list[Program], doc: Document) -> None:
+        self.programs = programs
+        self.doc = doc
 
 
 class _LazyMatch(Match):
@@ -234,34 +222,35 @@ class _LazyMatch(Match):
     ``Document``, which the match keeps alive until the hits are read.
     """
 
-    __slots__ = ("_doc", "_hits", "_program")
-    _doc: Document | None
+    __slots__ = ("_hits", "_number", "_source")
     _hits: tuple[Hit, ...] | None
-    _program: Program | None
+    _number: int
+    _source: _Source | None
 
     def __init__(
         self,
         rule_id: str,
         article: Article,
         hits: tuple[Hit, ...] | None = None,
-        program: Program | None = None,
-        doc: Document | None = None,
+        number: int = -1,
+        source: _Source | None = None,
     ) -> None:
         # ``hits`` given (as dataclasses.replace does) makes an eager match.
         object.__setattr__(self, "rule_id", rule_id)
         object.__setattr__(self, "article", article)
-        object.__setattr__(self, "_program", program)
-        object.__setattr__(self, "_doc", doc)
+        object.__setattr__(self, "_number", number)
+        object.__setattr__(self, "_source", source)
         object.__setattr__(self, "_hits", hits)
 
     @property
     def hits(self) -> tuple[Hit, ...]:
         hits: tuple[Hit, ...] | None = self._hits
         if hits is None:
-            assert self._program is not None and self._doc is not None
-            hits = hits_of(self._program, self._doc)
+            source = self._source
+            assert source is not None
+            hits = hits_of(source.programs[self._number], source.doc)
             object.__setattr__(self, "_hits", hits)
-            object.__setattr__(self, "_doc", None)  # the document is no longer needed
+            object.__setattr__(self, "_source", None)  # the document is no longer needed
         return hits
 
     def __eq__(self, other: object) -> bool:
@@ -280,23 +269,39 @@ class _LazyMatch(Match):
 
 
 _new = object.__new__
+#: Runs an iterator to its end, in C, keeping nothing.
+_drain = deque(maxlen=0).extend
 _set_rule_id = Match.__dict__["rule_id"].__set__
 _set_article = Match.__dict__["article"].__set__
-_set_program = _LazyMatch.__dict__["_program"].__set__
-_set_doc = _LazyMatch.__dict__["_doc"].__set__
+_set_number = _LazyMatch.__dict__["_number"].__set__
+_set_source = _LazyMatch.__dict__["_source"].__set__
 _set_hits = _LazyMatch.__dict__["_hits"].__set__
 
 
-def _lazy_match(rule_id: str, article: Article, program: Program, doc: Document) -> Match:
+def _lazy_match(rule_id: str, article: Article, number: int, source: _Source) -> Match:
     """A ``_LazyMatch``, built through its slots: half the cost of the frozen ``__init__``,
     which counts when an article matches hundreds of rules."""
     match = _new(_LazyMatch)
     _set_rule_id(match, rule_id)
     _set_article(match, article)
-    _set_program(match, program)
-    _set_doc(match, doc)
+    _set_number(match, number)
+    _set_source(match, source)
     _set_hits(match, None)
     return match
+
+
+def _lazy_matches(
+    article: Article, numbers: list[int], ids: list[str], source: _Source
+) -> list[Match]:
+    """``_lazy_match`` for each rule of ``numbers``, one slot at a time over all of them:
+    each pass is a ``map`` that runs in C, with no Python call per match."""
+    matches: list[Match] = list(map(_new, repeat(_LazyMatch, len(numbers))))
+    _drain(map(_set_rule_id, matches, map(ids.__getitem__, numbers)))
+    _drain(map(_set_article, matches, repeat(article)))
+    _drain(map(_set_number, matches, numbers))
+    _drain(map(_set_source, matches, repeat(source)))
+    _drain(map(_set_hits, matches, repeat(None)))
+    return matches
 
 
 def compile_query(

@@ -28,8 +28,8 @@ key plus one evaluation per fetched rule, whatever the number of rules.
 from __future__ import annotations
 
 import sys
+from array import array
 from collections.abc import Callable
-from typing import Generic, TypeVar
 
 from monitor.matching.ast import FIELDS
 from monitor.matching.document import DEFAULT_FIELDS, Document
@@ -51,7 +51,6 @@ from monitor.matching.text import STEMS
 
 __all__ = ["EXACT", "RuleIndex", "alternatives", "exact_key", "implied"]
 
-R = TypeVar("R")
 #: A conjunction of one or two keys (rarest first) and its estimated chance of holding.
 Alternative = tuple[tuple[str, ...], float]
 #: Largest product of two children's alternatives an AND is filed under.
@@ -169,8 +168,14 @@ def _conjoin(a: Alternative, b: Alternative) -> Alternative:
     return keys, a[1] * b[1]
 
 
-class RuleIndex(Generic[R]):
-    """Rules of type ``R`` filed under their presearch queries."""
+class RuleIndex:
+    """Rules, by number, filed under their presearch queries.
+
+    An entry is a rule's number ``n`` where the conjunction it is filed under implies
+    the rule (``implied``: fetched means matched), else ``~n`` (negative: the rule
+    must be tested). Entries sit in ``array("i")`` buckets: fetching copies
+    machine integers, with no Python object to touch per rule.
+    """
 
     __slots__ = (
         "always",
@@ -183,12 +188,12 @@ class RuleIndex(Generic[R]):
     )
 
     def __init__(self) -> None:
-        #: key -> rules filed under that key alone.
-        self.single: dict[str, list[R]] = {}
-        #: k1 -> k2 -> rules filed under the conjunction of both.
-        self.pairs: dict[str, dict[str, list[R]]] = {}
-        #: Rules without a presearch query, evaluated for every article.
-        self.always: list[R] = []
+        #: key -> entries filed under that key alone.
+        self.single: dict[str, array[int]] = {}
+        #: k1 -> k2 -> entries filed under the conjunction of both.
+        self.pairs: dict[str, dict[str, array[int]]] = {}
+        #: Entries of the rules without a presearch query, tested for every article.
+        self.always: array[int] = array("i")
         #: Field namespaces ("" for title and text) of the word and prefix keys in use.
         self.word_namespaces: set[str] = {""}
         self.prefix_namespaces: set[str] = set()
@@ -199,30 +204,40 @@ class RuleIndex(Generic[R]):
 
     def add(
         self,
-        rule: R,
+        number: int,
         alts: list[Alternative] | None,
-        filed: Callable[[R, tuple[str, ...]], R] | None = None,
-    ) -> None:
-        """File ``rule`` under each of its alternatives (or among the unindexed rules).
+        implies: Callable[[tuple[str, ...]], bool] | None = None,
+    ) -> bool:
+        """File rule ``number`` under each of its alternatives (or among the unindexed
+        rules); ``implies(keys)`` says whether holding ``keys`` implies the rule.
 
-        ``filed(rule, keys)``, if given, is what to file under the conjunction ``keys``
-        (by default ``rule`` itself): the caller may file a stand-in that knows the
-        rule holds whenever those keys do.
+        Returns whether the rule must be tested under some of them.
         """
         if alts is None:
-            self.always.append(rule)
-            return
+            self.always.append(~number)
+            return True
+        tested = False
         for keys in {keys for keys, _ in alts}:
             for key in keys:
                 if key.startswith(EXACT):
                     self.exact[key[1:]] = key
                 elif ":" in key or key.endswith("*"):  # plain word keys are always looked up
                     self._note_namespace(key)
-            entry = rule if filed is None else filed(rule, keys)
+            entry = number if implies is not None and implies(keys) else ~number
+            tested = tested or entry < 0
             if len(keys) == 1:
-                self.single.setdefault(keys[0], []).append(entry)
+                bucket = self.single.get(keys[0])
+                if bucket is None:
+                    bucket = self.single[keys[0]] = array("i")
             else:
-                self.pairs.setdefault(keys[0], {}).setdefault(keys[1], []).append(entry)
+                inner = self.pairs.get(keys[0])
+                if inner is None:
+                    inner = self.pairs[keys[0]] = {}
+                bucket = inner.get(keys[1])
+                if bucket is None:
+                    bucket = inner[keys[1]] = array("i")
+            bucket.append(entry)
+        return tested
 
     def note_exact(self, key: str) -> None:
         """Read the exact key ``key`` from articles (when it is one) though no rule is filed
@@ -256,15 +271,12 @@ class RuleIndex(Generic[R]):
                 keys.update(ns + w[:3] + "*" for w in doc.view(number).wordset)
         return keys
 
-    def candidates(self, doc: Document) -> list[R]:
-        """Every rule the article may match, in no particular order.
-
-        A rule filed under several conjunctions may come more than once; the
-        caller removes the duplicates among the (few) rules that match, which is
-        cheaper than a set over all the candidates.
-        """
+    def candidates(self, doc: Document) -> array[int]:
+        """The entries of every rule the article may match, in no particular order
+        (``n``: it matches; ``~n``: test it). A rule filed under several conjunctions
+        may come more than once."""
         keys = self.keys_of(doc)
-        found: list[R] = list(self.always)
+        found = array("i", self.always)
         single = self.single
         for key in single.keys() & keys:
             found += single[key]

@@ -420,7 +420,9 @@ class SilenceStore(Protocol):
     @abc.abstractmethod
     async def list_silences(self, now: float, *, expired_for: float = 86_400.0) -> list[Silence]:
         """Silences active or pending at ``now``, and those that ended less than
-        ``expired_for`` seconds ago, by ``starts_at`` then id. Older ones may be dropped."""
+        ``expired_for`` seconds ago, by ``starts_at`` then id. Those that ended more than
+        ``max(expired_for, SILENCE_KEEP)`` (7 days, ``monitor.store.history_rules``) ago
+        may be dropped (a short window never drops what a longer one would list)."""
 
     @abc.abstractmethod
     async def expire_silence(self, silence_id: str, now: float) -> bool:

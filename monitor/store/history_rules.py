@@ -45,12 +45,14 @@ __all__ = [
     "DEFAULT_RETENTION",
     "MAX_EVENTS",
     "QUEUED",
+    "SILENCE_KEEP",
     "apply_update",
     "check_query",
     "check_silence",
     "check_updates",
     "decode_cursor",
     "decode_events",
+    "droppable",
     "encode_cursor",
     "encode_event",
     "encode_events",
@@ -72,6 +74,8 @@ DEFAULT_RETENTION = 30 * 86_400.0
 MAX_EVENTS = 50
 #: The event the poller records when it enqueues an alert.
 QUEUED = "queued"
+#: How long a store keeps an ended silence (a listing may ask for less).
+SILENCE_KEEP = 7 * 86_400.0
 #: Most words of a text query that are used (the rest are ignored).
 MAX_QUERY_WORDS = 16
 
@@ -170,8 +174,15 @@ def check_silence(silence: Silence) -> None:
 
 def listed(silence: Silence, now: float, expired_for: float) -> bool:
     """Whether ``list_silences(now, expired_for=...)`` lists ``silence``: active, pending,
-    or ended less than ``expired_for`` seconds before ``now`` (else it may be dropped)."""
+    or ended less than ``expired_for`` seconds before ``now``."""
     return silence.ends_at > now - expired_for
+
+
+def droppable(silence: Silence, now: float, expired_for: float) -> bool:
+    """Whether a store may forget ``silence``: it ended :data:`SILENCE_KEEP` (or
+    ``expired_for``, if longer) before ``now``, so a caller asking for a short window
+    never hides a recent one from another caller asking for a longer one."""
+    return silence.ends_at <= now - max(expired_for, SILENCE_KEEP)
 
 
 def matches(

@@ -440,9 +440,10 @@ class MemoryStore(StateStore):
 
     async def list_silences(self, now: float, *, expired_for: float = 86_400.0) -> list[Silence]:
         self._silences = {
-            i: s for i, s in self._silences.items() if rules.listed(s, now, expired_for)
+            i: s for i, s in self._silences.items() if not rules.droppable(s, now, expired_for)
         }
-        return sorted(self._silences.values(), key=lambda s: (s.starts_at, s.id))
+        listed = (s for s in self._silences.values() if rules.listed(s, now, expired_for))
+        return sorted(listed, key=lambda s: (s.starts_at, s.id))
 
     async def expire_silence(self, silence_id: str, now: float) -> bool:
         silence = self._silences.get(silence_id)

@@ -386,7 +386,7 @@ class RedisHistory:
             silence = _decode_silence(value)
             if rules.listed(silence, now, expired_for):
                 listed.append(silence)
-            else:
+            elif rules.droppable(silence, now, expired_for):
                 old.append((silence.id, _text(value)))
         if old:
             *_, cas = self._history_scripts()

@@ -258,10 +258,10 @@ class SqliteHistory:
 
     async def list_silences(self, now: float, *, expired_for: float = 86_400.0) -> list[Silence]:
         every = await self._read(_silences)  # once per delivery pass: no write lock if it can
-        listed = [s for s in every if rules.listed(s, now, expired_for)]
-        if len(listed) < len(every):
-            await self._write(partial(_drop_silences, before=now - expired_for))
-        return listed
+        if any(rules.droppable(s, now, expired_for) for s in every):
+            horizon = now - max(expired_for, rules.SILENCE_KEEP)
+            await self._write(partial(_drop_silences, before=horizon))
+        return [s for s in every if rules.listed(s, now, expired_for)]
 
     async def expire_silence(self, silence_id: str, now: float) -> bool:
         return await self._write(partial(_expire_silence, silence_id=silence_id, now=now))

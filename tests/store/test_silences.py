@@ -45,6 +45,11 @@ async def test_ended_silences_are_listed_for_a_while(
     assert await store.list_silences(now) == [recent]  # a day by default
     assert await store.list_silences(now, expired_for=HOUR) == []
     assert await store.list_silences(now, expired_for=0) == []
+    # A short window drops nothing a longer one lists (another caller's listing).
+    assert await store.list_silences(now, expired_for=100 * HOUR) == [old, recent]
+    # Ended more than a week ago: may be dropped, and is not listed.
+    assert await store.list_silences(now + 8 * 24 * HOUR) == []
+    assert await store.list_silences(now, expired_for=100 * HOUR) in ([], [old, recent])
 
 
 async def test_add_replaces_a_silence_with_the_same_id(
