@@ -269,6 +269,66 @@ def bytes_to_matches(monitor: Monitor, body: bytes, repeats: int = 20) -> tuple[
     return ours * 1000, bare * 1000, matches
 
 
+#: What each part of the state is, by SQLite table or Redis key name (the part before ":").
+STATE_PARTS = (
+    ("seen marks", ("marks", "article", "claim")),
+    ("archive", ("archive",)),
+    ("alert history", ("history",)),
+    ("stories", ("stor",)),
+    ("outbox and deliveries", ("outbox", "alert", "dead", "delivered", "attempts", "error")),
+)
+
+
+def part_of(name: str) -> str:
+    for part, starts in STATE_PARTS:
+        if name.startswith(starts):
+            return part
+    return "other"
+
+
+def sqlite_state(directory: Path) -> dict[str, int]:
+    """Bytes per part of the SQLite file (after a checkpoint), by table and its indexes."""
+    import sqlite3
+
+    conn = sqlite3.connect(directory / "state.sqlite3")
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        rows = conn.execute(
+            "SELECT m.tbl_name, SUM(s.pgsize) FROM dbstat s JOIN sqlite_master m "
+            "ON s.name = m.name GROUP BY m.tbl_name"
+        ).fetchall()
+    finally:
+        conn.close()
+    out: dict[str, int] = {}
+    for table, size in rows:
+        out[part_of(table)] = out.get(part_of(table), 0) + int(size)
+    return out
+
+
+async def redis_state(url: str, prefix: str) -> tuple[dict[str, int], int]:
+    """Bytes per part (MEMORY USAGE of every key under ``prefix``) and the number of keys."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    out: dict[str, int] = {}
+    count = 0
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        count = len(keys)
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            async with client.pipeline(transaction=False) as pipe:
+                for key in chunk:
+                    pipe.memory_usage(key, samples=0)
+                sizes = await pipe.execute()
+            for key, size in zip(chunk, sizes, strict=True):
+                name = key.decode().removeprefix(f"{prefix}:").split(":", 1)[0]
+                out[part_of(name)] = out.get(part_of(name), 0) + int(size or 0)
+    finally:
+        await client.aclose()
+    return out, count
+
+
 async def drop_prefix(url: str, prefix: str) -> None:
     """Delete every key the run wrote, so the server is left as it was."""
     client = aioredis.Redis.from_url(url)
@@ -286,7 +346,12 @@ async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="nm-ingest-") as tmp, feed_server(args.feeds) as port:
         directory = Path(tmp)
         write_config(directory, port, args.feeds, args.rules)
-        overrides: dict[str, object] = {"rules_dir": directory, "data_dir": directory}
+        # The feeds are served on 127.0.0.1, which fetches refuse unless allowed.
+        overrides: dict[str, object] = {
+            "rules_dir": directory,
+            "data_dir": directory,
+            "allow_private_addresses": True,
+        }
         if args.store != "redis":
             overrides["redis_url"] = None
         else:
@@ -297,6 +362,13 @@ async def run(args: argparse.Namespace) -> None:
         base_wall, base_cpu = await baseline(port, args.feeds, settings.max_concurrent_fetches)
         async with await Monitor.create(settings, loaded) as monitor:
             cold = await cycle(monitor, "cold: every item new")
+            redis_keys = 0
+            if args.store == "redis":
+                state, redis_keys = await redis_state(
+                    str(overrides["redis_url"]), settings.redis_prefix
+                )
+            else:
+                state = sqlite_state(directory)
             unchanged = await cycle(monitor, "unchanged: every feed 304")
             changed_count = max(1, round(args.feeds * args.changed))
             step = args.feeds // changed_count
@@ -361,6 +433,16 @@ async def run(args: argparse.Namespace) -> None:
         print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
     target = f"{changed.wall:.2f} s wall for a {args.changed:.0%}-changed cycle (target < 10 s)"
     print(f"\n{target}")
+    items = cold.new
+    where = "Redis MEMORY USAGE" if args.store == "redis" else "SQLite pages (dbstat)"
+    print(f"\nstate after the cold cycle ({items:,} items, {cold.alerts:,} alerts; {where}):")
+    for part in [p for p, _ in STATE_PARTS] + ["other"]:
+        size = state.get(part, 0)
+        print(f"  {part:<22} {size / 1e6:8.1f} MB  {size / max(items, 1):8.0f} B per item")
+    total = sum(state.values())
+    print(f"  {'total':<22} {total / 1e6:8.1f} MB  {total / max(items, 1):8.0f} B per item")
+    if redis_keys:
+        print(f"  {redis_keys:,} keys: {redis_keys / max(items, 1):.2f} per item")
 
 
 def main() -> None:

@@ -87,9 +87,26 @@ def configure_logging(
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
-    # Libraries (httpx, apscheduler) log through the stdlib; keep them quiet and redacted.
+    # Libraries (httpx, apscheduler, uvicorn) log through the stdlib: their records go
+    # through the same redaction and renderer, so a JSON log stays one JSON object per
+    # line; the library's logger name is the ``logger`` field, its message the event.
     handler = logging.StreamHandler(out)
     handler.addFilter(_StdlibRedactor())
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact,
+                renderer,
+            ],
+        )
+    )
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)

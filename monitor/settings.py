@@ -36,6 +36,15 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def _span(value: timedelta) -> str:
+    """A duration as a person writes it: ``30d``, ``36h``, ``90m``, ``45s``."""
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def parse_duration(value: object) -> timedelta:
     """Parse ``5m``, ``1h30m``, ``90`` (seconds) or a timedelta into a timedelta."""
     if isinstance(value, timedelta):
@@ -153,6 +162,10 @@ class Settings(BaseSettings):
     #: Longest poll interval a server may ask for (Cache-Control max-age, RSS <ttl>); a server
     #: asking for less frequent polls is honoured up to this. 0 ignores such requests.
     max_server_interval: Duration = timedelta(hours=1)
+    #: Let fetches connect to loopback, private, link-local and other non-public addresses
+    #: (refused by default, for the first request and every redirect: no SSRF); a feed's
+    #: ``allow_private_addresses`` allows them for that feed alone.
+    allow_private_addresses: bool = False
     #: User-Agent header sent with every request.
     user_agent: str = "news-monitor/0.1 (+https://github.com/news-monitor/news-monitor)"
 
@@ -229,6 +242,18 @@ class Settings(BaseSettings):
             except OSError as exc:
                 raise ValueError(f"cannot load CA bundle {str(value)!r}: {exc}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _seen_outlives_max_age(self) -> Self:
+        # An article's seen mark must outlive the time it can alert in: expired earlier, the
+        # same article, still in its feed and still young enough, would be new again.
+        if self.seen_retention <= self.max_age:
+            raise ValueError(
+                f"MONITOR_SEEN_RETENTION ({_span(self.seen_retention)}) must be longer than "
+                f"MONITOR_MAX_AGE ({_span(self.max_age)}): an article still young enough to "
+                "alert would be forgotten and alert again"
+            )
+        return self
 
     @model_validator(mode="after")
     def _implicit_tls_on_465(self) -> Self:

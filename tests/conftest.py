@@ -20,6 +20,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The suite's feeds are served by local servers on 127.0.0.1, which the fetch address
+# policy refuses by default (no SSRF): the whole run allows them, as a deployment would with
+# MONITOR_ALLOW_PRIVATE_ADDRESSES=true, daemons included (tests.servers.monitor_env). The
+# tests of the policy itself (tests/ingest/test_netpolicy*.py) set it explicitly.
+ALLOW_PRIVATE_ENV = {"MONITOR_ALLOW_PRIVATE_ADDRESSES": "true"}
+os.environ.update(ALLOW_PRIVATE_ENV)
 SHARED_DATA = Path(os.environ.get("MONITOR_SHARED_DATA", ROOT.parent / "shared" / "data"))
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

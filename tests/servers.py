@@ -27,7 +27,7 @@ from aiosmtpd.controller import Controller
 from werkzeug import Request, Response
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from tests.conftest import free_port
+from tests.conftest import ALLOW_PRIVATE_ENV, free_port
 
 
 @dataclass
@@ -126,9 +126,11 @@ def monitor_env(**settings: str) -> dict[str, str]:
     """This process's environment without any MONITOR_* variable, plus ``settings``.
 
     The daemon's HTTP server is off unless ``settings`` asks for it: daemons started in
-    parallel would otherwise all try 127.0.0.1:8080."""
+    parallel would otherwise all try 127.0.0.1:8080. Fetches may reach private addresses
+    (the test feeds are on 127.0.0.1) unless ``settings`` says otherwise."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONITOR_")}
     env["MONITOR_HTTP_ADDR"] = ""
+    env.update(ALLOW_PRIVATE_ENV)
     env.update(settings)
     return env
 

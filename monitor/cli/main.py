@@ -98,8 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ValidationError as e:  # a bad MONITOR_* setting
         for error in e.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if not error["loc"]:  # settings that do not work together: the message names them
+                print(f"error: settings: {message}", file=sys.stderr)
+                continue
             name = "MONITOR_" + "_".join(str(p) for p in error["loc"]).upper()
-            print(f"error: setting {name}: {error['msg']}", file=sys.stderr)
+            print(f"error: setting {name}: {message}", file=sys.stderr)
         return EXIT_USAGE
     except QuerySyntaxError as e:
         print(f"error: bad query: {e.pretty()}", file=sys.stderr)

@@ -55,6 +55,9 @@ class FeedConfig(_Strict):
     #: Alert when the feed brings no new entry for this long (overrides
     #: ``feed_health.silent_after``; 0 turns silence alerts off for this feed).
     silent_after: Duration | None = None
+    #: Let this feed (and its redirects) reach loopback, private and other non-public
+    #: addresses, as MONITOR_ALLOW_PRIVATE_ADDRESSES does for every feed.
+    allow_private_addresses: bool = False
 
 
 #: Every channel ``type:`` a config may name, in the registry's order (for messages).

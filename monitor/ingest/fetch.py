@@ -12,6 +12,11 @@ Politeness lives here too: :class:`FetchLimits` caps fetches in flight, in
 all and per host name, and :func:`fetch_feed` tells a permanent move (an
 unbroken chain of 301/308 from the requested URL) from a temporary one
 (302/303/307), so the poller can ask the new URL directly next time.
+
+Every connection goes through :mod:`monitor.ingest.netpolicy`'s transport: the
+first request and every redirect hop connect only to public addresses unless
+``MONITOR_ALLOW_PRIVATE_ADDRESSES`` or the feed (``allow_private``) allows more;
+a refused hop is an error (``refused: ...``), never a body, never a move.
 """
 
 from __future__ import annotations
@@ -29,6 +34,13 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from monitor.http_headers import parse_retry_after
+from monitor.ingest.netpolicy import (
+    ALLOW_PRIVATE,
+    AddressPolicy,
+    AddressRefused,
+    guarded_transport,
+    refused_hop,
+)
 from monitor.model import FeedValidators, FetchOutcome, FetchStatus
 from monitor.settings import Settings
 
@@ -62,6 +74,8 @@ class FeedFetch(FetchOutcome):
     #: The URL a chain of permanent redirects (301/308) from the requested URL leads to,
     #: "" if the first hop was not one (or there was none). Kept even when the new URL fails.
     moved_to: str = ""
+    #: The address policy refused a connection (the first request's or a redirect's).
+    refused: bool = False
 
 
 class FetchLimits:
@@ -128,21 +142,26 @@ def permanent_move(requested: str, hops: Sequence[str], statuses: Sequence[int])
 
 
 def build_http_client(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    policy: AddressPolicy | None = None,
 ) -> httpx.AsyncClient:
     """The one client all feed fetches share (the caller owns its lifetime).
 
     Per-phase timeouts catch a dead server early with a precise message; the
     total deadline is enforced per fetch by :func:`fetch_feed`. Reads may take
     up to the whole deadline because a big feed on a slow link is legitimate.
+    Connections go through :func:`~monitor.ingest.netpolicy.guarded_transport`
+    (the address policy of ``settings``, or ``policy``) unless a test hands in its
+    own ``transport``; fetches in flight are capped by FetchLimits, so each of its
+    pools holds at most ``MONITOR_MAX_CONCURRENT_FETCHES`` connections.
     """
     total = settings.fetch_timeout.total_seconds()
     short = min(_MAX_CONNECT_SECONDS, total)
     return httpx.AsyncClient(
-        transport=transport,
+        transport=transport or guarded_transport(settings, policy=policy),
         timeout=httpx.Timeout(connect=short, read=total, write=short, pool=total),
-        # Fetches in flight are capped by FetchLimits (in all), so the pool never needs more.
-        limits=httpx.Limits(max_connections=settings.max_concurrent_fetches),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
         # We decode the body ourselves (see _Inflater), so only offer what it knows.
@@ -181,16 +200,19 @@ async def fetch_feed(
     *,
     total_timeout: float,
     max_bytes: int,
+    allow_private: bool = False,
 ) -> FeedFetch:
     """GET a feed with the stored validators; never raises for network or HTTP problems.
 
     200 gives OK with the decompressed body and the new validators; 304 gives
     NOT_MODIFIED, keeping the old validators unless the server sent new ones.
     Anything else is ERROR, with the old validators so the caller can keep them.
-    Redirects are followed; ``moved_to`` says where a permanent one led.
+    Redirects are followed; ``moved_to`` says where a permanent one led. A
+    connection the address policy refuses is an ERROR with ``refused`` set;
+    ``allow_private`` (the feed's opt-in) lets this fetch reach any address.
     """
     started = time.monotonic()
-    fetch = _Fetch(feed_id, url, validators, max_bytes)
+    fetch = _Fetch(feed_id, url, validators, max_bytes, allow_private)
     if problem := _url_problem(url):
         return fetch.error(f"invalid URL: {problem}", retryable=False)
     try:
@@ -200,6 +222,8 @@ async def fetch_feed(
         outcome = fetch.error(f"exceeded the total deadline of {total_timeout:g}s", retryable=True)
     except httpx.TimeoutException as exc:
         outcome = fetch.error(f"{_timeout_phase(exc)} timed out", retryable=True)
+    except AddressRefused as exc:
+        outcome = fetch.refused(exc)
     except httpx.TooManyRedirects:
         outcome = fetch.error(f"more than {MAX_REDIRECTS} redirects", retryable=False)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -212,18 +236,29 @@ async def fetch_feed(
 class _Fetch:
     """The state of one fetch, so the outcome builders need not pass it around."""
 
-    def __init__(self, feed_id: str, url: str, validators: FeedValidators, max_bytes: int) -> None:
+    def __init__(
+        self,
+        feed_id: str,
+        url: str,
+        validators: FeedValidators,
+        max_bytes: int,
+        allow_private: bool = False,
+    ) -> None:
         self.feed_id = feed_id
         self.url = url
         self.validators = validators
         self.max_bytes = max_bytes
+        # Carried by every redirect too (httpx copies a request's extensions).
+        self.extensions = {ALLOW_PRIVATE: True} if allow_private else None
         self.http_status: int | None = None
         self.headers: dict[str, str] = {}
         self.final_url: str = url
         self.moved_to: str = ""
 
     async def run(self, client: httpx.AsyncClient) -> FeedFetch:
-        async with client.stream("GET", self.url, headers=self._conditional_headers()) as resp:
+        async with client.stream(
+            "GET", self.url, headers=self._conditional_headers(), extensions=self.extensions
+        ) as resp:
             self.http_status = resp.status_code
             self.final_url = str(resp.url)
             self.headers = _kept_headers(resp)
@@ -347,6 +382,14 @@ class _Fetch:
             retry_after=retry_after,
         )
 
+    def refused(self, exc: AddressRefused) -> FeedFetch:
+        """A connection the address policy refused: the reason, and the hop it was."""
+        hop = refused_hop(exc)
+        via = f"; redirected to {redact_url(hop)}" if hop and not _same_url(hop, self.url) else ""
+        outcome = self.error(f"{exc}{via}", retryable=False)
+        # No body, and no move: a redirect to a refused address is never stored.
+        return dataclasses.replace(outcome, refused=True, moved_to="")
+
     def scrub(self, text: str) -> str:
         """An exception message with every URL in it cut down to its redacted form."""
         for url in {self.url, self.final_url}:
@@ -423,6 +466,13 @@ def _url_problem(url: str) -> str:
     if not parts.hostname:
         return "no host"
     return ""
+
+
+def _same_url(a: str, b: str) -> bool:
+    try:
+        return httpx.URL(a) == httpx.URL(b)
+    except httpx.InvalidURL:
+        return a == b
 
 
 def _sendable(value: str | None) -> bool:

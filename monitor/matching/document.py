@@ -88,6 +88,7 @@ class View:
     __slots__ = (
         "_joined",
         "_lower",
+        "_masks",
         "_raw",
         "_raw_joined",
         "_scans",
@@ -116,6 +117,7 @@ class View:
         self._raw_joined: str | None = None
         self._starts: list[int] | None = None
         self._word_index: dict[str, list[int]] | None = None
+        self._masks: dict[str, int] | None = None
         self._scans = 0
         self._spans: list[tuple[int, int]] | None = None
 
@@ -197,6 +199,23 @@ class View:
             i = words.index(word, i + 1)
             found.append(i)
         return found
+
+    def word_mask(self, word: str) -> int:
+        """The positions of the folded word ``word`` as a bit mask (bit i: word i); for
+        NEAR. Like ``word_positions``: scans for the first few words, then a map of every
+        word's mask, built once."""
+        masks = self._masks
+        if masks is None:
+            if self._scans < POSITION_SCANS:
+                mask = 0
+                for i in self.word_positions(word):
+                    mask |= 1 << i
+                return mask
+            masks = self._masks = {}
+            get = masks.get
+            for i, w in enumerate(self.words):
+                masks[w] = get(w, 0) | 1 << i
+        return masks.get(word, 0)
 
     def stem_occurrences(self, key: str) -> list[tuple[int, int]]:
         """Where words with inflection key ``key`` are."""

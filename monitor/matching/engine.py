@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
@@ -154,11 +154,18 @@ class RuleSet:
             sure = entries[cut:]
             decided = set(sure)
             probes = self._probes
-            tested = [
-                n
-                for n in map(invert, entries[:cut])
-                if n not in decided and self._for_feed(n, article) and probes[n].test(doc)
-            ]
+            if self._any_feeds:
+                tested = [
+                    n
+                    for n in map(invert, entries[:cut])
+                    if n not in decided and self._for_feed(n, article) and probes[n].test(doc)
+                ]
+            else:
+                tested = [
+                    n
+                    for n in map(invert, entries[:cut])
+                    if n not in decided and probes[n].test(doc)
+                ]
             matched = sorted(sure + tested) if tested else sure
         else:
             matched = entries
@@ -270,7 +277,7 @@ class _LazyMatch(Match):
 
 _new = object.__new__
 #: Runs an iterator to its end, in C, keeping nothing.
-_drain = deque(maxlen=0).extend
+_drain: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
 _set_rule_id = Match.__dict__["rule_id"].__set__
 _set_article = Match.__dict__["article"].__set__
 _set_number = _LazyMatch.__dict__["_number"].__set__

@@ -102,11 +102,17 @@ def operand_masks(node: Program, doc: Document, field: int) -> tuple[int, int]:
     key = (node, field)
     found = doc.masks.get(key)
     if found is None:
-        starts = ends = 0
-        for start, end in operand_occurrences(node, doc, field):
-            starts |= 1 << start
-            ends |= 1 << end
-        found = doc.masks[key] = (starts, ends)
+        if isinstance(node, Leaf):
+            found = node.masks(doc, field) if field in node.fields else (0, 0)
+        else:
+            assert isinstance(node, OrProgram)
+            starts = ends = 0
+            for child in node.children:
+                child_starts, child_ends = operand_masks(child, doc, field)
+                starts |= child_starts
+                ends |= child_ends
+            found = starts, ends
+        doc.masks[key] = found
     return found
 
 

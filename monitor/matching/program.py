@@ -74,6 +74,15 @@ class Leaf(Program):
         what is absent."""
         return self.occurrences(doc, field) if self.found(doc, field) else []
 
+    def masks(self, doc: Document, field: int) -> tuple[int, int]:
+        """Where the leaf's occurrences in ``field`` start and end, as bit masks of word
+        positions (bit i: word i; an occurrence of words s..e-1 sets bit s and bit e)."""
+        starts = ends = 0
+        for start, end in self.occurrences_if_found(doc, field):
+            starts |= 1 << start
+            ends |= 1 << end
+        return starts, ends
+
     def test(self, doc: Document) -> bool:
         for field in self.fields:  # noqa: SIM110 - hot path, a loop beats any() here
             if self.found(doc, field):
@@ -141,6 +150,15 @@ class StemLeaf(Leaf):
     def occurrences(self, doc: Document, field: int) -> list[Span]:
         return doc.view(field).stem_occurrences(self.key)
 
+    def masks(self, doc: Document, field: int) -> tuple[int, int]:
+        if field in DEFAULT_FIELDS and self.key not in doc.body_stems:
+            return 0, 0
+        view = doc.view(field)
+        starts = 0
+        for word in view.words_with_stem(self.key):
+            starts |= view.word_mask(word)
+        return starts, starts << 1
+
     def char_spans(self, doc: Document, field: int) -> list[Span]:
         view = doc.view(field)
         if not view.ascii:
@@ -177,6 +195,19 @@ class PhraseLeaf(Leaf):
 
     def occurrences(self, doc: Document, field: int) -> list[Span]:
         return doc.view(field).phrase_occurrences(self.words)
+
+    def masks(self, doc: Document, field: int) -> tuple[int, int]:
+        view = doc.view(field)
+        words = self.words
+        if words[0] not in view.wordset:
+            return 0, 0
+        # Word j of the phrase at position i + j, for every i where the phrase starts.
+        starts = view.word_mask(words[0])
+        for j in range(1, len(words)):
+            if not starts:
+                break
+            starts &= view.word_mask(words[j]) >> j
+        return starts, starts << len(words)
 
     def pattern(self) -> str:
         return r"\W+".join(map(re.escape, self.words)) + r"\b"

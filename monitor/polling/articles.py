@@ -76,6 +76,27 @@ async def record_queued(
         await store.record_history(updates, retention)
 
 
+#: How long past the time it stops being able to alert a dated article stays seen: room
+#: for clocks that disagree and for a later, longer MONITOR_MAX_AGE.
+SEEN_MARGIN = 86_400.0
+
+
+def seen_for(article: Article, now: float, max_age: timedelta, retention: timedelta) -> float:
+    """Seconds to keep ``article`` seen: a dated one until it is too old to alert (its date
+    plus MONITOR_MAX_AGE) and a margin, at least the margin; an undated one (it can alert
+    whenever it is new) for the whole ``retention``. Never more than ``retention``.
+
+    Forgetting a dated article that old is safe: if it comes back, it is too old to alert
+    and is recorded as seen again; and an alert it made keeps its delivered record (whose
+    id a repeat would have) for the whole retention.
+    """
+    keep = retention.total_seconds()
+    if article.published is None:
+        return keep
+    alert_until = article.published.timestamp() + max_age.total_seconds()
+    return min(keep, max(alert_until + SEEN_MARGIN - now, SEEN_MARGIN))
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessCounts:
     """Counts from processing a batch of parsed articles."""
@@ -156,7 +177,12 @@ class ArticleProcessor:
         except BaseException:
             await self.store.release_article(claimed_keys)
             raise
-        await self.store.mark_seen(claimed_keys, now, self.seen_retention.total_seconds())
+        keeps = [
+            keep
+            for article, keys in claimed
+            for keep in [seen_for(article, now, self.max_age, self.seen_retention)] * len(keys)
+        ]
+        await self.store.mark_seen(claimed_keys, now, keeps)
         return ProcessCounts(
             new=len(claimed),
             too_old=too_old,

@@ -174,6 +174,7 @@ class Poller:
                 state.validators,
                 total_timeout=self.fetch_timeout,
                 max_bytes=self.max_feed_bytes,
+                allow_private=feed.allow_private_addresses,
             )
         now = self.clock()
         state = self._follow_move(feed, state, outcome)
@@ -342,8 +343,24 @@ class Poller:
         return max(asked) if asked else None
 
     def _follow_move(self, feed: FeedConfig, state: FeedState, outcome: FeedFetch) -> FeedState:
-        """Record a permanent redirect: the new URL is asked first from now on (logged once)."""
+        """Record a permanent redirect: the new URL is asked first from now on (logged once).
+
+        A fetch the address policy refused records no move (a 301 to loopback is never
+        stored), and drops a stored move it was asked at: a URL stored before the policy
+        (or while private addresses were allowed) falls back to the config's.
+        """
         asked = state.moved_to or feed.url
+        if outcome.refused:
+            if state.moved_to:
+                log.warning(
+                    "feed_move_dropped",
+                    feed=feed.id,
+                    url=redact_url(feed.url),
+                    moved_to=redact_url(state.moved_to),
+                    detail="the stored new URL was refused; polled at the configured URL again",
+                )
+                return replace(state, moved_to="")
+            return state
         if not outcome.moved_to or outcome.moved_to == asked:
             return state
         moved_to = "" if outcome.moved_to == feed.url else outcome.moved_to

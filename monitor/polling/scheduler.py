@@ -51,6 +51,8 @@ HEALTH_CHECK_INTERVAL = 60.0
 
 #: First polls after a start are spread over this many seconds.
 START_SPREAD = 2.0
+#: Longest wait before a poll that failed on the store is tried again (drawn in its 2nd half).
+STORE_RETRY = 60.0
 
 #: Polls one feed (and wakes delivery if it queued alerts); raises only if the store failed.
 PollFeed = Callable[[FeedConfig], Awaitable[PollReport]]
@@ -196,8 +198,11 @@ class FeedScheduler:
         try:
             report = await self.poll(feed)
         except StoreError as e:
-            # The store is down (Redis restarting ...): retry on the next tick.
+            # The store is down (Redis restarting ...): nothing was fetched (the feed's state
+            # is read first). Retry within a minute, each feed at a random point of it, so
+            # that the polls resume spread out rather than all at once.
             self.outage.failed(e, "poll")
+            self._retry_soon(feed)
             return
         except Exception:
             log.exception("poll", feed=feed.id, status="crashed")  # a bug: retry next tick
@@ -215,6 +220,13 @@ class FeedScheduler:
             job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=report.next_poll_in))
         if report.status == "error":
             log.info("poll_backoff", feed=feed.id, retry_in=round(report.next_poll_in, 1))
+
+    def _retry_soon(self, feed: FeedConfig) -> None:
+        wait = min(interval_for(feed, self.default_interval).total_seconds(), STORE_RETRY)
+        job = self._scheduler.get_job(f"poll:{feed.id}")
+        if job is not None and self._scheduler.running:
+            delay = random.uniform(wait / 2, wait)
+            job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
 
     async def shutdown(self, grace: float) -> None:
         """Stop scheduling; let polls in flight finish within ``grace`` seconds."""

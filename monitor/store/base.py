@@ -69,6 +69,15 @@ __all__ = [
 ]
 
 
+def per_key(retention: float | Sequence[float], count: int) -> Sequence[float]:
+    """``SeenStore.mark_seen``'s ``retention`` as one number per key."""
+    if isinstance(retention, int | float):
+        return [float(retention)] * count
+    if len(retention) != count:
+        raise ValueError(f"{len(retention)} retentions for {count} keys")
+    return retention
+
+
 class FeedStateStore(Protocol):
     """What the poller remembers about each feed between polls (:class:`FeedState`)."""
 
@@ -111,8 +120,14 @@ class SeenStore(Protocol):
         """Claim one article (:meth:`claim_articles`); whether the claim was won."""
 
     @abc.abstractmethod
-    async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:
-        """Record every key as seen until ``now + retention``; this replaces any claim."""
+    async def mark_seen(
+        self, keys: Sequence[str], now: float, retention: float | Sequence[float]
+    ) -> None:
+        """Record every key as seen until ``now + retention``; this replaces any claim.
+
+        ``retention`` is one number for every key, or one per key (as long as ``keys``):
+        a dated article is kept only while it could still alert, an undated one longer.
+        """
 
     @abc.abstractmethod
     async def release_article(self, keys: Sequence[str]) -> None:

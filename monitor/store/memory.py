@@ -40,7 +40,7 @@ from monitor.model import (
     StoryProbe,
 )
 from monitor.store import history_rules as rules
-from monitor.store.base import StateStore
+from monitor.store.base import StateStore, per_key
 from monitor.store.codec import archived_copy
 from monitor.store.story_rules import Candidate, Fingerprint, pick_story
 
@@ -143,10 +143,12 @@ class MemoryStore(StateStore):
             earlier.update(keys)
         return results
 
-    async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:
+    async def mark_seen(
+        self, keys: Sequence[str], now: float, retention: float | Sequence[float]
+    ) -> None:
         self._purge(now)
-        for key in keys:
-            self._marks[key] = _Mark("seen", now + retention)
+        for key, keep in zip(keys, per_key(retention, len(keys)), strict=True):
+            self._marks[key] = _Mark("seen", now + keep)
 
     async def release_article(self, keys: Sequence[str]) -> None:
         for key in keys:

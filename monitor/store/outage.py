@@ -5,8 +5,8 @@ While Redis restarts, every poll and every delivery pass fails; a traceback for
 each would bury the one line an operator needs. :class:`OutageLog` is told of
 each failure and each success by whoever talks to the store (the scheduler's
 polls, the outbox worker): the first failure logs one warning
-(``store_unavailable``), the first success after it logs one line with how
-long it lasted (``store_recovered``), and everything in between is silent
+(``store_down``), the first success after it logs one line with how
+long it lasted (``store_up``), and everything in between is silent
 apart from a debug line.
 
 :func:`wait_for_store` is the start-up half: the daemon (or a cron run) that
@@ -49,11 +49,11 @@ class OutageLog:
         """A call to the store failed while doing ``during`` ("poll", "deliver" ...)."""
         self.failures += 1
         if self.since is not None:
-            log.debug("store_unavailable", during=during, error=str(error))
+            log.debug("store_down", during=during, error=str(error), repeat=True)
             return
         self.since = self._clock()
         log.warning(
-            "store_unavailable",
+            "store_down",
             during=during,
             error=str(error) or type(error).__name__,
             detail="polls and deliveries wait for the store; alerts already queued are kept",
@@ -64,7 +64,7 @@ class OutageLog:
         if self.since is None:
             return
         lasted = self._clock() - self.since
-        log.warning("store_recovered", down_for=round(lasted, 1), failed_calls=self.failures)
+        log.warning("store_up", down_for=round(lasted, 1), failed_calls=self.failures)
         self.since, self.failures = None, 0
 
 

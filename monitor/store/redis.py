@@ -61,7 +61,7 @@ from monitor.model import (
     StoryProbe,
 )
 from monitor.store import redis_scripts as lua
-from monitor.store.base import StateStore
+from monitor.store.base import StateStore, per_key
 from monitor.store.codec import (
     decode_alert,
     decode_archived_article,
@@ -229,12 +229,13 @@ class RedisStore(RedisHistory, StateStore):
             codes = await self._claim_articles(keys=keys, args=args)
         return [lua.CLAIM_CODES[int(code)] for code in codes]
 
-    async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:
-        value, ttl = f"seen {_num(now + retention)}", _ttl_ms(retention)
+    async def mark_seen(
+        self, keys: Sequence[str], now: float, retention: float | Sequence[float]
+    ) -> None:
         with self._errors("mark_seen"):
             async with self._client.pipeline(transaction=True) as pipe:
-                for key in keys:
-                    pipe.set(self.keys.article(key), value, px=ttl)
+                for key, keep in zip(keys, per_key(retention, len(keys)), strict=True):
+                    pipe.set(self.keys.article(key), f"seen {_num(now + keep)}", px=_ttl_ms(keep))
                 await pipe.execute()
 
     async def release_article(self, keys: Sequence[str]) -> None:

@@ -44,7 +44,7 @@ from monitor.model import (
     StoryProbe,
 )
 from monitor.store import sqlite_archive
-from monitor.store.base import StateStore
+from monitor.store.base import StateStore, per_key
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from monitor.store.sqlite_history import SqliteHistory
 from monitor.store.sqlite_schema import SCHEMA, migrate
@@ -218,8 +218,12 @@ class SqliteStore(SqliteHistory, StateStore):
 
         return await self._write(run)
 
-    async def mark_seen(self, keys: Sequence[str], now: float, retention: float) -> None:
-        rows = [(k, now + retention) for k in keys]
+    async def mark_seen(
+        self, keys: Sequence[str], now: float, retention: float | Sequence[float]
+    ) -> None:
+        rows = [
+            (k, now + keep) for k, keep in zip(keys, per_key(retention, len(keys)), strict=True)
+        ]
 
         def run(conn: sqlite3.Connection) -> None:
             self._purge(conn, now)

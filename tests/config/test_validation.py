@@ -116,7 +116,7 @@ def test_an_invalid_entry_still_counts_for_the_cross_checks(tmp_path: Path) -> N
     )
     assert errors == [
         "a.yaml:2: unknown key 'colour' in feed 'one' (valid keys: id, url, interval, name, "
-        "silent_after)",
+        "silent_after, allow_private_addresses)",
         "a.yaml:4: 'max_group': Input should be greater than or equal to 1",
         "a.yaml:6: unknown key 'notfy' in rule 'r'; did you mean 'notify'?",
         "a.yaml:6: rule 'r': bad query: unclosed '('\n  (drones\n  ^",

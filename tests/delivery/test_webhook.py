@@ -144,6 +144,32 @@ async def test_webhook_redirect_is_permanent_and_not_followed(
     assert [str(r.url) for r in receiver.requests] == [HOOK_URL]
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://127.0.0.1:99999/hook", "is not a valid URL (a bad port or address)"),
+        ("htps://hooks.example.org/hook", "must start with http:// or https://"),
+    ],
+)
+async def test_a_url_that_cannot_work_is_a_permanent_failure_without_a_request(
+    clock: FrozenClock, url: str, problem: str
+) -> None:
+    receiver = Receiver(httpx.Response(204))
+    channel = WebhookChannel(
+        "ops-hook",
+        SecretStr(url),
+        receiver.client(),
+        secret=None,
+        timeout=5.0,
+        user_agent="news-monitor-test/1.0",
+        clock=clock,
+    )
+    result = await channel.send(make_alert())
+    assert result.status is DeliveryStatus.PERMANENT  # never retried as if the receiver were down
+    assert problem in result.detail
+    assert receiver.requests == []
+
+
 @pytest.mark.parametrize("code", [408, 425, 429, 500, 502])
 async def test_webhook_retryable_codes(clock: FrozenClock, code: int) -> None:
     result = await webhook(Receiver(httpx.Response(code)), clock).send(make_alert())

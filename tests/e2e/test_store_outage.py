@@ -155,7 +155,7 @@ def test_a_store_outage_is_one_warning_and_one_recovery_line(
             wait_for("the first alert", lambda: alerts == ["Iran drones report 1"])
 
             proxy.off()  # an outage of a few seconds: several polls fail
-            wait_for("the outage to be noticed", lambda: "store_unavailable" in log.read_text())
+            wait_for("the outage to be noticed", lambda: "store_down" in log.read_text())
             time.sleep(3)
             publish(2)
             proxy.on()
@@ -165,9 +165,9 @@ def test_a_store_outage_is_one_warning_and_one_recovery_line(
     events = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     names = [e["event"] for e in events]
     assert names.count("store_wait") == 1 and names.count("store_ready") == 1
-    assert names.count("store_unavailable") == 1, [e for e in events if "store" in e["event"]]
-    assert names.count("store_recovered") == 1
-    recovered = events[names.index("store_recovered")]
+    assert names.count("store_down") == 1, [e for e in events if "store" in e["event"]]
+    assert names.count("store_up") == 1
+    recovered = events[names.index("store_up")]
     assert recovered["down_for"] >= 3 and recovered["failed_calls"] >= 2
     assert "Traceback" not in log.read_text()
     assert not [e for e in events if e.get("status") == "crashed"]

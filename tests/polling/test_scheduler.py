@@ -234,3 +234,24 @@ async def test_a_poll_of_a_feed_a_reload_moved_does_not_delay_the_new_url() -> N
         assert next_run(scheduler, "fast") == first
     finally:
         await scheduler.shutdown(1)
+
+
+async def test_a_poll_failing_on_the_store_is_retried_within_a_minute_spread_out() -> None:
+    from monitor.errors import StoreError
+    from monitor.polling.scheduler import STORE_RETRY
+
+    async def failing(feed: FeedConfig) -> PollReport:
+        raise StoreError("redis get_feed_state failed: ConnectionError")
+
+    feeds = [FeedConfig(id=f"f{i}", url=f"http://127.0.0.1/{i}") for i in range(20)]
+    scheduler = FeedScheduler(feeds, poll=failing, default_interval=timedelta(minutes=5))
+    scheduler.start()
+    try:
+        for feed in feeds:
+            await scheduler._poll(feed)
+        waits = [(next_run(scheduler, f.id) - datetime.now(UTC)).total_seconds() for f in feeds]
+        assert all(STORE_RETRY / 2 - 1 <= w <= STORE_RETRY for w in waits), waits
+        assert max(waits) - min(waits) > 5  # not all at once when the store is back
+        assert scheduler.outage.down and scheduler.outage.failures == 20
+    finally:
+        await scheduler.shutdown(1)

@@ -37,14 +37,14 @@ def test_an_outage_logs_one_warning_at_its_start_and_one_line_at_its_end() -> No
         outage.succeeded()
         outage.succeeded()
     loud = [e for e in events if e["log_level"] != "debug"]
-    assert [e["event"] for e in loud] == ["store_unavailable", "store_recovered"]
+    assert [e["event"] for e in loud] == ["store_down", "store_up"]
     assert loud[0]["log_level"] == "warning" and "ConnectionError" in loud[0]["error"]
     assert loud[1]["down_for"] == 50.0 and loud[1]["failed_calls"] == 50
     assert not outage.down
     # A second outage is reported again.
     with capture_logs() as events:
         outage.failed(StoreError("down again"), "deliver")
-    assert [e["event"] for e in events] == ["store_unavailable"]
+    assert [e["event"] for e in events] == ["store_down"]
 
 
 async def test_the_start_waits_for_a_store_that_comes_up() -> None:

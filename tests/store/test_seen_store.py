@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from monitor.model import ClaimResult
 from monitor.store.base import SeenStore
 from tests.conftest import FrozenClock
@@ -66,6 +68,16 @@ async def test_seen_expires_after_retention(store: SeenStore, clock: FrozenClock
     clock.advance(0.5)
     assert not await store.is_seen("id:a", clock.now)
     assert await store.claim_article(["id:a"], clock.now, lease=10)
+
+
+async def test_each_key_may_have_its_own_retention(store: SeenStore, clock: FrozenClock) -> None:
+    await store.mark_seen(["id:short", "id:long"], clock.now, retention=[100, DAY])
+    clock.advance(100)
+    assert not await store.is_seen("id:short", clock.now)
+    assert await store.is_seen("id:long", clock.now)
+    assert await store.claim_article(["id:short"], clock.now, lease=10)
+    with pytest.raises(ValueError, match="2 retentions for 1 keys"):
+        await store.mark_seen(["id:x"], clock.now, retention=[1, 2])
 
 
 async def test_claim_articles_says_why_each_failed(store: SeenStore, clock: FrozenClock) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 import httpx
 from pydantic import SecretStr
 
+from monitor.delivery.channel_config import http_url_problem
 from monitor.delivery.render import one_line, truncate
 from monitor.delivery.retry import classify_http, parse_retry_after
 from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
@@ -93,6 +94,11 @@ async def post(
     ) -> DeliveryResult:
         return DeliveryResult(alert.id, channel, status, redact(detail, secrets), retry_after)
 
+    if (problem := http_url_problem(target)) is not None:
+        # Refused by `check` already; a URL that still gets here cannot work on any retry
+        # (an out-of-range port would otherwise surface as an ExceptionGroup from the
+        # connection pool, and be retried as if the receiver were down).
+        return result(DeliveryStatus.PERMANENT, f"the channel's URL {problem}")
     response: httpx.Response | None = None
     answer = bytearray()
     try:
