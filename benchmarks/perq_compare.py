@@ -7,7 +7,8 @@ tokens. The benchmark runs it in the same process as the engine, on the same
 articles, and compares the rules each matches.
 
 - ``cnf_rules``: AND-of-OR-groups of single words drawn from the corpus by
-  document frequency (stopwords excluded), quoted in our syntax so that both
+  document frequency (stopwords excluded; or uniformly, for rules that match
+  rarely: ``selective``), quoted in our syntax so that both
   engines mean exactly the same thing (``"drones"`` is the exact word, no
   inflection folding): ``("tanker" OR "shipping") AND "gulf"``. Agreement
   must be complete.
@@ -102,9 +103,20 @@ class Vocabulary:
         return tuple(out)
 
 
-def cnf_rules(stats: CorpusStats, count: int, seed: int = 2005) -> list[tuple[RuleSpec, PerqRule]]:
-    """``count`` CNF rules, each in our syntax and in perq's (the same meaning)."""
+def cnf_rules(
+    stats: CorpusStats, count: int, seed: int = 2005, *, selective: bool = False
+) -> list[tuple[RuleSpec, PerqRule]]:
+    """``count`` CNF rules, each in our syntax and in perq's (the same meaning).
+
+    Words are drawn by document frequency; ``selective``: uniformly over the corpus's
+    content words instead, so that most are rare and a rule matches few articles.
+    """
     rng = random.Random(seed)
+    vocabulary = stats.terms.items
+
+    def draw() -> str:
+        return rng.choice(vocabulary) if selective else stats.terms.draw(rng)
+
     sizes, size_weights = zip(*_CLAUSES, strict=True)
     groups, group_weights = zip(*_GROUP, strict=True)
     out: list[tuple[RuleSpec, PerqRule]] = []
@@ -113,7 +125,7 @@ def cnf_rules(stats: CorpusStats, count: int, seed: int = 2005) -> list[tuple[Ru
         clauses: list[tuple[str, ...]] = []
         for _ in range(n):
             (m,) = rng.choices(groups, group_weights)
-            clauses.append(tuple(dict.fromkeys(stats.terms.draw(rng) for _ in range(m))))
+            clauses.append(tuple(dict.fromkeys(draw() for _ in range(m))))
         text = " AND ".join(
             '"' + group[0] + '"'
             if len(group) == 1

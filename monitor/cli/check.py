@@ -5,7 +5,10 @@ ConfigError, printed by ``main``, exit 2), and warnings: the loader's and rules
 that cannot be indexed (they are evaluated for every article). The loader
 reports every problem of the config in one pass (a YAML error in one file, a
 bad entry, a missing reference, a bad query: all of them, in file and line
-order), so one ``check`` shows everything to fix.
+order), so one ``check`` shows everything to fix. That includes every message
+template, rendered once with the sample alert ``send-test`` sends (within the
+render limits): one that fails there (an unknown attribute, a limit reached)
+would dead-letter every alert of its channel, so it is an error at its line.
 """
 
 from __future__ import annotations

@@ -13,47 +13,19 @@ import asyncio
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import TextIO
 
 from monitor.cli.common import SubParsers, add_rules_dir, prepare
 from monitor.config.load import LoadedConfig
-from monitor.model import Alert, Article, DeliveryStatus, Hit
+from monitor.delivery import templates
+from monitor.model import Alert, DeliveryStatus
 from monitor.settings import Settings
-
-_TITLE = "news-monitor test alert: Iran, Russia and drones"
-_TEXT = (
-    "This is a test alert sent by news-monitor send-test. If you can read it, the channel "
-    "works. Sample text: Iran supplied Russia with drones, officials said."
-)
 
 
 def sample_alert(channel: str, now: float) -> Alert:
-    """A realistic alert for ``channel`` with a fresh id and real hit offsets."""
-    article = Article(
-        id=f"test-{uuid.uuid4().hex[:12]}",
-        feed_id="news-monitor-test",
-        url="https://example.org/news-monitor/test-alert",
-        title=_TITLE,
-        text=_TEXT,
-        published=datetime.fromtimestamp(now, UTC),
-        author="news-monitor",
-    )
-    hits = tuple(
-        Hit(field, start, start + len(term), term)
-        for field, value in (("title", _TITLE), ("text", _TEXT))
-        for term in ("Iran", "Russia", "drones")
-        if (start := value.find(term)) >= 0
-    )
-    return Alert(
-        id=f"alrt_test_{uuid.uuid4().hex}",
-        channel=channel,
-        rule_id="send-test",
-        query="Iran AND Russia AND drones",
-        article=article,
-        hits=tuple(sorted(hits, key=lambda h: (h.field != "title", h.start))),
-        created_at=datetime.fromtimestamp(now, UTC),
-    )
+    """A realistic alert for ``channel`` with a fresh id and real hit offsets (the one
+    ``check`` renders every template with)."""
+    return templates.sample_alert(channel, now, ident=uuid.uuid4().hex)
 
 
 async def send_test(

@@ -1,9 +1,11 @@
 """Load the watch config: every ``*.yaml`` / ``*.yml`` in the rules directory.
 
-Each file is composed with PyYAML into nodes (so every value keeps its line),
-``${VAR}`` references are substituted from the environment (over the env file,
-``.env`` or ``$MONITOR_ENV_FILE``: the real environment wins), the files are
-merged (feeds and rules concatenated, channels joined), validated entry by
+Each file is read into plain data within bounds (``monitor.config.reading``:
+at most 5 MB, aliases counted, every value keeping its line), ``${VAR}``
+references are substituted from the environment (over the env file, ``.env``
+or ``$MONITOR_ENV_FILE``: the real environment wins), the files are merged
+(feeds and rules concatenated, channels joined; at most ``MAX_FEEDS`` feeds,
+``MAX_RULES`` rules and ``MAX_CHANNELS`` channels in all), validated entry by
 entry against ``monitor.config.models`` (``monitor.config.validate``) and
 cross-checked (``monitor.config.checks``: duplicate ids, references to missing
 feeds or channels, bad queries). Every problem becomes a ``ConfigIssue``
@@ -18,30 +20,43 @@ order; an unknown key or channel type comes with the nearest valid one.
 
 from __future__ import annotations
 
-import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from monitor.config.checks import cross_check
 from monitor.config.models import CHANNEL_TYPES, EntityAliasConfig, WatchConfig
-from monitor.config.validate import Locator, Path_, describe, suggestion, validate_entries
+from monitor.config.reading import read_yaml
+from monitor.config.validate import (
+    Entries,
+    Locator,
+    Path_,
+    describe,
+    suggestion,
+    validate_entries,
+)
 from monitor.delivery.channels.console import ConsoleChannelConfig
+from monitor.delivery.templates import TEXT, Format, trial_render
 from monitor.errors import ConfigError, ConfigIssue
 from monitor.matching.entities import EntityCatalog, EntityConfigError, default_catalog
 from monitor.settings import Settings, config_environ
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _LIST_SECTIONS = ("feeds", "rules")
 #: Mapping sections and what one of their entries is called in messages.
 _MAP_SECTIONS = {"channels": "channel", "entities": "entity"}
 #: Sections a single file sets whole (a second file setting one is an error).
 _SINGLE_SECTIONS = ("feed_health",)
 _SECTIONS = ("feeds", "channels", "rules", "entities", *_SINGLE_SECTIONS)
+#: Most rules, feeds and channels a watch config may have, all files together (README,
+#: "Limits"): far more than a deployment uses (10,000 rules load in about 6 s), few
+#: enough that a config cannot keep ``check`` or a reload busy for hours.
+MAX_RULES = 100_000
+MAX_FEEDS = 100_000
+MAX_CHANNELS = 1_000
 
 
 @dataclass
@@ -82,79 +97,6 @@ class _Doc:
     unset: set[Path_]
 
 
-def _compose(path: Path, issues: list[ConfigIssue]) -> yaml.Node | None:
-    try:
-        return yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else 0
-        issues.append(ConfigIssue(str(path), line, f"invalid YAML: {e.problem or e}"))
-    except (OSError, UnicodeDecodeError) as e:
-        issues.append(ConfigIssue(str(path), 0, f"cannot read file: {e}"))
-    return None
-
-
-class _Converter:
-    """Turns a YAML node tree into plain data, recording lines and substituting ${VAR}."""
-
-    def __init__(self, file: str, env: Mapping[str, str], issues: list[ConfigIssue]) -> None:
-        self.file = file
-        self.env = env
-        self.issues = issues
-        self.lines: dict[Path_, int] = {}
-        #: Paths of the values with a ``${VAR}`` that was not set (reported once, here).
-        self.unset: set[Path_] = set()
-        self._scalars = yaml.SafeLoader("")
-
-    def convert(self, node: yaml.Node, path: Path_ = ()) -> Any:
-        line = node.start_mark.line + 1
-        self.lines[path] = line
-        if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                key = self._scalar(key_node)
-                if not isinstance(key, str | int):
-                    self._issue(key_node, "mapping keys must be plain words")
-                    continue
-                if key in out:
-                    self._issue(key_node, f"duplicate key '{key}'")
-                    continue
-                out[key] = self.convert(value_node, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
-        value = self._scalar(node)
-        return self._substitute(value, line, path) if isinstance(value, str) else value
-
-    def _scalar(self, node: yaml.Node) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            return None
-        return self._scalars.construct_object(node, deep=True)
-
-    def _substitute(self, value: str, line: int, path: Path_) -> str:
-        def replace(m: re.Match[str]) -> str:
-            name, default = m.group(1), m.group(2)
-            if name in self.env:
-                return self.env[name]
-            if default is not None:
-                return default
-            self.unset.add(path)
-            self.issues.append(
-                ConfigIssue(
-                    self.file,
-                    line,
-                    f"environment variable {name} is not set "
-                    f"(set it, or write ${{{name}:-default}})",
-                )
-            )
-            return ""
-
-        return _VAR.sub(replace, value)
-
-    def _issue(self, node: yaml.Node, message: str) -> None:
-        self.issues.append(ConfigIssue(self.file, node.start_mark.line + 1, message))
-
-
 def config_files(rules_dir: Path) -> list[Path]:
     """The YAML files of ``rules_dir`` (not recursive), sorted by name."""
     return sorted(p for p in rules_dir.iterdir() if p.is_file() and p.suffix in {".yaml", ".yml"})
@@ -185,6 +127,11 @@ def _merge(docs: list[_Doc], issues: list[ConfigIssue], locator: Locator) -> dic
                     issues.append(ConfigIssue(*where, f"'{section}' must be a list"))
                     continue
                 offset = len(merged[section])
+                room = _limit(section) - offset
+                if len(value) > room >= 0:
+                    line = lines.get((section, room), where[1])
+                    issues.append(ConfigIssue(file, line, _too_many(section)))
+                    value = value[: max(room, 0)]
                 merged[section].extend(value)
                 _relocate(locator, doc, (section,), lambda p, o=offset: p[0] + o)
             else:
@@ -196,9 +143,41 @@ def _merge(docs: list[_Doc], issues: list[ConfigIssue], locator: Locator) -> dic
                         line = lines.get((section, name), 0)
                         what = _MAP_SECTIONS[section]
                         issues.append(ConfigIssue(file, line, f"duplicate {what} '{name}'"))
+                if section == "channels" and len(merged[section] | value) > MAX_CHANNELS:
+                    value = _cap_channels(merged[section], value, doc, issues)
                 merged[section].update(value)
                 _relocate(locator, doc, (section,), lambda p: p[0])
     return merged
+
+
+def _limit(section: str) -> int:
+    return MAX_RULES if section == "rules" else MAX_FEEDS
+
+
+def _too_many(section: str) -> str:
+    cap = {"rules": MAX_RULES, "feeds": MAX_FEEDS, "channels": MAX_CHANNELS}[section]
+    return (
+        f"too many {section}: at most {cap:,} may be configured, all files together; "
+        f"the {section} from here on are not loaded"
+    )
+
+
+def _cap_channels(
+    merged: dict[str, Any], value: dict[str, Any], doc: _Doc, issues: list[ConfigIssue]
+) -> dict[str, Any]:
+    """The channels of ``value`` that still fit under MAX_CHANNELS; the first one that does
+    not is reported."""
+    kept: dict[str, Any] = {}
+    count = len(merged)
+    for name, channel in value.items():
+        if name not in merged:
+            if count >= MAX_CHANNELS:
+                line = doc.lines.get(("channels", name), 0)
+                issues.append(ConfigIssue(doc.file, line, _too_many("channels")))
+                break
+            count += 1
+        kept[name] = channel
+    return kept
 
 
 def _relocate(locator: Locator, doc: _Doc, prefix: Path_, first: Any) -> None:
@@ -232,6 +211,7 @@ def load_config(settings: Settings, env: Mapping[str, str] | None = None) -> Loa
     locator = Locator(issues)
     merged = _merge(docs, issues, locator)
     entries = validate_entries(merged, locator)
+    _try_templates(entries, locator)
     catalog = _build_catalog(entries.entities, locator)
     remarks = cross_check(merged, entries, locator, settings, catalog, unread=unread)
     config = None if issues else _whole(merged, locator)
@@ -258,24 +238,40 @@ def _read(
     docs: list[_Doc] = []
     unread: list[str] = []
     for path in files:
-        node = _compose(path, issues)
-        if node is None:
+        read = read_yaml(path, env, issues)
+        if read is None:
             unread.append(str(path))
             continue
-        converter = _Converter(str(path), env, issues)
-        data = converter.convert(node)
-        if not isinstance(data, dict):
+        if not isinstance(read.data, dict):
             issues.append(
                 ConfigIssue(
-                    str(path),
-                    node.start_mark.line + 1,
-                    "expected a mapping with feeds, channels and rules",
+                    str(path), read.line, "expected a mapping with feeds, channels and rules"
                 )
             )
             unread.append(str(path))
             continue
-        docs.append(_Doc(str(path), data, converter.lines, converter.unset))
+        docs.append(_Doc(str(path), read.data, read.lines, read.unset))
     return docs, unread
+
+
+def _try_templates(entries: Entries, locator: Locator) -> None:
+    """Render every template of every valid channel once with a sample alert (within the
+    render limits of ``monitor.delivery.template_sandbox``) and report each that fails, at
+    its line: one that always fails would send every alert of its channel to the
+    dead-letter list."""
+    for name, channel in entries.channels.items():
+        if not channel.templates:
+            continue
+        # Each channel type's module defines the format of each part beside its model.
+        module = sys.modules[type(channel).__module__]
+        formats: dict[str, Format] = getattr(module, "TEMPLATE_FORMATS", {})
+        parts = {part: formats.get(part, TEXT) for part in channel.templates}
+        digest = getattr(channel, "digest", None)
+        failures = trial_render(name, channel.templates, parts, digest=digest)
+        for part, problem in failures.items():
+            locator.report(
+                ("channels", name, "templates", part), f"{problem} (rendering a sample alert)"
+            )
 
 
 def _whole(merged: dict[str, Any], locator: Locator) -> WatchConfig:

@@ -1,14 +1,18 @@
 """Jinja2 message templates: checked when the config loads, compiled once per channel,
 rendered per message into the format of the part they fill.
 
-Templates come from config files, so they run in Jinja2's immutable sandbox (no
-route to Python internals such as ``__class__``, no mutating the context) with
+Templates come from config files, so they run in a bounded version of Jinja2's
+immutable sandbox (``monitor.delivery.template_sandbox``: no route to Python
+internals such as ``__class__``, no mutating the context, and caps on the
+operations, time, output and value sizes of one render) with
 ``StrictUndefined`` (a misspelt variable is an error, not an empty string).
 ``check_template`` finds syntax errors, unknown filters and unknown variables
-up front with the template line; ``ChannelTemplates`` compiles a channel's
-parts once; ``ChannelTemplates.render`` turns any failure while rendering into
-``TemplateRenderError`` naming channel, part and line, which the channel
-reports as a PERMANENT delivery result.
+up front with the template line; ``trial_render`` renders each template once
+with ``sample_alert`` (the config check does, for every channel); ``ChannelTemplates``
+compiles a channel's parts once; ``ChannelTemplates.render`` turns any failure
+while rendering, a limit reached included, into ``TemplateRenderError`` naming
+channel, part and line, which the channel reports as a PERMANENT delivery
+result.
 
 Context of every template::
 
@@ -46,24 +50,30 @@ article) and ``ids`` (the entry's alert ids).
 
 Escaping is the format's job, never the template author's, and feed text
 cannot undo it: a ``Format`` escapes the value of every ``{{ }}`` (Slack
-mrkdwn through ``finalize``; HTML through autoescape) while the template's
-own literal text passes as written, so an author may use markup and feed
-text may not. ``link()`` is the one helper whose output is not escaped again:
-it escapes its label and accepts only http(s) URLs itself.
+mrkdwn through ``finalize``; HTML through ``finalize`` and autoescape) while
+the template's own literal text passes as written, so an author may use markup
+and feed text may not. An HTML template is given every text value already
+escaped (``Markup``), its ``|safe`` escapes what is not markup yet, and its
+``finalize`` escapes inside ``{% autoescape false %}`` too, so no filter or
+method can turn feed text back into markup. ``link()`` is the one helper whose
+output is not escaped again: it escapes its label and accepts only http(s)
+URLs itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
+from markupsafe import escape as html_escape
 
 from monitor.delivery.render import (
     Entry,
@@ -76,7 +86,8 @@ from monitor.delivery.render import (
     snippet,
     truncate,
 )
-from monitor.model import Alert, Coverage
+from monitor.delivery.template_sandbox import BoundedSandbox, TemplateLimitError, render_bounded
+from monitor.model import Alert, Article, Coverage, Hit
 
 #: Names every template may use besides Jinja's own globals (``range``, ``namespace`` ...).
 CONTEXT_NAMES = ("alert", "alerts", "channel", "count", "digest", "entries", "entry", "link")
@@ -89,6 +100,8 @@ ALSO_IN_LIMIT = 20
 DEFAULT_SNIPPET_WIDTH = 300
 #: Characters of a render failure's reason kept in the delivery detail.
 REASON_LIMIT = 300
+#: Longest template source, in characters.
+SOURCE_LIMIT = 100_000
 
 
 class TemplateRenderError(Exception):
@@ -323,6 +336,25 @@ class Context:
         }
 
 
+def _html_escaped(value: Any, done: dict[int, Any]) -> Any:
+    """``value`` with every string in it HTML-escaped into Markup (views, lists, tuples):
+    what an HTML template is given, so that feed text is escaped before the template sees
+    it and ``|safe`` has nothing left to undo. ``done``: views escaped already, by id."""
+    if isinstance(value, str):
+        return html_escape(value)
+    if isinstance(value, list | tuple):
+        return type(value)(_html_escaped(item, done) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if id(value) not in done:
+            changes = {
+                f.name: _html_escaped(getattr(value, f.name), done)
+                for f in dataclasses.fields(value)
+            }
+            done[id(value)] = replace(value, **changes)
+        return done[id(value)]
+    return value
+
+
 def _finalizer(escape: Callable[[str], str]) -> Callable[[Any], Any]:
     def finalize(value: Any) -> Any:
         if value is None:  # {{ digest }} outside a digest: nothing, not "None"
@@ -334,22 +366,40 @@ def _finalizer(escape: Callable[[str], str]) -> Callable[[Any], Any]:
     return finalize
 
 
+def _html_finalize(value: Any) -> Markup:
+    """Every value printed into HTML, escaped: also inside ``{% autoescape false %}``."""
+    if value is None:  # {{ digest }} outside a digest: nothing, not "None"
+        return Markup("")
+    return html_escape(value)  # Markup stays as it is; str() of a StrictUndefined raises
+
+
+def _html_safe(value: Any) -> Markup:
+    """``|safe`` in HTML: markup made by the template (a macro, ``link()``) stays markup,
+    anything else is escaped, so no text can be turned into markup."""
+    return html_escape(value)
+
+
 @functools.cache
-def environment(fmt: Format) -> jinja2.Environment:
-    """The sandboxed environment of ``fmt`` (one per format, shared by every channel)."""
+def environment(fmt: Format) -> BoundedSandbox:
+    """The bounded sandbox of ``fmt`` (one per format, shared by every channel)."""
     if fmt.html:
-        env: jinja2.Environment = ImmutableSandboxedEnvironment(
-            undefined=jinja2.StrictUndefined, autoescape=True
+        env = BoundedSandbox(
+            undefined=jinja2.StrictUndefined, autoescape=True, finalize=_html_finalize
         )
+        env.set_filter("safe", _html_safe)
     else:
-        env = ImmutableSandboxedEnvironment(
+        env = BoundedSandbox(
             undefined=jinja2.StrictUndefined, autoescape=False, finalize=_finalizer(fmt.escape)
         )
     raw: Callable[[str], str] = _same if fmt.html else _Raw
 
     def link(url: object, label: object) -> str:
-        text = str(label)
-        safe = safe_url(str(url))
+        if fmt.html:  # values arrive escaped (Markup): the URL is used as the text it stands for
+            address = url.unescape() if isinstance(url, Markup) else str(url)
+            text = label if isinstance(label, Markup) else str(label)
+        else:
+            address, text = str(url), str(label)
+        safe = safe_url(address)
         if safe is None:
             return Markup.escape(text) if fmt.html else _Raw(fmt.escape(text))
         return raw(fmt.link(safe, text))
@@ -377,21 +427,33 @@ def check_template(source: str, part: str = "template") -> None:
 
 def compile_template(source: str, fmt: Format, part: str = "template") -> jinja2.Template:
     """``source`` compiled for ``fmt``; ValueError as ``check_template`` says."""
+    if len(source) > SOURCE_LIMIT:
+        raise ValueError(
+            f"template '{part}' is {len(source):,} characters long; at most {SOURCE_LIMIT:,}"
+        )
     env = environment(fmt)
     try:
         source_ast = env.parse(source)
-        template = env.from_string(source_ast)
+        undeclared = meta.find_undeclared_variables(source_ast)  # compiles: unknown filters
     except jinja2.TemplateSyntaxError as exc:
         raise ValueError(f"template '{part}', line {exc.lineno}: {exc.message}") from None
+    except (RecursionError, MemoryError):
+        raise ValueError(f"template '{part}' is nested too deeply") from None
     known = set(CONTEXT_NAMES) | set(env.globals)
-    unknown = sorted(meta.find_undeclared_variables(source_ast) - known)
+    unknown = sorted(undeclared - known)
     if unknown:
         name = unknown[0]
         raise ValueError(
             f"template '{part}', line {_line_of(source_ast, name)}: unknown variable "
             f"'{name}' (known: {', '.join(CONTEXT_NAMES)})"
         )
-    return template
+    try:
+        return env.from_string(env.instrument(source_ast))
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"template '{part}', line {exc.lineno}: {exc.message}") from None
+    except Exception as exc:  # Python's compiler on what Jinja made: too many nested blocks ...
+        reason = truncate(one_line(f"{type(exc).__name__}: {exc}"), REASON_LIMIT)
+        raise ValueError(f"template '{part}' cannot be compiled: {reason}") from None
 
 
 def _failed_line(exc: BaseException) -> int | None:
@@ -439,11 +501,17 @@ class ChannelTemplates:
         result, not a crash of the worker.
         """
         variables = context.variables(current)
+        if self._formats[part].html:
+            done: dict[int, Any] = {}
+            variables = {name: _html_escaped(value, done) for name, value in variables.items()}
         try:
-            output = self._compiled[part].render(variables)
+            output = render_bounded(self._compiled[part], variables)
         except Exception as exc:  # user code: anything it raises is a failed message
             # Bounded and one line: the message may quote feed text, and it ends up in logs.
-            reason = truncate(one_line(f"{type(exc).__name__}: {exc}"), REASON_LIMIT)
+            text = (
+                str(exc) if isinstance(exc, TemplateLimitError) else f"{type(exc).__name__}: {exc}"
+            )
+            reason = truncate(one_line(text), REASON_LIMIT)
             raise TemplateRenderError(self.channel, part, _failed_line(exc), reason) from exc
         return one_line(output) if self._formats[part].single_line else output
 
@@ -455,3 +523,65 @@ def compile_channel_templates(
     if not sources:
         return None
     return ChannelTemplates(channel, sources, formats)
+
+
+_SAMPLE_TITLE = "news-monitor test alert: Iran, Russia and drones"
+_SAMPLE_TEXT = (
+    "This is a test alert sent by news-monitor send-test. If you can read it, the channel "
+    "works. Sample text: Iran supplied Russia with drones, officials said."
+)
+
+
+def sample_alert(channel: str, now: float, *, ident: str = "sample") -> Alert:
+    """A realistic alert for ``channel`` (``send-test`` sends it, ``check`` renders every
+    template with it): real hit offsets, ids ending in ``ident``."""
+    published = datetime.fromtimestamp(now, UTC)
+    article = Article(
+        id=f"test-{ident}",
+        feed_id="news-monitor-test",
+        url="https://example.org/news-monitor/test-alert",
+        title=_SAMPLE_TITLE,
+        text=_SAMPLE_TEXT,
+        published=published,
+        author="news-monitor",
+    )
+    hits = tuple(
+        Hit(field, start, start + len(term), term)
+        for field, value in (("title", _SAMPLE_TITLE), ("text", _SAMPLE_TEXT))
+        for term in ("Iran", "Russia", "drones")
+        if (start := value.find(term)) >= 0
+    )
+    return Alert(
+        id=f"alrt_test_{ident}",
+        channel=channel,
+        rule_id="send-test",
+        query="Iran AND Russia AND drones",
+        article=article,
+        hits=tuple(sorted(hits, key=lambda h: (h.field != "title", h.start))),
+        created_at=published,
+    )
+
+
+def trial_render(
+    channel: str,
+    sources: Mapping[str, str],
+    formats: Mapping[str, Format],
+    *,
+    digest: str | None = None,
+) -> dict[str, str]:
+    """Render each template of ``channel`` once with a sample alert, within the render
+    limits; part -> why it failed, for each part that did (a template that does not compile
+    is not tried: the config check reports that already)."""
+    context = Context.of([sample_alert(channel, 1767621780.0)], channel=channel, digest=digest)
+    failures: dict[str, str] = {}
+    for part, source in sources.items():
+        fmt = formats.get(part, TEXT)
+        try:
+            templates = ChannelTemplates(channel, {part: source}, {part: fmt})
+        except ValueError:
+            continue
+        try:
+            templates.render(part, context)
+        except TemplateRenderError as exc:
+            failures[part] = str(exc)
+    return failures

@@ -15,9 +15,10 @@ The language is documented in docs/rules.md: terms (inflections folded),
 Modules: ``stem`` and ``text`` (words, folding, inflection keys), ``ast``
 (tree, ``render``), ``parser`` (``parse_query``, ``lint_query``),
 ``catalog`` (what the engine needs from the entity catalog), ``document``
-(an article's words per field), ``program`` (compiled queries), ``rarity``
-(how common a word is), ``index`` (rules filed under their required terms),
-``engine`` (``RuleSet``, ``compile_rules``, ``match_article``), ``explain``,
+(an article's words per field), ``program`` and ``near`` (compiled queries),
+``rarity`` (how common a word is), ``index`` (rules filed under their required
+terms), ``probe`` (the quick test of a fetched rule), ``engine`` (``RuleSet``,
+``compile_rules``, ``match_article``), ``explain``,
 ``highlight``; ``entities`` holds the shipped entity catalog.
 """
 

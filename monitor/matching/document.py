@@ -3,9 +3,9 @@
 A ``View`` is one field's text. Built eagerly: the folded words, their set and
 the set of their inflection keys, which is all that the index lookup and most
 rule evaluations need. Everything else (the text joined for phrase search, the
-case-kept words, word positions, character offsets, the sorted words for
-wildcards) is computed on first use, so an article that only meets rules on
-plain terms never pays for it.
+case-kept words, word positions and their bit masks for NEAR, character
+offsets, the sorted words for wildcards) is computed on first use, so an
+article that only meets rules on plain terms never pays for it.
 
 Capitals (``View.amid_capitals``): a case-sensitive entity alias also counts in
 capitals (CHINA for ``China``) where the text around it is in capitals, as in a wire
@@ -201,21 +201,28 @@ class View:
         return found
 
     def word_mask(self, word: str) -> int:
-        """The positions of the folded word ``word`` as a bit mask (bit i: word i); for
-        NEAR. Like ``word_positions``: scans for the first few words, then a map of every
-        word's mask, built once."""
+        """The positions of the folded word ``word`` as a bit mask (bit i: word i), for NEAR.
+
+        Like ``word_positions``: the first few words by substring search in the joined
+        words (``needle_mask``), then a map of every word's mask, built once."""
         masks = self._masks
         if masks is None:
-            if self._scans < POSITION_SCANS:
-                mask = 0
-                for i in self.word_positions(word):
-                    mask |= 1 << i
-                return mask
+            self._scans += 1
+            if self._scans <= POSITION_SCANS:
+                return self.needle_mask(" " + word + " ")
             masks = self._masks = {}
             get = masks.get
-            for i, w in enumerate(self.words):
-                masks[w] = get(w, 0) | 1 << i
+            for w, bit in zip(self.words, _bits(len(self.words)), strict=False):
+                masks[w] = get(w, 0) | bit
         return masks.get(word, 0)
+
+    def needle_mask(self, needle: str) -> int:
+        """Where ``needle`` (folded words, a space before each: " w1 w2 ", or a word start
+        " pre") occurs in the joined words, as a bit mask of the first word's positions."""
+        mask = 0
+        for i in self._positions(needle):
+            mask |= 1 << i
+        return mask
 
     def stem_occurrences(self, key: str) -> list[tuple[int, int]]:
         """Where words with inflection key ``key`` are."""
@@ -318,6 +325,17 @@ class View:
         ]
 
 
+_BITS: list[int] = []
+
+
+def _bits(n: int) -> list[int]:
+    """``1 << i`` for i up to ``n`` at least, built once and grown as needed: shifting anew
+    for every word of every article would allocate a number each time."""
+    if len(_BITS) < n:
+        _BITS.extend(1 << i for i in range(len(_BITS), max(n, 2 * len(_BITS), 1024)))
+    return _BITS
+
+
 def _case_of(word: str) -> int:
     """1 for a word in capitals, 0 for one without a cased letter ("2024"), -1 for a word
     with a lower-case letter."""
@@ -363,22 +381,22 @@ class Document:
         "views",
     )
 
-    def __init__(self, article: Article) -> None:
+    def __init__(self, article: Article, stems: bool = True) -> None:
+        """``stems`` False leaves ``body_stems`` empty: for a caller that knows that no
+        test will read the inflection keys of title and text (a rule set without terms)."""
         #: The article read.
         self.article = article
         title, text = View(article.title), View(article.text)
         #: View per field number; None until first asked for.
         self.views: list[View | None] = [title, text, None, None, None]
-        #: Inflection keys and folded words of title and text together (the default fields).
-        # The text's own word set is kept for its view (NEAR and ``text:`` read it): a copy
-        # costs less than a second set built from the words.
-        text_words = text._wordset = set(text.words)
-        body_words = text_words.copy()
+        #: Folded words of title and text together (the default fields).
+        body_words = set(text.words)
         body_words.update(title.words)
         self.body_words = body_words
         #: Their inflection keys; with their wildcard keys too once ``body_keys`` was called
-        #: (a wildcard key ends with "*", which no inflection key holds).
-        self.body_stems = set(map(STEMS.__getitem__, body_words))
+        #: (a wildcard key ends with "*", which no inflection key holds), and the exact keys
+        #: a rule set reads (``index.RuleIndex.keys_of``).
+        self.body_stems = set(map(STEMS.__getitem__, body_words)) if stems else set()
         self._body_joined: str | None = None
         #: The distinct words of title and text, sorted, once ``sorted_body_words`` was called.
         self.sorted_words: list[str] | None = None

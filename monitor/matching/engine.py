@@ -1,10 +1,12 @@
 """Compiled rule sets, and matching them against articles.
 
 ``compile_rules`` parses and compiles every query once (``program``), and
-files each rule in a ``RuleIndex`` under the terms it requires. ``RuleSet.match``
-reads an article once (``Document``), fetches from the index the rules the
-article can possibly match, evaluates only those, and reports the hits of
-each match: the occurrences of the leaves that made the rule true (the
+files each rule, by number, in a ``RuleIndex`` under the terms it requires.
+``RuleSet.match`` reads an article once (``Document``), fetches from the index
+the numbers of the rules the article can possibly match, takes those the
+index decided (their keys imply them) and tests the others (``probe``: their
+word clauses as key lookups, then the rest as compiled), and reports the hits
+of each match: the occurrences of the leaves that made the rule true (the
 operands of an AND, the true branches of an OR, the close pairs of a NEAR,
 never what sits under a NOT), title first. Hits are computed when first
 read (``_LazyMatch``).
@@ -16,6 +18,7 @@ read (``_LazyMatch``).
 from __future__ import annotations
 
 import bisect
+import gc
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,10 +38,10 @@ from monitor.matching.catalog import (
 from monitor.matching.compiler import Compiler
 from monitor.matching.document import Document
 from monitor.matching.explain import explain
-from monitor.matching.index import RuleIndex, alternatives, implied
+from monitor.matching.index import EXACT, RuleIndex, alternatives, implied
 from monitor.matching.parser import parse_query
-from monitor.matching.probe import probe
-from monitor.matching.program import Occurrence, Program
+from monitor.matching.probe import has_leaf, probe
+from monitor.matching.program import Occurrence, PrefixLeaf, Program, StemLeaf
 from monitor.matching.rarity import word_cost
 from monitor.model import Article, Hit, Match
 
@@ -133,18 +136,27 @@ class RuleSet:
         #: What ``match`` tests of a rule the index fetched but did not decide (``probe``).
         self._probes: list[Program] = list(self._programs)
         cost = word_cost(frequencies)
-        self._index = index = RuleIndex()
-        for number, program in enumerate(self._programs):
+        programs = self._programs
+        #: Whether the index's keys of title and text are all exact words, and no test reads
+        #: inflection or wildcard keys: then an article's key set is its word set.
+        self._words = not any(has_leaf(p, (StemLeaf, PrefixLeaf)) for p in programs) and all(
+            _exact_only(alternatives(p, cost)) for p in programs
+        )
+        self._index = index = RuleIndex(self._words)
+        for number, program in enumerate(programs):
             alts = alternatives(program, cost)
             if index.add(number, alts, partial(implied, program)):
-                self._probes[number] = probe(program, index.note_exact)
+                self._probes[number] = probe(program, index.note_exact, self._words)
+        #: Whether articles need the inflection keys of their words: not for rules of exact
+        #: words alone (the index's keys, and the terms tests read).
+        self._stems = index.stem_keys or any(has_leaf(p, StemLeaf) for p in programs)
 
     def __len__(self) -> int:
         return len(self.rules)
 
     def match(self, article: Article) -> list[Match]:
         """The rules the article matches, in rule order, with their hits."""
-        doc = Document(article)
+        doc = self._document(article)
         found = self._index.candidates(doc)
         if not found:
             return []
@@ -172,7 +184,14 @@ class RuleSet:
         if self._any_feeds:
             feeds, feed = self._feeds, article.feed_id
             matched = [n for n in matched if feeds[n] is None or feed in feeds[n]]  # type: ignore[operator]
-        return _lazy_matches(article, matched, self._ids, _Source(self._programs, doc))
+        return _lazy_matches(article, matched, _Source(self._ids, self._programs, doc))
+
+    def _document(self, article: Article) -> Document:
+        """The article as the index and the probes read it."""
+        doc = Document(article, self._stems)
+        if self._words:
+            doc.body_stems = doc.body_words  # the keys (see ``__init__``)
+        return doc
 
     def _for_feed(self, number: int, article: Article) -> bool:
         feeds = self._feeds[number]
@@ -181,18 +200,18 @@ class RuleSet:
     def match_all(self, article: Article) -> list[Match]:
         """Like ``match``, evaluating every rule (no index): the baseline, and a cross-check."""
         doc = Document(article)
-        source = _Source(self._programs, doc)
-        return [
-            _lazy_match(rule.spec.id, article, number, source)
+        matched = [
+            number
             for number, rule in enumerate(self.rules)
             if (rule.spec.feeds is None or article.feed_id in rule.spec.feeds)
             and rule.program.test(doc)
         ]
+        return _lazy_matches(article, matched, _Source(self._ids, self._programs, doc))
 
     def fetched_ids(self, article: Article) -> list[str]:
         """The rules the index fetches for the article (matched or to be tested), in rule
         order: what the index narrows the rule set to."""
-        found = {~e if e < 0 else e for e in self._index.candidates(Document(article))}
+        found = {~e if e < 0 else e for e in self._index.candidates(self._document(article))}
         return [self._ids[n] for n in sorted(found)]
 
     def unindexed_rule_ids(self) -> list[str]:
@@ -208,14 +227,21 @@ class RuleSet:
 
 
 class _Source:
-    """What the matches of one article need to find their hits later: the rule set's
-    programs and the article's ``Document`` (one per article, shared by its matches)."""
+    """What the matches of one article read their rule id, article and hits from: the rule
+    set's ids and programs and the article's ``Document`` (one per article, shared)."""
 
-    __slots__ = ("doc", "programs")
+    __slots__ = ("doc", "ids", "programs")
 
-    def __init__(self, programs: list[Program], doc: Document) -> None:
+    def __init__(self, ids: list[str], programs: list[Program], doc: Document) -> None:
+        self.ids = ids
         self.programs = programs
         self.doc = doc
+
+
+_set_rule_id = Match.__dict__["rule_id"].__set__
+_get_rule_id = Match.__dict__["rule_id"].__get__
+_set_article = Match.__dict__["article"].__set__
+_get_article = Match.__dict__["article"].__get__
 
 
 class _LazyMatch(Match):
@@ -227,6 +253,10 @@ class _LazyMatch(Match):
     or filters matches never pays for them. The value is the same as an eager
     computation: ``hits`` is a read-only property over the article's
     ``Document``, which the match keeps alive until the hits are read.
+
+    A match made by ``RuleSet.match`` holds only its rule's number and the
+    article's ``_Source`` (shared by its matches): its rule id and article are
+    read from there, so that making hundreds of matches sets two slots each.
     """
 
     __slots__ = ("_hits", "_number", "_source")
@@ -243,21 +273,37 @@ class _LazyMatch(Match):
         source: _Source | None = None,
     ) -> None:
         # ``hits`` given (as dataclasses.replace does) makes an eager match.
-        object.__setattr__(self, "rule_id", rule_id)
-        object.__setattr__(self, "article", article)
+        _set_rule_id(self, rule_id)
+        _set_article(self, article)
         object.__setattr__(self, "_number", number)
         object.__setattr__(self, "_source", source)
         object.__setattr__(self, "_hits", hits)
 
     @property
+    def rule_id(self) -> str:
+        source = self._source
+        return _get_rule_id(self, Match) if source is None else source.ids[self._number]
+
+    @property
+    def article(self) -> Article:
+        source = self._source
+        return _get_article(self, Match) if source is None else source.doc.article
+
+    @property
     def hits(self) -> tuple[Hit, ...]:
-        hits: tuple[Hit, ...] | None = self._hits
+        try:
+            hits: tuple[Hit, ...] | None = self._hits
+        except AttributeError:  # not set by ``_lazy_matches``
+            hits = None
         if hits is None:
             source = self._source
             assert source is not None
             hits = hits_of(source.programs[self._number], source.doc)
+            # The document is no longer needed: what was read from it moves here.
+            _set_rule_id(self, source.ids[self._number])
+            _set_article(self, source.doc.article)
             object.__setattr__(self, "_hits", hits)
-            object.__setattr__(self, "_source", None)  # the document is no longer needed
+            object.__setattr__(self, "_source", None)
         return hits
 
     def __eq__(self, other: object) -> bool:
@@ -278,36 +324,23 @@ class _LazyMatch(Match):
 _new = object.__new__
 #: Runs an iterator to its end, in C, keeping nothing.
 _drain: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
-_set_rule_id = Match.__dict__["rule_id"].__set__
-_set_article = Match.__dict__["article"].__set__
 _set_number = _LazyMatch.__dict__["_number"].__set__
 _set_source = _LazyMatch.__dict__["_source"].__set__
-_set_hits = _LazyMatch.__dict__["_hits"].__set__
 
 
-def _lazy_match(rule_id: str, article: Article, number: int, source: _Source) -> Match:
-    """A ``_LazyMatch``, built through its slots: half the cost of the frozen ``__init__``,
-    which counts when an article matches hundreds of rules."""
-    match = _new(_LazyMatch)
-    _set_rule_id(match, rule_id)
-    _set_article(match, article)
-    _set_number(match, number)
-    _set_source(match, source)
-    _set_hits(match, None)
-    return match
+def _exact_only(alts: list[tuple[tuple[str, ...], float]] | None) -> bool:
+    """Whether the keys of title and text of a presearch query are all exact words."""
+    return alts is None or all(
+        key.startswith(EXACT) or ":" in key for keys, _ in alts for key in keys
+    )
 
 
-def _lazy_matches(
-    article: Article, numbers: list[int], ids: list[str], source: _Source
-) -> list[Match]:
-    """``_lazy_match`` for each rule of ``numbers``, one slot at a time over all of them:
+def _lazy_matches(article: Article, numbers: list[int], source: _Source) -> list[Match]:
+    """A ``_LazyMatch`` for each rule of ``numbers``, one slot at a time over all of them:
     each pass is a ``map`` that runs in C, with no Python call per match."""
     matches: list[Match] = list(map(_new, repeat(_LazyMatch, len(numbers))))
-    _drain(map(_set_rule_id, matches, map(ids.__getitem__, numbers)))
-    _drain(map(_set_article, matches, repeat(article)))
     _drain(map(_set_number, matches, numbers))
     _drain(map(_set_source, matches, repeat(source)))
-    _drain(map(_set_hits, matches, repeat(None)))
     return matches
 
 
@@ -342,16 +375,26 @@ def compile_rules(
     ``catalog`` resolves ``@Name`` (None: the shipped catalog). ``frequencies``
     optionally gives the share of articles that hold each inflection key, to
     choose the rarest terms better than the built-in estimate (``rarity``).
+
+    The cyclic garbage collector is paused meanwhile: compiling a large rule set makes
+    millions of objects that all live on, and each collection would walk all of them
+    again (with a million rules, that doubled the compile time).
     """
-    compiler = Compiler(LazyCatalog(catalog), word_cost(frequencies))
-    compiled: list[CompiledRule] = []
-    for order, spec in enumerate(specs):
-        try:
-            program = compile_query(spec.query, compiler=compiler)
-        except QuerySyntaxError as e:
-            raise RuleQueryError(spec.id, e) from e
-        compiled.append(CompiledRule(spec, program, order))
-    return RuleSet(compiled, frequencies=frequencies, catalog=catalog)
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        compiler = Compiler(LazyCatalog(catalog), word_cost(frequencies))
+        compiled: list[CompiledRule] = []
+        for order, spec in enumerate(specs):
+            try:
+                program = compile_query(spec.query, compiler=compiler)
+            except QuerySyntaxError as e:
+                raise RuleQueryError(spec.id, e) from e
+            compiled.append(CompiledRule(spec, program, order))
+        return RuleSet(compiled, frequencies=frequencies, catalog=catalog)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def match_article(

@@ -3,14 +3,17 @@
 For each rule, ``alternatives`` derives a *presearch query*: a list of
 conjunctions of at most two index keys such that every article the rule
 matches holds all the keys of at least one conjunction. An article then
-fetches only the rules one of whose conjunctions it holds, and only those
-are evaluated. It is a filter, never a decision: a fetched rule may still
-fail, but a rule that is not fetched cannot match.
+fetches only the rules one of whose conjunctions it holds. Where the
+conjunction implies the rule (``implied``: ``a AND b`` under (a, b), ``"x"``
+under ``=x``), fetched means matched; otherwise the rule is tested
+(``probe``), and a rule that is not fetched cannot match.
 
-- A key is the inflection key of a word (``drone`` for drones), or a
+- A key is the inflection key of a word (``drone`` for drones), the exact key
+  of a folded word of title or text (``=drones``: quoted words, the words of
+  a phrase, one-word entity aliases, none of which fold inflections), or a
   3-letter prefix and a star (``dro*``) for wildcards; keys of the author,
   url and source fields carry the field name (``author:smith``). Title-only
-  and text-only leaves use the plain key: the article's keys cover both.
+  and text-only leaves use the plain keys: the article's keys cover both.
   A phrase is filed under its two rarest words' keys (both required).
 - A leaf gives one conjunction of one key; an entity or an OR the union of
   its children's; an AND (or a NEAR) the product of its two rarest
@@ -18,11 +21,13 @@ fail, but a rule that is not fetched cannot match.
   nothing. A rule with no presearch query (``NOT x``, ``a OR NOT b``)
   is evaluated for every article.
 
-Two-key conjunctions go into a two-level map, ``pairs[k1][k2]``, so that an
-AND rule is fetched only when the article holds both keys; both levels are
-looked up by intersecting dict key views with the article's key set, which
-runs in C. Per article the cost is about one probe per distinct article
-key plus one evaluation per fetched rule, whatever the number of rules.
+Rules are filed by number, ``n`` where the keys imply the rule and ``~n``
+where it must be tested, in ``array("i")`` buckets: fetching concatenates
+machine integers, with no Python object touched per rule. Two-key
+conjunctions go into a two-level map, ``pairs[k1][k2]`` (k1 the rarer), so
+that an AND rule is fetched only when the article holds both keys; both
+levels are looked up by intersecting dict key views with the article's key
+set, which runs in C.
 """
 
 from __future__ import annotations
@@ -184,10 +189,16 @@ class RuleIndex:
         "pairs",
         "prefix_namespaces",
         "single",
+        "stem_keys",
         "word_namespaces",
+        "words",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, words: bool = False) -> None:
+        #: Whether exact keys are filed as the words themselves (``=drones`` as ``drones``):
+        #: for rules with no inflection or wildcard key, so that an article's key set is
+        #: its word set (``Document.body_words``), with nothing to add.
+        self.words = words
         #: key -> entries filed under that key alone.
         self.single: dict[str, array[int]] = {}
         #: k1 -> k2 -> entries filed under the conjunction of both.
@@ -201,6 +212,8 @@ class RuleIndex:
         self.other_fields: tuple[int, ...] = ()
         #: Folded word -> its exact key, for every exact word some rule uses.
         self.exact: dict[str, str] = {}
+        #: Whether some rule is filed under an inflection key of title and text.
+        self.stem_keys = False
 
     def add(
         self,
@@ -220,11 +233,16 @@ class RuleIndex:
         for keys in {keys for keys, _ in alts}:
             for key in keys:
                 if key.startswith(EXACT):
-                    self.exact[key[1:]] = key
+                    if not self.words:
+                        self.exact[key[1:]] = key
                 elif ":" in key or key.endswith("*"):  # plain word keys are always looked up
                     self._note_namespace(key)
+                else:
+                    self.stem_keys = True
             entry = number if implies is not None and implies(keys) else ~number
             tested = tested or entry < 0
+            if self.words:
+                keys = tuple(key[1:] if key.startswith(EXACT) else key for key in keys)
             if len(keys) == 1:
                 bucket = self.single.get(keys[0])
                 if bucket is None:
@@ -242,7 +260,7 @@ class RuleIndex:
     def note_exact(self, key: str) -> None:
         """Read the exact key ``key`` from articles (when it is one) though no rule is filed
         under it: a rule's ``probe`` tests it."""
-        if key.startswith(EXACT):
+        if key.startswith(EXACT) and not self.words:
             self.exact[key[1:]] = key
 
     def _note_namespace(self, key: str) -> None:

@@ -17,16 +17,19 @@ from collections.abc import Callable
 
 from monitor.matching.document import DEFAULT_FIELDS, Document
 from monitor.matching.index import exact_key
+from monitor.matching.near import NearProgram
 from monitor.matching.program import (
     AndProgram,
     EntityLeaf,
+    Leaf,
+    NotProgram,
     OrProgram,
     PhraseLeaf,
     Program,
     StemLeaf,
 )
 
-__all__ = ["KeyAnd", "clause_keys", "probe"]
+__all__ = ["KeyAnd", "clause_keys", "has_leaf", "probe"]
 
 
 class KeyAnd(Program):
@@ -58,47 +61,67 @@ class KeyAnd(Program):
         return True
 
 
-def clause_keys(program: Program) -> tuple[str, ...] | None:
+def clause_keys(program: Program, words: bool = False) -> tuple[str, ...] | None:
     """The keys of which the article must hold one for ``program`` to hold (and holding
-    one is enough), or None if ``program`` is not such a clause."""
+    one is enough), or None if ``program`` is not such a clause. ``words``: the index
+    keys exact words by the words themselves (``RuleIndex.words``)."""
     if program.__class__ is StemLeaf:
         assert isinstance(program, StemLeaf)
         return (program.key,) if program.fields is DEFAULT_FIELDS else None
     if program.__class__ is PhraseLeaf:
         assert isinstance(program, PhraseLeaf)
         if program.fields is DEFAULT_FIELDS and len(program.words) == 1:
-            return (exact_key(program.words[0]),)
+            word = program.words[0]
+            return (word if words else exact_key(word),)
         return None
     if isinstance(program, EntityLeaf):
         if program.shadows or program.fields is not DEFAULT_FIELDS:
             return None
-        return _union(program.aliases)
+        return _union(program.aliases, words)
     if isinstance(program, OrProgram):
-        return _union(program.children)
+        return _union(program.children, words)
     return None
 
 
-def _union(children: tuple[Program, ...]) -> tuple[str, ...] | None:
+def _union(children: tuple[Program, ...], words: bool) -> tuple[str, ...] | None:
     found: dict[str, None] = {}
     for child in children:
-        keys = clause_keys(child)
+        keys = clause_keys(child, words)
         if keys is None:
             return None
         found.update(dict.fromkeys(keys))
     return tuple(found)
 
 
-def probe(program: Program, note: Callable[[str], None]) -> Program:
+def has_leaf(program: Program, kinds: type[Leaf] | tuple[type[Leaf], ...]) -> bool:
+    """Whether ``program`` has a leaf of ``kinds`` (entity aliases and shadows included):
+    ``StemLeaf`` reads the inflection keys of title and text, ``PrefixLeaf`` adds the
+    wildcard keys to them."""
+    if isinstance(program, kinds):
+        return True
+    if isinstance(program, AndProgram | OrProgram):
+        return any(has_leaf(child, kinds) for child in program.children)
+    if isinstance(program, NotProgram):
+        return has_leaf(program.child, kinds)
+    if isinstance(program, NearProgram):
+        return has_leaf(program.left, kinds) or has_leaf(program.right, kinds)
+    if isinstance(program, EntityLeaf):
+        return any(has_leaf(leaf, kinds) for leaf in (*program.aliases, *program.shadows))
+    return False
+
+
+def probe(program: Program, note: Callable[[str], None], words: bool = False) -> Program:
     """The quick form of a rule's program (``program`` itself when there is none).
 
-    ``note(key)`` is told every exact key used, so that the index reads it from articles.
+    ``note(key)`` is told every key used, so that the index reads the exact ones from
+    articles; ``words`` as for ``clause_keys``.
     """
     children = program.children if isinstance(program, AndProgram) else (program,)
     required: list[str] = []
     groups: list[tuple[str, ...]] = []
     rest: list[Program] = []
     for child in children:
-        keys = clause_keys(child)
+        keys = clause_keys(child, words)
         if keys is None:
             rest.append(child)
         elif len(keys) == 1:

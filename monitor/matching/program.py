@@ -15,7 +15,7 @@ import re
 import sys
 
 from monitor.matching.document import DEFAULT_FIELDS, Document, View
-from monitor.matching.text import STEMS, normalize
+from monitor.matching.text import STEM_WORDS, STEMS, normalize
 
 __all__ = ["CapsAliasLeaf", "Leaf", "Occurrence", "Program", "case_alias_leaf", "leaf_keys"]
 
@@ -151,11 +151,21 @@ class StemLeaf(Leaf):
         return doc.view(field).stem_occurrences(self.key)
 
     def masks(self, doc: Document, field: int) -> tuple[int, int]:
-        if field in DEFAULT_FIELDS and self.key not in doc.body_stems:
-            return 0, 0
+        key = self.key
         view = doc.view(field)
+        if field in DEFAULT_FIELDS:
+            if key not in doc.body_stems:
+                return 0, 0
+            # The words of title and text with the key, without building this field's
+            # own word and key sets (as ``words_with_stem`` would).
+            body = doc.body_words
+            words = [word for word in STEM_WORDS.get(key, ()) if word in body]
+            if not words:  # the caches were cleared since the article was read
+                words = [word for word in body if STEMS[word] == key]
+        else:
+            words = view.words_with_stem(key)
         starts = 0
-        for word in view.words_with_stem(self.key):
+        for word in words:
             starts |= view.word_mask(word)
         return starts, starts << 1
 
@@ -188,6 +198,8 @@ class PhraseLeaf(Leaf):
         return Leaf.test(self, doc)
 
     def found(self, doc: Document, field: int) -> bool:
+        if field in DEFAULT_FIELDS and self.words[0] not in doc.body_words:
+            return False
         view = doc.view(field)
         if len(self.words) == 1:
             return self.words[0] in view.wordset
@@ -197,17 +209,8 @@ class PhraseLeaf(Leaf):
         return doc.view(field).phrase_occurrences(self.words)
 
     def masks(self, doc: Document, field: int) -> tuple[int, int]:
-        view = doc.view(field)
-        words = self.words
-        if words[0] not in view.wordset:
-            return 0, 0
-        # Word j of the phrase at position i + j, for every i where the phrase starts.
-        starts = view.word_mask(words[0])
-        for j in range(1, len(words)):
-            if not starts:
-                break
-            starts &= view.word_mask(words[j]) >> j
-        return starts, starts << len(words)
+        starts = doc.view(field).needle_mask(self.joined)
+        return starts, starts << len(self.words)
 
     def pattern(self) -> str:
         return r"\W+".join(map(re.escape, self.words)) + r"\b"
@@ -231,6 +234,8 @@ class CaseLeaf(Leaf):
         return _memo_test(self, doc)
 
     def found(self, doc: Document, field: int) -> bool:
+        if field in DEFAULT_FIELDS and self.folded not in doc.body_words:
+            return False  # spares the field's own word set
         view = doc.view(field)
         if self.folded not in view.wordset:
             return False
@@ -267,6 +272,8 @@ class CapsAliasLeaf(CaseLeaf):
         self.caps_regex = r"\W+".join(map(re.escape, self.caps)) + r"\b"
 
     def found(self, doc: Document, field: int) -> bool:
+        if field in DEFAULT_FIELDS and self.folded not in doc.body_words:
+            return False
         view = doc.view(field)
         if self.folded not in view.wordset:
             return False
@@ -352,6 +359,10 @@ class PrefixLeaf(Leaf):
     def occurrences(self, doc: Document, field: int) -> list[Span]:
         return doc.view(field).prefix_occurrences(self.prefix)
 
+    def masks(self, doc: Document, field: int) -> tuple[int, int]:
+        starts = doc.view(field).needle_mask(self.needle)
+        return starts, starts << 1
+
     def pattern(self) -> str:
         return re.escape(self.prefix) + r"\w*"
 
@@ -364,7 +375,7 @@ class EntityLeaf(Leaf):
     occurrence of a shadow, in the same field, does not count, for the test, NEAR or hits.
     """
 
-    __slots__ = ("aliases", "shadows")
+    __slots__ = ("aliases", "shadows", "tested")
 
     def __init__(
         self,
@@ -377,13 +388,20 @@ class EntityLeaf(Leaf):
         self.aliases = aliases
         #: Aliases of other entities whose occurrences hide this one's inside them.
         self.shadows = shadows
+        #: The aliases in the order ``test`` tries them: a word (a set lookup) first, then
+        #: phrases, then case-sensitive ones (a regex over the text).
+        self.tested = tuple(sorted(aliases, key=_alias_expense))
 
     def test(self, doc: Document) -> bool:
         # Memoized: many rules name the same entity, and it has many aliases to try.
         memo = doc.memo
         found = memo.get(self)
         if found is None:
-            found = any(alias.test(doc) for alias in self.aliases)
+            found = False
+            for alias in self.tested:
+                if alias.test(doc):
+                    found = True
+                    break
             if found and self.shadows and any(shadow.test(doc) for shadow in self.shadows):
                 # A shadow is there too (rare): positions decide.
                 found = any(self.found(doc, field) for field in self.fields)
@@ -414,6 +432,16 @@ class EntityLeaf(Leaf):
         # Each alias is tested for presence once, here, rather than in ``found`` first.
         return self.occurrences(doc, field)
 
+    def masks(self, doc: Document, field: int) -> tuple[int, int]:
+        if self.shadows:
+            return Leaf.masks(self, doc, field)  # positions decide what a shadow hides
+        starts = ends = 0
+        for alias in self.aliases:
+            alias_starts, alias_ends = alias.masks(doc, field)
+            starts |= alias_starts
+            ends |= alias_ends
+        return starts, ends
+
     def char_spans(self, doc: Document, field: int) -> list[Span]:
         found = [
             span
@@ -433,6 +461,12 @@ class EntityLeaf(Leaf):
             if shadow.found(doc, field)
             for span in shadow.char_spans(doc, field)
         ]
+
+
+def _alias_expense(alias: Leaf) -> int:
+    if isinstance(alias, CaseLeaf):
+        return 2
+    return 0 if isinstance(alias, PhraseLeaf) and len(alias.words) == 1 else 1
 
 
 def unshadowed(spans: list[Span], outer: list[Span]) -> list[Span]:

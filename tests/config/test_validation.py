@@ -378,8 +378,8 @@ def test_other_entry_errors_name_the_entry(tmp_path: Path) -> None:
         smtp_host="smtp.example.org",
     )
     assert errors == [
-        "a.yaml:2: a feed must be a mapping (keys: id, url, interval, name, silent_after), "
-        "got a string",
+        "a.yaml:2: a feed must be a mapping (keys: id, url, interval, name, silent_after, "
+        "allow_private_addresses), got a string",
         "a.yaml:3: 'id' may only contain letters, digits, '_', '.' and '-', and start with a "
         "letter or digit, got 'bad id'",
         "a.yaml:5: channel name 'my team' may only contain letters, digits, '_', '.' and '-', "
