@@ -26,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # tests of the policy itself (tests/ingest/test_netpolicy*.py) set it explicitly.
 ALLOW_PRIVATE_ENV = {"MONITOR_ALLOW_PRIVATE_ADDRESSES": "true"}
 os.environ.update(ALLOW_PRIVATE_ENV)
+# The test run's own Redis URL is read once and taken out of the environment: left in, every
+# command a test runs would rightly warn about an unknown MONITOR_* setting.
+TEST_REDIS_URL = os.environ.pop("MONITOR_TEST_REDIS_URL", None)
 SHARED_DATA = Path(os.environ.get("MONITOR_SHARED_DATA", ROOT.parent / "shared" / "data"))
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -55,7 +58,7 @@ def _redis_answers(host: str, port: int) -> bool:
 @pytest.fixture(scope="session")
 def redis_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a real Redis server for the whole session."""
-    if url := os.environ.get("MONITOR_TEST_REDIS_URL"):
+    if url := TEST_REDIS_URL:
         yield url
         return
     if _redis_answers("127.0.0.1", 6379):

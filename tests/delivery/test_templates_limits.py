@@ -6,7 +6,6 @@ check renders every template once with a sample alert."""
 from __future__ import annotations
 
 import io
-import json
 import time
 import tracemalloc
 from pathlib import Path
@@ -428,12 +427,3 @@ def test_trial_render_uses_the_sample_alert_of_send_test() -> None:
         "bad": "channel 'ch': template 'bad' failed at line 1: UndefinedError: list object has "
         "no element 1"
     }
-
-
-def test_slack_payload_of_a_trial_passing_template_is_unchanged(httpserver: HTTPServer) -> None:
-    payload = slack_mod.build_group_payload(
-        [make_alert()],
-        ChannelTemplates("s", {"body": "*{{ alert.title }}*"}, slack_mod.TEMPLATE_FORMATS),
-        channel="s",
-    )
-    assert json.dumps(payload).count("Iran and Russia agree") >= 1
