@@ -25,8 +25,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, TextIO
 
-from monitor.cli.common import SubParsers, add_rules_dir, settings_for
-from monitor.log import register_secrets
+from monitor.cli.common import SubParsers, add_rules_dir, command_settings
 from monitor.model import Alert, Attempt, Clock, system_clock
 from monitor.settings import Settings
 from monitor.store.base import AlertHistory, Outbox
@@ -257,12 +256,7 @@ def cmd_alerts(
     clock: Clock = system_clock,
 ) -> int:
     """Run ``alerts`` or ``alerts retry`` on the store the settings (MONITOR_*) name."""
-    rules_dir = getattr(args, "rules_dir", None)
-    if settings is None:
-        settings = settings_for(rules_dir)
-    elif rules_dir is not None:
-        settings = settings.model_copy(update={"rules_dir": rules_dir})
-    register_secrets(settings.secret_values())
+    settings = command_settings(getattr(args, "rules_dir", None), settings)
     return asyncio.run(_alerts(settings, args, out or sys.stdout, clock))
 
 

@@ -35,6 +35,17 @@ def settings_for(rules_dir: Path | None) -> Settings:
     return settings
 
 
+def command_settings(rules_dir: Path | None, settings: Settings | None = None) -> Settings:
+    """A store command's settings: ``settings`` (a test injects them) or the process's, with
+    ``--rules-dir`` applied, and their secrets registered for redaction."""
+    if settings is None:
+        settings = settings_for(rules_dir)
+    elif rules_dir is not None:
+        settings = settings.model_copy(update={"rules_dir": rules_dir})
+    register_secrets(settings.secret_values())
+    return settings
+
+
 def load_with_warnings(settings: Settings) -> LoadedConfig:
     """Load the watch config; print its warnings on standard error (errors raise)."""
     loaded = load_config(settings)

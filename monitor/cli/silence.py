@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TextIO
 
 from monitor.cli.alerts import ago
-from monitor.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SubParsers, settings_for
+from monitor.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, SubParsers, command_settings
 from monitor.config.load import LoadedConfig, load_config
 from monitor.errors import nearest
 from monitor.log import register_secrets
@@ -235,12 +235,7 @@ def cmd_silence(
     clock: Clock = system_clock,
 ) -> int:
     """Run ``silence add``, ``silence list`` or ``silence expire`` on the configured store."""
-    rules_dir = getattr(args, "rules_dir", None)
-    if settings is None:
-        settings = settings_for(rules_dir)
-    elif rules_dir is not None:
-        settings = settings.model_copy(update={"rules_dir": rules_dir})
-    register_secrets(settings.secret_values())
+    settings = command_settings(getattr(args, "rules_dir", None), settings)
     known: Sequence[str] | None = None
     kind = target = ""
     if args.silence_action == "add":
