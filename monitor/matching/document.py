@@ -22,10 +22,7 @@ The source field is the feed id and the domain of the article's URL.
 
 from __future__ import annotations
 
-import bisect
 import functools
-import itertools
-import operator
 import re
 from urllib.parse import urlsplit
 
@@ -93,7 +90,6 @@ class View:
         "_raw_joined",
         "_scans",
         "_spans",
-        "_starts",
         "_stems",
         "_word_index",
         "_wordset",
@@ -115,7 +111,6 @@ class View:
         self._joined: str | None = None
         self._raw: list[str] | None = None
         self._raw_joined: str | None = None
-        self._starts: list[int] | None = None
         self._word_index: dict[str, list[int]] | None = None
         self._masks: dict[str, int] | None = None
         self._scans = 0
@@ -201,20 +196,15 @@ class View:
         return found
 
     def word_mask(self, word: str) -> int:
-        """The positions of the folded word ``word`` as a bit mask (bit i: word i), for NEAR.
-
-        Like ``word_positions``: the first few words by substring search in the joined
-        words (``needle_mask``), then a map of every word's mask, built once."""
+        """The positions of the folded word ``word`` as a bit mask (bit i: word i), for NEAR;
+        remembered per word (NEAR operands are shared by rules)."""
         masks = self._masks
         if masks is None:
-            self._scans += 1
-            if self._scans <= POSITION_SCANS:
-                return self.needle_mask(" " + word + " ")
             masks = self._masks = {}
-            get = masks.get
-            for w, bit in zip(self.words, _bits(len(self.words)), strict=False):
-                masks[w] = get(w, 0) | bit
-        return masks.get(word, 0)
+        mask = masks.get(word)
+        if mask is None:
+            mask = masks[word] = self.needle_mask(" " + word + " ")
+        return mask
 
     def needle_mask(self, needle: str) -> int:
         """Where ``needle`` (folded words, a space before each: " w1 w2 ", or a word start
@@ -244,11 +234,7 @@ class View:
         needle = " " + " ".join(phrase) + " "
         self.has_case_phrase(needle)  # builds the joined case-kept words
         assert self._raw_joined is not None
-        raw = self.raw()
-        starts = list(
-            map(operator.add, itertools.accumulate(map(len, raw), initial=0), range(len(raw) + 1))
-        )
-        return [(i, i + n) for i in _find_all(self._raw_joined, needle, starts)]
+        return [(i, i + n) for i in _find_all(self._raw_joined, needle)]
 
     def prefix_occurrences(self, prefix: str) -> list[tuple[int, int]]:
         """Where words starting with ``prefix`` are."""
@@ -257,12 +243,7 @@ class View:
     def _positions(self, needle: str) -> list[int]:
         self.has_phrase(needle)  # builds the joined words
         assert self._joined is not None
-        if self._starts is None:
-            # Offset in the joined words of the space before each word: lengths plus one
-            # space each, summed (map and accumulate run in C).
-            lengths = itertools.accumulate(map(len, self.words), initial=0)
-            self._starts = list(map(operator.add, lengths, range(len(self.words) + 1)))
-        return _find_all(self._joined, needle, self._starts)
+        return _find_all(self._joined, needle)
 
     # --- capitals around an occurrence, for case-sensitive entity aliases -----------------------
 
@@ -353,15 +334,25 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.ASCII)
 
 
-def _find_all(joined: str, needle: str, starts: list[int]) -> list[int]:
-    """Word indexes where ``needle`` (starting with a space) occurs in ``joined``;
-    ``starts`` holds the offset of the space before each word."""
+def _find_all(joined: str, needle: str) -> list[int]:
+    """Word indexes where ``needle`` (starting with a space) occurs in ``joined``, the
+    words joined by single spaces with a space before the first: a word's index is the
+    number of spaces before it, counted in C from the previous occurrence on (no table
+    of word offsets to build for the few words an article is asked about)."""
     out: list[int] = []
     i = joined.find(needle)
-    while i >= 0:
-        out.append(bisect.bisect_left(starts, i))
-        i = joined.find(needle, i + 1)
-    return out
+    if i < 0:
+        return out
+    index = joined.count(" ", 0, i)
+    count = joined.count
+    find = joined.find
+    while True:
+        out.append(index)
+        j = find(needle, i + 1)
+        if j < 0:
+            return out
+        index += count(" ", i, j)
+        i = j
 
 
 class Document:
