@@ -1,4 +1,4 @@
-"""``news-monitor check``: validate the watch config offline.
+"""``news-monitor check``: validate the watch config offline (``--online``: and each feed).
 
 Prints a one-line summary, or the ``file:line: message`` errors (raised as
 ConfigError, printed by ``main``, exit 2), and warnings: the loader's and rules
@@ -9,20 +9,41 @@ order), so one ``check`` shows everything to fix. That includes every message
 template, rendered once with the sample alert ``send-test`` sends (within the
 render limits): one that fails there (an unknown attribute, a limit reached)
 would dead-letter every alert of its channel, so it is an error at its line.
+
+``check --online`` then fetches every feed once (:mod:`monitor.cli.check_online`) and
+reports those that fail or do not answer with a feed (a web page: with the feeds it
+names); exit 1 if any does.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 
-from monitor.cli.common import EXIT_OK, SubParsers, add_rules_dir, load_with_warnings, settings_for
+from monitor.cli.check_online import check_feeds_online
+from monitor.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    SubParsers,
+    add_rules_dir,
+    load_with_warnings,
+    settings_for,
+)
+from monitor.log import register_secrets
 
 
 def add_check_parser(sub: SubParsers) -> None:
-    """Add ``check [--rules-dir DIR]``."""
-    check = sub.add_parser("check", help="validate the watch config without touching the network")
+    """Add ``check [--rules-dir DIR] [--online]``."""
+    check = sub.add_parser(
+        "check", help="validate the watch config (without touching the network unless --online)"
+    )
     add_rules_dir(check)
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also fetch every feed once and report those that fail or are not feeds",
+    )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -42,4 +63,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"ok: {len(loaded.files)} file(s), {len(c.feeds)} feed(s), "
         f"{len(c.channels)} channel(s), {len(c.rules)} rule(s) in {settings.rules_dir}"
     )
-    return EXIT_OK
+    if not getattr(args, "online", False):
+        return EXIT_OK
+    register_secrets(settings.secret_values())
+    register_secrets(loaded.secret_values())
+    failed = asyncio.run(check_feeds_online(settings, c.feeds, sys.stderr))
+    print(f"online: {len(c.feeds) - failed} of {len(c.feeds)} feed(s) answer with a feed")
+    return EXIT_FAILURE if failed else EXIT_OK

@@ -5,14 +5,16 @@
 ``never polled``), when it last succeeded, when it last brought an entry it
 had not carried before, how many entries it has carried, and when the daemon
 polls it next; notes below the table tell about feeds that moved (a 301/308:
-polled at the new URL, the YAML is not rewritten) or were disabled (a 410).
+polled at the new URL, the YAML is not rewritten), were disabled (a 410), or answer
+with a web page rather than a feed (naming the feeds the page links to).
 It reads the watch config (which feeds) and the configured store (their
 state), like ``news-monitor alerts``; a running daemon need not be stopped.
 
 ``news-monitor feeds enable FEED...`` clears the 410 mark so the daemon polls
 the feed again at its next round (within one polling interval);
 ``news-monitor feeds import FILE.opml`` writes a feeds YAML file
-(:mod:`monitor.config.opml`).
+(:mod:`monitor.config.opml`); ``news-monitor feeds add URL`` finds the feeds of a site
+and adds one (:mod:`monitor.cli.feeds_add`).
 
 :func:`list_feeds` and :func:`enable_feeds` only read or write a store and
 write text, with the time passed in, so tests drive them with a MemoryStore
@@ -32,10 +34,12 @@ from pathlib import Path
 from typing import TextIO
 
 from monitor.cli.common import SubParsers
+from monitor.cli.feeds_add import add_add_parser, add_feed
 from monitor.config.load import LoadedConfig, load_config
 from monitor.config.models import FeedConfig, FeedHealthConfig
 from monitor.config.opml import import_opml
 from monitor.ingest.fetch import redact_url
+from monitor.ingest.parse import WEB_PAGE
 from monitor.log import register_secrets
 from monitor.model import Clock, FeedState, system_clock
 from monitor.polling.feed_state import rebase
@@ -129,6 +133,11 @@ def _notes(feed: FeedConfig, state: FeedState | None) -> list[str]:
             f"{feed.id}: not polled since it answered {state.disabled_reason}; to poll it again, "
             f"change its url in the watch config or run `news-monitor feeds enable {feed.id}`"
         )
+    if state.consecutive_failures and WEB_PAGE in state.last_error:
+        # The STATE column cuts the error short; the feeds the page names are the point.
+        reason = error_reason(state.last_error, feed.id)
+        advice = "; make one of them the feed's url" if "its feeds are" in reason else ""
+        notes.append(f"{feed.id}: {redact_url(feed.url)}: {reason}{advice}")
     return notes
 
 
@@ -208,10 +217,11 @@ async def enable_feeds(
 
 
 def add_feeds_parser(sub: SubParsers) -> None:
-    """Add ``feeds``, ``feeds enable FEED...`` and ``feeds import FILE`` to the CLI.
+    """Add ``feeds``, ``feeds enable FEED...``, ``feeds import FILE`` and ``feeds add URL``.
 
-    Parsed arguments: ``feeds_action`` (None, "enable" or "import"),
-    ``rules_dir``; for enable ``ids``; for import ``file``, ``output``, ``force``.
+    Parsed arguments: ``feeds_action`` (None, "enable", "import" or "add"),
+    ``rules_dir``; for enable ``ids``; for import ``file``, ``output``, ``force``; for add
+    (:mod:`monitor.cli.feeds_add`) ``url``, ``feed_id``, ``output``, ``pick``.
     """
     feeds = sub.add_parser(
         "feeds", help="show each feed's state, last success, last new item and next poll"
@@ -233,6 +243,7 @@ def add_feeds_parser(sub: SubParsers) -> None:
         help=f"YAML file to write (default: MONITOR_RULES_DIR/{IMPORT_FILE_NAME})",
     )
     imp.add_argument("--force", action="store_true", help="replace the output file if it exists")
+    add_add_parser(actions)
 
 
 def cmd_feeds(
@@ -243,7 +254,8 @@ def cmd_feeds(
     err: TextIO | None = None,
     clock: Clock = system_clock,
 ) -> int:
-    """Run ``feeds``, ``feeds enable`` or ``feeds import`` (settings from MONITOR_*)."""
+    """Run ``feeds``, ``feeds enable``, ``feeds import`` or ``feeds add`` (settings from
+    MONITOR_*)."""
     settings = settings if settings is not None else Settings()
     rules_dir = getattr(args, "rules_dir", None)
     if rules_dir is not None:
@@ -252,6 +264,9 @@ def cmd_feeds(
     if args.feeds_action == "import":
         output = args.output or settings.rules_dir / IMPORT_FILE_NAME
         return import_opml(args.file, output, force=args.force, err=err)
+    if args.feeds_action == "add":
+        register_secrets(settings.secret_values())
+        return add_feed(args, settings, out, err)
     register_secrets(settings.secret_values())
     loaded = load_config(settings)  # ConfigError: the CLI prints it, exit 2
     register_secrets(loaded.secret_values())

@@ -4,11 +4,12 @@ that turns errors into messages and exit codes.
 Commands::
 
     news-monitor run [--once]          the daemon, or one poll-and-deliver pass   (cli.run)
-    news-monitor check                 validate the watch config offline          (cli.check)
+    news-monitor check [--online]      validate the watch config (and fetch each feed) (cli.check)
     news-monitor match QUERY [FILE|-]  grep-like test of a query on a file        (cli.match)
     news-monitor send-test CHANNEL     send a sample alert, print the answer      (cli.send_test)
     news-monitor alerts [retry ID|--all]  pending, dead and recent alerts; requeue (cli.alerts)
-    news-monitor feeds [enable FEED|import FILE.opml]  feed health; OPML import   (cli.feeds)
+    news-monitor feeds [enable FEED|import FILE.opml|add URL]  feed health; OPML import;
+                                       find a site's feeds, add one    (cli.feeds, cli.feeds_add)
     news-monitor silence [add|list|expire ID]  mute a rule, story or channel      (cli.silence)
 
 Exit codes: 0 success (``match``: a match), 1 ``match`` found nothing or a

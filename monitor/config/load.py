@@ -73,9 +73,13 @@ class LoadedConfig:
     catalog: EntityCatalog = field(default_factory=default_catalog)
 
     def secret_values(self) -> list[str]:
-        """Every secret string in the config (webhook and Apprise URLs, signing secrets),
-        for redaction."""
+        """Every secret string in the config (webhook and Apprise URLs, signing secrets; a
+        feed's header and cookie values, auth password or token, proxy URL and
+        credentials, in the forms they are sent), for redaction."""
         out: list[str] = []
+        for feed in self.config.feeds:
+            if (request := feed.request) is not None:
+                out.extend(request.secrets())
         for channel in self.config.channels.values():
             for field_value in channel.__dict__.values():
                 # A list of secrets too: an apprise channel's ``urls``.

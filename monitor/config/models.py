@@ -2,7 +2,9 @@
 
 ``monitor.config.load`` reads the YAML files, substitutes ``${VAR}``, merges them
 and validates each entry against these models, turning every validation error
-into a ``file:line: message``. Models forbid unknown keys. URLs must be
+into a ``file:line: message``. Models forbid unknown keys. A feed's request keys
+(``headers``, ``user_agent``, ``cookies``, ``auth``, ``proxy``) are checked in
+``monitor.config.feed_request``. URLs must be
 ``http(s)`` with a host (``check_http_url``; a message shows only their scheme
 and host).
 
@@ -23,11 +25,22 @@ from pydantic import (
     ConfigDict,
     Field,
     GetPydanticSchema,
+    SecretStr,
     field_validator,
+    model_validator,
 )
 
+from monitor.config.feed_request import (
+    FeedAuthConfig,
+    check_cookies,
+    check_headers,
+    check_proxy,
+    check_user_agent,
+    request_error,
+)
 from monitor.delivery.channel_config import ChannelConfig, check_http_url
 from monitor.delivery.channels import REGISTRY
+from monitor.ingest.request import FeedRequest
 from monitor.settings import Duration
 
 #: The pattern of feed and rule ids and channel names.
@@ -58,6 +71,50 @@ class FeedConfig(_Strict):
     #: Let this feed (and its redirects) reach loopback, private and other non-public
     #: addresses, as MONITOR_ALLOW_PRIVATE_ADDRESSES does for every feed.
     allow_private_addresses: bool = False
+    #: Extra request headers, sent to the origin of ``url`` only (values are secrets).
+    headers: dict[str, SecretStr] = {}
+    #: This feed's User-Agent; default MONITOR_USER_AGENT.
+    user_agent: Annotated[str, AfterValidator(check_user_agent)] | None = None
+    #: Cookies sent to the origin of ``url`` (values are secrets).
+    cookies: dict[str, SecretStr] = {}
+    #: Basic or bearer authentication, sent to the origin of ``url`` only.
+    auth: FeedAuthConfig | None = None
+    #: ``http(s)://[user:password@]host:port`` of a proxy every request of this feed goes
+    #: through (a secret); the address policy checks the proxy's address.
+    proxy: Annotated[SecretStr, AfterValidator(check_proxy)] | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        check_headers(value)
+        return value
+
+    @field_validator("cookies")
+    @classmethod
+    def _sendable_cookies(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        check_cookies(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_authorization(self) -> FeedConfig:
+        if self.auth is not None and any(n.lower() == "authorization" for n in self.headers):
+            raise request_error("set either 'auth' or an Authorization header, not both")
+        return self
+
+    @property
+    def request(self) -> FeedRequest | None:
+        """What the fetcher needs beyond the URL (None when the feed sets none of it)."""
+        if not (self.headers or self.user_agent or self.cookies or self.auth or self.proxy):
+            return None
+        return FeedRequest.build(
+            self.url,
+            headers={name: value.get_secret_value() for name, value in self.headers.items()},
+            user_agent=self.user_agent or "",
+            cookies={name: value.get_secret_value() for name, value in self.cookies.items()},
+            basic=self.auth.basic() if self.auth else None,
+            bearer=self.auth.bearer() if self.auth else "",
+            proxy=self.proxy.get_secret_value() if self.proxy else "",
+        )
 
 
 #: Every channel ``type:`` a config may name, in the registry's order (for messages).

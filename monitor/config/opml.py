@@ -238,7 +238,9 @@ def slugify(text: str) -> str:
     return slug[:MAX_ID_LENGTH].rstrip("-")
 
 
-def _id_for(label: str, url: str, taken: set[str]) -> str:
+def unique_feed_id(label: str, url: str, taken: set[str]) -> str:
+    """A feed id from ``label`` (else the URL's host and path), made unique against
+    ``taken`` (lower-cased ids, which it joins)."""
     parts = urlsplit(url)
     base = slugify(label) or slugify(f"{parts.hostname or ''} {parts.path}") or "feed"
     candidate, n = base, 1
@@ -289,7 +291,7 @@ def plan_import(
             skipped.append(Skipped(outline.line, outline.label, f"same URL as {seen[key]}"))
             continue
         feed = ImportedFeed(
-            id=_id_for(outline.label, url, taken),
+            id=unique_feed_id(outline.label, url, taken),
             url=url,
             name=outline.label,
             html_url=outline.html_url if feed_url(outline.html_url)[0] else "",
@@ -354,7 +356,7 @@ def _check_round_trip(text: str, feeds: Sequence[ImportedFeed]) -> None:
         raise AssertionError("generated YAML does not read back as the planned feeds")
 
 
-def existing_feeds(directory: Path, exclude: Path) -> tuple[set[str], dict[str, str]]:
+def existing_feeds(directory: Path, exclude: Path | None = None) -> tuple[set[str], dict[str, str]]:
     """Feed ids and URLs already in the YAML files of ``directory`` (except ``exclude``).
 
     Those files are merged with the output by ``news-monitor check``, so
@@ -368,7 +370,7 @@ def existing_feeds(directory: Path, exclude: Path) -> tuple[set[str], dict[str, 
     for path in sorted(directory.iterdir()):
         if path.suffix not in (".yaml", ".yml") or not path.is_file():
             continue
-        if path.resolve() == exclude.resolve():
+        if exclude is not None and path.resolve() == exclude.resolve():
             continue
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -17,6 +17,11 @@ Every connection goes through :mod:`monitor.ingest.netpolicy`'s transport: the
 first request and every redirect hop connect only to public addresses unless
 ``MONITOR_ALLOW_PRIVATE_ADDRESSES`` or the feed (``allow_private``) allows more;
 a refused hop is an error (``refused: ...``), never a body, never a move.
+
+A feed's own request settings (:class:`~monitor.ingest.request.FeedRequest`: headers,
+User-Agent, cookies, auth, proxy) ride on the request as extensions: the client's
+request hook applies them to each hop, the transport routes every hop through the
+feed's proxy; their secrets are cut out of every error message.
 """
 
 from __future__ import annotations
@@ -36,11 +41,13 @@ import httpx
 from monitor.http_headers import parse_retry_after
 from monitor.ingest.netpolicy import (
     ALLOW_PRIVATE,
+    PROXY,
     AddressPolicy,
     AddressRefused,
     guarded_transport,
     refused_hop,
 )
+from monitor.ingest.request import FEED_REQUEST, FeedRequest, request_hook
 from monitor.model import FeedValidators, FetchOutcome, FetchStatus
 from monitor.settings import Settings
 
@@ -159,17 +166,22 @@ def build_http_client(
     """
     total = settings.fetch_timeout.total_seconds()
     short = min(_MAX_CONNECT_SECONDS, total)
+    # We decode the body ourselves (see _Inflater), so only offer what it knows.
+    headers = httpx.Headers(
+        {
+            "User-Agent": settings.user_agent,
+            "Accept": FEED_ACCEPT,
+            "Accept-Encoding": "gzip, deflate",
+        }
+    )
     return httpx.AsyncClient(
         transport=transport or guarded_transport(settings, policy=policy),
         timeout=httpx.Timeout(connect=short, read=total, write=short, pool=total),
         follow_redirects=True,
         max_redirects=MAX_REDIRECTS,
-        # We decode the body ourselves (see _Inflater), so only offer what it knows.
-        headers={
-            "User-Agent": settings.user_agent,
-            "Accept": FEED_ACCEPT,
-            "Accept-Encoding": "gzip, deflate",
-        },
+        headers=headers,
+        # A feed's own headers, cookies and auth (FeedRequest), applied hop by hop.
+        event_hooks={"request": [request_hook(headers)]},
     )
 
 
@@ -201,6 +213,7 @@ async def fetch_feed(
     total_timeout: float,
     max_bytes: int,
     allow_private: bool = False,
+    request: FeedRequest | None = None,
 ) -> FeedFetch:
     """GET a feed with the stored validators; never raises for network or HTTP problems.
 
@@ -210,9 +223,12 @@ async def fetch_feed(
     Redirects are followed; ``moved_to`` says where a permanent one led. A
     connection the address policy refuses is an ERROR with ``refused`` set;
     ``allow_private`` (the feed's opt-in) lets this fetch reach any address.
+    ``request`` carries the feed's own headers, cookies, auth and proxy (applied by
+    the hook of a :func:`build_http_client` client, the proxy by its transport);
+    none of its secrets appears in an error.
     """
     started = time.monotonic()
-    fetch = _Fetch(feed_id, url, validators, max_bytes, allow_private)
+    fetch = _Fetch(feed_id, url, validators, max_bytes, allow_private, request)
     if problem := _url_problem(url):
         return fetch.error(f"invalid URL: {problem}", retryable=False)
     try:
@@ -243,13 +259,22 @@ class _Fetch:
         validators: FeedValidators,
         max_bytes: int,
         allow_private: bool = False,
+        request: FeedRequest | None = None,
     ) -> None:
         self.feed_id = feed_id
         self.url = url
         self.validators = validators
         self.max_bytes = max_bytes
         # Carried by every redirect too (httpx copies a request's extensions).
-        self.extensions = {ALLOW_PRIVATE: True} if allow_private else None
+        extensions: dict[str, Any] = {ALLOW_PRIVATE: True} if allow_private else {}
+        if request is not None:
+            extensions[FEED_REQUEST] = request
+            if request.proxy:
+                extensions[PROXY] = request.proxy
+        self.extensions = extensions or None
+        # As the log redaction does, shorter strings are left alone ("yes" is no secret
+        # worth mangling every message that contains the word).
+        self.secrets = [s for s in (request.secrets() if request else ()) if len(s) >= 4]
         self.http_status: int | None = None
         self.headers: dict[str, str] = {}
         self.final_url: str = url
@@ -402,6 +427,9 @@ class _Fetch:
             for secret in secrets:
                 if secret:
                     text = text.replace(secret, "***")
+        # Longest first, so a secret containing a shorter one is replaced whole.
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
         return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
 
 

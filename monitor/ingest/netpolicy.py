@@ -32,6 +32,15 @@ reach private addresses. A refusal is :class:`AddressRefused`, an
 ``httpx.ConnectError`` raised before any byte is sent. Proxy variables from the
 environment (``HTTPS_PROXY``) are not used: a proxy would connect on our behalf,
 to an address this check never sees.
+
+A feed may name its own proxy (``proxy:`` in the watch config): a request whose
+extensions carry :data:`PROXY` goes through a :class:`ProxyTransport` for that proxy
+(one pool per proxy and policy). There the policy checks the address connected to,
+which is the *proxy's*: a proxy on a private address needs the feed's
+``allow_private_addresses``. The target's address is the proxy's to resolve and is
+never seen here, so only a target written as an address literal (``http://10.0.0.5/``)
+is checked, against the same policy; what the proxy lets its clients reach is the
+proxy's own policy.
 """
 
 from __future__ import annotations
@@ -57,6 +66,9 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 #: The request extension that lets one request (and its redirects) reach private
 #: addresses: ``client.stream("GET", url, extensions={ALLOW_PRIVATE: True})``.
 ALLOW_PRIVATE = "news_monitor.allow_private_addresses"
+#: The request extension naming the proxy one request (and its redirects) goes through:
+#: ``http(s)://[user:password@]host:port``.
+PROXY = "news_monitor.proxy"
 #: The setting named in every refusal, where an operator would allow such addresses.
 SETTING = "MONITOR_ALLOW_PRIVATE_ADDRESSES"
 # Each address tried gets at least this long to connect (as Go's net.Dialer does), and
@@ -283,6 +295,52 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+class ProxyTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport through one HTTP(S) proxy (``CONNECT`` for https targets), whose
+    connection to the proxy goes through a :class:`PinnedBackend`: the proxy's address is
+    the one the policy checks. A target that is an address literal is checked as well."""
+
+    def __init__(
+        self,
+        proxy_url: str,
+        policy: AddressPolicy,
+        *,
+        limits: httpx.Limits,
+        ssl_context: ssl.SSLContext,
+        resolver: Resolver | None = None,
+        inner: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        super().__init__(verify=ssl_context, limits=limits)
+        proxy = httpx.Proxy(proxy_url)  # user info becomes Proxy-Authorization
+        self.policy = policy
+        self.backend = PinnedBackend(policy, resolver=resolver, inner=inner)
+        # As in PinnedTransport: httpx's own proxy pool, built with our network backend.
+        self._pool = httpcore.AsyncHTTPProxy(
+            proxy_url=httpcore.URL(
+                scheme=proxy.url.raw_scheme,
+                host=proxy.url.raw_host,
+                port=proxy.url.port,
+                target=proxy.url.raw_path,
+            ),
+            proxy_auth=proxy.raw_auth,
+            proxy_headers=proxy.headers.raw,
+            # TLS to the proxy itself only for an https:// proxy (httpcore refuses it else).
+            proxy_ssl_context=ssl_context if proxy.url.scheme == "https" else None,
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=self.backend,
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        if _parse_ip(host) is not None and (refused := self.policy.refusal(host, host, port)):
+            raise refused
+        return await super().handle_async_request(request)
+
+
 class GuardedTransport(httpx.AsyncBaseTransport):
     """The transport of every fetch of a URL from outside: connections only to addresses
     ``policy`` allows, unless the request carries :data:`ALLOW_PRIVATE` (then through a
@@ -297,32 +355,51 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         inner: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self.policy = policy
-        # One CA bundle load (SSL_CERT_FILE / SSL_CERT_DIR honoured) for both pools.
-        options: dict[str, Any] = {
+        # One CA bundle load (SSL_CERT_FILE / SSL_CERT_DIR honoured) for every pool.
+        self._options: dict[str, Any] = {
             "limits": limits or httpx.Limits(),
             "ssl_context": httpx.create_ssl_context(),
             "resolver": resolver,
             "inner": inner,
         }
-        self._strict = PinnedTransport(policy, **options)
+        self._strict = PinnedTransport(policy, **self._options)
         self._open = (
             self._strict
             if policy.allow_private
-            else PinnedTransport(policy.allowing_private(), **options)
+            else PinnedTransport(policy.allowing_private(), **self._options)
         )
+        # Feeds' proxies, by (proxy URL, private addresses allowed): made when first asked.
+        self._proxies: dict[tuple[str, bool], ProxyTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        transport = self._open if request.extensions.get(ALLOW_PRIVATE) else self._strict
+        allow_private = bool(request.extensions.get(ALLOW_PRIVATE))
+        proxy = request.extensions.get(PROXY)
+        transport: httpx.AsyncBaseTransport
+        if isinstance(proxy, str) and proxy:
+            transport = self._proxy(proxy, allow_private)
+        else:
+            transport = self._open if allow_private else self._strict
         try:
             return await transport.handle_async_request(request)
         except AddressRefused as exc:
             exc.request = request  # the hop refused, for the caller's message
             raise
 
+    def _proxy(self, url: str, allow_private: bool) -> ProxyTransport:
+        """The pool of connections through ``url`` (its connections are never shared with
+        direct fetches, nor between feeds that may and may not reach private addresses)."""
+        key = (url, allow_private or self.policy.allow_private)
+        if key not in self._proxies:
+            policy = self.policy.allowing_private() if key[1] else self.policy
+            self._proxies[key] = ProxyTransport(url, policy, **self._options)
+        return self._proxies[key]
+
     async def aclose(self) -> None:
         await self._strict.aclose()
         if self._open is not self._strict:
             await self._open.aclose()
+        for proxy in self._proxies.values():
+            await proxy.aclose()
 
 
 def guarded_transport(

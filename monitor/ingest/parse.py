@@ -18,7 +18,9 @@ feedparser produces, and both go through one normalizer.
 
 Before any XML parser sees a body, it is refused if it declares XML entities (in
 whatever encoding a parser could read it), and markup with no feed element (an
-HTML page) is reported as not a feed without parsing it.
+HTML page) is reported as not a feed without parsing it. A web page's error names
+the feeds the page links to (``this is a web page; its feeds are: ...``,
+:func:`web_page_hint`), so whoever reads it knows which URL to configure instead.
 """
 
 from __future__ import annotations
@@ -36,10 +38,16 @@ from urllib.parse import urljoin
 
 import feedparser
 
+from monitor.ingest.html_links import find_feed_links
 from monitor.ingest.normalize import article_from_entry
 from monitor.model import Article, ParseOutcome
 
 ENTITY_REFUSAL = "refused: XML entity declarations"
+#: How the error of a feed URL that answers a web page begins, after ``not a feed: ``.
+WEB_PAGE = "this is a web page"
+#: Most of a page's feeds named in that error.
+MAX_HINTED_FEEDS = 5
+_HTML_PAGE = "an HTML page"
 
 # Only headers that steer decoding and relative links are read; a Content-Encoding
 # header in particular must not make feedparser decompress anything.
@@ -101,6 +109,8 @@ def parse_feed(
     if _declares_entities(body, content_type):
         return ParseOutcome(feed_id=feed_id, error=ENTITY_REFUSAL)
     if reason := _no_feed_element(body):
+        if reason == _HTML_PAGE:
+            reason = web_page_hint(body, base, content_type)
         served_as = f" (served as {content_type.split(';')[0].strip()})" if content_type else ""
         return ParseOutcome(feed_id=feed_id, error=f"not a feed{served_as}: {reason}")
     try:
@@ -122,6 +132,11 @@ def parse_feed(
         result.get("bozo_exception"), feedparser.ThingsNobodyCaresAboutButMe
     )
     if not entries and (not version or broken):
+        if not version and _HTML_START.match(body[:4096].removeprefix(b"\xef\xbb\xbf").lstrip()):
+            # An HTML page with a stray <item> or <entry> in it: still a page.
+            served_as = f" (served as {content_type.split(';')[0].strip()})" if content_type else ""
+            hint = web_page_hint(body, base, content_type)
+            return ParseOutcome(feed_id=feed_id, error=f"not a feed{served_as}: {hint}")
         return ParseOutcome(feed_id=feed_id, error=_not_a_feed(version, result, content_type))
     return _outcome(feed_id, [_plain(entry) for entry in entries], fetched_at, base)
 
@@ -228,8 +243,23 @@ def _no_feed_element(body: bytes) -> str:
     if _FEED_ELEMENT.search(body) is not None:
         return ""
     if _HTML_START.match(head):
-        return "an HTML page"
+        return _HTML_PAGE
     return "no RSS, Atom or JSON Feed found"
+
+
+def web_page_hint(body: bytes, base: str, content_type: str = "") -> str:
+    """What to tell about an HTML page fetched as a feed: :data:`WEB_PAGE`, and the feeds
+    its ``<link rel="alternate">`` elements name (relative ones resolved against ``base``),
+    so the log, ``news-monitor feeds`` and ``check --online`` say what to configure."""
+    links = find_feed_links(body, base, content_type)
+    if not links:
+        return (
+            f"{WEB_PAGE}, and it names no feed (`news-monitor feeds add URL` also tries "
+            "the usual feed paths)"
+        )
+    shown = ", ".join(link.describe() for link in links[:MAX_HINTED_FEEDS])
+    more = f" and {len(links) - MAX_HINTED_FEEDS} more" if len(links) > MAX_HINTED_FEEDS else ""
+    return f"{WEB_PAGE}; its feeds are: {shown}{more}"
 
 
 def _looks_like_json(body: bytes, content_type: str) -> bool:

@@ -175,6 +175,7 @@ class Poller:
                 total_timeout=self.fetch_timeout,
                 max_bytes=self.max_feed_bytes,
                 allow_private=feed.allow_private_addresses,
+                request=feed.request,
             )
         now = self.clock()
         state = self._follow_move(feed, state, outcome)

@@ -521,13 +521,13 @@ def _page(rows: int) -> bytes:
 
 NOT_FEEDS = [
     ("html", _page(1), {"Content-Type": "text/html; charset=utf-8"},
-     "not a feed (served as text/html): an HTML page"),
+     "not a feed (served as text/html): this is a web page, and it names no feed"),
     # 2 MB of HTML cost feedparser's lenient parser ~2 s of CPU; it is recognised up front.
     ("html-2mb", _page(25_000), {"Content-Type": "text/html"},
-     "not a feed (served as text/html): an HTML page"),
+     "not a feed (served as text/html): this is a web page, and it names no feed"),
     ("xhtml", b'<?xml version="1.0"?>\n<!-- generated -->\n<!DOCTYPE html PUBLIC "-//W3C//DTD '
      b'XHTML 1.0 Strict//EN" "x"><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>', {},
-     "not a feed: an HTML page"),
+     "not a feed: this is a web page, and it names no feed"),
     ("tag-soup-2mb", b"<div>" * 400_000, {}, "not a feed: no RSS, Atom or JSON Feed found"),
     ("png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), {}, "not a feed"),
     ("random-2mb", random.Random(0).randbytes(2 * MB), {}, "not a feed"),
