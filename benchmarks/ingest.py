@@ -26,6 +26,15 @@ item new, on its own (parse, normalize, match; no HTTP, no store), against
 bare ``feedparser.parse`` of the same bytes. The baseline is a plain httpx GET
 of all feeds with the same concurrency (no conditional GET, no parsing): the
 floor a cycle cannot go below on this machine.
+
+After the cold cycle, the state it left is measured per part (seen marks,
+archive, stories ...), in bytes per new item: SQLite's pages per table
+(``dbstat``, after a checkpoint); for Redis, ``MEMORY USAGE`` of every key of
+the run (summed by key family, with the number of keys), and as a cross-check
+the growth of the server's ``used_memory`` since the start, which also counts
+what a key's TTL costs but is server-wide (another client's writes show in
+it). The Redis run writes under a key prefix of its own (``nm-bench-<pid>``),
+deleted at the end, also when the run fails.
 """
 
 from __future__ import annotations
@@ -57,7 +66,7 @@ import redis.asyncio as aioredis  # noqa: E402
 
 from benchmarks.rulegen import CorpusStats, RuleGenerator, load_corpus  # noqa: E402
 from monitor.app import Monitor  # noqa: E402
-from monitor.config.load import load_config  # noqa: E402
+from monitor.config.load import LoadedConfig, load_config  # noqa: E402
 from monitor.config.models import FeedConfig  # noqa: E402
 from monitor.ingest import parse_feed  # noqa: E402
 from monitor.log import configure_logging  # noqa: E402
@@ -270,12 +279,17 @@ def bytes_to_matches(monitor: Monitor, body: bytes, repeats: int = 20) -> tuple[
 
 
 #: What each part of the state is, by SQLite table or Redis key name (the part before ":").
+#: Article claims are seen marks in both (a "claim" value of an ``article:`` key in Redis);
+#: the Redis ``claim`` hash holds the outbox's claim tokens.
 STATE_PARTS = (
-    ("seen marks", ("marks", "article", "claim")),
+    ("seen marks", ("marks", "article")),
     ("archive", ("archive",)),
     ("alert history", ("history",)),
     ("stories", ("stor",)),
-    ("outbox and deliveries", ("outbox", "alert", "dead", "delivered", "attempts", "error")),
+    (
+        "outbox and deliveries",
+        ("outbox", "alert", "dead", "delivered", "attempts", "error", "claim"),
+    ),
 )
 
 
@@ -305,28 +319,36 @@ def sqlite_state(directory: Path) -> dict[str, int]:
     return out
 
 
-async def redis_state(url: str, prefix: str) -> tuple[dict[str, int], int]:
-    """Bytes per part (MEMORY USAGE of every key under ``prefix``) and the number of keys."""
-    import redis.asyncio as aioredis
-
+async def used_memory(url: str) -> int:
+    """The Redis server's ``used_memory`` (bytes, server-wide)."""
     client = aioredis.Redis.from_url(url)
-    out: dict[str, int] = {}
-    count = 0
+    try:
+        return int((await client.info("memory"))["used_memory"])
+    finally:
+        await client.aclose()
+
+
+async def redis_state(url: str, prefix: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Bytes per part (``MEMORY USAGE`` of every key under ``prefix``, every element
+    counted: ``SAMPLES 0``) and keys per part."""
+    client = aioredis.Redis.from_url(url)
+    sizes: dict[str, int] = {}
+    counts: dict[str, int] = {}
     try:
         keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        count = len(keys)
         for start in range(0, len(keys), 1000):
             chunk = keys[start : start + 1000]
             async with client.pipeline(transaction=False) as pipe:
                 for key in chunk:
                     pipe.memory_usage(key, samples=0)
-                sizes = await pipe.execute()
-            for key, size in zip(chunk, sizes, strict=True):
-                name = key.decode().removeprefix(f"{prefix}:").split(":", 1)[0]
-                out[part_of(name)] = out.get(part_of(name), 0) + int(size or 0)
+                usage = await pipe.execute()
+            for key, size in zip(chunk, usage, strict=True):
+                part = part_of(key.decode().removeprefix(f"{prefix}:").split(":", 1)[0])
+                sizes[part] = sizes.get(part, 0) + int(size or 0)
+                counts[part] = counts.get(part, 0) + 1
     finally:
         await client.aclose()
-    return out, count
+    return sizes, counts
 
 
 async def drop_prefix(url: str, prefix: str) -> None:
@@ -360,36 +382,88 @@ async def run(args: argparse.Namespace) -> None:
         settings = Settings(**overrides)  # type: ignore[arg-type]
         loaded = load_config(settings)
         base_wall, base_cpu = await baseline(port, args.feeds, settings.max_concurrent_fetches)
-        async with await Monitor.create(settings, loaded) as monitor:
-            cold = await cycle(monitor, "cold: every item new")
-            redis_keys = 0
+        try:
+            results = await measure(args, settings, loaded, port, directory)
+        finally:
             if args.store == "redis":
-                state, redis_keys = await redis_state(
-                    str(overrides["redis_url"]), settings.redis_prefix
-                )
-            else:
-                state = sqlite_state(directory)
-            unchanged = await cycle(monitor, "unchanged: every feed 304")
-            changed_count = max(1, round(args.feeds * args.changed))
-            step = args.feeds // changed_count
-            bumped = list(range(0, step * changed_count, step))
-            await bump(port, bumped)
-            changed = await cycle(monitor, f"{args.changed:.0%} changed")
-            # The changed feeds alone, changed again, best of three: their CPU measured
-            # directly rather than left over after the 304s' share (which is noisy).
-            alone: list[Cycle] = []
-            for _ in range(3):
-                await bump(port, bumped)
-                only = [loaded.config.feeds[feed] for feed in bumped]
-                alone.append(await cycle(monitor, "changed feeds alone", only))
-            sample = feed_body(load_corpus(CORPUS), 0, 1_000, time.time())
-            ours, bare, matches = bytes_to_matches(monitor, sample)
-        if args.store == "redis":
-            await drop_prefix(str(overrides["redis_url"]), settings.redis_prefix)
+                await drop_prefix(str(overrides["redis_url"]), settings.redis_prefix)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report(args, results, base_wall, base_cpu, peak_mb)
 
+
+@dataclass
+class Results:
+    """What one run measured (beside the baseline and the peak memory)."""
+
+    cold: Cycle
+    unchanged: Cycle
+    changed: Cycle
+    #: The changed feeds changed again and polled alone, three times.
+    alone: list[Cycle]
+    changed_count: int
+    #: Bytes per state part after the cold cycle.
+    state: dict[str, int]
+    #: Redis only: keys per state part, and the server's used_memory growth (bytes).
+    redis_keys: dict[str, int]
+    redis_growth: int
+    #: Bytes to matched articles, bare feedparser (ms CPU), and the matches found.
+    ours: float
+    bare: float
+    matches: int
+
+
+async def measure(
+    args: argparse.Namespace, settings: Settings, loaded: LoadedConfig, port: int, directory: Path
+) -> Results:
+    """The cycles, the state after the cold one, and bytes-to-matches."""
+    url = settings.redis_url.get_secret_value() if settings.redis_url is not None else ""
+    memory_before = await used_memory(url) if url else 0
+    async with await Monitor.create(settings, loaded) as monitor:
+        cold = await cycle(monitor, "cold: every item new")
+        redis_keys: dict[str, int] = {}
+        growth = 0
+        if url:
+            growth = await used_memory(url) - memory_before
+            state, redis_keys = await redis_state(url, settings.redis_prefix)
+        else:
+            state = sqlite_state(directory)
+        unchanged = await cycle(monitor, "unchanged: every feed 304")
+        changed_count = max(1, round(args.feeds * args.changed))
+        step = args.feeds // changed_count
+        bumped = list(range(0, step * changed_count, step))
+        await bump(port, bumped)
+        changed = await cycle(monitor, f"{args.changed:.0%} changed")
+        # The changed feeds alone, changed again, best of three: their CPU measured
+        # directly rather than left over after the 304s' share (which is noisy).
+        alone: list[Cycle] = []
+        for _ in range(3):
+            await bump(port, bumped)
+            only = [loaded.config.feeds[feed] for feed in bumped]
+            alone.append(await cycle(monitor, "changed feeds alone", only))
+        sample = feed_body(load_corpus(CORPUS), 0, 1_000, time.time())
+        ours, bare, matches = bytes_to_matches(monitor, sample)
+    return Results(
+        cold,
+        unchanged,
+        changed,
+        alone,
+        changed_count,
+        state,
+        redis_keys,
+        growth,
+        ours,
+        bare,
+        matches,
+    )
+
+
+def report(
+    args: argparse.Namespace, results: Results, base_wall: float, base_cpu: float, peak_mb: float
+) -> None:
+    """Print the table and the state per part."""
+    cold, unchanged, changed = results.cold, results.unchanged, results.changed
     per_unchanged = unchanged.cpu / args.feeds * 1000
-    per_changed = min(c.cpu for c in alone) / changed_count
+    per_changed = min(c.cpu for c in results.alone) / results.changed_count
     print(
         f"ingestion benchmark: {args.feeds:,} feeds x {ITEMS} items on {HOSTS} loopback hosts, "
         f"{args.rules} rules, store {args.store}; Python {sys.version.split()[0]}"
@@ -418,8 +492,13 @@ async def run(args: argparse.Namespace) -> None:
             "",
             "target < 15 ms",
         ),
-        ("50 new items: bytes to matched articles", f"{ours:.1f} ms CPU", "", f"{matches} matches"),
-        ("50 new items: bare feedparser.parse", f"{bare:.1f} ms CPU", "", "reference"),
+        (
+            "50 new items: bytes to matched articles",
+            f"{results.ours:.1f} ms CPU",
+            "",
+            f"{results.matches} matches",
+        ),
+        ("50 new items: bare feedparser.parse", f"{results.bare:.1f} ms CPU", "", "reference"),
         ("peak memory (RSS)", f"{peak_mb:.0f} MB", "", "target < 300 MB"),
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -433,16 +512,24 @@ async def run(args: argparse.Namespace) -> None:
         print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
     target = f"{changed.wall:.2f} s wall for a {args.changed:.0%}-changed cycle (target < 10 s)"
     print(f"\n{target}")
-    items = cold.new
-    where = "Redis MEMORY USAGE" if args.store == "redis" else "SQLite pages (dbstat)"
-    print(f"\nstate after the cold cycle ({items:,} items, {cold.alerts:,} alerts; {where}):")
-    for part in [p for p, _ in STATE_PARTS] + ["other"]:
-        size = state.get(part, 0)
-        print(f"  {part:<22} {size / 1e6:8.1f} MB  {size / max(items, 1):8.0f} B per item")
-    total = sum(state.values())
-    print(f"  {'total':<22} {total / 1e6:8.1f} MB  {total / max(items, 1):8.0f} B per item")
-    if redis_keys:
-        print(f"  {redis_keys:,} keys: {redis_keys / max(items, 1):.2f} per item")
+    items = max(cold.new, 1)
+    keys = results.redis_keys
+    where = "Redis MEMORY USAGE per key" if keys else "SQLite pages (dbstat)"
+    print(f"\nstate after the cold cycle ({cold.new:,} items, {cold.alerts:,} alerts; {where}):")
+    state = results.state
+    for part in [p for p, _ in STATE_PARTS] + ["other", "total"]:
+        size = sum(state.values()) if part == "total" else state.get(part, 0)
+        line = f"  {part:<22} {size / 1e6:8.1f} MB  {size / items:8.0f} B per item"
+        if keys:
+            count = sum(keys.values()) if part == "total" else keys.get(part, 0)
+            line += f"  {count:>9,} keys  {count / items:5.2f} per item"
+        print(line)
+    if keys:
+        growth = results.redis_growth
+        print(
+            f"  server used_memory grew {growth / 1e6:.1f} MB, {growth / items:.0f} B per item "
+            "(server-wide: other clients' writes count too)"
+        )
 
 
 def main() -> None:

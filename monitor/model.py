@@ -52,6 +52,9 @@ class Article:
     author: str = ""
     #: The entry's guid / Atom id as the feed gives it, or "".
     guid: str = ""
+    #: ``text`` is the main text of the article's web page, read because its feed asks for
+    #: ``fulltext`` (``monitor.ingest.fulltext``), not the feed's own summary.
+    fulltext: bool = False
 
     def dedup_keys(self) -> tuple[str, ...]:
         """Keys under which this article counts as seen; two entries sharing one are one article.

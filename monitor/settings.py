@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
@@ -154,6 +155,9 @@ class Settings(BaseSettings):
     fetch_timeout: Duration = timedelta(seconds=30)
     #: Largest feed body accepted, in bytes, both as sent and after decompression.
     max_feed_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    #: Largest article page read for a feed's ``fulltext`` (raw and decompressed): smaller
+    #: than a feed, because extracting the text of an HTML page costs far more CPU per byte.
+    fulltext_max_bytes: int = Field(default=2 * 1024 * 1024, gt=0)
     #: At most this many feeds are fetched at the same time.
     max_concurrent_fetches: int = Field(default=16, gt=0)
     #: At most this many fetches from one host name at the same time (politeness to servers
@@ -214,6 +218,16 @@ class Settings(BaseSettings):
     #: Token the web console's login and the REST API's ``Authorization: Bearer`` require;
     #: unset: open (then only a loopback ``http_addr`` is allowed).
     http_token: SecretStr | None = None
+    #: The http(s) URL at which hubs reach this daemon's HTTP server (``http_addr``, or a
+    #: reverse proxy in front of it); set, feeds that name a WebSub hub are subscribed to
+    #: and pushed to ``<public_url>/websub/...``. Unset: no WebSub, polling only.
+    public_url: str | None = None
+    #: Polling interval of a feed while a hub pushes it (the safety net; never more often
+    #: than the feed's own interval).
+    websub_poll_interval: Duration = timedelta(hours=1)
+    #: Lease asked of hubs (``hub.lease_seconds``); the hub may grant another, which is
+    #: renewed when 85% of it has passed.
+    websub_lease: Duration = timedelta(days=7)
 
     @field_validator("delivery_backoff")
     @classmethod
@@ -229,6 +243,32 @@ class Settings(BaseSettings):
         value = value.strip()
         if value:
             split_host_port(value)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"not a URL: {value!r} ({exc})") from exc
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"expected an http(s) URL like https://monitor.example.org, got {value!r}"
+            )
+        if parts.query or parts.fragment or parts.username or parts.password or port == 0:
+            raise ValueError(f"expected a URL without user, query or fragment, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("websub_lease")
+    @classmethod
+    def _positive_lease(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() < 1:
+            raise ValueError("the WebSub lease must be at least 1 second")
         return value
 
     @field_validator("smtp_ca_file")

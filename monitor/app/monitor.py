@@ -20,6 +20,7 @@ import httpx
 
 from monitor.app.backfill import backfill_rules
 from monitor.app.reload import load_candidate, log_refused, serve_reloads, watch_rules
+from monitor.app.websub import WebSubManager, websub_for
 from monitor.app.wiring import Wiring, build_ruleset, stories_for, wire
 from monitor.config.load import LoadedConfig
 from monitor.config.models import FeedConfig, WatchConfig
@@ -85,6 +86,8 @@ class Monitor:
         self.metrics = metrics or Metrics(rules=len(wiring.loaded.config.rules))
         self._worker_task: asyncio.Task[None] | None = None
         self._scheduler: FeedScheduler | None = None
+        #: WebSub (``run_forever`` with MONITOR_PUBLIC_URL set), else None.
+        self._websub: WebSubManager | None = None
         self._reload_wanted = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._retiring: set[asyncio.Task[None]] = set()
@@ -134,6 +137,7 @@ class Monitor:
                 seen_retention=settings.seen_retention,
                 fetch_timeout=settings.fetch_timeout.total_seconds(),
                 max_feed_bytes=settings.max_feed_bytes,
+                fulltext_max_bytes=settings.fulltext_max_bytes,
                 clock=clock,
                 article_lease=settings.claim_lease.total_seconds(),
                 default_interval=settings.poll_interval,
@@ -190,12 +194,14 @@ class Monitor:
 
     async def poll_feeds(self, feeds: Sequence[FeedConfig] | None = None) -> list[PollReport]:
         """Poll feeds concurrently; the poller's FetchLimits bound the fetches in flight
-        (MONITOR_MAX_CONCURRENT_FETCHES in all, MONITOR_MAX_FETCHES_PER_HOST per host)."""
+        (MONITOR_MAX_CONCURRENT_FETCHES in all, MONITOR_MAX_FETCHES_PER_HOST per host), and
+        its active polls the store calls and the parsing (``Poller.active_polls``)."""
         return list(await asyncio.gather(*(self.poll_feed(f) for f in feeds or self.config.feeds)))
 
     async def poll_feed(self, feed: FeedConfig) -> PollReport:
         """Poll one feed and wake the outbox worker if it queued alerts."""
-        report = await self.poller.poll(feed)
+        # While a hub pushes the feed, it is polled less often (MONITOR_WEBSUB_POLL_INTERVAL).
+        report = await self.poller.poll(self._websub.polled_as(feed) if self._websub else feed)
         self.metrics.observe_poll(report)
         if report.alerts or report.health_alerts:
             self.worker.wake()
@@ -248,6 +254,18 @@ class Monitor:
             outage=self.worker.outage,
         )
         self._scheduler = scheduler
+        self._websub = websub_for(
+            self.settings,
+            self.store,
+            self.poller,
+            self.metrics,
+            feeds=lambda: self.config.feeds,
+            wake=self.worker.wake,
+            clock=self.clock,
+            outage=self.worker.outage,
+        )
+        if self._websub is not None:
+            self.poller.on_fetched = self._websub.observe_fetch
         # First, so that an address in use stops the start before anything is polled.
         http = await self._start_http(scheduler)
         worker = asyncio.create_task(self.worker.run(stop), name="outbox-worker")
@@ -259,6 +277,8 @@ class Monitor:
             reloads.append(
                 asyncio.create_task(watch_rules(self.settings.rules_dir, self.request_reload, stop))
             )
+        if self._websub is not None:  # the lease keeper, stopped like the reload tasks
+            reloads.append(asyncio.create_task(self._websub.run(stop)))
         log.info(
             "startup",
             feeds=len(self.config.feeds),
@@ -349,6 +369,8 @@ class Monitor:
         if self._scheduler is not None:
             feeds = self._scheduler.update(config.feeds, waits)
         self.metrics.rules.set(len(config.rules))
+        if self._websub is not None:
+            self._websub.poke()  # unsubscribe the feeds removed
         # -- end of the swap --
         self._retire(wiring.retired)
         old_rules = {r.id: r for r in before.rules}
@@ -447,6 +469,7 @@ class Monitor:
             self.metrics,
             console=console,
             token=token.get_secret_value() if token is not None else None,
+            websub=self._websub,
         )
         await http.start()
         self._stack.push_async_callback(http.stop)  # also if the start fails further on

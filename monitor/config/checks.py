@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from monitor.config.models import FeedConfig
 from monitor.config.validate import Entries, Locator, Path_, did_you_mean, entry_label
 from monitor.errors import QuerySyntaxError
 from monitor.matching import compile_query, lint_query
@@ -100,8 +101,9 @@ def _check_feeds(
     has_health: bool,
     warnings: list[tuple[Path_, str]],
 ) -> set[str]:
-    """Report duplicate feed ids; warn about ``silent_after`` without ``feed_health``.
-    Returns every feed id, of valid feeds or not (rules may name them)."""
+    """Report duplicate feed ids; warn about ``silent_after`` without ``feed_health`` and
+    ``fulltext_*`` keys their ``fulltext`` ignores. Returns every feed id, of valid feeds
+    or not (rules may name them)."""
     seen: set[str] = set()
     for i, raw in enumerate(feeds):
         feed_id = _text(raw, "id")
@@ -119,7 +121,19 @@ def _check_feeds(
                     "section naming the channels to notify",
                 )
             )
+        if feed is not None:
+            warnings += _fulltext_warnings(feed, ("feeds", i))
     return seen
+
+
+def _fulltext_warnings(feed: FeedConfig, where: Path_) -> list[tuple[Path_, str]]:
+    """The ``fulltext_*`` keys set on ``feed`` that its ``fulltext`` ignores."""
+    ignored = []
+    if "fulltext_min_chars" in feed.model_fields_set and feed.fulltext != "auto":
+        ignored.append(("fulltext_min_chars", "only applies with fulltext: auto"))
+    if "fulltext_max_per_poll" in feed.model_fields_set and not feed.fulltext:
+        ignored.append(("fulltext_max_per_poll", "has no effect without fulltext"))
+    return [((*where, key), f"feed '{feed.id}': {key} {why}") for key, why in ignored]
 
 
 def _check_query(

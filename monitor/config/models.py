@@ -17,11 +17,12 @@ against the models of ``monitor.delivery.channels.REGISTRY``.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetPydanticSchema,
@@ -29,6 +30,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from monitor.config.feed_request import (
     FeedAuthConfig,
@@ -52,6 +54,28 @@ HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _fulltext_mode(value: object) -> object:
+    """``fulltext:`` is true, false or auto: one clear message for anything else (a union of
+    bool and a literal would report two)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if isinstance(value, str):
+        shown = repr(value)[:40]
+    elif value is None:
+        shown = "nothing"
+    else:
+        shown = "a number" if isinstance(value, int | float) else f"a {type(value).__name__}"
+    raise PydanticCustomError(
+        "fulltext_mode", "must be true, false or auto, got {shown}", {"shown": shown}
+    )
+
+
+#: A feed's ``fulltext:``: read every new article's page, none, or those with a short text.
+FullTextMode = Annotated[bool | Literal["auto"], BeforeValidator(_fulltext_mode)]
 
 
 class FeedConfig(_Strict):
@@ -82,6 +106,15 @@ class FeedConfig(_Strict):
     #: ``http(s)://[user:password@]host:port`` of a proxy every request of this feed goes
     #: through (a secret); the address policy checks the proxy's address.
     proxy: Annotated[SecretStr, AfterValidator(check_proxy)] | None = None
+    #: Read each new article's web page and match its main text instead of the feed's
+    #: summary: ``true`` for every article, ``auto`` only when the feed's text is shorter
+    #: than ``fulltext_min_chars`` (``monitor.ingest.fulltext``).
+    fulltext: FullTextMode = False
+    #: With ``fulltext: auto``: a page is read when the feed's text has fewer characters.
+    fulltext_min_chars: int = Field(default=500, ge=1)
+    #: Most pages read in one poll (the first new articles, in feed order); the articles
+    #: beyond are matched on their feed text.
+    fulltext_max_per_poll: int = Field(default=10, ge=1, le=100)
 
     @field_validator("headers")
     @classmethod

@@ -91,6 +91,26 @@ def terms_label(alert: Alert | Entry, sep: str = ", ") -> str:
     return sep.join(one_line(t) for t in alert.matched_terms)
 
 
+#: Said after the matched terms of an alert that matched in the main text of the article's
+#: web page (read for a feed with ``fulltext``), not in the feed's own summary.
+FULLTEXT_NOTE = "(in the full article)"
+
+
+def from_full_text(alert: Alert | Entry) -> bool:
+    """Whether ``alert`` (an entry: its article) matched in the full article: its text was
+    read from the article's page (``Article.fulltext``) and a query term matched in it."""
+    if isinstance(alert, Entry):
+        alert = alert.alert
+    return alert.article.fulltext and any(h.field == "text" for h in alert.hits)
+
+
+def matched_label(alert: Alert | Entry, sep: str = ", ") -> str:
+    """:func:`terms_label`, then :data:`FULLTEXT_NOTE` when the match came from the full
+    article; "" when no term matched."""
+    terms = terms_label(alert, sep)
+    return f"{terms} {FULLTEXT_NOTE}" if terms and from_full_text(alert) else terms
+
+
 def iso_utc(moment: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``: ``2026-01-05T14:03:00Z`` (naive means UTC)."""
     if moment.tzinfo is None:

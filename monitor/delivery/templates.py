@@ -34,7 +34,9 @@ Each alert view has ``id``, ``title``, ``url`` (http(s) only, else ""),
 else its id), ``feed_name`` (its ``name:``, "" when it has none),
 ``published`` (``2026-01-05 14:03 UTC`` or ``unknown``), ``rule``, ``query``,
 ``terms`` (the matched terms, a list of strings), ``snippet`` (plain text
-around the first match), ``author`` ("" when unknown), ``also_in`` (the
+around the first match), ``author`` ("" when unknown), ``fulltext`` (true
+when the terms matched in the full article: its web page, read for a feed
+with ``fulltext``), ``also_in`` (the
 story's other copies, each with ``source``, ``url`` (http(s) only, else "")
 and ``title``; at most ``ALSO_IN_LIMIT``, in arrival order; empty for most
 alerts) and ``also_in_count`` (how many other copies there are, listed or
@@ -79,6 +81,7 @@ from monitor.delivery.render import (
     Entry,
     RuleMatch,
     feed_label,
+    from_full_text,
     group_entries,
     one_line,
     published_label,
@@ -200,6 +203,8 @@ class AlertView:
     snippet: str
     #: Author, or "".
     author: str
+    #: The terms matched in the full article (its page, read for a feed with ``fulltext``).
+    fulltext: bool = False
     #: The story's other copies (other outlets), arrival order, at most ALSO_IN_LIMIT.
     also_in: tuple[CoverageView, ...] = ()
     #: How many other copies the story has (``also_in`` lists the first ALSO_IN_LIMIT).
@@ -231,6 +236,7 @@ def view_of(alert: Alert, snippet_width: int = DEFAULT_SNIPPET_WIDTH) -> AlertVi
         terms=tuple(truncate(one_line(t), SHORT_LIMIT) for t in alert.matched_terms),
         snippet=snippet(alert, snippet_width),
         author=truncate(one_line(article.author), SHORT_LIMIT),
+        fulltext=from_full_text(alert),
         also_in=tuple(coverage_view(c) for c in alert.also_in[:ALSO_IN_LIMIT]),
         also_in_count=len(alert.also_in),
     )

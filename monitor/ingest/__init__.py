@@ -9,6 +9,8 @@ The stage is three steps, I/O only at the first::
     parse.py      bytes -> entries (RSS/Atom/RDF through feedparser.parse, JSON Feed
                   here; hostile and non-feed bodies refused first), pure
     normalize.py  entry -> Article: plain text, canonical URL, UTC date, stable id, pure
+    fulltext.py   an article's web page -> its main text (a feed's ``fulltext``): fetched
+                  like a feed, extracted by trafilatura in a worker thread
 
 Typical use::
 

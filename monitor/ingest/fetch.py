@@ -66,6 +66,7 @@ KEPT_HEADERS = (
     "last-modified",
     "cache-control",
     "age",
+    "link",  # WebSub: a feed may name its hub in a Link header
 )
 #: Redirect statuses that say the resource moved for good (RFC 9110 15.4).
 PERMANENT_REDIRECTS = (301, 308)
@@ -214,6 +215,7 @@ async def fetch_feed(
     max_bytes: int,
     allow_private: bool = False,
     request: FeedRequest | None = None,
+    accept: str = "",
 ) -> FeedFetch:
     """GET a feed with the stored validators; never raises for network or HTTP problems.
 
@@ -225,10 +227,11 @@ async def fetch_feed(
     ``allow_private`` (the feed's opt-in) lets this fetch reach any address.
     ``request`` carries the feed's own headers, cookies, auth and proxy (applied by
     the hook of a :func:`build_http_client` client, the proxy by its transport);
-    none of its secrets appears in an error.
+    none of its secrets appears in an error. ``accept`` replaces the client's Accept header
+    (an article page is asked for as HTML, not as a feed).
     """
     started = time.monotonic()
-    fetch = _Fetch(feed_id, url, validators, max_bytes, allow_private, request)
+    fetch = _Fetch(feed_id, url, validators, max_bytes, allow_private, request, accept)
     if problem := _url_problem(url):
         return fetch.error(f"invalid URL: {problem}", retryable=False)
     try:
@@ -260,8 +263,10 @@ class _Fetch:
         max_bytes: int,
         allow_private: bool = False,
         request: FeedRequest | None = None,
+        accept: str = "",
     ) -> None:
         self.feed_id = feed_id
+        self.accept = accept
         self.url = url
         self.validators = validators
         self.max_bytes = max_bytes
@@ -282,7 +287,7 @@ class _Fetch:
 
     async def run(self, client: httpx.AsyncClient) -> FeedFetch:
         async with client.stream(
-            "GET", self.url, headers=self._conditional_headers(), extensions=self.extensions
+            "GET", self.url, headers=self._request_headers(), extensions=self.extensions
         ) as resp:
             self.http_status = resp.status_code
             self.final_url = str(resp.url)
@@ -298,8 +303,8 @@ class _Fetch:
                 return await self._read_body(resp)
             return self._http_error(resp)
 
-    def _conditional_headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
+    def _request_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {"Accept": self.accept} if self.accept else {}
         # A validator is echoed verbatim; one that is not a clean ASCII token would
         # make httpx raise while encoding the request, so it is simply not sent.
         if _sendable(self.validators.etag):

@@ -11,6 +11,11 @@ Every new article also goes into the store's archive (``MONITOR_ARCHIVE_RETENTIO
 which ``match --archive`` previews rules over and :meth:`ArticleProcessor.backfill`
 reads when a rule with ``backfill:`` is added or changed.
 
+A feed with ``fulltext`` has the pages of the articles just claimed read before they are
+matched (:class:`~monitor.polling.fulltext.PageReader`): only new articles, so a page is
+read once; the rules, the archive and the alerts see the page's text, story detection the
+feed's own text (so a feed read in full and one of teasers still share stories).
+
 Every alert handed to the outbox is then recorded in the alert history as "queued"
 (:func:`record_queued`; ``MONITOR_HISTORY_RETENTION``), also one the outbox already
 knew: the history ignores a "queued" for an alert it has.
@@ -24,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from monitor.config.models import FeedConfig
 from monitor.log import get_logger
 from monitor.matching import RuleSet
 from monitor.model import (
@@ -36,6 +42,7 @@ from monitor.model import (
     Coverage,
 )
 from monitor.polling.alerts import alerts_for, is_too_old
+from monitor.polling.fulltext import PageReader
 from monitor.store import AlertHistory, PollingStore
 from monitor.store.history_rules import DEFAULT_RETENTION, QUEUED
 from monitor.stories import StoryDetector, coverage_of
@@ -126,8 +133,16 @@ class ArticleProcessor:
     #: How long the alert history keeps an alert after its last change (seconds;
     #: MONITOR_HISTORY_RETENTION); 0 records nothing.
     history_retention: float = DEFAULT_RETENTION
+    #: Reads the article pages of feeds with ``fulltext``; None: no page is ever read.
+    pages: PageReader | None = None
 
-    async def process(self, articles: Sequence[Article], *, feed_name: str = "") -> ProcessCounts:
+    async def process(
+        self,
+        articles: Sequence[Article],
+        *,
+        feed_name: str = "",
+        feed: FeedConfig | None = None,
+    ) -> ProcessCounts:
         """Claim, match, enqueue, archive and mark seen each article not processed before.
 
         The whole body goes to the store in four round trips, whatever its
@@ -136,7 +151,8 @@ class ArticleProcessor:
         archive write, one mark-seen of every claimed key. The order still
         makes an alert never lost: a crash before the mark leaves the claims
         to expire, and a later poll redoes those articles (enqueueing and
-        archiving are idempotent).
+        archiving are idempotent). ``feed`` (its config) says whether the pages
+        of the claimed articles are read first (``fulltext``).
         """
         if not articles:
             return ProcessCounts()
@@ -159,14 +175,17 @@ class ArticleProcessor:
         # One version of the rules for the whole batch, whatever a reload swaps meanwhile.
         rules = self.rules
         try:
-            for article, _ in claimed:
+            read = await self._with_pages(feed, [article for article, _ in claimed], now)
+            for (article, _), full in zip(claimed, read, strict=True):
                 story_id = ""
                 if is_too_old(article, now, self.max_age):
                     too_old += 1
                 else:
-                    found, story_id = await self._alerts_of(rules, article, now, matched, feed_name)
+                    found, story_id = await self._alerts_of(
+                        rules, full, now, matched, feed_name, as_fed=article
+                    )
                     alerts += found
-                archived.append(ArchivedArticle(article, now, story_id))
+                archived.append(ArchivedArticle(full, now, story_id))
             queued = await self.store.enqueue(alerts, now) if alerts else 0
             # After the outbox: a failure here releases the claims, and the redo records it.
             await record_queued(self.store, alerts, now, self.history_retention)
@@ -190,6 +209,24 @@ class ArticleProcessor:
             deferred=deferred,
             matched_rules=tuple(matched),
         )
+
+    async def _with_pages(
+        self, feed: FeedConfig | None, articles: list[Article], now: float
+    ) -> list[Article]:
+        """``articles`` (just claimed), those young enough to alert with their page's text
+        when ``feed`` asks for it (``fulltext``); the others as they were."""
+        if feed is None or not feed.fulltext or self.pages is None:
+            return articles
+        young = [
+            i for i, article in enumerate(articles) if not is_too_old(article, now, self.max_age)
+        ]
+        # Half the lease at most: the articles must still be ours when they are matched.
+        deadline = min(self.pages.timeout, self.article_lease / 2)
+        read = await self.pages.read(feed, [articles[i] for i in young], deadline=deadline)
+        out = list(articles)
+        for i, article in zip(young, read, strict=True):
+            out[i] = article
+        return out
 
     async def backfill(
         self,
@@ -244,6 +281,7 @@ class ArticleProcessor:
         *,
         accept: Callable[[str], bool] | None = None,
         story_id: str = "",
+        as_fed: Article | None = None,
     ) -> tuple[list[Alert], str]:
         """The alerts of every rule that matches ``article`` (and that ``accept`` accepts),
         one per channel, and the article's story id ("" without story dedup); the id of
@@ -253,7 +291,8 @@ class ArticleProcessor:
         a story index of every article would cost a store call per item for
         nothing), so that a copy of a story already alerted on makes the same
         alert ids, which the outbox drops. An archived article brings the story
-        it was given when it was polled.
+        it was given when it was polled. ``as_fed`` is the article as its feed gave it
+        when ``article`` carries its page's text: stories compare what feeds carry.
         """
         matches = rules.ruleset.match(article)
         if accept is not None:
@@ -262,7 +301,7 @@ class ArticleProcessor:
             return [], story_id
         also_in: tuple[Coverage, ...] = ()
         if self.stories is not None and not story_id:
-            story = await self.stories.observe(article, now)
+            story = await self.stories.observe(as_fed or article, now)
             story_id, also_in = story.story_id, coverage_of(story, article.id)
         alerts: list[Alert] = []
         for match in matches:
@@ -285,6 +324,7 @@ class ArticleProcessor:
                 story=story_id or None,
                 title=article.title[:120],
                 terms=list(match.matched_terms),
+                fulltext=article.fulltext or None,
                 channels=list(channels),
             )
         return alerts, story_id

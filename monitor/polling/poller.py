@@ -11,13 +11,24 @@ poll records when the next one is due (backoff, Retry-After, Cache-Control max-a
 ``<ttl>``: :func:`monitor.polling.schedule.next_poll_delay`). After each poll the feed's
 health is checked, and a feed going down or recovering enqueues a health alert into the
 same outbox.
+
+However many feeds are polled at once (``run --once`` gathers them all, the daemon's first
+round starts them within seconds), at most :attr:`Poller.active_polls` of them are *active*:
+reading their state, or reading a fetched body and storing what it brought. Each active
+poll makes one store call at a time, so the store sees a bounded number of callers, not
+one per feed. A poll waiting for its fetch slot, or fetching, is not active (a feed
+queued behind its busy host never holds a slot another host's feed could use), and it
+gives its fetch slot back before it waits to be active again: an active poll may wait
+for fetch slots itself (the pages of a ``fulltext`` feed), so holding one while waiting
+could deadlock. The price is that when parsing lags behind fetching (every item new),
+fetched bodies wait in memory for their turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import InitVar, dataclass, field, replace
 from datetime import timedelta
 
@@ -39,6 +50,7 @@ from monitor.polling.articles import (
     record_queued,
 )
 from monitor.polling.feed_state import body_hash, count_new_entries, rebase, tracked_entries
+from monitor.polling.fulltext import DEFAULT_PAGE_BYTES, PageReader
 from monitor.polling.health import error_reason, health_alerts, health_change, health_policy
 from monitor.polling.reading import known_entries, read_body
 from monitor.polling.schedule import (
@@ -57,6 +69,11 @@ log = get_logger("monitor.poll")
 ARTICLE_LEASE = 120.0
 #: Defaults of the fetch limits (MONITOR_MAX_CONCURRENT_FETCHES, MONITOR_MAX_FETCHES_PER_HOST).
 DEFAULT_TOTAL_FETCHES, DEFAULT_FETCHES_PER_HOST = 16, 2
+#: Default of how many polls are active at once (see the module docstring). Half of the
+#: Redis store's connections (``monitor.store.redis.MAX_CONNECTIONS``), so polls never queue
+#: for one and delivery and the web console keep the rest; more would not poll faster, the
+#: work of an active poll being CPU (parsing, matching) and store round trips.
+DEFAULT_ACTIVE_POLLS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +144,21 @@ class Poller:
     #: How long the alert history keeps an alert after its last change (seconds;
     #: MONITOR_HISTORY_RETENTION); 0 records nothing.
     history_retention: float = DEFAULT_RETENTION
+    #: Polls active at once: reading their state, or processing a fetched body.
+    active_polls: int = DEFAULT_ACTIVE_POLLS
+    #: Largest article page read for a feed's ``fulltext`` (MONITOR_FULLTEXT_MAX_BYTES).
+    fulltext_max_bytes: int = DEFAULT_PAGE_BYTES
+    #: Told of each fetch (WebSub hub discovery: ``monitor.app.websub``); must be quick.
+    on_fetched: Callable[[FeedConfig, FeedFetch], None] | None = None
 
     def __post_init__(self, ruleset: RuleSet, routes: Routes) -> None:
+        if self.active_polls < 1:
+            raise ValueError(f"active_polls must be at least 1, not {self.active_polls}")
+        # Without it, a thousand polls started together would each ask the store for a
+        # connection at once: the Redis pool hands a freed connection to whichever call
+        # runs first, which is the next call of a poll already running, so the first reads
+        # of the feeds not yet started waited past the pool's timeout under CPU load.
+        self._active = asyncio.Semaphore(self.active_polls)
         #: Claims, matches, enqueues, archives and marks seen the articles of a body.
         self.articles = ArticleProcessor(
             store=self.store,
@@ -140,6 +170,7 @@ class Poller:
             stories=self.stories,
             archive=self.archive,
             history_retention=self.history_retention,
+            pages=PageReader(self.http, self.limits, self.fetch_timeout, self.fulltext_max_bytes),
         )
 
     def use_rules(self, ruleset: RuleSet, routes: Routes) -> None:
@@ -153,18 +184,23 @@ class Poller:
         return self.articles.rules
 
     async def process_articles(
-        self, articles: Sequence[Article], *, feed_name: str = ""
+        self, articles: Sequence[Article], *, feed_name: str = "", feed: FeedConfig | None = None
     ) -> ProcessCounts:
         """Claim, match, enqueue, archive and mark seen each article not processed before
         (:meth:`ArticleProcessor.process`)."""
-        return await self.articles.process(articles, feed_name=feed_name)
+        return await self.articles.process(articles, feed_name=feed_name, feed=feed)
 
     async def poll(self, feed: FeedConfig) -> PollReport:
-        """Fetch, parse and process one feed; never raises for a feed-level failure."""
-        state = rebase(await self.store.get_feed_state(feed.id) or FeedState(), feed.url)
+        """Fetch, parse and process one feed; never raises for a feed-level failure.
+
+        Active (see the module docstring) while it reads the feed's state and from the
+        fetched body on; not while it waits for its fetch slot or fetches.
+        """
         interval = interval_for(feed, self.default_interval)
-        if state.disabled:
-            return await self._still_disabled(feed, state, interval)
+        async with self._active:
+            state = rebase(await self.store.get_feed_state(feed.id) or FeedState(), feed.url)
+            if state.disabled:
+                return await self._still_disabled(feed, state, interval)
         url = state.moved_to or feed.url
         async with self.limits.slot(url):
             outcome = await fetch_feed(
@@ -177,7 +213,21 @@ class Poller:
                 allow_private=feed.allow_private_addresses,
                 request=feed.request,
             )
-        now = self.clock()
+        now = self.clock()  # when it was fetched, not when a slot to process it came free
+        if self.on_fetched is not None:
+            self.on_fetched(feed, outcome)
+        async with self._active:
+            return await self._settle(feed, state, outcome, interval, now)
+
+    async def _settle(
+        self,
+        feed: FeedConfig,
+        state: FeedState,
+        outcome: FeedFetch,
+        interval: timedelta,
+        now: float,
+    ) -> PollReport:
+        """What a fetch brought: parse and process a new body, store the feed's state."""
         state = self._follow_move(feed, state, outcome)
         if outcome.status is FetchStatus.ERROR and outcome.http_status == 410:
             return await self._disable(feed, state, outcome, interval, now)
@@ -201,7 +251,7 @@ class Poller:
 
         first_poll = state.first_polled_at is None
         parsed = reading.parsed
-        counts = await self.process_articles(parsed.articles, feed_name=feed.name or "")
+        counts = await self.process_articles(parsed.articles, feed_name=feed.name or "", feed=feed)
         hashes = tracked_entries(reading.id_hashes)
         fresh = count_new_entries(state.recent_entries, hashes)
         ttl = rss_ttl(outcome.body)

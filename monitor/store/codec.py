@@ -38,6 +38,7 @@ def article_to_dict(article: Article) -> dict[str, Any]:
         "published": article.published.isoformat() if article.published else None,
         "author": article.author,
         "guid": article.guid,
+        "fulltext": article.fulltext,
     }
 
 
@@ -52,6 +53,7 @@ def article_from_dict(data: dict[str, Any]) -> Article:
         published=_dt(data.get("published")),
         author=data.get("author", ""),
         guid=data.get("guid", ""),
+        fulltext=bool(data.get("fulltext", False)),
     )
 
 

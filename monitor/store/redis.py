@@ -83,7 +83,8 @@ from monitor.store.story_rules import (
 
 #: Real-time slack added to every TTL, so a record outlives its own end time.
 TTL_GRACE_MS = 60_000
-#: Connections a store made by ``RedisStore.from_url`` opens at most.
+#: Connections a store made by ``RedisStore.from_url`` opens at most (the poller keeps at
+#: most half of them busy: ``monitor.polling.poller.DEFAULT_ACTIVE_POLLS``).
 MAX_CONNECTIONS = 32
 #: Seconds a call waits for a free connection before failing.
 POOL_TIMEOUT = 20.0
@@ -170,6 +171,7 @@ class RedisStore(RedisHistory, StateStore):
         prefix: str = "news-monitor",
         *,
         max_connections: int = MAX_CONNECTIONS,
+        pool_timeout: float = POOL_TIMEOUT,
         **client_kwargs: Any,
     ) -> RedisStore:
         """A store on a new client for ``url`` (no I/O until the first call).
@@ -177,8 +179,12 @@ class RedisStore(RedisHistory, StateStore):
         Defaults: 5 s connect timeout, 10 s socket timeout, 3 quick retries
         (at most about half a second), so a dead server fails fast. At most
         ``max_connections`` connections, and a caller beyond them waits for
-        one (up to :data:`POOL_TIMEOUT`) instead of failing: a thousand feeds
-        polled at once make a thousand store calls at once.
+        one (up to ``pool_timeout``) instead of failing. The pool does not
+        serve its waiters in turn (a freed connection goes to whichever call
+        asks first, often the next call of the task that freed it), so a
+        crowd of callers can starve some of them: callers are kept fewer
+        than the connections (the poller bounds its active polls) rather
+        than queued.
         """
         client_kwargs.setdefault("socket_connect_timeout", 5.0)
         client_kwargs.setdefault("socket_timeout", 10.0)
@@ -186,7 +192,7 @@ class RedisStore(RedisHistory, StateStore):
             "retry", Retry(ExponentialWithJitterBackoff(cap=0.25, base=0.05), 3)
         )
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=POOL_TIMEOUT, **client_kwargs
+            url, max_connections=max_connections, timeout=pool_timeout, **client_kwargs
         )
         client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
         store = cls(client, prefix)

@@ -6,7 +6,8 @@ its security headers), ``probes`` (``/healthz``, ``/readyz``, ``/metrics``), ``m
 ``context`` (what the daemon hands the console), ``auth`` (token, sessions, CSRF),
 ``service`` (what pages and API both read and do), ``preview`` (a query over the
 archive), ``schemas`` and ``api`` (JSON under ``/api/v1``), ``render`` and ``pages``
-(HTML); ``templates/`` and ``static/`` hold the pages' Jinja2 templates and assets.
+(HTML), ``websub`` (the WebSub callback hubs call); ``templates/`` and ``static/`` hold
+the pages' Jinja2 templates and assets.
 """
 
 from monitor.web.context import ConsoleContext, ConsoleStore

@@ -34,6 +34,7 @@ from monitor.web.metrics import Metrics
 from monitor.web.pages import error_page, pages_router
 from monitor.web.preview import ArchiveCache
 from monitor.web.probes import Probes, probe_routes
+from monitor.web.websub import WebSubReceiver, websub_routes
 
 log = get_logger("monitor.web")
 
@@ -82,10 +83,15 @@ def build_app(
     *,
     console: ConsoleContext | None = None,
     token: str | None = None,
+    websub: WebSubReceiver | None = None,
 ) -> Starlette:
-    """The probes alone, or with ``console`` the whole console and API."""
+    """The probes alone, or with ``console`` the whole console and API; with ``websub``,
+    the WebSub callback too (open like the probes: :mod:`monitor.web.websub`)."""
+    open_routes = probe_routes(probes, metrics)
+    if websub is not None:
+        open_routes += websub_routes(websub, metrics)
     if console is None:
-        return Starlette(routes=probe_routes(probes, metrics))
+        return Starlette(routes=open_routes)
     auth = Auth(token)
     cache = ArchiveCache()
     app = FastAPI(
@@ -95,7 +101,7 @@ def build_app(
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=None,  # Swagger UI would load its assets from a CDN
         redoc_url=None,
-        routes=probe_routes(probes, metrics),
+        routes=open_routes,
     )
     app.include_router(api_router(console, auth, cache))
     app.include_router(pages_router(console, auth, cache))

@@ -28,6 +28,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from monitor.ingest.websub import CALLBACK_PREFIX
+
 #: The session cookie's name, and how long a login lasts.
 SESSION_COOKIE = "news_monitor_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -175,6 +177,10 @@ def safe_next(path: str | None) -> str:
 
 #: Paths answered whatever the Host header (probes and scrapes name the host they like).
 OPEN_PATHS = ("/healthz", "/readyz", "/metrics")
+#: Path prefixes answered whatever the Host header: the WebSub callback, which a hub calls
+#: at MONITOR_PUBLIC_URL (through a reverse proxy, with the public name as Host); its own
+#: token and the push's signature protect it, not the loopback name.
+OPEN_PREFIXES = (CALLBACK_PREFIX,)
 
 
 class LoopbackOnly:
@@ -186,7 +192,12 @@ class LoopbackOnly:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("path") not in OPEN_PATHS:
+        path = str(scope.get("path", ""))
+        if (
+            scope["type"] == "http"
+            and path not in OPEN_PATHS
+            and not path.startswith(OPEN_PREFIXES)
+        ):
             host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
             if not is_loopback(_host_name(host)):
                 refused = PlainTextResponse(

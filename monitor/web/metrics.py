@@ -3,7 +3,8 @@
 Each :class:`Metrics` owns its own ``CollectorRegistry`` (one per Monitor, so tests and
 several monitors in one process never collide). Nothing in the pipeline knows about
 it: the composition root hands it the values the pipeline already makes
-(:class:`~monitor.polling.poller.PollReport` after each poll, each
+(:class:`~monitor.polling.poller.PollReport` after each poll, a
+:class:`~monitor.polling.push.PushReport` after each WebSub push, each
 :class:`~monitor.model.DeliveryResult` the outbox worker records), and the gauges that
 live in the store (outbox size and age, feeds down) are read when ``/metrics`` is
 scraped (:meth:`Metrics.refresh`).
@@ -26,6 +27,7 @@ from prometheus_client import (
 from monitor import __version__
 from monitor.model import Clock, DeliveryResult
 from monitor.polling.poller import PollReport
+from monitor.polling.push import PushReport
 from monitor.store import StateStore
 
 #: Content-Type of the text exposition format.
@@ -37,6 +39,13 @@ ARTICLE_OUTCOMES = ("new", "seen", "too_old")
 ALERT_OUTCOMES = ("delivered", "retried", "dead", "silenced")
 #: Results of a config reload (``news_monitor_config_reloads_total``).
 RELOAD_RESULTS = ("success", "failure")
+#: What became of a WebSub push (``news_monitor_websub_pushes_total``): processed; its
+#: signature missing or wrong (answered 2xx, as WebSub asks, and discarded); no such
+#: callback (404); larger than MONITOR_MAX_FEED_BYTES (413); signed but not a feed;
+#: for a subscription being removed (discarded).
+PUSH_OUTCOMES = ("accepted", "bad_signature", "unknown", "too_large", "not_a_feed", "ignored")
+#: Results of a request to a hub (``news_monitor_websub_hub_requests_total``).
+HUB_RESULTS = ("accepted", "failed")
 #: Fetch duration buckets (seconds): a 304 takes milliseconds, a slow feed up to the timeout.
 FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -58,7 +67,7 @@ class Metrics:
         )
         self.articles = Counter(
             "news_monitor_articles",
-            "Articles in fetched bodies: new, seen before, or too old to alert.",
+            "Articles in fetched (or pushed) bodies: new, seen before, or too old to alert.",
             ["outcome"],
             registry=r,
         )
@@ -91,8 +100,27 @@ class Metrics:
         self.build_info = Gauge(
             "news_monitor_build_info", "Always 1; the version as a label.", ["version"], registry=r
         )
+        self.websub_pushes = Counter(
+            "news_monitor_websub_pushes",
+            "WebSub pushes received, by outcome.",
+            ["outcome"],
+            registry=r,
+        )
+        self.websub_hub_requests = Counter(
+            "news_monitor_websub_hub_requests",
+            "Subscribe (renewals included) and unsubscribe requests sent to hubs, by result.",
+            ["mode", "result"],
+            registry=r,
+        )
+        self.websub_subscriptions = Gauge(
+            "news_monitor_websub_subscriptions",
+            "Feeds a hub pushes now (verified subscription, lease not over).",
+            registry=r,
+        )
         for outcome in ARTICLE_OUTCOMES:
             self.articles.labels(outcome)
+        for outcome in PUSH_OUTCOMES:
+            self.websub_pushes.labels(outcome)
         for result in RELOAD_RESULTS:
             self.config_reloads.labels(result)
         self.rules.set(rules)
@@ -111,6 +139,18 @@ class Metrics:
             self.articles.labels("seen").inc(seen)
         for rule in report.matched_rules:
             self.matches.labels(rule).inc()
+
+    def observe_push(self, outcome: str, report: PushReport | None = None) -> None:
+        """Count one WebSub push (``outcome`` in :data:`PUSH_OUTCOMES`) and, when it was
+        processed, its articles and matches as a poll's are counted."""
+        self.websub_pushes.labels(outcome).inc()
+        if report is not None and not report.error:
+            counts = report.counts
+            self.articles.labels("new").inc(counts.new - counts.too_old)
+            self.articles.labels("too_old").inc(counts.too_old)
+            self.articles.labels("seen").inc(max(0, report.entries - counts.new - counts.deferred))
+            for rule in counts.matched_rules:
+                self.matches.labels(rule).inc()
 
     def observe_delivery(self, result: DeliveryResult, outcome: str) -> None:
         """Count one recorded attempt: ``outcome`` is one of :data:`ALERT_OUTCOMES`."""

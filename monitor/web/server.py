@@ -8,6 +8,8 @@ daemon's own event loop.
 - ``GET /metrics``: the Prometheus text format; store-backed gauges are read first.
 - With a :class:`~monitor.web.context.ConsoleContext`: the console pages and the REST
   API under ``/api/v1`` (:mod:`monitor.web.pages`, :mod:`monitor.web.api`).
+- With a :class:`~monitor.web.websub.WebSubReceiver`: the WebSub callback under
+  ``/websub/`` (:mod:`monitor.web.websub`).
 
 The socket is bound here, not by uvicorn, so that an address in use is a
 :class:`HttpServerError` naming the address and ``MONITOR_HTTP_ADDR`` (the CLI exits 1
@@ -26,6 +28,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from monitor.errors import ConfigError, ConfigIssue, MonitorError
+from monitor.ingest.websub import CALLBACK_PREFIX
 from monitor.log import get_logger
 from monitor.settings import split_host_port
 from monitor.web.asgi import build_app
@@ -33,6 +36,7 @@ from monitor.web.auth import is_loopback
 from monitor.web.context import ConsoleContext
 from monitor.web.metrics import Metrics
 from monitor.web.probes import Probes
+from monitor.web.websub import WebSubReceiver
 
 log = get_logger("monitor.web")
 
@@ -80,11 +84,13 @@ class HttpServer:
         *,
         console: ConsoleContext | None = None,
         token: str | None = None,
+        websub: WebSubReceiver | None = None,
     ) -> None:
         self.host, self.port = split_host_port(addr)
         self.token = token or None
         self.console = console
-        self.app = build_app(probes, metrics, console=console, token=self.token)
+        self.websub = websub
+        self.app = build_app(probes, metrics, console=console, token=self.token, websub=websub)
         self._server: _Uvicorn | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -145,6 +151,8 @@ class HttpServer:
         endpoints = ["/healthz", "/readyz", "/metrics"]
         if self.console is not None:
             endpoints += ["/", "/api/v1"]
+        if self.websub is not None:
+            endpoints.append(CALLBACK_PREFIX)
         log.info("http_listen", addr=self.address, endpoints=endpoints, login=bool(self.token))
 
     async def stop(self) -> None:

@@ -34,7 +34,7 @@ from tests.delivery.support import (
     covered,
     outlets,
 )
-from tests.factories import TEXT, make_alert, with_article
+from tests.factories import TEXT, make_alert, make_article, with_article
 
 
 def webhook(
@@ -68,6 +68,7 @@ def test_webhook_payload_schema() -> None:
             "published": "2026-01-05T14:03:00Z",
             "author": "Al Jazeera Staff",
             "snippet": snippet(make_alert()),
+            "fulltext": False,  # the feed's own text
         },
         "story": None,
         "matched_terms": ["Iran", "Russia", "drones"],
@@ -79,6 +80,14 @@ def test_webhook_payload_schema() -> None:
     }
     first_text_hit = next(h for h in payload["hits"] if h["field"] == "text")
     assert TEXT[first_text_hit["start"] : first_text_hit["end"]] == "drones"
+
+
+def test_webhook_payload_says_the_text_came_from_the_full_article() -> None:
+    """A feed with ``fulltext``: the article's text (and the hits in it) is its page's."""
+    alert = make_alert(article=make_article(fulltext=True))
+    payload = json.loads(webhook_mod.encode_payload(alert))
+    assert payload["article"]["fulltext"] is True
+    assert payload["version"] == 1, "a new field, not a new version"
 
 
 def test_webhook_payload_without_publication_date() -> None:

@@ -63,12 +63,12 @@ from monitor.delivery.render import (
     feed_label,
     group_entries,
     join_within,
+    matched_label,
     one_line,
     other_outlets,
     published_label,
     safe_url,
     snippet,
-    terms_label,
     truncate,
 )
 from monitor.delivery.templates import (
@@ -269,7 +269,7 @@ def _facts(entry: Entry) -> list[str]:
     if url := safe_url(alert.article.url):
         lines.append(url)
     lines.append(f"Source: {_text(feed_label(alert))} | Published: {published_label(alert)}")
-    terms = _text(terms_label(entry)) or "-"
+    terms = _text(matched_label(entry)) or "-"
     rules = ", ".join(
         _text(r.rule_id) + (f" (in {_text(r.via)})" if r.via else "") for r in entry.rules
     )

@@ -3,9 +3,10 @@
     ALERT rule=iran-russia-drones feed=aljazeera terms=Iran,Russia,drones "Drone deal" https://...
 
 When the feed has a display name (``name:`` in the watch config) other than its id,
-``feed_name="Al Jazeera English"`` follows ``feed=``. When other outlets carried the
-same story, the line ends with them: `` (also: bbc-world, reuters, +3 more)`` (at most
-``ALSO_SHOWN`` names).
+``feed_name="Al Jazeera English"`` follows ``feed=``; when the terms matched in the full
+article (its page, read for a feed with ``fulltext``), ``fulltext=true`` follows
+``terms=``. When other outlets carried the same story, the line ends with them:
+`` (also: bbc-world, reuters, +3 more)`` (at most ``ALSO_SHOWN`` names).
 
 Feed text is untrusted and terminals interpret escape sequences, so the title
 and terms are cleaned of control characters (ANSI escapes included) before
@@ -26,7 +27,14 @@ import httpx
 
 from monitor.delivery.base import Channel
 from monitor.delivery.channel_config import ChannelConfig
-from monitor.delivery.render import join_within, one_line, other_outlets, safe_url, truncate
+from monitor.delivery.render import (
+    from_full_text,
+    join_within,
+    one_line,
+    other_outlets,
+    safe_url,
+    truncate,
+)
 from monitor.delivery.templates import (
     LINE,
     Context,
@@ -69,8 +77,10 @@ def format_line(alert: Alert) -> str:
     ]
     if (name := one_line(alert.feed_name)) and name != one_line(article.feed_id):
         parts.append(f"feed_name={_value(truncate(name, TITLE_LIMIT))}")
+    parts.append(f"terms={_value(terms)}")
+    if from_full_text(alert):
+        parts.append("fulltext=true")
     parts += [
-        f"terms={_value(terms)}",
         '"' + title.replace("\\", "\\\\").replace('"', '\\"') + '"',
     ]
     if url := safe_url(article.url):

@@ -62,12 +62,12 @@ from monitor.delivery.render import (
     feed_label,
     group_entries,
     join_within,
+    matched_label,
     one_line,
     other_outlets,
     published_label,
     safe_url,
     snippet_of,
-    terms_label,
     truncate,
 )
 from monitor.delivery.retry import classify_smtp
@@ -168,7 +168,7 @@ def _text_lines(entry: Entry) -> list[str]:
         lines.append(f"Also in:   {also}")
     lines += [
         f"Published: {published_label(alert)}",
-        f"Matched:   {terms_label(entry) or '-'}",
+        f"Matched:   {matched_label(entry) or '-'}",
     ]
     if article.author.strip():
         lines.append(f"Author:    {one_line(article.author)}")
@@ -218,7 +218,7 @@ def _html_section(entry: Entry) -> str:
         rows.append(("Also in", also))
     rows += [
         ("Published", esc(published_label(alert))),
-        ("Matched", esc(terms_label(entry)) or "-"),
+        ("Matched", esc(matched_label(entry)) or "-"),
     ]
     if article.author.strip():
         rows.append(("Author", esc(one_line(article.author))))

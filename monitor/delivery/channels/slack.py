@@ -53,12 +53,15 @@ from monitor.delivery.channel_config import ChannelConfig, check_http_url
 from monitor.delivery.channels._http import post
 from monitor.delivery.render import (
     ELLIPSIS,
+    FULLTEXT_NOTE,
     Entry,
     RuleMatch,
     count_label,
     feed_label,
+    from_full_text,
     group_entries,
     join_within,
+    matched_label,
     one_line,
     other_outlets,
     published_label,
@@ -107,8 +110,9 @@ ALSO_NAME_BUDGET = 100
 ALSO_SHOWN = 10
 assert ALSO_BUDGET <= FIELD_LIMIT
 #: Budgets of one entry's section in a group (escaped characters). Worst case: title link
-#: 2 + 800 + 1 + 300 + 2 = 1,105; meta line 100 + 3 + 20 + 3 + 9 + 300 = 435 (+1 newline);
-#: with an "also reported by" line (1 + 400) the title's link gets 600 instead of 800.
+#: 2 + 800 + 1 + 300 + 2 = 1,105; meta line 100 + 3 + 20 + 3 + 9 + 300 + 22 (the full-text
+#: note) = 457 (+1 newline); with an "also reported by" line (1 + 400) the title's link gets
+#: 600 instead of 800.
 #: ``group_section_worst`` adds these fixed lines up. The rules line gets what is left, up
 #: to GROUP_RULES_BUDGET, then the quote (at most 3 + 160 * 5 (every character an
 #: ``&amp;``) + 2 * 160 bold markers = 1,123) comes at the widest of GROUP_SNIPPET_WIDTHS
@@ -136,7 +140,7 @@ def group_section_worst(url_budget: int, also_budget: int) -> int:
     budgets, newlines included."""
     title = 2 + url_budget + 1 + GROUP_TITLE_BUDGET + 2  # *<url|title>*
     meta = 1 + GROUP_NAME_BUDGET + _PUBLISHED_SIZE + GROUP_TERMS_BUDGET
-    meta += len(" · ") * 2 + len("matched: ")
+    meta += len(" · ") * 2 + len("matched: ") + len(f" {FULLTEXT_NOTE}")
     also = 1 + also_budget if also_budget else 0
     return title + meta + also
 
@@ -238,7 +242,7 @@ def build_payload(alert: Alert) -> dict[str, Any]:
     fields = [
         ("Source", escape(feed_label(alert), 200)),
         ("Published", escape(published_label(alert))),
-        ("Matched", escape(", ".join(one_line(t) for t in alert.matched_terms), 1000) or "-"),
+        ("Matched", escape(matched_label(alert), 1000) or "-"),
         ("Rule", escape(one_line(alert.rule_id), 200)),
     ]
     blocks: list[dict[str, Any]] = [
@@ -301,11 +305,12 @@ def group_section(entry: Entry) -> str:
     alert = entry.alert
     source = escape(feed_label(alert), GROUP_NAME_BUDGET)
     terms = escape(", ".join(one_line(t) for t in entry.matched_terms), GROUP_TERMS_BUDGET)
+    note = f" {FULLTEXT_NOTE}" if from_full_text(entry) else ""
     also = also_mrkdwn(alert, GROUP_ALSO_BUDGET, GROUP_ALSO_URL_BUDGET, GROUP_ALSO_SHOWN)
     url_budget = GROUP_URL_BUDGET_WITH_ALSO if also else GROUP_URL_BUDGET
     lines = [
         title_mrkdwn(alert, GROUP_TITLE_BUDGET, url_budget),
-        f"{source} · {escape(published_label(alert))} · matched: {terms or '-'}",
+        f"{source} · {escape(published_label(alert))} · matched: {terms or '-'}{note}",
     ]
     if also:
         lines.append(also)

@@ -3,7 +3,8 @@
 The payload schema is documented in ``docs/webhook.md``; ``PAYLOAD_VERSION``
 changes only for incompatible changes (new fields do not bump it, such as
 ``article.feed_name``: the feed's display name, its ``name:`` in the watch
-config, else its id). One request per alert, never grouped: receivers rely
+config, else its id; ``article.fulltext``: the article's text is its web page's, read for
+a feed with ``fulltext``). One request per alert, never grouped: receivers rely
 on one ``webhook-id`` (the alert id) per request.
 
 Headers (https://www.standardwebhooks.com):
@@ -91,6 +92,7 @@ def build_payload(alert: Alert) -> dict[str, Any]:
             "published": iso_utc(article.published) if article.published else None,
             "author": article.author,
             "snippet": snippet(alert),
+            "fulltext": article.fulltext,
         },
         "story": story_object(alert),
         "matched_terms": list(alert.matched_terms),
