@@ -8,7 +8,9 @@ Events used across the code base (stable names, for dashboards and alerts):
 - ``match`` (a rule matched an article);
 - ``deliver`` (one delivery attempt; ``status`` is delivered, retry,
   dead_letter, deferred, lease_lost or crashed), ``channel_disabled``
-  (a webhook answered 410);
+  (a webhook answered 410; the channel is disabled in the store);
+- ``host_limit_unavailable`` (the shared per-host fetch limit did not answer: fetches go
+  on under the process's own limits);
 - ``startup``, ``run_once``, ``shutdown``.
 
 Logs go to standard error; standard output belongs to the console channel.

@@ -55,6 +55,9 @@ class Article:
     #: ``text`` is the main text of the article's web page, read because its feed asks for
     #: ``fulltext`` (``monitor.ingest.fulltext``), not the feed's own summary.
     fulltext: bool = False
+    #: Language of title and text, an ISO 639 code ("es"): the feed's declared language,
+    #: else detected (``monitor.ingest.language``); "" when unknown (matched as English).
+    language: str = ""
 
     def dedup_keys(self) -> tuple[str, ...]:
         """Keys under which this article counts as seen; two entries sharing one are one article.
@@ -254,6 +257,9 @@ class DeliveryResult:
     detail: str = ""
     #: Seconds the receiver asked us to wait before retrying (Retry-After), if any.
     retry_after: float | None = None
+    #: The receiver asked for no more messages (a webhook's 410 Gone): the outbox worker
+    #: disables the channel in the store, for every replica (:class:`DisabledChannel`).
+    gone: bool = False
 
 
 # -- state the stores keep (``monitor.store`` implements how) ------------------------
@@ -422,6 +428,23 @@ class ArchivedArticle:
     archived_at: float
     #: The story it belongs to (the id of the story's first article); "" if none is known.
     story_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DisabledChannel:
+    """A channel whose receiver asked for no more messages (a webhook's 410 Gone): it sends
+    nothing until ``news-monitor channels enable`` (or a new ``target``). Kept in the store,
+    so every replica honours it (``monitor.store.base.ChannelStateStore``)."""
+
+    #: The channel's name in the watch config.
+    channel: str
+    #: When it was disabled (epoch seconds).
+    since: float
+    #: What the receiver answered ("HTTP 410: unsubscribed").
+    reason: str
+    #: Where the channel sent to when it was disabled (``Channel.target``, a digest of its
+    #: URL): a channel now configured with another destination is not disabled.
+    target: str = ""
 
 
 #: What a silence mutes: alerts of a rule, of a story, or to a channel.

@@ -97,6 +97,18 @@ def config_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return {**env_file_values(environ), **environ}
 
 
+#: ``MONITOR_REDIS_URL`` schemes of a Redis Cluster (``monitor.store.redis_connect``).
+REDIS_CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+
+def redis_hash_tag(key: str) -> str:
+    """The part of a Redis key a Cluster hashes to pick its slot, when it is not the whole key:
+    the text between the first ``{`` and the next ``}``, if that is not empty; else ""."""
+    start = key.find("{")
+    end = key.find("}", start + 1) if start >= 0 else -1
+    return key[start + 1 : end] if end > start + 1 else ""
+
+
 def split_host_port(addr: str) -> tuple[str, int]:
     """``host:port`` (``[::1]:8080`` for IPv6) as (host, port); ValueError if it is not one."""
     host, sep, port = addr.rpartition(":")
@@ -115,10 +127,24 @@ class Settings(BaseSettings):
 
     #: Directory whose *.yaml / *.yml files hold feeds, channels and rules.
     rules_dir: Path = Path("rules")
-    #: Redis URL (redis://host:6379/0); unset means the embedded SQLite store.
+    #: Redis URL (redis://host:6379/0; rediss:// for TLS; redis+sentinel://h1:26379,h2/master/0
+    #: for Sentinel; redis+cluster://h1:6379,h2 for a Cluster); unset means the embedded
+    #: SQLite store (``monitor.store.redis_connect``).
     redis_url: SecretStr | None = None
-    #: Prefix of every Redis key, so several deployments can share one Redis.
+    #: Prefix of every Redis key, so several deployments can share one Redis. With a Cluster
+    #: it must hold a hash tag (``{news-monitor}``): every key of a deployment in one slot.
     redis_prefix: str = "news-monitor"
+    #: CA bundle (PEM) that verifies the Redis server's certificate (``rediss://``); default:
+    #: the system CAs.
+    redis_ca_file: Path | None = None
+    #: Client certificate (PEM, with its key unless ``redis_key_file`` is set) for a Redis
+    #: that asks for one (``tls-auth-clients``); ``rediss://`` only.
+    redis_cert_file: Path | None = None
+    #: Private key (PEM) of ``redis_cert_file``.
+    redis_key_file: Path | None = None
+    #: Password of the Redis Sentinels themselves (``redis+sentinel://``), when they require
+    #: one; the URL's user and password are the master's.
+    redis_sentinel_password: SecretStr | None = None
     #: Directory of the embedded store (used when redis_url is unset).
     data_dir: Path = Path("data")
     #: Default polling interval of a feed.
@@ -146,6 +172,10 @@ class Settings(BaseSettings):
     #: How long an article being processed stays reserved to its process (one that dies
     #: holds it this long; a later poll then redoes it).
     claim_lease: Duration = timedelta(minutes=2)
+    #: With Redis: how long a replica holds a feed it claimed from the shared schedule (the
+    #: fetch deadline, a wait for a fetch slot and the processing must fit); a replica that
+    #: dies or stalls has its feeds polled by the others once this has passed.
+    feed_lease: Duration = timedelta(minutes=2)
     #: Log level: DEBUG, INFO, WARNING, ERROR.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: Log format: "console" (human key=value) or "json" (one JSON object per line).
@@ -161,8 +191,11 @@ class Settings(BaseSettings):
     #: At most this many feeds are fetched at the same time.
     max_concurrent_fetches: int = Field(default=16, gt=0)
     #: At most this many fetches from one host name at the same time (politeness to servers
-    #: carrying many feeds); counted per process.
+    #: carrying many feeds); counted per process, and with Redis across every replica too.
     max_fetches_per_host: int = Field(default=2, gt=0)
+    #: Least time between the starts of two fetches from one host name (feeds and full-text
+    #: pages), across every replica sharing the store; 0: no delay.
+    host_delay: Duration = timedelta(0)
     #: Longest poll interval a server may ask for (Cache-Control max-age, RSS <ttl>); a server
     #: asking for less frequent polls is honoured up to this. 0 ignores such requests.
     max_server_interval: Duration = timedelta(hours=1)
@@ -271,7 +304,7 @@ class Settings(BaseSettings):
             raise ValueError("the WebSub lease must be at least 1 second")
         return value
 
-    @field_validator("smtp_ca_file")
+    @field_validator("smtp_ca_file", "redis_ca_file")
     @classmethod
     def _ca_file_loads(cls, value: Path | None) -> Path | None:
         # Loading it now turns a typo or a non-PEM file into a startup error instead of
@@ -293,6 +326,50 @@ class Settings(BaseSettings):
                 f"MONITOR_MAX_AGE ({_span(self.max_age)}): an article still young enough to "
                 "alert would be forgotten and alert again"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _feed_lease_outlasts_a_fetch(self) -> Self:
+        # A lease shorter than a fetch ends while the feed is being fetched: another replica
+        # would poll it too, on every poll of a slow feed.
+        if self.feed_lease <= self.fetch_timeout:
+            raise ValueError(
+                f"MONITOR_FEED_LEASE ({_span(self.feed_lease)}) must be longer than "
+                f"MONITOR_FETCH_TIMEOUT ({_span(self.fetch_timeout)}): a feed still being "
+                "fetched would be polled by another replica too"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _redis_options_fit_the_url(self) -> Self:
+        # A CA or client certificate with a URL that is not TLS, or a Cluster prefix without
+        # a hash tag, is a mistake better stopped at startup than at the first script.
+        scheme = ""
+        if self.redis_url is not None:
+            scheme = self.redis_url.get_secret_value().partition("://")[0].lower()
+        if scheme in REDIS_CLUSTER_SCHEMES and not redis_hash_tag(self.redis_prefix):
+            raise ValueError(
+                f"MONITOR_REDIS_PREFIX ({self.redis_prefix!r}) must hold a hash tag with a "
+                f"Redis Cluster URL, like {{{self.redis_prefix or 'news-monitor'}}}: the store's "
+                "scripts touch several keys at once, so every key must be in one slot"
+            )
+        files = (self.redis_ca_file, self.redis_cert_file, self.redis_key_file)
+        if any(f is not None for f in files) and not scheme.startswith("rediss"):
+            raise ValueError(
+                "MONITOR_REDIS_CA_FILE, MONITOR_REDIS_CERT_FILE and MONITOR_REDIS_KEY_FILE "
+                "need a TLS MONITOR_REDIS_URL (rediss://, rediss+sentinel://, rediss+cluster://)"
+            )
+        if self.redis_key_file is not None and self.redis_cert_file is None:
+            raise ValueError("MONITOR_REDIS_KEY_FILE needs MONITOR_REDIS_CERT_FILE")
+        if self.redis_cert_file is not None:
+            try:  # ssl.SSLError and FileNotFoundError are both OSErrors
+                ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(
+                    self.redis_cert_file, self.redis_key_file
+                )
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot load the Redis client certificate {str(self.redis_cert_file)!r}: {exc}"
+                ) from exc
         return self
 
     @model_validator(mode="after")
@@ -325,9 +402,13 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret string, for redaction from logs."""
-        out = [
-            s.get_secret_value() for s in (self.smtp_password, self.redis_url, self.http_token) if s
-        ]
+        secrets = (
+            self.smtp_password,
+            self.redis_url,
+            self.http_token,
+            self.redis_sentinel_password,
+        )
+        out = [s.get_secret_value() for s in secrets if s]
         return [v for v in out if v]
 
 

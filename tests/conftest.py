@@ -19,6 +19,10 @@ from pathlib import Path
 
 import pytest
 
+# Private Redis servers (TLS, Sentinel, a Cluster) as session fixtures, for the connection
+# tests and the store suite's Cluster backend (used wherever that suite's backends are).
+pytest_plugins = ["tests.redis_servers"]
+
 ROOT = Path(__file__).resolve().parent.parent
 # The suite's feeds are served by local servers on 127.0.0.1, which the fetch address
 # policy refuses by default (no SSRF): the whole run allows them, as a deployment would with

@@ -20,6 +20,7 @@ import httpx
 
 from monitor.app.backfill import backfill_rules
 from monitor.app.reload import load_candidate, log_refused, serve_reloads, watch_rules
+from monitor.app.replicas import Scheduler, schedule_polls
 from monitor.app.websub import WebSubManager, websub_for
 from monitor.app.wiring import Wiring, build_ruleset, stories_for, wire
 from monitor.config.load import LoadedConfig
@@ -29,12 +30,11 @@ from monitor.delivery.channels import build_delivery_client
 from monitor.delivery.worker import ATTEMPT_GRACE, DeliveryCounts, OutboxWorker
 from monitor.errors import ConfigError, StoreError
 from monitor.ingest import build_http_client
-from monitor.ingest.fetch import FetchLimits
 from monitor.log import get_logger
 from monitor.model import Clock
 from monitor.polling.articles import ArchivePolicy
+from monitor.polling.host_limits import fetch_limits
 from monitor.polling.poller import Poller, PollReport
-from monitor.polling.scheduler import FeedScheduler
 from monitor.settings import Settings
 from monitor.store import StateStore
 from monitor.store.factory import open_store
@@ -85,7 +85,7 @@ class Monitor:
         #: This monitor's Prometheus metrics (a registry of its own).
         self.metrics = metrics or Metrics(rules=len(wiring.loaded.config.rules))
         self._worker_task: asyncio.Task[None] | None = None
-        self._scheduler: FeedScheduler | None = None
+        self._scheduler: Scheduler | None = None
         #: WebSub (``run_forever`` with MONITOR_PUBLIC_URL set), else None.
         self._websub: WebSubManager | None = None
         self._reload_wanted = asyncio.Event()
@@ -141,7 +141,7 @@ class Monitor:
                 clock=clock,
                 article_lease=settings.claim_lease.total_seconds(),
                 default_interval=settings.poll_interval,
-                limits=FetchLimits(settings.max_concurrent_fetches, settings.max_fetches_per_host),
+                limits=fetch_limits(settings, store, clock),
                 max_server_interval=settings.max_server_interval,
                 feed_health=config.feed_health,
                 stories=stories_for(settings, store),
@@ -245,13 +245,16 @@ class Monitor:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         """The daemon: scheduled polls, the outbox worker and reloads, until ``stop`` is set."""
-        scheduler = FeedScheduler(
-            self.config.feeds,
+        scheduler = schedule_polls(  # shared with other replicas on Redis
+            self.settings,
+            self.store,
+            self.poller,
+            self.metrics,
+            feeds=lambda: self.config.feeds,
             poll=self.poll_feed,
-            default_interval=self.settings.poll_interval,
-            check_health=lambda busy: self.poller.check_health(self.config.feeds, busy),
             wake=self.worker.wake,
             outage=self.worker.outage,
+            clock=self.clock,
         )
         self._scheduler = scheduler
         self._websub = websub_for(
@@ -432,7 +435,7 @@ class Monitor:
         except StoreError as e:
             self.worker.outage.failed(e, "backfill")  # retried at the next start or reload
 
-    async def _start_http(self, scheduler: FeedScheduler) -> HttpServer | None:
+    async def _start_http(self, scheduler: Scheduler) -> HttpServer | None:
         """Serve /healthz, /readyz, /metrics, the web console and the API on
         MONITOR_HTTP_ADDR ("" : no server)."""
         if not self.settings.http_addr:

@@ -2,7 +2,9 @@
 
 Prints a one-line summary, or the ``file:line: message`` errors (raised as
 ConfigError, printed by ``main``, exit 2), and warnings: the loader's and rules
-that cannot be indexed (they are evaluated for every article). The loader
+that cannot be indexed (they are evaluated for every article); and a note for each
+rule that names languages with ``lang:``: which articles it reads and how its terms
+fold there (the other rules read every article, their terms folded in its language). The loader
 reports every problem of the config in one pass (a YAML error in one file, a
 bad entry, a missing reference, a bad query: all of them, in file and line
 order), so one ``check`` shows everything to fix. That includes every message
@@ -31,6 +33,16 @@ from monitor.cli.common import (
     settings_for,
 )
 from monitor.log import register_secrets
+from monitor.matching import Lang, iter_nodes, parse_query
+from monitor.matching.languages import language_note
+
+
+def rule_languages(query: str) -> tuple[str, ...]:
+    """The language codes a (valid) query names with ``lang:``, in order."""
+    codes = (
+        c for node in iter_nodes(parse_query(query)) if isinstance(node, Lang) for c in node.codes
+    )
+    return tuple(dict.fromkeys(codes))
 
 
 def add_check_parser(sub: SubParsers) -> None:
@@ -58,6 +70,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             "so it is evaluated for every article",
             file=sys.stderr,
         )
+    for rule in loaded.config.rules:
+        if codes := rule_languages(rule.query):
+            print(
+                f"note: rule '{rule.id}' names lang:{'/'.join(codes)}: its terms fold as "
+                f"{language_note(codes)}",
+                file=sys.stderr,
+            )
     c = loaded.config
     print(
         f"ok: {len(loaded.files)} file(s), {len(c.feeds)} feed(s), "

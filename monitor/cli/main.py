@@ -11,6 +11,7 @@ Commands::
     news-monitor feeds [enable FEED|import FILE.opml|add URL]  feed health; OPML import;
                                        find a site's feeds, add one    (cli.feeds, cli.feeds_add)
     news-monitor silence [add|list|expire ID]  mute a rule, story or channel      (cli.silence)
+    news-monitor channels [enable NAME]  channel state; send again after a 410   (cli.channels)
 
 Exit codes: 0 success (``match``: a match), 1 ``match`` found nothing or a
 runtime failure (store unreachable), 2 invalid config, bad query or usage,
@@ -31,6 +32,7 @@ from pydantic import ValidationError
 
 from monitor import __version__
 from monitor.cli.alerts import add_alerts_parser, cmd_alerts
+from monitor.cli.channels import add_channels_parser, cmd_channels
 from monitor.cli.check import add_check_parser, cmd_check
 from monitor.cli.common import EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE
 from monitor.cli.feeds import add_feeds_parser, cmd_feeds
@@ -49,6 +51,7 @@ COMMANDS: tuple[tuple[str, Callable[..., None], Callable[[argparse.Namespace], i
     ("send-test", add_send_test_parser, cmd_send_test),
     ("alerts", add_alerts_parser, cmd_alerts),
     ("feeds", add_feeds_parser, cmd_feeds),
+    ("channels", add_channels_parser, cmd_channels),
     ("silence", add_silence_parser, cmd_silence),
     ("match", add_match_parser, cmd_match),
 )

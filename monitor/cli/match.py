@@ -3,11 +3,15 @@
 A feed file (RSS, Atom, JSON Feed) is searched entry by entry, every field
 (title, text, author, url, source), exactly as the daemon would see each
 article. Anything else is read as plain text: the whole file is the text
-field, the title is empty. Matching lines are printed with the hits
+field, the title is empty, and its language is detected (``--lang es`` says it instead;
+a feed entry's is its feed's, else detected, as in the daemon): the query is matched
+as in an article of that language (inflections folded in it, its entity names, ``lang:``).
+Matching lines are printed with the hits
 highlighted, then a summary of the terms that matched; ``--explain`` prints
-the query tree with each clause marked ✓ or ✗. A query that may not mean what
-it says (a lowercase ``and``/``or``/``not`` is a word, not an operator) gets
-each warning once on standard error. Exit 0 on a match, 1 on none;
+the query tree with each clause marked ✓ or ✗, after a ``# language:`` line for an
+article in another language than English (its terms then show their folded forms).
+A query that may not mean what it says (a lowercase ``and``/``or``/``not`` is a word,
+not an operator) gets each warning once on standard error. Exit 0 on a match, 1 on none;
 a bad query or an unknown ``@entity`` raises QuerySyntaxError, which the CLI
 turns into exit 2.
 
@@ -29,6 +33,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, timedelta
 from pathlib import Path
 
@@ -43,6 +48,7 @@ from monitor.cli.common import (
 )
 from monitor.errors import StoreError
 from monitor.ingest import parse_feed
+from monitor.ingest.language import declared_language, detect_language
 from monitor.matching import (
     Node,
     RuleSpec,
@@ -109,10 +115,21 @@ def _summary(hits: Sequence[Hit]) -> str:
     return f"match: {len(hits)} hit(s): {terms}" if hits else "match (by negation only)"
 
 
-def _report_text(node: Node, text: str, marks: tuple[str, str], show_tree: bool) -> bool:
-    article = Article(id="text", feed_id="file", url="", title="", text=text)
+def _language_line(article: Article) -> None:
+    """``# language: es`` before the tree of an article that is not English (or unknown)."""
+    if article.language not in ("", "en"):
+        print(f"# language: {article.language}")
+
+
+def _report_text(
+    node: Node, text: str, marks: tuple[str, str], show_tree: bool, language: str | None
+) -> bool:
+    if language is None:
+        language = detect_language("", text)
+    article = Article(id="text", feed_id="file", url="", title="", text=text, language=language)
     hits = match_article(node, article)
     if show_tree:
+        _language_line(article)
         print(explain(node, article))
     if hits is None:
         return False
@@ -151,6 +168,7 @@ def _report_feed(
         hits = match_article(node, article)
         if show_tree:
             print(f"# {article.title}")
+            _language_line(article)
             print(explain(node, article))
         if hits is None:
             continue
@@ -160,8 +178,18 @@ def _report_feed(
     return matched > 0
 
 
-def run_match(query: str, source: str, *, explain: bool = False, color: bool = False) -> int:
-    """Evaluate ``query`` on ``source`` (a path or ``-``); return the exit code."""
+def run_match(
+    query: str,
+    source: str,
+    *,
+    explain: bool = False,
+    color: bool = False,
+    language: str | None = None,
+) -> int:
+    """Evaluate ``query`` on ``source`` (a path or ``-``); return the exit code.
+
+    ``language``: the language of the text (or of every entry of a feed), else detected
+    (a feed entry: its feed's)."""
     node = parse_query(query)
     compile_query(query)  # an unknown @entity is a bad query, reported before any reading
     # Each remark once, however often the word occurs ("a and b and c": one warning).
@@ -175,9 +203,12 @@ def run_match(query: str, source: str, *, explain: bool = False, color: bool = F
     marks = ANSI if color else PLAIN
     articles = _feed_articles(body)
     if articles:
+        if language is not None:
+            articles = [replace(a, language=language) for a in articles]
         found = _report_feed(node, articles, marks, explain)
     else:
-        found = _report_text(node, body.decode("utf-8", errors="replace"), marks, explain)
+        text = body.decode("utf-8", errors="replace")
+        found = _report_text(node, text, marks, explain, language)
     if not found:
         print("no match", file=sys.stderr)
     return 0 if found else 1
@@ -304,6 +335,12 @@ def add_match_parser(sub: SubParsers) -> None:
         "--explain", action="store_true", help="print the query tree, marking which clauses held"
     )
     match.add_argument(
+        "--lang",
+        metavar="CODE",
+        help="the language of FILE (es, ru, zh...): its inflections and entity names; "
+        "default: detected (a feed: its declared language)",
+    )
+    match.add_argument(
         "--color",
         choices=["auto", "always", "never"],
         default="auto",
@@ -318,6 +355,8 @@ def _usage_error(args: argparse.Namespace) -> str:
             return "--archive searches the archive, not a FILE"
         if args.explain:
             return "--explain works on a FILE, not with --archive"
+        if args.lang is not None:
+            return "--lang is for a FILE: archived articles keep their own language"
         return ""
     if args.since is not None:
         return "--since needs --archive"
@@ -334,4 +373,14 @@ def cmd_match(args: argparse.Namespace) -> int:
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     if args.archive:
         return run_archive_match(args.query, args.since, args.rules_dir, color=color)
-    return run_match(args.query, args.file or "-", explain=args.explain, color=color)
+    language = None
+    if args.lang is not None:
+        language = declared_language(args.lang)
+        if not language:
+            print(
+                f"error: --lang: {args.lang!r} is not a language code (es, ru, zh)", file=sys.stderr
+            )
+            return EXIT_USAGE
+    return run_match(
+        args.query, args.file or "-", explain=args.explain, color=color, language=language
+    )

@@ -21,6 +21,9 @@ class Channel(abc.ABC):
     #: Most alerts one message can carry (1: the channel cannot group; every alert is its own
     #: message). The worker never hands ``send_group`` more than this.
     max_group: int = 1
+    #: Where it sends, as a digest (``monitor.delivery.gone.target_digest`` of a URL); "" for
+    #: a channel that is never disabled. A disabled mark applies while this is unchanged.
+    target: str = ""
 
     def __init__(self, name: str) -> None:
         #: Channel name from the watch config.

@@ -21,6 +21,12 @@ Claim -> send -> record, like Alertmanager's notify pipeline. One pass
    into the alert history (``history_retention``), after the outbox operation:
    a store failure there loses and doubles nothing.
 
+**Gone receivers**: a receiver that asks for no more messages (a webhook's 410 Gone, a
+result with ``gone`` set) disables its channel in the store, for every replica
+(``monitor.delivery.gone``). A pass that claimed alerts reads those marks once, with the
+silences; an alert that is ready to go to a disabled channel is dead-lettered without a
+request (``news-monitor channels enable`` sends again, from the next pass on).
+
 **Silences** (Alertmanager style, at send time): a pass that claimed alerts reads the
 silences once; an alert that is ready to go (not held back) and that an active silence
 mutes is not sent. It leaves the outbox as done (``ack``, detail ``silenced by sil_…``,
@@ -42,9 +48,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from monitor.delivery.base import Channel
+from monitor.delivery.gone import applies, disabled_detail, in_force
 from monitor.delivery.policy import ChannelPolicy
 from monitor.delivery.retry import backoff_delay
 from monitor.errors import StoreError
@@ -55,6 +62,7 @@ from monitor.model import (
     Clock,
     DeliveryResult,
     DeliveryStatus,
+    DisabledChannel,
     OutboxEntry,
     Silence,
 )
@@ -115,9 +123,11 @@ class DeliveryCounts:
 
 @dataclass
 class _Pass(DeliveryCounts):
-    """The counts of one pass, and the claimed alerts it has not settled yet."""
+    """The counts of one pass, the claimed alerts it has not settled yet, and the channels
+    disabled (read at its start, and those it disabled itself)."""
 
     unsettled: dict[str, OutboxEntry] = field(default_factory=dict)
+    disabled: dict[str, DisabledChannel] = field(default_factory=dict)
 
     def settle(self, entry: OutboxEntry) -> None:
         """``entry`` is recorded, deferred or left to its lease: no longer ours to give back."""
@@ -200,6 +210,8 @@ class OutboxWorker:
             by_channel.setdefault(entry.alert.channel, []).append(entry)
         try:
             silences = await self._active_silences() if entries else []
+            if entries:
+                counts.disabled = in_force(await self.store.disabled_channels(), self.channels)
             await asyncio.gather(
                 *(
                     self._deliver_to(name, batch, counts, silences)
@@ -267,6 +279,9 @@ class OutboxWorker:
             else:
                 ready.append(entry)
         await self._silence(muted, counts)
+        if channel.name in counts.disabled:  # gone: no request, no send slot taken
+            await self._refuse(channel, ready, policy, counts)
+            return
         size = max(channel.max_group, 1)
         messages = [ready[i : i + size] for i in range(0, len(ready), size)]
         if policy.min_gap <= 0:
@@ -313,6 +328,38 @@ class OutboxWorker:
             updates.append((alert, "silenced", Attempt(now, "silenced", silence.id)))
         await self._record_history(updates)
 
+    async def _refuse(
+        self,
+        channel: Channel,
+        message: Sequence[OutboxEntry],
+        policy: ChannelPolicy,
+        counts: _Pass,
+    ) -> None:
+        """Dead-letter alerts of a disabled channel without sending them (like a permanent
+        failure: ``alerts retry`` requeues them once the channel is enabled)."""
+        detail = disabled_detail(counts.disabled[channel.name])
+        updates: list[HistoryUpdate] = []
+        for entry in message:
+            result = DeliveryResult(entry.alert.id, channel.name, DeliveryStatus.PERMANENT, detail)
+            if (
+                update := await self._record(entry, entry.alert, result, policy, counts)
+            ) is not None:
+                updates.append(update)
+        await self._record_history(updates)
+
+    async def _disable(self, channel: Channel, result: DeliveryResult, counts: _Pass) -> str:
+        """Record that ``channel``'s receiver is gone, for every replica; the detail of the
+        alert that heard it. Logs ``channel_disabled`` once: the replica whose mark was kept."""
+        mark = DisabledChannel(channel.name, self.clock(), result.detail, channel.target)
+        stored = await self.store.disable_channel(mark)
+        detail = f"{result.detail}; {disabled_detail(stored)}"
+        # Sends in flight together can all hear the 410: the first to return logs.
+        if stored == mark and channel.name not in counts.disabled:
+            log.error("channel_disabled", channel=channel.name, detail=detail)
+        if applies(stored, channel):
+            counts.disabled[channel.name] = stored
+        return detail
+
     async def _defer(self, entry: OutboxEntry, due_at: float, reason: str, counts: _Pass) -> None:
         counts.settle(entry)
         if await self.store.defer(entry.alert.id, due_at, claim=entry.claim):
@@ -328,6 +375,9 @@ class OutboxWorker:
         policy: ChannelPolicy,
         counts: _Pass,
     ) -> None:
+        if channel.name in counts.disabled:  # an earlier message of this pass heard a 410
+            await self._refuse(channel, message, policy, counts)
+            return
         # The story's other outlets as they are now: copies may have arrived since the match.
         alerts = [
             await refresh_coverage(self.store, entry.alert, self.clock()) for entry in message
@@ -340,6 +390,8 @@ class OutboxWorker:
                 self._lost_claim(entry, counts)
             return
         result = await self._attempt(channel, alerts)
+        if result.gone:
+            result = replace(result, detail=await self._disable(channel, result, counts))
         updates: list[HistoryUpdate] = []
         for entry, alert in zip(message, alerts, strict=True):
             if (update := await self._record(entry, alert, result, policy, counts)) is not None:

@@ -32,13 +32,14 @@ import re
 import time
 import zlib
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from monitor.http_headers import parse_retry_after
+from monitor.ingest.host_slots import SharedHostLimit
 from monitor.ingest.netpolicy import (
     ALLOW_PRIVATE,
     PROXY,
@@ -93,14 +94,18 @@ class FetchLimits:
     feeds queued behind a busy host never hold slots other hosts could use.
     Hosts are compared by name (lower case, port ignored: one machine is one
     server to be polite to), the host asked rather than one a redirect leads
-    to. The limits hold within one process.
+    to. The limits hold within one process; ``shared`` (a
+    :class:`~monitor.ingest.host_slots.SharedHostLimit`) adds a per-host limit and
+    politeness delay across every replica, waited for after the process's own host slot
+    and before a slot of the total.
     """
 
-    def __init__(self, total: int, per_host: int) -> None:
+    def __init__(self, total: int, per_host: int, shared: SharedHostLimit | None = None) -> None:
         if total < 1 or per_host < 1:
             raise ValueError(f"fetch limits must be at least 1, not {total} and {per_host}")
         self.total = total
         self.per_host = per_host
+        self.shared = shared
         self._all = asyncio.Semaphore(total)
         self._hosts: dict[str, asyncio.Semaphore] = {}
         # Fetches holding or awaiting each host's semaphore, so an idle one can be dropped.
@@ -113,8 +118,10 @@ class FetchLimits:
         semaphore = self._hosts.setdefault(host, asyncio.Semaphore(self.per_host))
         self._users[host] = self._users.get(host, 0) + 1
         try:
-            async with semaphore, self._all:
-                yield
+            async with semaphore:
+                shared = self.shared.hold(host) if self.shared and host else nullcontext()
+                async with shared, self._all:
+                    yield
         finally:
             self._users[host] -= 1
             if not self._users[host]:

@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+from monitor.ingest.language import detect_language, entry_language
 from monitor.model import Article, guid_scope
 
 # Elements whose content is never text a reader would see.
@@ -370,7 +371,12 @@ def _alternate_hrefs(links: object) -> list[str]:
 
 
 def article_from_entry(
-    feed_id: str, entry: Mapping[str, Any], fetched_at: float, *, base: str = ""
+    feed_id: str,
+    entry: Mapping[str, Any],
+    fetched_at: float,
+    *,
+    base: str = "",
+    language: str = "",
 ) -> Article:
     """Normalize one feedparser-shaped entry; raises ValueError when nothing identifies it.
 
@@ -378,7 +384,9 @@ def article_from_entry(
     time more than a day after it is a broken date (wrong year or time zone)
     and is reported as None rather than as a date in the future. The id is
     computed from the date as given, so it does not change as time passes.
-    ``base`` (where the feed was fetched from) resolves a relative link.
+    ``base`` (where the feed was fetched from) resolves a relative link. The language is
+    the entry's declared one, else ``language`` (the feed's), else detected from the
+    title and text (``monitor.ingest.language``).
     """
     raw_guid = entry.get("id")
     guid = raw_guid.strip() if isinstance(raw_guid, str) else ""
@@ -404,4 +412,5 @@ def article_from_entry(
         published=published,
         author=entry_author(entry),
         guid=guid,
+        language=entry_language(entry) or language or detect_language(title, text),
     )

@@ -39,6 +39,7 @@ from urllib.parse import urljoin
 import feedparser
 
 from monitor.ingest.html_links import find_feed_links
+from monitor.ingest.language import declared_language
 from monitor.ingest.normalize import article_from_entry
 from monitor.model import Article, ParseOutcome
 
@@ -138,7 +139,8 @@ def parse_feed(
             hint = web_page_hint(body, base, content_type)
             return ParseOutcome(feed_id=feed_id, error=f"not a feed{served_as}: {hint}")
         return ParseOutcome(feed_id=feed_id, error=_not_a_feed(version, result, content_type))
-    return _outcome(feed_id, [_plain(entry) for entry in entries], fetched_at, base)
+    language = declared_language(result.get("feed", {}).get("language"))
+    return _outcome(feed_id, [_plain(entry) for entry in entries], fetched_at, base, language)
 
 
 def has_entity_declaration(body: bytes, headers: Mapping[str, str]) -> bool:
@@ -282,14 +284,18 @@ def _not_a_feed(version: str, result: Mapping[str, Any], content_type: str) -> s
     return f"not a feed{served_as}: no RSS, Atom or JSON Feed found{detail}"
 
 
-def _outcome(feed_id: str, entries: Iterable[object], fetched_at: float, base: str) -> ParseOutcome:
+def _outcome(
+    feed_id: str, entries: Iterable[object], fetched_at: float, base: str, language: str = ""
+) -> ParseOutcome:
+    """The articles of ``entries``; ``language`` is the feed's declared language."""
     articles: list[Article] = []
     skipped = 0
     for entry in entries:
         try:
             if not isinstance(entry, Mapping):
                 raise TypeError(f"entry is a {type(entry).__name__}, not an object")
-            articles.append(article_from_entry(feed_id, entry, fetched_at, base=base))
+            article = article_from_entry(feed_id, entry, fetched_at, base=base, language=language)
+            articles.append(article)
         except Exception:  # one odd entry is counted, never fatal to the feed
             skipped += 1
     return ParseOutcome(feed_id=feed_id, articles=tuple(articles), skipped=skipped)
@@ -318,7 +324,7 @@ def _parse_json(feed_id: str, body: bytes, base: str, fetched_at: float) -> Pars
     entries = [
         _json_entry(item, base, feed_authors) if isinstance(item, dict) else item for item in items
     ]
-    return _outcome(feed_id, entries, fetched_at, base)
+    return _outcome(feed_id, entries, fetched_at, base, declared_language(doc.get("language")))
 
 
 def _is_json_feed_version(version: object) -> bool:
@@ -354,6 +360,8 @@ def _json_entry(
     ):
         if parsed := _date_to_struct(item.get(key)):
             entry[target] = parsed
+    if isinstance(language := item.get("language"), str):  # JSON Feed 1.1
+        entry["language"] = language
     # An item without authors inherits the feed's (JSON Feed 1.1, "authors").
     entry["authors"] = _json_authors(item) or feed_authors
     return entry

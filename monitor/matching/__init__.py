@@ -8,18 +8,22 @@ This package imports no I/O library. The public API::
     ruleset.explain(article, "r1")            # the query tree, clauses marked ✓/✗
     match_article("Iran AND drones", article) # one query: its hits, or None
 
-The language is documented in docs/rules.md: terms (inflections folded),
-"phrases", ``drone*``, ``case:US``, AND/OR/NOT/-x, parentheses, ``A NEAR/n B``,
-``title:`` ``text:`` ``author:`` ``url:`` ``source:`` and ``@Entity``.
+The language is documented in docs/rules.md: terms (inflections folded, in the
+article's language), "phrases", ``drone*``, ``case:US``, AND/OR/NOT/-x, parentheses,
+``A NEAR/n B``, ``title:`` ``text:`` ``author:`` ``url:`` ``source:``, ``@Entity`` and
+``lang:es``.
 
-Modules: ``stem`` and ``text`` (words, folding, inflection keys), ``ast``
+Modules: ``stem`` and ``text`` (words, folding, inflection keys), ``languages``
+(the folding of each language), ``ast``
 (tree, ``render``), ``parser`` (``parse_query``, ``lint_query``),
 ``catalog`` (what the engine needs from the entity catalog), ``document``
 (an article's words per field), ``program`` and ``near`` (compiled queries),
 ``rarity`` (how common a word is), ``index`` (rules filed under their required
-terms), ``probe`` (the quick test of a fetched rule), ``engine`` (``RuleSet``,
+terms), ``probe`` (the quick test of a fetched rule), ``compiled`` (the rules
+compiled for one language, and their index), ``engine`` (``RuleSet``,
 ``compile_rules``, ``match_article``), ``explain``,
-``highlight``; ``entities`` holds the shipped entity catalog.
+``highlight``; ``entities`` holds the shipped entity catalog, ``entity_names`` its
+names in other languages.
 """
 
 from monitor.matching.ast import (
@@ -27,6 +31,7 @@ from monitor.matching.ast import (
     Case,
     Entity,
     Field,
+    Lang,
     Leaf,
     Near,
     Node,
@@ -35,6 +40,7 @@ from monitor.matching.ast import (
     Phrase,
     Prefix,
     Term,
+    iter_nodes,
     render,
 )
 from monitor.matching.catalog import EntityLookup, UnknownEntityError
@@ -60,6 +66,7 @@ __all__ = [
     "Entity",
     "EntityLookup",
     "Field",
+    "Lang",
     "Leaf",
     "Matcher",
     "Near",
@@ -78,6 +85,7 @@ __all__ = [
     "compile_rules",
     "explain",
     "highlight",
+    "iter_nodes",
     "lint_query",
     "match_article",
     "normalize",

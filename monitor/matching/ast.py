@@ -8,6 +8,8 @@ matcher compares:
 - ``Prefix``: ``drone*``, any word starting with the folded prefix.
 - ``Case``: ``case:US``, words compared with their case (accents still folded).
 - ``Entity``: ``@Iran``, resolved through the entity catalog when rules compile.
+- ``Lang``: ``lang:es``, the article is in one of these languages (not a word: it
+  looks at ``Article.language``, and it decides which language the rule's terms fold in).
 
 Inner nodes: ``And``, ``Or`` (n-ary, at least two children), ``Not``,
 ``Near`` (two operands within ``distance`` words) and ``Field`` (restricts the
@@ -20,6 +22,7 @@ tree the parser can produce.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -33,6 +36,7 @@ __all__ = [
     "Case",
     "Entity",
     "Field",
+    "Lang",
     "Leaf",
     "Near",
     "Node",
@@ -43,6 +47,7 @@ __all__ = [
     "Term",
     "is_near",
     "iter_leaves",
+    "iter_nodes",
     "matches_empty",
     "render",
 ]
@@ -55,8 +60,10 @@ FIELDS = ("title", "text", "author", "url", "source")
 MIN_PREFIX = 3
 #: Characters a bare term cannot contain; within quotes they are ordinary.
 _SPECIAL = frozenset('()"*')
-#: Bare-word prefixes the lexer reads as a field (``title:``) or as ``case:``.
-_FIELD_PREFIXES = tuple(f"{name}:" for name in (*FIELDS, "case"))
+#: Bare-word prefixes the lexer reads as a field (``title:``), as ``case:`` or ``lang:``.
+_FIELD_PREFIXES = tuple(f"{name}:" for name in (*FIELDS, "case", "lang"))
+#: A language code of ``lang:``: ISO 639-1 (``es``) or -3 (``fil``), lower case.
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")
 
 
 def is_near(text: str) -> bool:
@@ -147,6 +154,25 @@ class Entity:
 
 
 @dataclass(frozen=True, slots=True)
+class Lang:
+    """The article is in one of ``codes`` (``lang:es``, ``lang:(es OR pt)``)."""
+
+    #: ISO 639 codes, lower case, in the order written, e.g. ("es", "pt").
+    codes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.codes or not all(LANGUAGE_CODE.fullmatch(c) for c in self.codes):
+            raise ValueError(f"not language codes: {self.codes!r}")
+
+    @property
+    def text(self) -> str:
+        """As written in a query: ``lang:es`` or ``lang:(es OR pt)``."""
+        if len(self.codes) == 1:
+            return f"lang:{self.codes[0]}"
+        return f"lang:({' OR '.join(self.codes)})"
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     """Every child matches."""
 
@@ -203,7 +229,7 @@ class Field:
 
 
 Leaf: TypeAlias = Term | Phrase | Prefix | Case | Entity
-Node: TypeAlias = Term | Phrase | Prefix | Case | Entity | And | Or | Not | Near | Field
+Node: TypeAlias = Term | Phrase | Prefix | Case | Entity | Lang | And | Or | Not | Near | Field
 
 
 def iter_leaves(node: Node) -> Iterator[Leaf]:
@@ -211,6 +237,8 @@ def iter_leaves(node: Node) -> Iterator[Leaf]:
     match node:
         case Term() | Phrase() | Prefix() | Case() | Entity():
             yield node
+        case Lang():
+            return
         case And(children) | Or(children):
             for child in children:
                 yield from iter_leaves(child)
@@ -221,6 +249,20 @@ def iter_leaves(node: Node) -> Iterator[Leaf]:
             yield from iter_leaves(right)
 
 
+def iter_nodes(node: Node) -> Iterator[Node]:
+    """Every node of the tree, ``node`` first, then its children, depth first."""
+    yield node
+    match node:
+        case And(children) | Or(children):
+            for child in children:
+                yield from iter_nodes(child)
+        case Not(child) | Field(_, child):
+            yield from iter_nodes(child)
+        case Near(left, right):
+            yield from iter_nodes(left)
+            yield from iter_nodes(right)
+
+
 def matches_empty(node: Node) -> bool:
     """Whether the query matches an article that contains none of its words.
 
@@ -229,7 +271,7 @@ def matches_empty(node: Node) -> bool:
     rules must still evaluate it for every article.
     """
     match node:
-        case Term() | Phrase() | Prefix() | Case() | Entity() | Near():
+        case Term() | Phrase() | Prefix() | Case() | Entity() | Near() | Lang():
             return False
         case And(children):
             return all(matches_empty(c) for c in children)
@@ -254,7 +296,7 @@ def render(node: Node) -> str:
         case Case(text):
             bare = _is_bare(text) and len(node.words) == 1
             return "case:" + (text if bare else '"' + text.replace('"', " ") + '"')
-        case Entity():
+        case Entity() | Lang():
             return node.text
         case And(children):
             return " AND ".join(_group(c, (And, Or)) for c in children)

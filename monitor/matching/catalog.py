@@ -20,13 +20,15 @@ __all__ = [
     "LazyCatalog",
     "UnknownEntity",
     "UnknownEntityError",
+    "foreign_aliases_of",
     "resolve_catalog",
     "shadows_of",
 ]
 
 
 class AliasLike(Protocol):
-    """One name of an entity."""
+    """One name of an entity (an alias may also have a ``language``, an ISO 639 code: it
+    then counts in the articles of that language only; see ``compiler``)."""
 
     @property
     def text(self) -> str: ...
@@ -47,9 +49,10 @@ class EntityLike(Protocol):
 class EntityLookup(Protocol):
     """Finds an entity by name (key or alias), case-insensitively; None if unknown.
 
-    A catalog may also have ``shadows(entity)``: the longer aliases of *other* entities
-    that contain an alias of ``entity`` (South Sudan for Sudan). Not part of the protocol,
-    so that a stub needs only ``get``; without it an entity has no shadows.
+    A catalog may also have ``shadows(entity, language="")``: the longer aliases of
+    *other* entities that contain an alias of ``entity`` (South Sudan for Sudan), among the
+    aliases of no language and of ``language``. Not part of the protocol, so that a stub
+    needs only ``get``; without it an entity has no shadows.
     """
 
     def get(self, name: str) -> EntityLike | None: ...
@@ -62,8 +65,16 @@ class EntityLookup(Protocol):
 SHADOWED_KINDS = frozenset({"country", "territory", "former"})
 
 
-def shadows_of(catalog: object, entity: EntityLike) -> tuple[AliasLike, ...]:
-    """The aliases that shadow ``entity``'s (see ``EntityLookup``), for a place only.
+def foreign_aliases_of(catalog: object, entity: EntityLike, language: str) -> tuple[AliasLike, ...]:
+    """The names of ``entity`` in ``language`` when the catalog has them
+    (``foreign_aliases(entity, language)``, as the shipped catalog does), else none."""
+    found = getattr(catalog, "foreign_aliases", None)
+    return () if found is None or not language else tuple(found(entity, language))
+
+
+def shadows_of(catalog: object, entity: EntityLike, language: str = "") -> tuple[AliasLike, ...]:
+    """The aliases that shadow ``entity``'s (see ``EntityLookup``) in the articles of
+    ``language`` ("": English and unknown), for a place only.
 
     Empty when the catalog has no ``shadows`` or the entity's kind (no ``kind``: none)
     is not in ``SHADOWED_KINDS``.
@@ -71,7 +82,9 @@ def shadows_of(catalog: object, entity: EntityLike) -> tuple[AliasLike, ...]:
     if getattr(entity, "kind", None) not in SHADOWED_KINDS:
         return ()
     shadows = getattr(catalog, "shadows", None)
-    return () if shadows is None else tuple(shadows(entity))
+    if shadows is None:
+        return ()
+    return tuple(shadows(entity, language) if language else shadows(entity))
 
 
 class UnknownEntity(Exception):
@@ -124,9 +137,17 @@ class LazyCatalog:
             self._catalog = resolve_catalog(self._given)
         return self._catalog.get(name)
 
-    def shadows(self, entity: EntityLike) -> tuple[AliasLike, ...]:
+    def foreign_aliases(self, entity: EntityLike, language: str) -> tuple[AliasLike, ...]:
+        """The wrapped catalog's ``foreign_aliases`` (empty if it has none)."""
+        if self._catalog is None:
+            self._catalog = resolve_catalog(self._given)
+        return foreign_aliases_of(self._catalog, entity, language)
+
+    def shadows(self, entity: EntityLike, language: str = "") -> tuple[AliasLike, ...]:
         """The wrapped catalog's ``shadows`` (empty if it has none)."""
         if self._catalog is None:
             self._catalog = resolve_catalog(self._given)
         shadows = getattr(self._catalog, "shadows", None)
-        return () if shadows is None else tuple(shadows(entity))
+        if shadows is None:
+            return ()
+        return tuple(shadows(entity, language) if language else shadows(entity))

@@ -27,10 +27,9 @@ import re
 from urllib.parse import urlsplit
 
 from monitor.matching.ast import FIELDS
+from monitor.matching.languages import ENGLISH, Folding
 from monitor.matching.text import (
     PREFIX_KEYS,
-    STEM_WORDS,
-    STEMS,
     ascii_words,
     raw_words,
     spans,
@@ -94,13 +93,16 @@ class View:
         "_word_index",
         "_wordset",
         "ascii",
+        "folding",
         "text",
         "words",
     )
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, folding: Folding = ENGLISH) -> None:
         #: The field's original text.
         self.text = text
+        #: How its words fold (its article's language).
+        self.folding = folding
         #: Whether the text is ASCII (then hits are found by regex over the lower-cased text).
         self.ascii = text.isascii()
         #: Folded words, in order.
@@ -126,9 +128,9 @@ class View:
 
     @property
     def stems(self) -> set[str]:
-        """Inflection keys of the words (STEMS caches them per distinct word)."""
+        """Inflection keys of the words (the folding caches them per distinct word)."""
         if self._stems is None:
-            self._stems = set(map(STEMS.__getitem__, self.wordset))
+            self._stems = set(map(self.folding.keys.__getitem__, self.wordset))
         return self._stems
 
     # --- tests: does the field contain ... ---------------------------------------------------
@@ -163,11 +165,12 @@ class View:
     def words_with_stem(self, key: str) -> list[str]:
         """The distinct folded words of the field whose inflection key is ``key``."""
         wordset = self.wordset
-        found = [word for word in STEM_WORDS.get(key, ()) if word in wordset]
+        folding = self.folding
+        found = [word for word in folding.words.get(key, ()) if word in wordset]
         if not found and key in self.stems:
             # The caches were cleared since this view was read (a million distinct words
             # later): look the slow way rather than miss.
-            found = [word for word in wordset if STEMS[word] == key]
+            found = [word for word in wordset if folding.keys[word] == key]
         return found
 
     # --- occurrences as word positions (start, end), for NEAR ------------------------------------
@@ -364,6 +367,7 @@ class Document:
         "article",
         "body_stems",
         "body_words",
+        "folding",
         "masks",
         "memo",
         "occurrences",
@@ -372,12 +376,15 @@ class Document:
         "views",
     )
 
-    def __init__(self, article: Article, stems: bool = True) -> None:
+    def __init__(self, article: Article, stems: bool = True, folding: Folding = ENGLISH) -> None:
         """``stems`` False leaves ``body_stems`` empty: for a caller that knows that no
-        test will read the inflection keys of title and text (a rule set without terms)."""
+        test will read the inflection keys of title and text (a rule set without terms).
+        ``folding``: how the article's words fold (``languages.folding`` of its language)."""
         #: The article read.
         self.article = article
-        title, text = View(article.title), View(article.text)
+        #: How its words fold.
+        self.folding = folding
+        title, text = View(article.title, folding), View(article.text, folding)
         #: View per field number; None until first asked for.
         self.views: list[View | None] = [title, text, None, None, None]
         #: Folded words of title and text together (the default fields).
@@ -387,7 +394,7 @@ class Document:
         #: Their inflection keys; with their wildcard keys too once ``body_keys`` was called
         #: (a wildcard key ends with "*", which no inflection key holds), and the exact keys
         #: a rule set reads (``index.RuleIndex.keys_of``).
-        self.body_stems = set(map(STEMS.__getitem__, body_words)) if stems else set()
+        self.body_stems = set(map(folding.keys.__getitem__, body_words)) if stems else set()
         self._body_joined: str | None = None
         #: The distinct words of title and text, sorted, once ``sorted_body_words`` was called.
         self.sorted_words: list[str] | None = None
@@ -429,7 +436,7 @@ class Document:
         """The view of field ``field`` (see ``TITLE`` ... ``SOURCE``)."""
         found = self.views[field]
         if found is None:
-            found = self.views[field] = View(self.field_text(field))
+            found = self.views[field] = View(self.field_text(field), self.folding)
         return found
 
     def field_text(self, field: int) -> str:

@@ -11,6 +11,10 @@ operands of an AND, the true branches of an OR, the close pairs of a NEAR,
 never what sits under a NOT), title first. Hits are computed when first
 read (``_LazyMatch``).
 
+Rules are compiled per language (``compiled``): an article is matched with the rules
+compiled for its language (``Article.language``; English and unknown share the set
+compiled up front, the others are compiled on the first article in them).
+
 ``match_article`` and ``explain`` evaluate one query on one article, for the
 ``match`` command and for ``RuleSet.explain``.
 """
@@ -22,7 +26,6 @@ import gc
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from itertools import repeat
 from operator import invert
 from typing import Protocol
@@ -35,13 +38,13 @@ from monitor.matching.catalog import (
     UnknownEntity,
     UnknownEntityError,
 )
+from monitor.matching.compiled import Compiled, compile_for
 from monitor.matching.compiler import Compiler
 from monitor.matching.document import Document
 from monitor.matching.explain import explain
-from monitor.matching.index import EXACT, RuleIndex, alternatives, implied
+from monitor.matching.languages import ENGLISH, folding, language_code
 from monitor.matching.parser import parse_query
-from monitor.matching.probe import has_leaf, probe
-from monitor.matching.program import Occurrence, PrefixLeaf, Program, StemLeaf
+from monitor.matching.program import Occurrence, Program
 from monitor.matching.rarity import word_cost
 from monitor.model import Article, Hit, Match
 
@@ -133,31 +136,60 @@ class RuleSet:
         self._programs = [rule.program for rule in self.rules]
         self._feeds = [rule.spec.feeds for rule in self.rules]
         self._any_feeds = any(feeds is not None for feeds in self._feeds)
-        #: What ``match`` tests of a rule the index fetched but did not decide (``probe``).
-        self._probes: list[Program] = list(self._programs)
-        cost = word_cost(frequencies)
-        programs = self._programs
-        #: Whether the index's keys of title and text are all exact words, and no test reads
-        #: inflection or wildcard keys: then an article's key set is its word set.
-        self._words = not any(has_leaf(p, (StemLeaf, PrefixLeaf)) for p in programs) and all(
-            _exact_only(alternatives(p, cost)) for p in programs
-        )
-        self._index = index = RuleIndex(self._words)
-        for number, program in enumerate(programs):
-            alts = alternatives(program, cost)
-            if index.add(number, alts, partial(implied, program)):
-                self._probes[number] = probe(program, index.note_exact, self._words)
-        #: Whether articles need the inflection keys of their words: not for rules of exact
-        #: words alone (the index's keys, and the terms tests read).
-        self._stems = index.stem_keys or any(has_leaf(p, StemLeaf) for p in programs)
+        self._cost = word_cost(frequencies)
+        #: The rules compiled for English and unknown articles.
+        self._default = Compiled(self._programs, ENGLISH, self._cost)
+        self._index = self._default.index
+        #: Article language (as the article gives it) -> the rules compiled for it.
+        self._languages: dict[str, Compiled] = {"": self._default, "en": self._default}
 
     def __len__(self) -> int:
         return len(self.rules)
 
+    # The English set's parts, under the names they had before languages (tests and the
+    # floor benchmark read them).
+    @property
+    def _probes(self) -> list[Program]:
+        return self._default.probes
+
+    @property
+    def _words(self) -> bool:
+        return self._default.words
+
+    @property
+    def _stems(self) -> bool:
+        return self._default.stems
+
+    def _document(self, article: Article) -> Document:
+        return self.compiled(article.language).document(article)
+
+    def compiled(self, language: str) -> Compiled:
+        """The rules compiled for the articles of ``language`` (compiled on first use)."""
+        found = self._languages.get(language)
+        if found is None:
+            code = language_code(language)
+            found = self._languages.get(code)
+            if found is None:
+                queries = [rule.spec.query for rule in self.rules]
+                found = compile_for(queries, self.catalog, self._cost, folding(code))
+                self._languages[code] = found
+            self._languages[language] = found
+        return found
+
+    def prepare(self, languages: Iterable[str]) -> None:
+        """Compile the rules for ``languages`` now rather than on their first article."""
+        for language in languages:
+            self.compiled(language)
+
+    def languages(self) -> list[str]:
+        """The languages the rules are compiled for so far ("" for English and unknown)."""
+        return sorted({c.folding.language for c in self._languages.values()})
+
     def match(self, article: Article) -> list[Match]:
         """The rules the article matches, in rule order, with their hits."""
-        doc = self._document(article)
-        found = self._index.candidates(doc)
+        compiled = self._languages.get(article.language) or self.compiled(article.language)
+        doc = compiled.document(article)
+        found = compiled.index.candidates(doc)
         if not found:
             return []
         entries = sorted(set(found))
@@ -165,7 +197,7 @@ class RuleSet:
         if cut:  # rules to test (negative entries), unless already matched
             sure = entries[cut:]
             decided = set(sure)
-            probes = self._probes
+            probes = compiled.probes
             if self._any_feeds:
                 tested = [
                     n
@@ -184,14 +216,7 @@ class RuleSet:
         if self._any_feeds:
             feeds, feed = self._feeds, article.feed_id
             matched = [n for n in matched if feeds[n] is None or feed in feeds[n]]  # type: ignore[operator]
-        return _lazy_matches(article, matched, _Source(self._ids, self._programs, doc))
-
-    def _document(self, article: Article) -> Document:
-        """The article as the index and the probes read it."""
-        doc = Document(article, self._stems)
-        if self._words:
-            doc.body_stems = doc.body_words  # the keys (see ``__init__``)
-        return doc
+        return _lazy_matches(article, matched, _Source(self._ids, compiled.programs, doc))
 
     def _for_feed(self, number: int, article: Article) -> bool:
         feeds = self._feeds[number]
@@ -199,19 +224,22 @@ class RuleSet:
 
     def match_all(self, article: Article) -> list[Match]:
         """Like ``match``, evaluating every rule (no index): the baseline, and a cross-check."""
-        doc = Document(article)
+        compiled = self.compiled(article.language)
+        doc = Document(article, folding=compiled.folding)
+        programs = compiled.programs
         matched = [
             number
             for number, rule in enumerate(self.rules)
             if (rule.spec.feeds is None or article.feed_id in rule.spec.feeds)
-            and rule.program.test(doc)
+            and programs[number].test(doc)
         ]
-        return _lazy_matches(article, matched, _Source(self._ids, self._programs, doc))
+        return _lazy_matches(article, matched, _Source(self._ids, programs, doc))
 
     def fetched_ids(self, article: Article) -> list[str]:
         """The rules the index fetches for the article (matched or to be tested), in rule
         order: what the index narrows the rule set to."""
-        found = {~e if e < 0 else e for e in self._index.candidates(self._document(article))}
+        compiled = self.compiled(article.language)
+        found = {~e if e < 0 else e for e in compiled.index.candidates(compiled.document(article))}
         return [self._ids[n] for n in sorted(found)]
 
     def unindexed_rule_ids(self) -> list[str]:
@@ -328,13 +356,6 @@ _set_number = _LazyMatch.__dict__["_number"].__set__
 _set_source = _LazyMatch.__dict__["_source"].__set__
 
 
-def _exact_only(alts: list[tuple[tuple[str, ...], float]] | None) -> bool:
-    """Whether the keys of title and text of a presearch query are all exact words."""
-    return alts is None or all(
-        key.startswith(EXACT) or ":" in key for keys, _ in alts for key in keys
-    )
-
-
 def _lazy_matches(article: Article, numbers: list[int], source: _Source) -> list[Match]:
     """A ``_LazyMatch`` for each rule of ``numbers``, one slot at a time over all of them:
     each pass is a ``map`` that runs in C, with no Python call per match."""
@@ -345,9 +366,14 @@ def _lazy_matches(article: Article, numbers: list[int], source: _Source) -> list
 
 
 def compile_query(
-    query: str | Node, catalog: EntityLookup | None = None, compiler: Compiler | None = None
+    query: str | Node,
+    catalog: EntityLookup | None = None,
+    compiler: Compiler | None = None,
+    *,
+    language: str = "",
 ) -> Program:
-    """Parse (if text) and compile one query; raises ``QuerySyntaxError``.
+    """Parse (if text) and compile one query for articles in ``language``; raises
+    ``QuerySyntaxError``.
 
     An unknown ``@Name`` raises ``UnknownEntityError``, a ``QuerySyntaxError``
     whose position is the ``@``. ``catalog`` None means the shipped catalog,
@@ -355,7 +381,7 @@ def compile_query(
     """
     node = parse_query(query) if isinstance(query, str) else query
     if compiler is None:
-        compiler = Compiler(LazyCatalog(catalog), word_cost(None))
+        compiler = Compiler(LazyCatalog(catalog), word_cost(None), folding(language))
     try:
         return compiler.compile(node)
     except UnknownEntity as e:
@@ -404,8 +430,8 @@ def match_article(
 
     A query that matches by negation alone (``NOT x``) matches with no hits: ``()``.
     """
-    program = compile_query(query, catalog)
-    doc = Document(article)
+    program = compile_query(query, catalog, language=article.language)
+    doc = Document(article, folding=folding(article.language))
     return hits_of(program, doc) if program.test(doc) else None
 
 

@@ -43,18 +43,27 @@ shipped aliases again. A name that is only an alias of a shipped entity is refus
 Aliases nested in a longer alias of another entity (Sudan in South Sudan, Guinea in Papua
 New Guinea, Chinese in Chinese Taipei) are listed by :meth:`EntityCatalog.shadows`, so
 that the matcher can give such an occurrence to the longer entity.
+
+Names in other languages (``entity_names``: ``data/entity_names.json``, made by
+``scripts/entity_names.py`` from CLDR, with demonyms and organizations by hand) are
+kept beside the entities (:meth:`EntityCatalog.foreign_aliases`, each ``Alias`` with its
+``language``): they count in the articles of that language only (Spanish *Irán* and
+*iraní* in Spanish articles), so English articles are matched with ``Entity.aliases``,
+the English ones, exactly as before. ``@Irán`` and ``@Иран`` name Iran too (a name of
+another language is looked up after the keys and English aliases).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
 import yaml
 
+from monitor.matching.entity_names import ForeignNames, foreign_names
 from monitor.matching.text import tokenize, words
 
 __all__ = [
@@ -135,6 +144,7 @@ class Alias:
 
     text: str  #: the name as written ("Islamic Republic of Iran", "U.S.")
     case_sensitive: bool  #: match the exact case (acronyms, common-word names)
+    language: str = ""  #: ISO 639 code of a name of another language ("es"), else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,13 +296,31 @@ def _build_entity(
 class EntityCatalog:
     """An immutable set of entities, looked up by key or alias (see the module docstring)."""
 
-    __slots__ = ("__weakref__", "_by_alias", "_by_key", "_entities", "_shadows")
+    __slots__ = (
+        "__weakref__",
+        "_by_alias",
+        "_by_key",
+        "_entities",
+        "_foreign",
+        "_shadows",
+    )
 
-    def __init__(self, entities: Iterable[Entity]) -> None:
+    def __init__(
+        self,
+        entities: Iterable[Entity],
+        foreign: Mapping[str, Sequence[Alias]] | Callable[[], Mapping[str, Sequence[Alias]]] = (
+            lambda: {}
+        ),
+    ) -> None:
+        """``foreign``: entity key -> its names in other languages (``Alias.language`` set),
+        or a function that gives them: called when first needed (a name not found in
+        English, an article in another language), so that a daemon reading English only
+        never holds them."""
         self._entities: tuple[Entity, ...] = tuple(entities)
         self._by_key: dict[tuple[str, ...], Entity] = {}
         self._by_alias: dict[tuple[str, ...], list[Entity]] = {}
-        self._shadows: dict[str, tuple[Alias, ...]] | None = None
+        #: language -> entity key -> shadows (computed per language on first use).
+        self._shadows: dict[str, dict[str, tuple[Alias, ...]]] = {}
         for entity in self._entities:
             folded = _fold(entity.key)
             other = self._by_key.get(folded)
@@ -306,6 +334,15 @@ class EntityCatalog:
                 owners = self._by_alias.setdefault(_fold(alias.text), [])
                 if entity not in owners:
                     owners.append(entity)
+        self._foreign: ForeignNames[Alias, Entity] = ForeignNames(foreign)
+
+    def _foreign_names(self) -> dict[str, tuple[Alias, ...]]:
+        """Entity key -> names in other languages (read on first use)."""
+        return self._foreign.load(self._owner_of, lambda alias: _fold(alias.text))
+
+    def _owner_of(self, key: str) -> Entity | None:
+        entity = self._by_key.get(_fold(key))
+        return entity if entity is not None and entity.key == key else None
 
     def get(self, name: str) -> Entity | None:
         """The entity named ``name`` (key or alias, case- and accent-insensitive), or None.
@@ -317,13 +354,18 @@ class EntityCatalog:
         entity = self._by_key.get(folded)
         if entity is not None:
             return entity
-        owners = self._by_alias.get(folded, ())
+        owners = self._by_alias.get(folded) or self._foreign_owners(folded)
         return owners[0] if len(owners) == 1 else None
 
     def owners(self, name: str) -> list[Entity]:
         """Every entity with ``name`` as key or alias (for an "ambiguous" error message)."""
         folded = _fold(name)
-        return list(self._by_alias.get(folded, ()))
+        return list(self._by_alias.get(folded) or self._foreign_owners(folded))
+
+    def _foreign_owners(self, folded: tuple[str, ...]) -> list[Entity]:
+        """The entities named ``folded`` in another language (looked up last)."""
+        self._foreign_names()
+        return self._foreign.owners.get(folded) or []
 
     def with_overrides(self, extra: Mapping[str, Sequence[AliasItem]]) -> EntityCatalog:
         """A new catalog with the ``entities:`` key of a rules file applied.
@@ -379,25 +421,38 @@ class EntityCatalog:
             except EntityConfigError as e:
                 raise EntityConfigError(str(e), entity=name) from None
         entities = [replaced.get(e.key, e) for e in self._entities]
-        return EntityCatalog([*entities, *added])
 
-    def shadows(self, entity: Entity) -> tuple[Alias, ...]:
-        """Aliases of *other* entities that contain an alias of ``entity`` as whole words.
+        def foreign() -> dict[str, tuple[Alias, ...]]:
+            return {k: v for k, v in self._foreign_names().items() if k not in replaced}
+
+        return EntityCatalog([*entities, *added], foreign)
+
+    def foreign_aliases(self, entity: Entity, language: str) -> tuple[Alias, ...]:
+        """The names of ``entity`` in ``language`` (``Alias.language``), none for ""."""
+        if not language:
+            return ()
+        found = self._foreign_names().get(entity.key, ())
+        return tuple(a for a in found if a.language == language)
+
+    def shadows(self, entity: Entity, language: str = "") -> tuple[Alias, ...]:
+        """Aliases of *other* entities that contain an alias of ``entity`` as whole words,
+        among the aliases of no language and of ``language`` (the articles' language).
 
         ``shadows(Sudan)`` holds "South Sudan" and "South Sudanese"; an occurrence of
         Sudan inside one of them is South Sudan's. Words are compared folded, whatever
         the case rules; the matcher decides whether to apply this (it makes sense for
         places, less for "UN" inside "UN refugee agency").
         """
-        if self._shadows is None:
-            self._shadows = self._compute_shadows()
-        return self._shadows.get(entity.key, ())
+        found = self._shadows.get(language)
+        if found is None:
+            found = self._shadows[language] = self._compute_shadows(language)
+        return found.get(entity.key, ())
 
-    def _compute_shadows(self) -> dict[str, tuple[Alias, ...]]:
+    def _compute_shadows(self, language: str) -> dict[str, tuple[Alias, ...]]:
         # Every strict contiguous run of words of every alias -> the aliases holding it.
         holders: dict[tuple[str, ...], list[tuple[Entity, Alias]]] = {}
         for entity in self._entities:
-            for alias in entity.aliases:
+            for alias in self._of_language(entity, language):
                 folded = _fold(alias.text)
                 n = len(folded)
                 for start in range(n):
@@ -407,7 +462,7 @@ class EntityCatalog:
         result: dict[str, tuple[Alias, ...]] = {}
         for entity in self._entities:
             found: dict[str, Alias] = {}
-            for alias in entity.aliases:
+            for alias in self._of_language(entity, language):
                 for other, longer in holders.get(_fold(alias.text), ()):
                     if other.key == entity.key or longer.text in found:
                         continue
@@ -417,6 +472,11 @@ class EntityCatalog:
             if found:
                 result[entity.key] = tuple(sorted(found.values(), key=lambda a: a.text))
         return result
+
+    def _of_language(self, entity: Entity, language: str) -> tuple[Alias, ...]:
+        """The aliases that count in the articles of ``language``: the English ones, and
+        the entity's names in ``language``."""
+        return (*entity.aliases, *self.foreign_aliases(entity, language))
 
     def __len__(self) -> int:
         return len(self._entities)
@@ -527,6 +587,12 @@ def parse_catalog(text: str, source: str = "entities.yaml") -> EntityCatalog:
 
 @functools.cache
 def default_catalog() -> EntityCatalog:
-    """The shipped catalog, read once from the package data (works from a wheel too)."""
+    """The shipped catalog, read once from the package data (works from a wheel too), with
+    the names of other languages (``entity_names``)."""
     text = resources.files("monitor.matching").joinpath(_DATA_FILE).read_text(encoding="utf-8")
-    return parse_catalog(text, source="monitor/matching/data/entities.yaml")
+    english = parse_catalog(text, source="monitor/matching/data/entities.yaml")
+
+    def foreign() -> dict[str, tuple[Alias, ...]]:
+        return {k: tuple(Alias(*name) for name in names) for k, names in foreign_names().items()}
+
+    return EntityCatalog(english.entities(), foreign)

@@ -14,6 +14,12 @@ A leaf shows how often it occurs (in the fields it looks in), an entity also per
 and the occurrences it does not count, inside a longer name of another entity
 (``✗ @Sudan (not counted: ×1 inside South Sudan)``); a field prefix
 is shown on its own line above a group, or in front of a single leaf.
+
+The tree is evaluated in the article's language (``Article.language``): there a term is
+its inflection key in that language, and in an article of a language with a stemmer
+other than English the key and the words of the article found with it are shown
+(``✓ sanciones ×2 [es sancion: sanciones ×1, sancion ×1]``); ``lang:`` shows the
+article's language (``✓ lang:es (article: es)``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from monitor.matching.ast import (
     Case,
     Entity,
     Field,
+    Lang,
     Near,
     Node,
     Not,
@@ -38,7 +45,8 @@ from monitor.matching.ast import (
 from monitor.matching.catalog import EntityLookup, LazyCatalog, UnknownEntity, UnknownEntityError
 from monitor.matching.compiler import Compiler
 from monitor.matching.document import DEFAULT_FIELDS, Document
-from monitor.matching.program import EntityLeaf, Leaf
+from monitor.matching.languages import folding
+from monitor.matching.program import EntityLeaf, Leaf, StemLeaf
 from monitor.matching.rarity import word_cost
 from monitor.model import Article
 
@@ -50,8 +58,9 @@ def explain(node: Node, article: Article, catalog: EntityLookup | None = None) -
 
     Raises ``UnknownEntityError`` for an entity the catalog does not know.
     """
-    compiler = Compiler(LazyCatalog(catalog), word_cost(None))
-    doc = Document(article)
+    language = folding(article.language)
+    compiler = Compiler(LazyCatalog(catalog), word_cost(None), language)
+    doc = Document(article, folding=language)
     lines: list[str] = []
 
     def walk(n: Node, depth: int, fields: tuple[int, ...], prefix: str = "") -> None:
@@ -61,6 +70,9 @@ def explain(node: Node, article: Article, catalog: EntityLookup | None = None) -
             case Term() | Phrase() | Prefix() | Case() | Entity():
                 leaf = compiler.leaf(n, fields)
                 lines.append(f"{indent}{mark} {prefix}{render(n)}{_counts(leaf, doc)}")
+            case Lang():
+                shown = article.language or "unknown"
+                lines.append(f"{indent}{mark} {prefix}{render(n)} (article: {shown})")
             case Field(name, child) if isinstance(
                 child, Field | Term | Phrase | Prefix | Case | Entity
             ):
@@ -92,8 +104,25 @@ def _occurrences(leaf: Leaf, doc: Document) -> int:
     return sum(len(leaf.occurrences(doc, field)) for field in leaf.fields)
 
 
+def _folded(leaf: StemLeaf, doc: Document) -> str:
+    """`` [es sancion: sanciones ×1, sancion ×1]``: a term's key in the article's language
+    and the words found with it (only for a language with a stemmer other than English)."""
+    folding = doc.folding
+    if not folding.language or not folding.stemmed:
+        return ""
+    found: Counter[str] = Counter()
+    for field in leaf.fields:
+        view = doc.view(field)
+        for word in view.words_with_stem(leaf.key):
+            found[word] += len(view.word_positions(word))
+    words = ", ".join(f"{word} ×{n}" for word, n in found.most_common())
+    return f" [{folding.language} {leaf.key}{': ' + words if words else ''}]"
+
+
 def _counts(leaf: Leaf, doc: Document) -> str:
     count = _occurrences(leaf, doc)
+    if isinstance(leaf, StemLeaf):
+        return (f" ×{count}" if count else "") + _folded(leaf, doc)
     if not isinstance(leaf, EntityLeaf):
         return f" ×{count}" if count else ""
     per_alias: Counter[str] = Counter()

@@ -19,7 +19,12 @@ under ``=x``), fetched means matched; otherwise the rule is tested
   its children's; an AND (or a NEAR) the product of its two rarest
   children's (when that stays small), else the rarest child's; a NOT
   nothing. A rule with no presearch query (``NOT x``, ``a OR NOT b``)
-  is evaluated for every article.
+  is evaluated for every article. A rule compiled to ``FALSE`` (``lang:es`` in the
+  index of another language) has an empty one: it is never fetched.
+
+Each language has its own index (``engine``): the inflection keys of an index are
+those of its language (``languages.Folding``), the exact and wildcard keys are the
+same in all.
 
 Rules are filed by number, ``n`` where the keys imply the rule and ``~n``
 where it must be tested, in ``array("i")`` buckets: fetching concatenates
@@ -38,6 +43,8 @@ from collections.abc import Callable
 
 from monitor.matching.ast import FIELDS
 from monitor.matching.document import DEFAULT_FIELDS, Document
+from monitor.matching.language_test import Constant, LangTest
+from monitor.matching.languages import ENGLISH, Folding
 from monitor.matching.near import NearProgram
 from monitor.matching.program import (
     AndProgram,
@@ -78,9 +85,11 @@ def _exact_cost(cost: Callable[[str], float]) -> Callable[[str], float]:
     return lambda key: cost(STEMS[key[1:]]) if key.startswith(EXACT) else cost(key)
 
 
-def _leaf_alternatives(leaf: Leaf, cost: Callable[[str], float]) -> list[Alternative]:
+def _leaf_alternatives(
+    leaf: Leaf, cost: Callable[[str], float], folding: Folding
+) -> list[Alternative]:
     if isinstance(leaf, EntityLeaf):
-        return [alt for alias in leaf.aliases for alt in _leaf_alternatives(alias, cost)]
+        return [alt for alias in leaf.aliases for alt in _leaf_alternatives(alias, cost, folding)]
     if isinstance(leaf, PrefixLeaf):
         bases: tuple[str, ...] = (leaf.prefix[:3] + "*",)
     elif isinstance(leaf, PhraseLeaf) and set(leaf.fields) <= set(DEFAULT_FIELDS):
@@ -89,34 +98,41 @@ def _leaf_alternatives(leaf: Leaf, cost: Callable[[str], float]) -> list[Alterna
         bases = tuple(sorted({exact_key(w) for w in leaf.words}, key=_exact_cost(cost))[:2])
     elif isinstance(leaf, StemLeaf | PhraseLeaf | CaseLeaf):
         # A phrase needs all its words: filed under its two rarest, both required.
-        bases = tuple(sorted(set(leaf_keys(leaf)), key=cost)[:2])
+        bases = tuple(sorted(set(leaf_keys(leaf, folding)), key=cost)[:2])
     else:  # pragma: no cover - every leaf type is listed above
         raise TypeError(leaf)
     namespaces = dict.fromkeys(_NAMESPACES[f] for f in leaf.fields)
     return [(tuple(ns + base for base in bases), leaf.p) for ns in namespaces]
 
 
-def alternatives(program: Program, cost: Callable[[str], float]) -> list[Alternative] | None:
-    """The presearch query of ``program``, or None if it cannot be indexed."""
+def alternatives(
+    program: Program, cost: Callable[[str], float], folding: Folding = ENGLISH
+) -> list[Alternative] | None:
+    """The presearch query of ``program`` (compiled for articles of ``folding``'s language),
+    or None if it cannot be indexed."""
     if isinstance(program, Leaf):
         if program.alternatives is None:
-            program.alternatives = _leaf_alternatives(program, cost)
+            program.alternatives = _leaf_alternatives(program, cost, folding)
         return program.alternatives
     if isinstance(program, OrProgram):
         found: list[Alternative] = []
         for child in program.children:
-            alts = alternatives(child, cost)
+            alts = alternatives(child, cost, folding)
             if alts is None:
                 return None
             found += alts
         return found
-    if isinstance(program, NotProgram):
+    if isinstance(program, NotProgram | LangTest):
         return None
+    if isinstance(program, Constant):
+        return None if program.value else []
     if isinstance(program, AndProgram | NearProgram):
         children = program.children if isinstance(program, AndProgram) else program.operands()
-        options = [a for a in (alternatives(c, cost) for c in children) if a is not None]
+        options = [a for a in (alternatives(c, cost, folding) for c in children) if a is not None]
         if not options:
             return None
+        if any(not alts for alts in options):
+            return []  # a child that never holds
         if len(options) > 1:
             options.sort(key=_total)
         if len(options) == 1 or len(options[0]) * len(options[1]) > MAX_PRODUCT:

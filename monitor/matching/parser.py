@@ -9,7 +9,8 @@ Grammar, loosest binding first (NOT > NEAR > AND > OR)::
     unary   := ("NOT" | "-") unary | field
     field   := FIELD ":" field | primary     title: text: author: url: source:
     primary := WORD | WORD"*" | '"' words '"' | "@" (WORD | PHRASE)
-             | "case:" (WORD | PHRASE) | "(" or ")"
+             | "case:" (WORD | PHRASE) | "lang:" (CODE | "(" CODE ("OR" CODE)* ")")
+             | "(" or ")"
 
 Operators are upper case only; ``and``/``or``/``not`` are ordinary words
 (``lint_query`` points them out). A bare word made of several words, such as
@@ -24,12 +25,14 @@ import re
 from monitor.errors import QuerySyntaxError
 from monitor.matching.ast import (
     FIELDS,
+    LANGUAGE_CODE,
     MIN_PREFIX,
     OPERATORS,
     And,
     Case,
     Entity,
     Field,
+    Lang,
     Near,
     Node,
     Not,
@@ -67,6 +70,7 @@ _AND, _OR, _NOT, _NEAR, _MINUS, _AT, _FIELD, _END = (
 _EXPECTED = "a term, phrase, wildcard, entity or '('"
 _ENTITY_NAME = 'an entity name (@Iran, @"United States")'
 _CASE_OPERAND = "a word or a quoted phrase"
+_LANG_OPERAND = "a language code (lang:es) or an OR of codes in parentheses (lang:(es OR pt))"
 _NEAR_OPERANDS = "terms, phrases, wildcards, entities or parenthesized OR-groups of those"
 
 # Every character is covered by one alternative, so the lexer never skips text.
@@ -78,7 +82,7 @@ _LEX_RE = re.compile(
     | (?P<rparen>\))
     | "(?P<phrase>[^"]*)(?P<closed>"?)
     | (?P<minus>-)(?=[^\s)])
-    | (?P<field>(?:title|text|author|url|source|case):)
+    | (?P<field>(?:title|text|author|url|source|case|lang):)
     | (?P<at>@)
     | (?P<word>[^\s()"]+)
     """,
@@ -202,7 +206,7 @@ class _Parser:
 
     def field(self, after: _Lexeme | None) -> Node:
         lexeme = self.lexemes[self.i]
-        if lexeme[0] != _FIELD or lexeme[1] == "case":
+        if lexeme[0] != _FIELD or lexeme[1] in ("case", "lang"):
             return self.primary(after)
         self.i += 1
         self.adjacent(lexeme, f"{lexeme[1]}:")
@@ -234,8 +238,8 @@ class _Parser:
             return node
         if kind == _AT:
             return self.entity(lexeme)
-        if kind == _FIELD:  # case:
-            return self.case(lexeme)
+        if kind == _FIELD:  # case: or lang:
+            return self.lang(lexeme) if lexeme[1] == "lang" else self.case(lexeme)
         raise self.error(self.expected(lexeme, after), lexeme[2])
 
     def adjacent(self, lexeme: _Lexeme, shown: str, expected: str = _EXPECTED) -> _Lexeme:
@@ -260,6 +264,43 @@ class _Parser:
             raise self.error(f"{nxt[1]!r} has no letters or digits to match", nxt[2])
         self.i += 1
         return Case(nxt[1])
+
+    def lang(self, lexeme: _Lexeme) -> Lang:
+        nxt = self.adjacent(lexeme, "lang:", _LANG_OPERAND)
+        if nxt[0] == _WORD:
+            self.i += 1
+            return Lang((self.code(nxt),))
+        if nxt[0] != _LPAREN:
+            raise self.error(f"expected {_LANG_OPERAND} right after lang:", nxt[2])
+        self.i += 1
+        codes = [self.code(self.next_code(nxt))]
+        while self.lexemes[self.i][0] == _OR:
+            self.i += 1
+            codes.append(self.code(self.next_code(nxt)))
+        if self.lexemes[self.i][0] != _RPAREN:
+            raise self.error(
+                "expected OR or ')' between the codes of lang:(es OR pt)", self.lexemes[self.i][2]
+            )
+        self.i += 1
+        return Lang(tuple(dict.fromkeys(codes)))
+
+    def next_code(self, paren: _Lexeme) -> _Lexeme:
+        """The word that must come next inside ``lang:( ... )``."""
+        lexeme = self.lexemes[self.i]
+        if lexeme[0] != _WORD:
+            raise self.error("expected a language code, as in lang:(es OR pt)", lexeme[2])
+        self.i += 1
+        return lexeme
+
+    def code(self, lexeme: _Lexeme) -> str:
+        """A language code, lower-cased; anything else is an error at its place."""
+        code = lexeme[1].lower()
+        if not LANGUAGE_CODE.fullmatch(code):
+            raise self.error(
+                f"{lexeme[1]!r} is not a language code: write an ISO 639 code such as es, fr, zh",
+                lexeme[2],
+            )
+        return code
 
     def expected(self, found: _Lexeme, after: _Lexeme | None) -> str:
         kind = found[0]

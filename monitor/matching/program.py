@@ -2,7 +2,8 @@
 
 Leaves (``StemLeaf``, ``PhraseLeaf``, ``CaseLeaf`` and its ``CapsAliasLeaf``,
 ``PrefixLeaf``, ``EntityLeaf``) carry the fields they look in; inner nodes are
-``AndProgram``, ``OrProgram``, ``NotProgram`` and ``near.NearProgram``. Each
+``AndProgram``, ``OrProgram``, ``NotProgram`` and ``near.NearProgram`` (``lang:`` is in
+``language_test``). Each
 program answers ``test(doc)`` (does it hold) and ``support(doc, out)``
 (the occurrences that make it hold, for hits); leaves and OR-groups of leaves
 also answer ``occurrences(doc, field)``, which NEAR needs.
@@ -15,9 +16,17 @@ import re
 import sys
 
 from monitor.matching.document import DEFAULT_FIELDS, Document, View
-from monitor.matching.text import STEM_WORDS, STEMS, normalize
+from monitor.matching.languages import ENGLISH, Folding
+from monitor.matching.text import normalize
 
-__all__ = ["CapsAliasLeaf", "Leaf", "Occurrence", "Program", "case_alias_leaf", "leaf_keys"]
+__all__ = [
+    "CapsAliasLeaf",
+    "Leaf",
+    "Occurrence",
+    "Program",
+    "case_alias_leaf",
+    "leaf_keys",
+]
 
 #: One supporting occurrence: (field number, first character, one past the last, term as written).
 Occurrence = tuple[int, int, int, str]
@@ -159,9 +168,10 @@ class StemLeaf(Leaf):
             # The words of title and text with the key, without building this field's
             # own word and key sets (as ``words_with_stem`` would).
             body = doc.body_words
-            words = [word for word in STEM_WORDS.get(key, ()) if word in body]
+            folding = doc.folding
+            words = [word for word in folding.words.get(key, ()) if word in body]
             if not words:  # the caches were cleared since the article was read
-                words = [word for word in body if STEMS[word] == key]
+                words = [word for word in body if folding.keys[word] == key]
         else:
             words = view.words_with_stem(key)
         starts = 0
@@ -533,10 +543,14 @@ class NotProgram(Program):
         return 1.0
 
 
-def leaf_keys(leaf: StemLeaf | PhraseLeaf | CaseLeaf) -> tuple[str, ...]:
-    """The inflection keys of the words a leaf needs in the article."""
+def leaf_keys(
+    leaf: StemLeaf | PhraseLeaf | CaseLeaf, folding: Folding = ENGLISH
+) -> tuple[str, ...]:
+    """The inflection keys (in ``folding``, the articles' language) of the words a leaf
+    needs in the article."""
     if isinstance(leaf, StemLeaf):
         return (leaf.key,)
+    keys = folding.keys
     if isinstance(leaf, PhraseLeaf):
-        return tuple(STEMS[w] for w in leaf.words)
-    return tuple(STEMS[normalize(w)] for w in leaf.words)
+        return tuple(keys[w] for w in leaf.words)
+    return tuple(keys[normalize(w)] for w in leaf.words)

@@ -7,6 +7,11 @@ not cover combining marks, which would cut Devanagari or Thai words (and
 decomposed Latin such as "Te\\u0301he\\u0301ran") in pieces, so the marks are
 added to the word class.
 
+Chinese and Japanese are written without spaces between words, so in those scripts
+(Han ideographs, Hiragana, Katakana) every character is a word of its own: the query
+``伊朗`` is the phrase of its two characters, found wherever they stand in a row. Other
+scripts keep their words whole.
+
 The normalized form folds case (``str.casefold``) and accents (NFKD, then the
 combining accents are dropped). Queries and articles go through the very same
 functions, which is all that matching needs: no later step compares a folded
@@ -45,8 +50,9 @@ _ACCENTS_RE = re.compile(
 
 
 @functools.cache
-def _word_re() -> re.Pattern[str]:
-    """The word pattern: ``\\w`` runs, continued across combining marks.
+def _plain_word_re() -> re.Pattern[str]:
+    """The word pattern of a text without CJK characters: ``\\w`` runs, continued across
+    combining marks.
 
     Built on first use rather than at import: collecting the marks takes a few
     milliseconds. Only marks of the Basic Multilingual Plane are included: a
@@ -68,6 +74,32 @@ def _word_re() -> re.Pattern[str]:
     ranges.append(_char_range(run_start, run_end))
     marks = "[" + "".join(ranges) + "]"
     return re.compile(rf"\w+(?:{marks}+\w*)*")
+
+
+#: Characters that are each a word (scripts written without spaces): the ideographs of
+#: Chinese and Japanese (with 々〆〇), Hiragana, Katakana and its half-width forms.
+_CJK = (
+    "\u3005-\u3007\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\uff66-\uff9f\U00020000-\U0003134f"
+)
+_HAS_CJK = re.compile(f"[{_CJK}]")
+
+
+@functools.cache
+def _word_re() -> re.Pattern[str]:
+    """The word pattern: a CJK character alone, or a run of other word characters cut as
+    ``_plain_word_re`` cuts them (the same, in a text without CJK)."""
+    plain = _plain_word_re().pattern
+    # "\w" without the CJK characters: a character class of what is neither \W nor CJK.
+    other = plain.replace("\\w", f"[^\\W{_CJK}]")
+    # A CJK character is a word only if it is a word character (not an unassigned one).
+    return re.compile(f"(?=\\w)[{_CJK}]|{other}")
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    """The word pattern for ``text``: the CJK one only when it holds such characters, so
+    that other texts are cut as before, at the cost of one scan of non-ASCII text."""
+    return _word_re() if _HAS_CJK.search(text) else _plain_word_re()
 
 
 def _char_range(first: int, last: int) -> str:
@@ -101,7 +133,7 @@ def normalize(word: str) -> str:
 
 def tokenize(text: str) -> list[Token]:
     """The words of ``text`` with their folded form and their offsets in ``text``."""
-    return [Token(normalize(m.group()), m.start(), m.end()) for m in _word_re().finditer(text)]
+    return [Token(normalize(m.group()), m.start(), m.end()) for m in _pattern(text).finditer(text)]
 
 
 #: Byte table for ASCII text: letters lower-cased, digits and "_" kept, anything else a space.
@@ -131,7 +163,7 @@ def words(text: str) -> list[str]:
         encoded = text.encode("ascii", _FOLDED_ERRORS)
     except _Unfoldable:
         # map() over a dict's __getitem__ runs in C for every word already folded once.
-        return list(map(FOLDED.__getitem__, _word_re().findall(text)))
+        return list(map(FOLDED.__getitem__, _pattern(text).findall(text)))
     return encoded.translate(_ASCII_FOLD).decode("ascii").split()
 
 
@@ -147,7 +179,7 @@ def raw_words(text: str) -> list[str]:
         # As in ``words``: the ASCII path when every non-ASCII character has an ASCII stand-in.
         encoded = text.encode("ascii", _RAW_ERRORS)
     except _Unfoldable:
-        return [w if w.isascii() else strip_accents(w) for w in _word_re().findall(text)]
+        return [w if w.isascii() else strip_accents(w) for w in _pattern(text).findall(text)]
     return encoded.translate(_ASCII_KEEP).decode("ascii").split()
 
 
@@ -209,7 +241,7 @@ _RAW_ERRORS = "monitor-fold-keep-case"
 def spans(text: str) -> list[tuple[int, int]]:
     """The (start, end) offsets of the words of ``text``, in the order of ``words(text)``."""
     # map() over the C-level Match.span keeps the per-word work out of Python bytecode.
-    return list(map(re.Match.span, _word_re().finditer(text)))
+    return list(map(re.Match.span, _pattern(text).finditer(text)))
 
 
 def query_words(text: str) -> list[str]:

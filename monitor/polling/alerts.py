@@ -69,3 +69,15 @@ def is_too_old(article: Article, now: float, max_age: timedelta) -> bool:
     if article.published is None:
         return False
     return article.published.timestamp() < now - max_age.total_seconds()
+
+
+def published_before(article: Article, not_before: float | None) -> bool:
+    """Whether ``article`` counts as published before ``not_before`` (epoch seconds; None:
+    no cutoff): the re-baseline of a feed's first poll after the store lost its data.
+
+    An undated article counts as before: nothing tells it from the items read before the
+    loss, and alerting every undated item again is the flood the cutoff is there to stop.
+    """
+    if not_before is None:
+        return False
+    return article.published is None or article.published.timestamp() < not_before

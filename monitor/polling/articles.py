@@ -41,7 +41,7 @@ from monitor.model import (
     Clock,
     Coverage,
 )
-from monitor.polling.alerts import alerts_for, is_too_old
+from monitor.polling.alerts import alerts_for, is_too_old, published_before
 from monitor.polling.fulltext import PageReader
 from monitor.store import AlertHistory, PollingStore
 from monitor.store.history_rules import DEFAULT_RETENTION, QUEUED
@@ -142,6 +142,7 @@ class ArticleProcessor:
         *,
         feed_name: str = "",
         feed: FeedConfig | None = None,
+        not_before: float | None = None,
     ) -> ProcessCounts:
         """Claim, match, enqueue, archive and mark seen each article not processed before.
 
@@ -152,7 +153,9 @@ class ArticleProcessor:
         makes an alert never lost: a crash before the mark leaves the claims
         to expire, and a later poll redoes those articles (enqueueing and
         archiving are idempotent). ``feed`` (its config) says whether the pages
-        of the claimed articles are read first (``fulltext``).
+        of the claimed articles are read first (``fulltext``). With ``not_before`` (a
+        feed's first poll after the store lost its data), articles published before it,
+        or undated, are recorded as seen without alerting, like those too old.
         """
         if not articles:
             return ProcessCounts()
@@ -178,7 +181,7 @@ class ArticleProcessor:
             read = await self._with_pages(feed, [article for article, _ in claimed], now)
             for (article, _), full in zip(claimed, read, strict=True):
                 story_id = ""
-                if is_too_old(article, now, self.max_age):
+                if is_too_old(article, now, self.max_age) or published_before(article, not_before):
                     too_old += 1
                 else:
                     found, story_id = await self._alerts_of(

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import InitVar, dataclass, field, replace
 from datetime import timedelta
 
@@ -150,6 +150,9 @@ class Poller:
     fulltext_max_bytes: int = DEFAULT_PAGE_BYTES
     #: Told of each fetch (WebSub hub discovery: ``monitor.app.websub``); must be quick.
     on_fetched: Callable[[FeedConfig, FeedFetch], None] | None = None
+    #: Asked at a feed's first poll (no state in the store): items published before the
+    #: time it answers are recorded without alerting (the store lost its data; None: not).
+    baseline: Callable[[], Awaitable[float | None]] | None = None
 
     def __post_init__(self, ruleset: RuleSet, routes: Routes) -> None:
         if self.active_polls < 1:
@@ -251,7 +254,10 @@ class Poller:
 
         first_poll = state.first_polled_at is None
         parsed = reading.parsed
-        counts = await self.process_articles(parsed.articles, feed_name=feed.name or "", feed=feed)
+        not_before = await self.baseline() if first_poll and self.baseline else None
+        counts = await self.articles.process(
+            parsed.articles, feed_name=feed.name or "", feed=feed, not_before=not_before
+        )
         hashes = tracked_entries(reading.id_hashes)
         fresh = count_new_entries(state.recent_entries, hashes)
         ttl = rss_ttl(outcome.body)

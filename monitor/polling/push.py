@@ -44,5 +44,5 @@ async def process_pushed_body(
     parsed = await asyncio.to_thread(parse_feed, feed.id, body, headers, fetched_at=now)
     if parsed.error:
         return PushReport(feed.id, error=parsed.error)
-    counts = await poller.process_articles(parsed.articles, feed_name=feed.name or "")
+    counts = await poller.process_articles(parsed.articles, feed_name=feed.name or "", feed=feed)
     return PushReport(feed.id, entries=len(parsed.articles), counts=counts)

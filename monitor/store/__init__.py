@@ -1,5 +1,5 @@
 """State storage: seen articles, feed state, the alert outbox, the story index, the archive,
-the alert history and silences.
+the alert history, silences and disabled channels.
 
 The roles are protocols in ``monitor.store.base`` (their docstrings are the
 contract); a consumer is typed against the roles it uses. Backends, each a
@@ -12,6 +12,7 @@ The values they keep are in ``monitor.model``.
 from monitor.store.base import (
     AlertHistory,
     ArticleArchive,
+    ChannelStateStore,
     DeliveryStore,
     FeedStateStore,
     Outbox,
@@ -26,6 +27,7 @@ from monitor.store.base import (
 __all__ = [
     "AlertHistory",
     "ArticleArchive",
+    "ChannelStateStore",
     "DeliveryStore",
     "FeedStateStore",
     "Outbox",

@@ -17,13 +17,16 @@ The roles, and who needs them:
   backfill), and the fingerprint of each rule seen at the last start.
 * :class:`AlertHistory`: every alert's life (queued, attempts, outcome), searchable.
 * :class:`SilenceStore`: silences, which mute alerts when they are due to be sent.
+* :class:`ChannelStateStore`: channels disabled because their receiver asked for no more.
 * :class:`DeliveryStore`: what the outbox worker uses (outbox, send slots, story index,
-  history, silences).
+  history, silences, channel state).
 * :class:`PollingStore`: what a poll uses (feed state, seen articles, outbox, archive,
   history).
 * :class:`StateStore`: every role, plus ``ping`` and ``close``. The backends
   (``MemoryStore``, ``SqliteStore``, ``RedisStore``) are StateStores, and
   :func:`monitor.store.factory.open_store` returns one.
+* ``monitor.store.schedule.FeedSchedule`` is not a StateStore role: only a store shared
+  by replicas (Redis: ``RedisStore.feed_schedule()``) schedules their feeds.
 
 Code that uses a store is typed against the narrowest role it needs: its
 signature then says what it touches, and a test can hand it a small fake of
@@ -42,6 +45,7 @@ from monitor.model import (
     Attempt,
     ClaimResult,
     DeliveryRecord,
+    DisabledChannel,
     FeedState,
     HistoryEntry,
     HistoryPage,
@@ -57,6 +61,7 @@ from monitor.model import (
 __all__ = [
     "AlertHistory",
     "ArticleArchive",
+    "ChannelStateStore",
     "DeliveryStore",
     "FeedStateStore",
     "Outbox",
@@ -445,13 +450,38 @@ class SilenceStore(Protocol):
         False if there is no such silence."""
 
 
-class DeliveryStore(Outbox, SendSlots, StoryIndex, AlertHistory, SilenceStore, Protocol):
+class ChannelStateStore(Protocol):
+    """Channels that send nothing because their receiver asked for no more messages (a
+    webhook's 410 Gone), shared by every replica (:class:`~monitor.model.DisabledChannel`),
+    until an operator enables them again (``news-monitor channels enable``)."""
+
+    @abc.abstractmethod
+    async def disable_channel(self, record: DisabledChannel) -> DisabledChannel:
+        """Atomically record ``record.channel`` as disabled, unless it already is for the same
+        ``target``: then the stored record stays (the first 410 wins, so replicas hearing it
+        at once agree on when). A record for another target is replaced. Returns the record
+        stored after the call."""
+
+    @abc.abstractmethod
+    async def enable_channel(self, channel: str) -> DisabledChannel | None:
+        """Atomically remove the record of ``channel``; the record removed, or None if there
+        was none."""
+
+    @abc.abstractmethod
+    async def disabled_channels(self) -> list[DisabledChannel]:
+        """Every record, by channel name."""
+
+
+class DeliveryStore(
+    Outbox, SendSlots, StoryIndex, AlertHistory, SilenceStore, ChannelStateStore, Protocol
+):
     """The roles the outbox worker (``monitor.delivery.worker``) uses.
 
     It claims and settles alerts (:class:`Outbox`), paces rate-limited channels
     (:class:`SendSlots`), refreshes an alert's story coverage just before a
-    send (:class:`StoryIndex`), reads the silences once per pass
-    (:class:`SilenceStore`) and records each outcome (:class:`AlertHistory`).
+    send (:class:`StoryIndex`), reads the silences and the disabled channels once per
+    pass (:class:`SilenceStore`, :class:`ChannelStateStore`), disables a channel whose
+    receiver is gone, and records each outcome (:class:`AlertHistory`).
     """
 
 
@@ -475,10 +505,11 @@ class StateStore(
     ArticleArchive,
     AlertHistory,
     SilenceStore,
+    ChannelStateStore,
     abc.ABC,
 ):
     """Every role at once: seen articles, feed state, the outbox, send slots, stories,
-    the article archive, the alert history and silences.
+    the article archive, the alert history, silences and disabled channels.
 
     The base class of the backends, and what :func:`~monitor.store.factory.open_store`
     returns. Unlike the roles, it is an abstract base class rather than a protocol, on

@@ -39,6 +39,7 @@ def article_to_dict(article: Article) -> dict[str, Any]:
         "author": article.author,
         "guid": article.guid,
         "fulltext": article.fulltext,
+        "language": article.language,
     }
 
 
@@ -54,6 +55,7 @@ def article_from_dict(data: dict[str, Any]) -> Article:
         author=data.get("author", ""),
         guid=data.get("guid", ""),
         fulltext=bool(data.get("fulltext", False)),
+        language=data.get("language", ""),  # stored before languages were known: ""
     )
 
 

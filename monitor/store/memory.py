@@ -28,6 +28,7 @@ from monitor.model import (
     Attempt,
     ClaimResult,
     DeliveryRecord,
+    DisabledChannel,
     FeedState,
     HistoryEntry,
     HistoryPage,
@@ -107,6 +108,7 @@ class MemoryStore(StateStore):
         #: (updated_at, alert id) of every entry, and stale ones: a min-heap, oldest first.
         self._history_order: list[tuple[float, str]] = []
         self._silences: dict[str, Silence] = {}
+        self._disabled_channels: dict[str, DisabledChannel] = {}
 
     def _purge(self, now: float) -> None:
         """Forget expired marks and delivery records, at most once a minute (caller's clock)."""
@@ -454,3 +456,18 @@ class MemoryStore(StateStore):
         if silence.ends_at > now:
             self._silences[silence_id] = replace(silence, ends_at=now)
         return True
+
+    # -- channel state -------------------------------------------------------------
+
+    async def disable_channel(self, record: DisabledChannel) -> DisabledChannel:
+        stored = self._disabled_channels.get(record.channel)
+        if stored is not None and stored.target == record.target:
+            return stored
+        self._disabled_channels[record.channel] = record
+        return record
+
+    async def enable_channel(self, channel: str) -> DisabledChannel | None:
+        return self._disabled_channels.pop(channel, None)
+
+    async def disabled_channels(self) -> list[DisabledChannel]:
+        return [self._disabled_channels[c] for c in sorted(self._disabled_channels)]

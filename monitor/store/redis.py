@@ -25,7 +25,8 @@ newest ``max_articles``) by one script per ``archive_articles``, each key with a
 TTL of the retention: it is bounded while written to and expires once not.
 
 The alert history and the silences (their calls and scripts) are
-:mod:`monitor.store.redis_history`'s.
+:mod:`monitor.store.redis_history`'s; the disabled channels,
+:mod:`monitor.store.redis_channels`'s.
 
 Redis exceptions become :class:`~monitor.errors.StoreError` at this boundary,
 with the password of the URL, if any, redacted from the message.
@@ -70,8 +71,11 @@ from monitor.store.codec import (
     encode_archived_article,
     encode_feed_state,
 )
+from monitor.store.redis_channels import RedisChannels
+from monitor.store.redis_connect import RedisOptions, check_prefix, make_client, url_password
 from monitor.store.redis_history import RedisHistory
 from monitor.store.redis_keys import Keys
+from monitor.store.redis_schedule import RedisSchedule
 from monitor.store.story_rules import (
     FIRST_FLOOR,
     MAX_STORY_FINGERPRINTS,
@@ -129,7 +133,7 @@ def _entries(flat: list[Any]) -> list[OutboxEntry]:
     return out
 
 
-class RedisStore(RedisHistory, StateStore):
+class RedisStore(RedisHistory, RedisChannels, StateStore):
     """A :class:`StateStore` in Redis, safe for any number of replicas.
 
     ``client`` may decode responses or not. A client passed in stays the
@@ -147,7 +151,8 @@ class RedisStore(RedisHistory, StateStore):
         self._log_limit = max(delivered_log_limit, 1)
         self._owns_client = False
         self.keys = Keys(prefix)
-        password = client.connection_pool.connection_kwargs.get("password")
+        pool = getattr(client, "connection_pool", None)  # a RedisCluster has a pool per node
+        password = pool.connection_kwargs.get("password") if pool is not None else None
         self._secret = password if isinstance(password, str) and password else None
         script = client.register_script
         self._claim_articles = script(lua.CLAIM_ARTICLES)
@@ -172,9 +177,15 @@ class RedisStore(RedisHistory, StateStore):
         *,
         max_connections: int = MAX_CONNECTIONS,
         pool_timeout: float = POOL_TIMEOUT,
+        options: RedisOptions | None = None,
         **client_kwargs: Any,
     ) -> RedisStore:
         """A store on a new client for ``url`` (no I/O until the first call).
+
+        ``url`` may name one server, a Sentinel-managed master or a Cluster, with TLS
+        (``options``: CA and client certificate files, the sentinels' password); see
+        :mod:`monitor.store.redis_connect`. ValueError for a bad URL, or a Cluster URL
+        with a ``prefix`` that has no hash tag.
 
         Defaults: 5 s connect timeout, 10 s socket timeout, 3 quick retries
         (at most about half a second), so a dead server fails fast. At most
@@ -191,12 +202,17 @@ class RedisStore(RedisHistory, StateStore):
         client_kwargs.setdefault(
             "retry", Retry(ExponentialWithJitterBackoff(cap=0.25, base=0.05), 3)
         )
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=pool_timeout, **client_kwargs
+        check_prefix(url, prefix)
+        client = make_client(
+            url,
+            options,
+            max_connections=max_connections,
+            pool_timeout=pool_timeout,
+            **client_kwargs,
         )
-        client = aioredis.Redis.from_pool(pool)  # the client owns (and closes) the pool
         store = cls(client, prefix)
         store._owns_client = True
+        store._secret = url_password(url) or store._secret
         return store
 
     @contextlib.contextmanager
@@ -538,6 +554,13 @@ class RedisStore(RedisHistory, StateStore):
                     fields: dict[FieldT, EncodableT] = {r: f for r, f in fingerprints.items()}
                     pipe.hset(key, mapping=fields)
                 await pipe.execute()
+
+    # -- the shared feed schedule ---------------------------------------------
+
+    def feed_schedule(self) -> RedisSchedule:
+        """The feed schedule replicas share (:mod:`monitor.store.redis_schedule`), on this
+        store's client and prefix; it fails like the store (StoreError)."""
+        return RedisSchedule(self._client, self.keys, self._errors)
 
     # -- lifecycle -----------------------------------------------------------
 

@@ -73,6 +73,19 @@ class Keys:
         self.history_index = f"{prefix}:history_"
         #: Hash: silence id -> the silence JSON (``monitor.store.redis_history``).
         self.silences = f"{prefix}:silence"
+        #: The shared feed schedule (``monitor.store.redis_schedule``), no TTL.
+        #: Sorted set: feed id -> when it is due (caller's clock; while leased: lease end).
+        self.schedule = f"{prefix}:schedule"
+        #: Hash: feed id -> the token of the replica holding its lease (fencing); a field
+        #: stays after its lease ends until the feed is claimed, finished or rescheduled.
+        self.schedule_leases = f"{prefix}:schedule_lease"
+        #: String: the store's generation, a random id written once; gone or changed means
+        #: the server lost its data (restarted empty, flushed).
+        self.generation = f"{prefix}:generation"
+        #: Hash: channel name -> JSON ``{"channel", "since", "reason", "target"}`` of a
+        #: channel disabled by its receiver's 410 Gone (``monitor.store.redis_channels``);
+        #: no TTL: a record goes when the channel is enabled.
+        self.channel_disabled = f"{prefix}:channel_disabled"
 
     @staticmethod
     def archive_member(feed_id: str, article_id: str) -> str:
@@ -119,6 +132,17 @@ class Keys:
     def delivered(self, alert_id: str) -> str:
         """Hash {until, at, detail[, alert, attempts]}: the alert was delivered."""
         return f"{self.prefix}:delivered:{alert_id}"
+
+    def host_fetches(self, host: str) -> str:
+        """Sorted set: token -> when its slot ends (caller's clock), one per fetch from
+        ``host`` in flight on any replica (``monitor.store.redis_host_slots``); PEXPIRE'd
+        a lease after the last slot was taken."""
+        return f"{self.prefix}:host_fetches:{host}"
+
+    def host_next_fetch(self, host: str) -> str:
+        """String: the earliest time a fetch from ``host`` may start (MONITOR_HOST_DELAY);
+        expires once that has passed."""
+        return f"{self.prefix}:host_next_fetch:{host}"
 
     def send_slot(self, channel: str) -> str:
         """String: when the channel's next send slot opens (caller's clock)."""

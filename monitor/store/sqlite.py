@@ -2,7 +2,8 @@
 
 Owns the connection, its transactions and every SQL statement of the contract
 methods (but the archive's, in :mod:`monitor.store.sqlite_archive`, and the alert
-history's and the silences', in :mod:`monitor.store.sqlite_history`); the tables
+history's and the silences', in :mod:`monitor.store.sqlite_history`, and the disabled
+channels', in :mod:`monitor.store.sqlite_channels`); the tables
 they work on, and the migration of older files, are
 :mod:`monitor.store.sqlite_schema`. The file runs in WAL mode with a busy
 timeout, and every write is one ``BEGIN IMMEDIATE`` transaction, so a claim is
@@ -46,6 +47,7 @@ from monitor.model import (
 from monitor.store import sqlite_archive
 from monitor.store.base import StateStore, per_key
 from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
+from monitor.store.sqlite_channels import SqliteChannels
 from monitor.store.sqlite_history import SqliteHistory
 from monitor.store.sqlite_schema import SCHEMA, migrate
 from monitor.store.story_rules import (
@@ -82,7 +84,7 @@ def _entry(row: _Row, claim: str = "") -> OutboxEntry:
     )
 
 
-class SqliteStore(SqliteHistory, StateStore):
+class SqliteStore(SqliteHistory, SqliteChannels, StateStore):
     """A :class:`StateStore` persisted to one SQLite file.
 
     The constructor does no I/O; the file and schema are created on first use.

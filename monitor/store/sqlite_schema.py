@@ -18,12 +18,14 @@ story indexes, each row with the story's end, so it is purged on its own).
 It also gains the empty ``archive``, ``rule_fingerprints``, ``history`` (the small
 columns of each entry, so scans and sorts stay fast), ``history_alerts`` (its alert,
 title, text and query), ``history_fts`` (their full-text index, an FTS5 table whose
-shadow tables SQLite makes, kept in step by triggers) and ``silences`` tables (new
-tables need no migration step: ``CREATE ... IF NOT EXISTS`` adds them).
+shadow tables SQLite makes, kept in step by triggers), ``silences`` and
+``channel_disabled`` (channels whose receiver answered 410 Gone) tables (new tables need no
+migration step: ``CREATE ... IF NOT EXISTS`` adds them).
 
 The statements that read and write these tables are in :mod:`monitor.store.sqlite`
 (the archive's in :mod:`monitor.store.sqlite_archive`, the history's and the silences'
-in :mod:`monitor.store.sqlite_history`).
+in :mod:`monitor.store.sqlite_history`, the disabled channels' in
+:mod:`monitor.store.sqlite_channels`).
 """
 
 from __future__ import annotations
@@ -173,6 +175,12 @@ CREATE TABLE IF NOT EXISTS silences (
     ends_at    REAL NOT NULL,
     comment    TEXT NOT NULL DEFAULT '',
     created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS channel_disabled (
+    channel TEXT PRIMARY KEY,
+    since   REAL NOT NULL,
+    reason  TEXT NOT NULL,
+    target  TEXT NOT NULL DEFAULT ''
 );
 """
 

@@ -97,6 +97,11 @@ class Metrics:
         self.config_reloads = Counter(
             "news_monitor_config_reloads", "Config reloads by result.", ["result"], registry=r
         )
+        self.store_resets = Counter(
+            "news_monitor_store_resets",
+            "Times this process found the store had lost its data (Redis restarted empty).",
+            registry=r,
+        )
         self.build_info = Gauge(
             "news_monitor_build_info", "Always 1; the version as a label.", ["version"], registry=r
         )

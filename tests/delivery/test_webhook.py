@@ -69,6 +69,7 @@ def test_webhook_payload_schema() -> None:
             "author": "Al Jazeera Staff",
             "snippet": snippet(make_alert()),
             "fulltext": False,  # the feed's own text
+            "language": "",  # unknown
         },
         "story": None,
         "matched_terms": ["Iran", "Russia", "drones"],

@@ -1,7 +1,7 @@
 """Fixtures of the store suite: each test that takes ``backend`` or ``store`` runs per backend.
 
 ``backend`` is parametrized over :data:`~tests.store.support.ALL` (memory,
-sqlite, fakeredis, real Redis); a test narrows it with
+sqlite, fakeredis, real Redis, a real Redis Cluster); a test narrows it with
 ``@pytest.mark.parametrize("backend", PERSISTENT, indirect=True)``.
 """
 

@@ -17,6 +17,7 @@ from typing import Any
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 
 from monitor.model import Alert, Article, DeliveryRecord, Hit, OutboxEntry
 from monitor.store.base import Outbox, StateStore
@@ -25,10 +26,23 @@ from monitor.store.redis import RedisStore
 from monitor.store.sqlite import FILE_NAME, SqliteStore
 from tests.conftest import FrozenClock
 
-ALL = ["memory", "sqlite", "fakeredis", pytest.param("redis", marks=pytest.mark.redis)]
+#: ``cluster``: a real three-node Redis Cluster (``tests/redis_servers.py``) under a prefix
+#: with a hash tag; a script or a transaction whose keys span slots fails there.
+ALL = [
+    "memory",
+    "sqlite",
+    "fakeredis",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("cluster", marks=pytest.mark.redis),
+]
 
 #: Backends whose state outlives a handle (memory is excluded: reopening it proves nothing).
-PERSISTENT = ["sqlite", "fakeredis", pytest.param("redis", marks=pytest.mark.redis)]
+PERSISTENT = [
+    "sqlite",
+    "fakeredis",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("cluster", marks=pytest.mark.redis),
+]
 
 DAY = 86_400.0
 
@@ -65,6 +79,16 @@ async def delete_prefix(url: str, prefix: str) -> None:
         await client.aclose()
 
 
+async def delete_cluster_prefix(port: int, prefix: str) -> None:
+    client = RedisCluster(host="127.0.0.1", port=port)
+    try:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=500)]
+        for key in keys:  # one slot, but a DELETE of many keys is split per node anyway
+            await client.delete(key)
+    finally:
+        await client.aclose()
+
+
 def make_backend(request: pytest.FixtureRequest, name: str, tmp_path: Path) -> Backend:
     if name == "memory":
         memory = MemoryStore()
@@ -96,6 +120,17 @@ def make_backend(request: pytest.FixtureRequest, name: str, tmp_path: Path) -> B
                 await client.aclose()
 
         backend.cleanups.append(close_clients)
+        return backend
+    if name == "cluster":
+        ports: list[int] = request.getfixturevalue("cluster_ports")
+        tagged = "{" + request.getfixturevalue("redis_prefix") + "}"
+        cluster_url = f"redis+cluster://127.0.0.1:{ports[0]}"
+
+        async def open_cluster() -> StateStore:
+            return RedisStore.from_url(cluster_url, tagged)
+
+        backend = Backend(name, open_cluster)
+        backend.cleanups.append(lambda: delete_cluster_prefix(ports[0], tagged))
         return backend
     assert name == "redis"
     url: str = request.getfixturevalue("redis_server_url")

@@ -147,6 +147,12 @@ SCHEMA = {
     "history_fts_config": [("k", "", 1, None), ("v", "", 0, None)],
     "history_fts_data": [("id", "INTEGER", 0, None), ("block", "BLOB", 0, None)],
     "history_fts_idx": [("segid", "", 1, None), ("term", "", 1, None), ("pgno", "", 0, None)],
+    "channel_disabled": [
+        ("channel", "TEXT", 0, None),
+        ("since", "REAL", 1, None),
+        ("reason", "TEXT", 1, None),
+        ("target", "TEXT", 1, "''"),
+    ],
     "marks": [("key", "TEXT", 0, None), ("kind", "TEXT", 1, None), ("until", "REAL", 1, None)],
     "outbox": [
         ("id", "TEXT", 0, None),

@@ -4,8 +4,9 @@ The payload schema is documented in ``docs/webhook.md``; ``PAYLOAD_VERSION``
 changes only for incompatible changes (new fields do not bump it, such as
 ``article.feed_name``: the feed's display name, its ``name:`` in the watch
 config, else its id; ``article.fulltext``: the article's text is its web page's, read for
-a feed with ``fulltext``). One request per alert, never grouped: receivers rely
-on one ``webhook-id`` (the alert id) per request.
+a feed with ``fulltext``; ``article.language``: its language code, "" when unknown).
+One request per alert, never grouped: receivers rely on one ``webhook-id`` (the alert
+id) per request.
 
 Headers (https://www.standardwebhooks.com):
 
@@ -23,8 +24,8 @@ story known when the attempt is made, so it may grow between retries. The
 ``webhook-id`` never changes.
 
 A 410 Gone answer means, per Standard Webhooks, that the receiver wants no
-more messages: the channel then disables itself for the rest of the process
-(see ``WebhookChannel``).
+more messages: the result says so (``gone``), and the outbox worker disables the
+channel in the store, for every replica (see ``WebhookChannel``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Any, ClassVar, Literal, Self
 
 import httpx
@@ -43,8 +44,8 @@ from pydantic import SecretStr, field_validator
 from monitor.delivery.base import Channel
 from monitor.delivery.channel_config import ChannelConfig, check_http_url
 from monitor.delivery.channels._http import post
+from monitor.delivery.gone import target_digest
 from monitor.delivery.render import feed_label, iso_utc, snippet
-from monitor.log import get_logger
 from monitor.model import Alert, Clock, DeliveryResult, DeliveryStatus
 from monitor.settings import Settings
 
@@ -55,8 +56,6 @@ SECRET_PREFIX = "whsec_"
 ALSO_IN_LIMIT = 20
 #: The answer by which a Standard Webhooks receiver asks for no more messages.
 GONE = 410
-
-log = get_logger("monitor.deliver")
 
 
 def story_object(alert: Alert) -> dict[str, Any] | None:
@@ -93,6 +92,7 @@ def build_payload(alert: Alert) -> dict[str, Any]:
             "author": article.author,
             "snippet": snippet(alert),
             "fulltext": article.fulltext,
+            "language": article.language,
         },
         "story": story_object(alert),
         "matched_terms": list(alert.matched_terms),
@@ -164,12 +164,12 @@ class WebhookChannelConfig(ChannelConfig):
 class WebhookChannel(Channel):
     """POSTs alerts as JSON to a URL, signed when a secret is configured.
 
-    After the receiver answers 410 Gone, the channel is disabled: that alert
-    and every later one get a PERMANENT result without a request (so they go
-    to the dead-letter list, from which ``news-monitor alerts retry --all``
-    requeues them once the URL is fixed), and one ``channel_disabled`` error
-    is logged. The disabled state lives in this object only, so it lasts
-    until the process restarts; a restart tries the URL again.
+    A 410 Gone answer is a PERMANENT result with ``gone`` set, even with a
+    Retry-After. The channel keeps no state of its own: the outbox worker
+    records the channel as disabled in the store, so every replica stops
+    sending to it (later alerts go to the dead-letter list without a request)
+    until ``news-monitor channels enable`` or a new URL (:attr:`target`, a digest
+    of the URL, changes); ``send-test`` still sends, to check a fixed receiver.
     """
 
     def __init__(
@@ -191,8 +191,7 @@ class WebhookChannel(Channel):
         self._timeout = timeout
         self._user_agent = user_agent
         self._clock = clock
-        #: Why the channel sends nothing any more (the receiver answered 410), else None.
-        self.disabled: str | None = None
+        self.target = target_digest(url.get_secret_value())
 
     @classmethod
     def from_config(
@@ -218,17 +217,6 @@ class WebhookChannel(Channel):
         signed = self._key is not None
         return f"WebhookChannel(name={self.name!r}, url={self._url!r}, signed={signed})"
 
-    def _disable(self) -> None:
-        """Stop sending: the receiver answered 410 Gone (see the class docstring)."""
-        if self.disabled is not None:  # two sends in flight can both hear the 410
-            return
-        when = iso_utc(datetime.fromtimestamp(int(self._clock()), UTC))
-        self.disabled = (
-            f"endpoint disabled: it answered 410 Gone at {when}; fix the URL and restart, "
-            "then 'news-monitor alerts retry --all'"
-        )
-        log.error("channel_disabled", channel=self.name, status=GONE, detail=self.disabled)
-
     def headers(self, alert: Alert, body: bytes) -> dict[str, str]:
         """The request headers of one attempt at delivering ``alert`` with ``body``."""
         timestamp = int(self._clock())
@@ -243,8 +231,6 @@ class WebhookChannel(Channel):
         return headers
 
     async def send(self, alert: Alert) -> DeliveryResult:
-        if self.disabled is not None:
-            return DeliveryResult(alert.id, self.name, DeliveryStatus.PERMANENT, self.disabled)
         body = encode_payload(alert)
         answered: list[int] = []
         result = await post(
@@ -261,6 +247,4 @@ class WebhookChannel(Channel):
         if answered != [GONE]:
             return result
         # Even with a Retry-After: Gone is the receiver's word that no retry is wanted.
-        self._disable()
-        detail = f"{result.detail}; {self.disabled}"
-        return DeliveryResult(alert.id, self.name, DeliveryStatus.PERMANENT, detail)
+        return replace(result, status=DeliveryStatus.PERMANENT, retry_after=None, gone=True)
