@@ -22,8 +22,8 @@ derivational in that language (``data/derivational_endings.json``, learned from 
 dictionaries by ``scripts/derivational_endings.py``) stays on the word, and only what
 follows it is cut (``keep_derivational``: *organizaciones* -> *organizacion*, the key
 of *organización*, not *organiz*, that of *organizar*); on held-out words this halves
-the merges of Spanish and Catalan and cuts those of French, Italian and Portuguese by
-a sixth to a fifth, for at most a point of the inflections reached
+the merges of Spanish and cuts those of French, Italian and Portuguese by a seventh to
+a quarter, for at most a point of the inflections reached
 (``benchmarks/folding.py``, README). Words of ``MIN_STEMMED`` letters or fewer, and
 words of another script than the language's (a Latin name in a Russian article), are
 left alone; the stemmer reads the word with its accents folded, as the matcher holds it.
