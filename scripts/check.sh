@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that checks everything: installs the test dependencies into
-# .venv (if needed), then runs ruff, mypy and the whole pytest suite.
+# .venv (at the versions in constraints.txt), then runs ruff, mypy and the whole
+# pytest suite.
 # Usage: bash scripts/check.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 
 echo "== ruff"
 .venv/bin/ruff check monitor tests benchmarks

@@ -180,8 +180,11 @@ def _sentinel_client(
             "redis+sentinel://host:26379,host2:26379/mymaster/0"
         )
     tls = _tls_kwargs(options) if parts.tls else {}
-    timeouts = {k: kw[k] for k in ("socket_connect_timeout", "socket_timeout") if k in kw}
-    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+    timeouts: dict[str, Any] = {
+        k: kw[k] for k in ("socket_connect_timeout", "socket_timeout") if k in kw
+    }
+    # redis-py before 8 leaves Sentinel's constructor untyped; 8 types it.
+    sentinel = Sentinel(  # type: ignore[no-untyped-call,unused-ignore]
         list(parts.hosts),
         sentinel_kwargs={
             **timeouts,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -41,11 +42,13 @@ def feeds(count: int, interval: float = INTERVAL) -> list[FeedConfig]:
 
 @dataclass
 class Polls:
-    """Scripted polls: each takes ``duration`` and asks for the next in ``next_in``; records
-    (feed, replica, start, end) and how many polls of each replica overlap."""
+    """Scripted polls: each takes ``duration`` and asks for the next in ``next_in`` (plus a
+    random share of it up to ``jitter``, as the poller adds); records (feed, replica, start,
+    end) and how many polls of each replica overlap."""
 
     duration: float = 0.01
     next_in: float = INTERVAL
+    jitter: float = 0.0
     #: Feeds whose poll hangs until released (a stalled replica).
     hang: dict[str, asyncio.Event] = field(default_factory=dict)
     log: list[tuple[str, str, float, float]] = field(default_factory=list)
@@ -70,7 +73,8 @@ class Polls:
                 self.active[name] -= 1
                 self._running[feed.id] -= 1
             self.log.append((feed.id, name, start, time.monotonic()))
-            return PollReport(feed.id, "ok", next_poll_in=self.next_in)
+            next_in = self.next_in * (1 + random.uniform(0, self.jitter))
+            return PollReport(feed.id, "ok", next_poll_in=next_in)
 
         return poll
 
@@ -122,12 +126,15 @@ async def stop(*schedulers: SharedScheduler) -> None:
 
 
 async def test_replicas_split_the_feeds_and_poll_each_once_per_interval() -> None:
-    schedule, polls = MemorySchedule(), Polls()
+    # The poller's jitter (up to 10% of the interval) keeps feeds from coming due in
+    # clumps; without it, feeds claimed in one round stay due together for good, and each
+    # clump goes whole to whichever replica wakes first, so the split is a few coin tosses.
+    schedule, polls = MemorySchedule(), Polls(jitter=0.1)
     feed_list = feeds(30)
     replicas = [replica(n, schedule, polls, feed_list) for n in ("a", "b", "c")]
     for r in replicas:
         r.start()
-    await wait_until(lambda: all(polls.count(f.id) >= 4 for f in feed_list))
+    await wait_until(lambda: all(polls.count(f.id) >= 6 for f in feed_list))
     await stop(*replicas)
     for f in feed_list:
         starts = polls.starts(f.id)
