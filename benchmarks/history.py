@@ -240,6 +240,7 @@ def console_app(store: StateStore, alerts: list[tuple[Alert, float, str]]) -> An
 
     context = ConsoleContext(
         loaded=lambda: LoadedConfig(config=config, files=[]),
+        channels=lambda: {},  # nothing sends here: no channel is disabled
         store=store,
         clock=lambda: newest + 60,  # "now" is just after the newest alert
         wake=lambda: None,

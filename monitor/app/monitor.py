@@ -454,11 +454,13 @@ class Monitor:
             return None
 
         async def refresh() -> None:
-            await self.metrics.refresh(self.store, [f.id for f in self.config.feeds], self.clock)
+            feed_ids = [f.id for f in self.config.feeds]
+            await self.metrics.refresh(self.store, feed_ids, self.clock, self.wiring.channels)
 
         probes = Probes(alive=alive, not_ready=not_ready, refresh=refresh)
         console = ConsoleContext(
             loaded=lambda: self.wiring.loaded,  # the config in force: a reload swaps it
+            channels=lambda: self.wiring.channels,
             store=self.store,
             clock=self.clock,
             wake=self.worker.wake,

@@ -8,6 +8,10 @@ GET      /alerts                     history search: q, rule, channel, status, s
 GET      /alerts/{id}                one alert: article, hits, story outlets, events
 POST     /alerts/{id}/retry          requeue a dead letter (404 if it is not one)
 GET      /dead-letters               the dead-letter list
+GET      /channels                   channels: ok, or disabled by a 410 (since, reason),
+                                     alerts queued and dead-lettered
+POST     /channels/{name}/enable     send again to a channel a 410 disabled (404 unknown,
+                                     409 not disabled)
 POST     /match                      a query over the archive: matches, highlights,
                                      explain trees; 422 with the error's position
 GET      /silences                   active, pending and recently ended silences
@@ -38,6 +42,8 @@ from monitor.web.schemas import (
     AlertDetailOut,
     AlertOut,
     AlertPageOut,
+    ChannelListOut,
+    ChannelOut,
     ErrorOut,
     FeedListOut,
     FeedOut,
@@ -151,6 +157,29 @@ def api_router(ctx: ConsoleContext, auth: Auth, cache: ArchiveCache) -> APIRoute
             ],
             next_cursor=None,
         )
+
+    @api.get("/channels", response_model=ChannelListOut, summary="Channels and their state")
+    async def channels() -> ChannelListOut:
+        rows = await service.channel_rows(ctx)
+        return ChannelListOut(channels=[ChannelOut.of(row) for row in rows])
+
+    @api.post(
+        "/channels/{name}/enable",
+        response_model=ChannelOut,
+        summary="Send again to a channel its receiver disabled (410 Gone)",
+        responses={
+            404: {"model": ErrorOut, "description": "No such channel."},
+            409: {"model": ErrorOut, "description": "The channel is not disabled."},
+        },
+    )
+    async def enable_channel(name: str) -> ChannelOut | JSONResponse:
+        try:
+            row = await service.enable_channel(ctx, name, "api")
+        except service.InputError as e:
+            return _error(404, str(e))
+        if row is None:
+            return _error(409, f"channel {name!r} is not disabled")
+        return ChannelOut.of(row)
 
     @api.post(
         "/match",

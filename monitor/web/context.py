@@ -2,30 +2,42 @@
 one small object (:class:`ConsoleContext`), so this wing never imports ``monitor.app``.
 
 The composition root (``Monitor._start_http``) builds it from the parts it owns: the
-watch config in force (a callable: a reload swaps it), the store, the clock, the outbox
-worker's ``wake`` and the retention settings. Tests build one over a ``MemoryStore``.
+watch config and the channels in force (callables: a reload swaps them), the store, the
+clock, the outbox worker's ``wake`` and the retention settings. Tests build one over a
+``MemoryStore``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from monitor.config.load import LoadedConfig
+from monitor.delivery.base import Channel
 from monitor.model import Clock
 from monitor.store.base import (
     AlertHistory,
     ArticleArchive,
+    ChannelStateStore,
     FeedStateStore,
     Outbox,
     SilenceStore,
 )
 
 
-class ConsoleStore(FeedStateStore, Outbox, ArticleArchive, AlertHistory, SilenceStore, Protocol):
+class ConsoleStore(
+    FeedStateStore,
+    Outbox,
+    ArticleArchive,
+    AlertHistory,
+    SilenceStore,
+    ChannelStateStore,
+    Protocol,
+):
     """The store roles the console reads and writes: feed state (health), the outbox
-    (pending, dead letters, retry), the archive (playground), alert history and silences."""
+    (pending, dead letters, retry), the archive (playground), alert history, silences and
+    the channels disabled by their receiver (enable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +47,9 @@ class ConsoleContext:
     #: The watch config in force, with its entity catalog (asked at each request: a
     #: reload swaps it).
     loaded: Callable[[], LoadedConfig]
+    #: The channels in force, as built from that config (asked at each request): a
+    #: disabled mark applies to the destination a channel sends to now.
+    channels: Callable[[], Mapping[str, Channel]]
     store: ConsoleStore
     clock: Clock
     #: Tells the outbox worker that an alert is due (after a retry).

@@ -6,14 +6,14 @@ it: the composition root hands it the values the pipeline already makes
 (:class:`~monitor.polling.poller.PollReport` after each poll, a
 :class:`~monitor.polling.push.PushReport` after each WebSub push, each
 :class:`~monitor.model.DeliveryResult` the outbox worker records), and the gauges that
-live in the store (outbox size and age, feeds down) are read when ``/metrics`` is
-scraped (:meth:`Metrics.refresh`).
+live in the store (outbox size and age, feeds down, channels disabled) are read when
+``/metrics`` is scraped (:meth:`Metrics.refresh`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,6 +25,8 @@ from prometheus_client import (
 )
 
 from monitor import __version__
+from monitor.delivery.base import Channel
+from monitor.delivery.gone import in_force
 from monitor.model import Clock, DeliveryResult
 from monitor.polling.poller import PollReport
 from monitor.polling.push import PushReport
@@ -91,6 +93,13 @@ class Metrics:
         self.feeds_down = Gauge(
             "news_monitor_feeds_down",
             "Feeds whose last poll failed, or that are disabled (410 Gone).",
+            registry=r,
+        )
+        self.channel_disabled = Gauge(
+            "news_monitor_channel_disabled",
+            "1 for a channel disabled because its receiver answered 410 Gone (it sends "
+            "nothing until `news-monitor channels enable`), else 0.",
+            ["channel"],
             registry=r,
         )
         self.rules = Gauge("news_monitor_rules", "Watch rules loaded.", registry=r)
@@ -161,8 +170,15 @@ class Metrics:
         """Count one recorded attempt: ``outcome`` is one of :data:`ALERT_OUTCOMES`."""
         self.alerts.labels(result.channel, outcome).inc()
 
-    async def refresh(self, store: StateStore, feed_ids: Sequence[str], clock: Clock) -> None:
-        """Read the gauges that live in the store: outbox size and age, feeds down."""
+    async def refresh(
+        self,
+        store: StateStore,
+        feed_ids: Sequence[str],
+        clock: Clock,
+        channels: Mapping[str, Channel] | None = None,
+    ) -> None:
+        """Read the gauges that live in the store: outbox size and age, feeds down, and which
+        of ``channels`` (those in force) are disabled."""
         pending = await store.pending()
         now = clock()
         self.outbox_pending.set(len(pending))
@@ -172,6 +188,11 @@ class Metrics:
         self.feeds_down.set(
             sum(1 for s in states if s is not None and (s.consecutive_failures > 0 or s.disabled))
         )
+        if channels is not None:
+            disabled = in_force(await store.disabled_channels(), channels)
+            self.channel_disabled.clear()  # a channel a reload removed is no longer reported
+            for name in channels:
+                self.channel_disabled.labels(name).set(1 if name in disabled else 0)
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -7,6 +7,8 @@
 ``/alerts``            history: search by text, rule, channel, status; paging
 ``/alerts/{id}``       one alert: article with its hits, story outlets, events, retry
 ``/dead-letters``      the dead-letter list, each with a Retry button
+``/channels``          each channel: ok, or disabled by its receiver's 410 (with an
+                       Enable button), its alerts queued and dead-lettered
 ``/rules``             rules with hits in 24 h and 7 d, last match, a playground link
 ``/playground``        a query over the archive as you type: matches, explain, errors
 ``/silences``          silences, a form to create one, an Expire button on each
@@ -43,6 +45,7 @@ NAV = (
     ("/feeds", "Feeds"),
     ("/alerts", "Alerts"),
     ("/dead-letters", "Dead letters"),
+    ("/channels", "Channels"),
     ("/rules", "Rules"),
     ("/playground", "Playground"),
     ("/silences", "Silences"),
@@ -145,6 +148,10 @@ def pages_router(ctx: ConsoleContext, auth: Auth, cache: ArchiveCache) -> APIRou
     async def dead_letters(request: Request) -> Response:
         return render(request, "dead.html", entries=await ctx.store.dead_letters())
 
+    @pages.get("/channels", dependencies=guard)
+    async def channels(request: Request) -> Response:
+        return render(request, "channels.html", rows=await service.channel_rows(ctx))
+
     @pages.get("/rules", dependencies=guard)
     async def rules(request: Request) -> Response:
         return render(request, "rules.html", rows=await service.rule_rows(ctx))
@@ -203,6 +210,23 @@ def pages_router(ctx: ConsoleContext, auth: Auth, cache: ArchiveCache) -> APIRou
         if await service.retry_alert(ctx, alert_id, "web") is None:
             return back(to, f"{alert_id} is not a dead letter (already retried?).", request)
         return back(to, f"Alert {alert_id} is queued again.", request)
+
+    @pages.post("/channels/{name}/enable", dependencies=form)
+    async def enable_channel(request: Request, name: str) -> Response:
+        to = safe_next(str((await request.form()).get("back") or "/channels"))
+        try:
+            row = await service.enable_channel(ctx, name, "web")
+        except service.InputError as e:
+            return back(to, f"Cannot enable: {e}.", request)
+        if row is None:
+            return back(to, f"Channel {name} is not disabled (already enabled?).", request)
+        waiting = f"{row.dead} of its alerts are" if row.dead != 1 else "1 of its alerts is"
+        return back(
+            to,
+            f"Channel {name} is enabled: every daemon sends to it again from its next delivery "
+            f"pass. {waiting} in the dead-letter list until retried.",
+            request,
+        )
 
     @pages.post("/silences", dependencies=form)
     async def add_silence(request: Request) -> Response:

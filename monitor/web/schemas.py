@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from monitor.ingest.fetch import redact_url
 from monitor.model import Alert, Article, Attempt, Hit, Silence
 from monitor.web.preview import Preview, PreviewMatch
-from monitor.web.service import AlertView, FeedRow, RuleRow
+from monitor.web.service import AlertView, ChannelRow, FeedRow, RuleRow
 
 Status = Literal["pending", "retrying", "delivered", "dead", "silenced"]
 
@@ -213,6 +213,37 @@ class FeedOut(BaseModel):
 
 class FeedListOut(BaseModel):
     feeds: list[FeedOut]
+
+
+class ChannelOut(BaseModel):
+    """A configured channel: whether it sends, and its alerts waiting."""
+
+    name: str
+    type: str = Field(description="Its type in the watch config: slack, email, webhook, ...")
+    status: Literal["ok", "disabled"] = Field(
+        description="disabled: its receiver answered 410 Gone; it sends nothing until enabled."
+    )
+    disabled_since: datetime | None
+    disabled_reason: str = Field(description="What the receiver answered, if disabled.")
+    queued: int = Field(description="Its alerts in the outbox (queued or retrying).")
+    dead_letters: int = Field(description="Its alerts in the dead-letter list.")
+
+    @classmethod
+    def of(cls, row: ChannelRow) -> ChannelOut:
+        mark = row.disabled
+        return cls(
+            name=row.name,
+            type=row.type,
+            status="disabled" if mark is not None else "ok",
+            disabled_since=at(mark.since) if mark is not None else None,
+            disabled_reason=mark.reason if mark is not None else "",
+            queued=row.queued,
+            dead_letters=row.dead,
+        )
+
+
+class ChannelListOut(BaseModel):
+    channels: list[ChannelOut]
 
 
 class RuleOut(BaseModel):

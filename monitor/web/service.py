@@ -1,6 +1,7 @@
 """What the console pages and the REST API both read and do, over a
-:class:`~monitor.web.context.ConsoleContext`: feed health rows, rule hit counts, the
-overview, one alert with its outbox entry, a retry of a dead letter, silences.
+:class:`~monitor.web.context.ConsoleContext`: feed health rows, channel states (and
+enabling a channel its receiver's 410 disabled), rule hit counts, the overview, one alert
+with its outbox entry, a retry of a dead letter, silences.
 
 Pages render these values as HTML (:mod:`monitor.web.pages`), the API as JSON
 (:mod:`monitor.web.api`); neither reads the store on its own.
@@ -10,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from monitor.config.models import FeedConfig, RuleConfig
+from monitor.delivery.gone import in_force
 from monitor.log import get_logger
 from monitor.model import (
     ALERT_STATUSES,
     SILENCE_KINDS,
     Alert,
     Attempt,
+    DisabledChannel,
     FeedState,
     HistoryPage,
     HistoryQuery,
@@ -97,6 +102,65 @@ async def feed_rows(ctx: ConsoleContext) -> list[FeedRow]:
     return rows
 
 
+# -- channels ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRow:
+    """One configured channel: whether it sends, and its alerts waiting."""
+
+    name: str
+    #: Its ``type`` in the watch config (slack, email, webhook, ...).
+    type: str
+    #: The mark that stops it (its receiver answered 410 Gone); None: it sends.
+    disabled: DisabledChannel | None
+    #: Its alerts in the outbox (queued or retrying), and in the dead-letter list.
+    queued: int
+    dead: int
+
+    @property
+    def status(self) -> str:
+        return "disabled" if self.disabled is not None else "ok"
+
+
+async def channel_rows(
+    ctx: ConsoleContext,
+    pending: Sequence[OutboxEntry] | None = None,
+    dead_letters: Sequence[OutboxEntry] | None = None,
+) -> list[ChannelRow]:
+    """Every configured channel with its state, in config order (what ``news-monitor
+    channels`` prints); ``pending`` and ``dead_letters`` if the caller has read them."""
+    configs = ctx.loaded().config.channels
+    disabled = in_force(await ctx.store.disabled_channels(), ctx.channels())
+    if pending is None:
+        pending = await ctx.store.pending()
+    if dead_letters is None:
+        dead_letters = await ctx.store.dead_letters()
+    queued = Counter(e.alert.channel for e in pending)
+    dead = Counter(e.alert.channel for e in dead_letters)
+    return [
+        ChannelRow(name, config.type, disabled.get(name), queued[name], dead[name])
+        for name, config in configs.items()
+    ]
+
+
+async def enable_channel(ctx: ConsoleContext, name: str, by: str) -> ChannelRow | None:
+    """Remove the disabled mark of channel ``name`` (as ``news-monitor channels enable``):
+    every replica sends to it again from its next delivery pass; its dead letters stay
+    until retried. The channel's row afterwards; None if it was not disabled; InputError
+    for a channel the config does not have."""
+    configs = ctx.loaded().config.channels
+    if name not in configs:
+        known = ", ".join(configs) or "none"
+        raise InputError(f"no channel {name!r} (channels: {known})")
+    if name not in in_force(await ctx.store.disabled_channels(), ctx.channels()):
+        return None
+    await ctx.store.enable_channel(name)
+    ctx.wake()  # its queued alerts are due now
+    log.info("channel_enabled", channel=name, by=by)
+    return next(row for row in await channel_rows(ctx) if row.name == name)
+
+
 # -- rules ------------------------------------------------------------------------------
 
 
@@ -139,6 +203,7 @@ class Overview:
     """The front page's numbers."""
 
     feeds: list[FeedRow]
+    channels: list[ChannelRow]
     #: Alerts created in the last 24 h, by status (every status present).
     alerts_24h: dict[str, int]
     #: Alerts in the outbox (queued, retrying or being sent), and dead letters.
@@ -158,18 +223,24 @@ class Overview:
     def feeds_in(self, status: str) -> int:
         return sum(1 for row in self.feeds if row.status == status)
 
+    @property
+    def channels_disabled(self) -> list[ChannelRow]:
+        return [row for row in self.channels if row.disabled is not None]
+
 
 async def overview(ctx: ConsoleContext) -> Overview:
-    """Feeds up and down, alerts of the last 24 h, outbox and dead letters, silences."""
+    """Feeds up and down, channels, alerts of the last 24 h, outbox and dead letters,
+    silences."""
     now = ctx.clock()
     rows = await feed_rows(ctx)
     stats = await ctx.store.history_stats(now - DAY)
     pending = await ctx.store.pending()
     dead = await ctx.store.dead_letters()
+    channels = await channel_rows(ctx, pending, dead)
     silences = await ctx.store.list_silences(now, expired_for=0.0)
     by_status = {status: stats.by_status.get(status, 0) for status in ALERT_STATUSES}
     active = sum(1 for s in silences if s.active(now))
-    return Overview(rows, by_status, len(pending), len(dead), active)
+    return Overview(rows, channels, by_status, len(pending), len(dead), active)
 
 
 # -- alerts ----------------------------------------------------------------------------------

@@ -276,6 +276,7 @@ def test_login_then_every_page_loads(browser: Any, daemon: Daemon) -> None:
         "/feeds": "Feeds",
         "/alerts": "Alerts",
         "/dead-letters": "Dead letters",
+        "/channels": "Channels",
         "/rules": "Rules",
         "/playground": "Playground",
         "/silences": "Silences",

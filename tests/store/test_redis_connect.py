@@ -249,6 +249,13 @@ async def test_after_a_failover_the_store_writes_to_the_new_master(
     store = RedisStore.from_url(sentinel_url(sentinel_setup), redis_prefix, options=options)
     try:
         await store.put_feed_state("before", FeedState())
+        # Replication is asynchronous and SENTINEL FAILOVER does not wait for it: the write
+        # must be on the replica before the switch, or the promoted replica never had it.
+        with redis.Redis(port=sentinel_setup.replica_port, password=PASSWORD, db=3) as replica:
+            deadline = time.monotonic() + 30
+            while not replica.exists(f"{redis_prefix}:feed:before"):
+                assert time.monotonic() < deadline, "the write never reached the replica"
+                await asyncio.sleep(0.05)
         with redis.Redis(port=sentinel_setup.sentinel_port, password=SENTINEL_PASSWORD) as s:
             deadline = time.monotonic() + 30
             while True:  # until the sentinel has a fresh view of the replica

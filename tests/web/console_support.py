@@ -7,7 +7,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+
 from monitor.config.load import LoadedConfig, load_config
+from monitor.delivery.base import Channel
+from monitor.delivery.channels import build_channel
 from monitor.model import Alert, ArchivedArticle, Article, Attempt, Coverage, FeedState, Silence
 from monitor.store.memory import MemoryStore
 from monitor.web import ConsoleContext, Metrics, Probes
@@ -209,6 +213,13 @@ class Console:
         self.store = store
         self.now = NOW
         self.woken = 0
+        # Built as the daemon builds them (a disabled mark applies to a channel's target);
+        # they never send here, so their HTTP client is never used.
+        http, settings = httpx.AsyncClient(), make_settings()
+        self.channels: dict[str, Channel] = {
+            name: build_channel(name, config, settings, http, lambda: self.now)
+            for name, config in loaded.config.channels.items()
+        }
 
     def wake(self) -> None:
         self.woken += 1
@@ -216,6 +227,7 @@ class Console:
     def context(self) -> ConsoleContext:
         return ConsoleContext(
             loaded=lambda: self.loaded,
+            channels=lambda: self.channels,
             store=self.store,
             clock=lambda: self.now,
             wake=self.wake,

@@ -300,6 +300,8 @@ async def test_the_openapi_document_describes_every_endpoint(client: httpx.Async
         "/api/v1/alerts/{alert_id}",
         "/api/v1/alerts/{alert_id}/retry",
         "/api/v1/dead-letters",
+        "/api/v1/channels",
+        "/api/v1/channels/{name}/enable",
         "/api/v1/match",
         "/api/v1/silences",
         "/api/v1/silences/{silence_id}",

@@ -16,6 +16,7 @@ from monitor import __version__
 from monitor.app import Monitor
 from monitor.config.load import load_config
 from monitor.errors import StoreError
+from monitor.model import DisabledChannel
 from monitor.settings import Settings
 from monitor.store.memory import MemoryStore
 from tests.conftest import free_port
@@ -171,12 +172,17 @@ async def test_run_forever_serves_the_endpoints_until_stopped(tmp_path: Path) ->
     addr = f"127.0.0.1:{free_port()}"
     store = FlakyStore()
     async with await make_monitor(make_settings(tmp_path, http_addr=addr), store) as monitor:
+        # A 410 heard for "broken" as it is configured now: the gauge reads the store.
+        target = monitor.wiring.channels["broken"].target
+        await store.disable_channel(DisabledChannel("broken", time.time(), "HTTP 410", target))
         stop = asyncio.Event()
         daemon = asyncio.create_task(monitor.run_forever(stop))
         async with httpx.AsyncClient(base_url=f"http://{addr}") as http:
             polled = 'news_monitor_polls_total{feed="wire",status="ok"} 1.0'
             metrics = await scrape_until(http, polled)
             assert "news_monitor_outbox_pending " in metrics
+            assert 'news_monitor_channel_disabled{channel="broken"} 1.0' in metrics
+            assert 'news_monitor_channel_disabled{channel="flaky"} 0.0' in metrics
             health = await http.get("/healthz")
             assert health.status_code == 200, health.text
             assert health.json() == {

@@ -20,7 +20,16 @@ from tests.web.console_support import (
     Console,
 )
 
-PAGES = ("/", "/feeds", "/alerts", "/dead-letters", "/rules", "/playground", "/silences")
+PAGES = (
+    "/",
+    "/feeds",
+    "/alerts",
+    "/dead-letters",
+    "/channels",
+    "/rules",
+    "/playground",
+    "/silences",
+)
 RAW = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
