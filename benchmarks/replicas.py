@@ -61,6 +61,7 @@ from monitor.log import configure_logging
 from monitor.matching.engine import RuleSpec, compile_rules
 from monitor.polling.poller import Poller, PollReport
 from monitor.polling.shared_scheduler import SharedScheduler
+from monitor.polling.state_writer import SaveFeedState
 from monitor.store.redis import RedisStore
 from monitor.store.redis_schedule import RedisSchedule
 
@@ -216,8 +217,11 @@ async def run(url: str, replicas: int, feeds: int, interval: float, intervals: i
                 max_feed_bytes=1_000_000,
             )
 
-            async def poll(feed: FeedConfig, r: int = r, poller: Poller = poller) -> PollReport:
-                report = await poller.poll(feed)
+            async def poll(
+                feed: FeedConfig, save_state: SaveFeedState, r: int = r, poller: Poller = poller
+            ) -> PollReport:
+                # The feed state goes through the lease-fenced writer, as in ``run``.
+                report = await poller.poll(feed, save_state=save_state)
                 polls[r] += 1
                 articles["new"] += report.new
                 return report

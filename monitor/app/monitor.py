@@ -35,6 +35,7 @@ from monitor.model import Clock
 from monitor.polling.articles import ArchivePolicy
 from monitor.polling.host_limits import fetch_limits
 from monitor.polling.poller import Poller, PollReport
+from monitor.polling.state_writer import SaveFeedState
 from monitor.settings import Settings
 from monitor.store import StateStore
 from monitor.store.factory import open_store
@@ -198,10 +199,15 @@ class Monitor:
         its active polls the store calls and the parsing (``Poller.active_polls``)."""
         return list(await asyncio.gather(*(self.poll_feed(f) for f in feeds or self.config.feeds)))
 
-    async def poll_feed(self, feed: FeedConfig) -> PollReport:
-        """Poll one feed and wake the outbox worker if it queued alerts."""
+    async def poll_feed(
+        self, feed: FeedConfig, save_state: SaveFeedState | None = None
+    ) -> PollReport:
+        """Poll one feed and wake the outbox worker if it queued alerts; its state is stored
+        with ``save_state`` (the shared scheduler's, fenced by the poll's lease), else
+        straight to the store."""
         # While a hub pushes the feed, it is polled less often (MONITOR_WEBSUB_POLL_INTERVAL).
-        report = await self.poller.poll(self._websub.polled_as(feed) if self._websub else feed)
+        polled = self._websub.polled_as(feed) if self._websub else feed
+        report = await self.poller.poll(polled, save_state=save_state)
         self.metrics.observe_poll(report)
         if report.alerts or report.health_alerts:
             self.worker.wake()

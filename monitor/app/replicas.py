@@ -2,19 +2,25 @@
 ``FeedScheduler``), or sharing the work with other replicas through Redis (the
 ``SharedScheduler`` on the store's feed schedule); and what it does when the shared
 store lost its data (:class:`ResetAnnouncer`).
+
+The daemon's poll callable (``Monitor.poll_feed``) takes the feed and a feed-state
+writer: none from the APScheduler one (polls write to the store), one fenced by the
+poll's lease from the shared scheduler, so a replica that stalled past a lease cannot
+overwrite a newer feed state (``monitor.polling.state_writer``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from monitor.config.models import FeedConfig, FeedHealthConfig
 from monitor.model import Clock
 from monitor.polling.articles import record_queued
-from monitor.polling.poller import Poller
-from monitor.polling.scheduler import FeedScheduler, PollFeed
+from monitor.polling.poller import Poller, PollReport
+from monitor.polling.scheduler import FeedScheduler
 from monitor.polling.shared_scheduler import SharedScheduler
+from monitor.polling.state_writer import SaveFeedState
 from monitor.polling.store_reset import StoreReset, store_reset_alerts
 from monitor.settings import Settings
 from monitor.store import PollingStore, StateStore
@@ -52,6 +58,10 @@ class ResetAnnouncer:
         self.metrics.store_resets.inc()
 
 
+#: Polls one feed, storing its state with the writer given (None: straight to the store).
+PollWithWriter = Callable[[FeedConfig, SaveFeedState | None], Awaitable[PollReport]]
+
+
 def schedule_polls(
     settings: Settings,
     store: StateStore,
@@ -59,7 +69,7 @@ def schedule_polls(
     metrics: Metrics,
     *,
     feeds: Callable[[], Sequence[FeedConfig]],
-    poll: PollFeed,
+    poll: PollWithWriter,
     wake: Callable[[], None],
     outage: OutageLog,
     clock: Clock,
@@ -68,17 +78,23 @@ def schedule_polls(
     feeds as they are now (the health check reads it each minute).
 
     With Redis, the shared one: at most MONITOR_MAX_CONCURRENT_FETCHES polls in flight,
-    each feed leased for MONITOR_FEED_LEASE, and the poller asks it whether a first poll
-    re-baselines after a store reset.
+    each feed leased for MONITOR_FEED_LEASE, each poll's feed state written under its
+    lease (the writer ``poll`` is given), and the poller asks it whether a first poll
+    re-baselines
+    after a store reset.
     """
 
     async def check_health(busy: Collection[str]) -> int:
         return await poller.check_health(feeds(), busy)
 
     if not isinstance(store, RedisStore):
+
+        async def poll_to_store(feed: FeedConfig) -> PollReport:
+            return await poll(feed, None)
+
         return FeedScheduler(
             feeds(),
-            poll=poll,
+            poll=poll_to_store,
             default_interval=settings.poll_interval,
             check_health=check_health,
             wake=wake,

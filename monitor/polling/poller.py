@@ -10,7 +10,7 @@ feed until its URL changes or ``news-monitor feeds enable`` clears the mark, and
 poll records when the next one is due (backoff, Retry-After, Cache-Control max-age, RSS
 ``<ttl>``: :func:`monitor.polling.schedule.next_poll_delay`). After each poll the feed's
 health is checked, and a feed going down or recovering enqueues a health alert into the
-same outbox.
+same outbox. The state is stored by the poll's writer (:mod:`monitor.polling.state_writer`).
 
 However many feeds are polled at once (``run --once`` gathers them all, the daemon's first
 round starts them within seconds), at most :attr:`Poller.active_polls` of them are *active*:
@@ -35,7 +35,6 @@ from datetime import timedelta
 import httpx
 
 from monitor.config.models import FeedConfig, FeedHealthConfig
-from monitor.http_headers import parse_cache_max_age
 from monitor.ingest import fetch_feed, redact_url
 from monitor.ingest.fetch import FeedFetch, FetchLimits
 from monitor.log import get_logger
@@ -58,7 +57,9 @@ from monitor.polling.schedule import (
     interval_for,
     next_poll_delay,
     rss_ttl,
+    server_interval,
 )
+from monitor.polling.state_writer import SaveFeedState, store_writer, write_state
 from monitor.store import PollingStore
 from monitor.store.history_rules import DEFAULT_RETENTION
 from monitor.stories import StoryDetector
@@ -193,17 +194,21 @@ class Poller:
         (:meth:`ArticleProcessor.process`)."""
         return await self.articles.process(articles, feed_name=feed_name, feed=feed)
 
-    async def poll(self, feed: FeedConfig) -> PollReport:
+    async def poll(
+        self, feed: FeedConfig, *, save_state: SaveFeedState | None = None
+    ) -> PollReport:
         """Fetch, parse and process one feed; never raises for a feed-level failure.
 
         Active (see the module docstring) while it reads the feed's state and from the
-        fetched body on; not while it waits for its fetch slot or fetches.
+        fetched body on; not while it waits for its fetch slot or fetches. Its state is
+        stored with ``save_state`` (default: straight to the store).
         """
+        save = save_state or store_writer(self.store)
         interval = interval_for(feed, self.default_interval)
         async with self._active:
             state = rebase(await self.store.get_feed_state(feed.id) or FeedState(), feed.url)
             if state.disabled:
-                return await self._still_disabled(feed, state, interval)
+                return await self._still_disabled(feed, state, interval, save)
         url = state.moved_to or feed.url
         async with self.limits.slot(url):
             outcome = await fetch_feed(
@@ -220,7 +225,7 @@ class Poller:
         if self.on_fetched is not None:
             self.on_fetched(feed, outcome)
         async with self._active:
-            return await self._settle(feed, state, outcome, interval, now)
+            return await self._settle(feed, state, outcome, interval, now, save)
 
     async def _settle(
         self,
@@ -229,14 +234,15 @@ class Poller:
         outcome: FeedFetch,
         interval: timedelta,
         now: float,
+        save: SaveFeedState,
     ) -> PollReport:
         """What a fetch brought: parse and process a new body, store the feed's state."""
         state = self._follow_move(feed, state, outcome)
         if outcome.status is FetchStatus.ERROR and outcome.http_status == 410:
-            return await self._disable(feed, state, outcome, interval, now)
+            return await self._disable(feed, state, outcome, interval, now, save)
         digest = body_hash(outcome.body) if outcome.status is FetchStatus.OK else ""
         if outcome.status is FetchStatus.NOT_MODIFIED or (digest and digest == state.body_hash):
-            return await self._unchanged(feed, state, outcome, interval, now)
+            return await self._unchanged(feed, state, outcome, interval, now, save)
         error = outcome.error
         reading = None
         if outcome.status is FetchStatus.OK:
@@ -250,7 +256,7 @@ class Poller:
             )
             error = reading.parsed.error
         if reading is None or error:
-            return await self._failed(feed, state, error, outcome, interval, now)
+            return await self._failed(feed, state, error, outcome, interval, now, save)
 
         first_poll = state.first_polled_at is None
         parsed = reading.parsed
@@ -261,7 +267,7 @@ class Poller:
         hashes = tracked_entries(reading.id_hashes)
         fresh = count_new_entries(state.recent_entries, hashes)
         ttl = rss_ttl(outcome.body)
-        delay = self._delay(interval, 0, server_interval=self._server_interval(outcome, ttl))
+        delay = self._delay(interval, 0, server_interval=server_interval(outcome.headers, ttl))
         # With articles deferred, keep the old validators, no body hash and no entry map:
         # a 304, an identical body or identical entries next time would hide them.
         validators = state.validators if counts.deferred else outcome.validators
@@ -282,7 +288,7 @@ class Poller:
             entry_map=() if counts.deferred else reading.entry_map,
         )
         state, health = await self._check_health(feed, state, now)
-        await self.store.put_feed_state(feed.id, state)
+        await write_state(save, feed.id, state)
         report = PollReport(
             feed.id,
             "ok",
@@ -320,6 +326,7 @@ class Poller:
         outcome: FeedFetch,
         interval: timedelta,
         now: float,
+        save: SaveFeedState,
     ) -> PollReport:
         """A 304, or a body byte-identical to the last one read: nothing to parse or claim.
 
@@ -327,7 +334,7 @@ class Poller:
         stored only then), so only the feed's state moves on: success, validators, the
         next poll.
         """
-        server = self._server_interval(outcome, state.ttl)
+        server = server_interval(outcome.headers, state.ttl)
         delay = self._delay(interval, 0, server_interval=server)
         state = replace(
             state,
@@ -339,7 +346,7 @@ class Poller:
             next_poll_at=now + delay,
         )
         state, health = await self._check_health(feed, state, now)
-        await self.store.put_feed_state(feed.id, state)
+        await write_state(save, feed.id, state)
         status = "not_modified" if outcome.status is FetchStatus.NOT_MODIFIED else "unchanged"
         report = PollReport(
             feed.id, status, next_poll_in=delay, health_alerts=health, elapsed=outcome.elapsed
@@ -390,15 +397,6 @@ class Poller:
             max_server_interval=self.max_server_interval,
         )
 
-    @staticmethod
-    def _server_interval(outcome: FeedFetch, ttl: float | None) -> float | None:
-        """The longest interval the server asked for: Cache-Control max-age or RSS <ttl>."""
-        max_age = parse_cache_max_age(
-            outcome.headers.get("cache-control"), outcome.headers.get("age")
-        )
-        asked = [s for s in (max_age, ttl) if s is not None]
-        return max(asked) if asked else None
-
     def _follow_move(self, feed: FeedConfig, state: FeedState, outcome: FeedFetch) -> FeedState:
         """Record a permanent redirect: the new URL is asked first from now on (logged once).
 
@@ -432,14 +430,14 @@ class Poller:
         return replace(state, moved_to=moved_to)
 
     async def _still_disabled(
-        self, feed: FeedConfig, state: FeedState, interval: timedelta
+        self, feed: FeedConfig, state: FeedState, interval: timedelta, save: SaveFeedState
     ) -> PollReport:
         """A disabled feed is not fetched; its health is still checked (the config may have
         gained a feed_health section since)."""
         now = self.clock()
         checked, health = await self._check_health(feed, replace(state, next_poll_at=None), now)
         if checked != state:
-            await self.store.put_feed_state(feed.id, checked)
+            await write_state(save, feed.id, checked)
         return PollReport(
             feed.id,
             "disabled",
@@ -456,6 +454,7 @@ class Poller:
         outcome: FeedFetch,
         interval: timedelta,
         now: float,
+        save: SaveFeedState,
     ) -> PollReport:
         """410 Gone: stop polling this URL for good (until the config or an operator says so)."""
         failures = state.consecutive_failures + 1
@@ -470,7 +469,7 @@ class Poller:
             next_poll_at=None,
         )
         state, health = await self._check_health(feed, state, now)
-        await self.store.put_feed_state(feed.id, state)
+        await write_state(save, feed.id, state)
         log.warning(
             "feed_disabled",
             feed=feed.id,
@@ -497,6 +496,7 @@ class Poller:
         outcome: FeedFetch,
         interval: timedelta,
         now: float,
+        save: SaveFeedState,
     ) -> PollReport:
         failures = state.consecutive_failures + 1
         delay = self._delay(interval, failures, outcome.retry_after)
@@ -508,7 +508,7 @@ class Poller:
             next_poll_at=now + delay,
         )
         state, health = await self._check_health(feed, state, now)
-        await self.store.put_feed_state(feed.id, state)
+        await write_state(save, feed.id, state)
         log.warning(
             "poll",
             feed=feed.id,

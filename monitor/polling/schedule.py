@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 
 from monitor.config.models import FeedConfig
+from monitor.http_headers import parse_cache_max_age
 
 #: A failing feed is retried after interval * 2**failures, but never later than this.
 MAX_FEED_BACKOFF = timedelta(hours=1)
@@ -95,6 +97,14 @@ def rss_ttl(body: bytes) -> float | None:
     if found is None or int(found.group(1)) == 0:
         return None
     return int(found.group(1)) * 60.0
+
+
+def server_interval(headers: Mapping[str, str], ttl: float | None) -> float | None:
+    """The longest interval the server asked for: Cache-Control max-age (of the response's
+    ``headers``, lower-case names) or the RSS ``<ttl>``; None if it asked for none."""
+    max_age = parse_cache_max_age(headers.get("cache-control"), headers.get("age"))
+    asked = [s for s in (max_age, ttl) if s is not None]
+    return max(asked) if asked else None
 
 
 def interval_for(feed: FeedConfig, default: timedelta) -> timedelta:

@@ -10,10 +10,14 @@ One asyncio task claims, in a loop, as many due feeds as this replica has free p
 capacity (``capacity`` polls in flight; claiming more would only make feeds wait here
 while other replicas idle), polls each, and finishes it: the next due time is the one the
 poll decided (``PollReport.next_poll_in``: interval with jitter, backoff, Retry-After,
-server hints), written only if this replica still holds the lease (fencing). Back-off
-and feed health therefore hold across replicas: the due time and the feed's state are
-both in the store. Between rounds it sleeps until the next feed falls due, at most
-:data:`CLAIM_TICK`, or until a poll ends and frees capacity.
+server hints), written only if this replica still holds the lease (fencing). The poll's
+feed state is fenced the same way: the poll callable is handed a writer bound to the
+lease token (:meth:`~monitor.store.schedule.FeedSchedule.save_feed_state`), so a replica
+that stalled past its lease cannot overwrite, when it wakes up, the newer state
+(validators, body hash, entries, failures) of the replica that polled the feed since.
+Back-off and feed health therefore hold across replicas: the due time and the feed's
+state are both in the store. Between rounds it sleeps until the next feed falls due, at
+most :data:`CLAIM_TICK`, or until a poll ends and frees capacity.
 
 A feed's lease (``lease``, MONITOR_FEED_LEASE) is the longest a replica may take to poll
 it: past it, another replica claims the feed. A feed claimed but absent from this
@@ -48,15 +52,16 @@ from itertools import count
 from monitor.config.models import FeedConfig
 from monitor.errors import StoreError
 from monitor.log import get_logger
-from monitor.model import Clock
+from monitor.model import Clock, FeedState
+from monitor.polling.poller import PollReport
 from monitor.polling.schedule import interval_for
 from monitor.polling.scheduler import (
     HEALTH_CHECK_INTERVAL,
     START_SPREAD,
     STORE_RETRY,
     CheckHealth,
-    PollFeed,
 )
+from monitor.polling.state_writer import SaveFeedState
 from monitor.polling.store_reset import StoreReset
 from monitor.store.outage import OutageLog
 from monitor.store.schedule import FeedSchedule
@@ -75,6 +80,9 @@ DUE_JITTER = 0.05
 
 #: Told of a store reset (after the warning is logged); StoreError: it is retried.
 OnReset = Callable[[StoreReset], Awaitable[None]]
+#: Polls one feed, storing its feed state with the writer given (fenced by the poll's
+#: lease), and wakes delivery if it queued alerts; raises only if the store failed.
+SharedPollFeed = Callable[[FeedConfig, SaveFeedState], Awaitable[PollReport]]
 
 
 def replica_id() -> str:
@@ -91,17 +99,18 @@ class SharedScheduler:
     """Claims due feeds from a :class:`FeedSchedule` shared with other replicas, polls them.
 
     Handed what it runs, like ``FeedScheduler``: ``poll`` polls one feed (raises only on
-    a store failure), ``check_health`` (None: no ``feed_health``) checks feeds between
-    polls, ``wake`` tells delivery that alerts were queued, ``on_reset`` hears of a store
-    reset. ``rebaseline`` is how long after a reset first polls are re-baselined (the
-    article max age: beyond it the cutoff excludes nothing MONITOR_MAX_AGE does not).
+    a store failure) and stores its state with the lease-fenced writer it is given,
+    ``check_health`` (None: no ``feed_health``) checks feeds between polls, ``wake``
+    tells delivery that alerts were queued, ``on_reset`` hears of a store reset.
+    ``rebaseline`` is how long after a reset first polls are re-baselined (the article max
+    age: beyond it the cutoff excludes nothing MONITOR_MAX_AGE does not).
     """
 
     def __init__(
         self,
         feeds: Sequence[FeedConfig],
         *,
-        poll: PollFeed,
+        poll: SharedPollFeed,
         schedule: FeedSchedule,
         default_interval: timedelta,
         lease: float,
@@ -365,12 +374,12 @@ class SharedScheduler:
                 await self._hand_back(feed_id, token)
             elif feed_id in self._inflight:
                 # Its poll here overran the lease: handed straight back for another replica
-                # to poll (a hung poll must not hold the feed for good); this poll's finish
-                # is then fenced out.
+                # to poll (a hung poll must not hold the feed for good); this poll's state
+                # write and finish are then fenced out.
                 await self.schedule.finish_feed(feed_id, token, checked)
             else:
                 self._leases[feed_id] = token
-                task = asyncio.create_task(self._poll(feed), name=f"poll {feed_id}")
+                task = asyncio.create_task(self._poll(feed, token), name=f"poll {feed_id}")
                 self._inflight[feed_id] = task
         self._next_due = claim.next_due
 
@@ -387,10 +396,15 @@ class SharedScheduler:
         due = self.clock() + self.default_interval.total_seconds()
         await self.schedule.finish_feed(feed_id, token, due)
 
-    async def _poll(self, feed: FeedConfig) -> None:
+    async def _poll(self, feed: FeedConfig, token: str) -> None:
         interval = interval_for(feed, self.default_interval).total_seconds()
+
+        async def save_state(feed_id: str, state: FeedState) -> bool:
+            # Fenced by this poll's lease: refused once another replica claimed the feed.
+            return await self.schedule.save_feed_state(feed_id, token, state)
+
         try:
-            report = await self.poll(feed)
+            report = await self.poll(feed, save_state)
         except StoreError as e:
             # The store is down: nothing was fetched. Retry within a minute, at a random
             # point of it, so that polls resume spread out rather than all at once.
@@ -409,11 +423,11 @@ class SharedScheduler:
         current = self._by_id.get(feed.id)
         if current is not None and _moved(feed, current, self.default_interval):
             due = self.clock() + random.uniform(0, self.spread)  # reloaded meanwhile
-        token = self._leases.pop(feed.id, None)
+        held = self._leases.pop(feed.id, None)
         was_full = len(self._inflight) >= self.capacity
         del self._inflight[feed.id]
-        if token is not None:
-            await self._finish(feed.id, token, due)
+        if held is not None:
+            await self._finish(feed.id, held, due)
         if was_full:  # room again: claim now (otherwise the next due time is the cue)
             self._wakeup.set()
 

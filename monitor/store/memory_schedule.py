@@ -7,21 +7,31 @@ the shared scheduler's unit tests run without a server (several schedulers on on
 ``MemorySchedule`` behave like replicas on one Redis). No method awaits while it
 changes state, so each call is atomic with respect to other tasks.
 :meth:`MemorySchedule.lose_everything` plays a Redis restarted empty.
+
+:meth:`MemorySchedule.save_feed_state` writes into the feed-state store it is given (a
+``MemoryStore``, so a poller on that store reads what the fenced write stored; by default
+one of its own). The lease check and the write are one step only if that store's
+``put_feed_state`` does not suspend, which a ``MemoryStore``'s never does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from monitor.model import FeedState
+from monitor.store.base import FeedStateStore
+from monitor.store.memory import MemoryStore
 from monitor.store.schedule import FeedClaim, FeedSchedule
 
 __all__ = ["MemorySchedule"]
 
 
 class MemorySchedule(FeedSchedule):
-    """A :class:`FeedSchedule` in dicts."""
+    """A :class:`FeedSchedule` in dicts; ``states`` is where it saves feed states."""
 
-    def __init__(self) -> None:
+    def __init__(self, states: FeedStateStore | None = None) -> None:
+        #: Where :meth:`save_feed_state` writes (the feed states of the store it stands by).
+        self.states: FeedStateStore = states if states is not None else MemoryStore()
         #: Feed id -> due time, or lease end while leased.
         self.times: dict[str, float] = {}
         #: Feed id -> the token holding its lease (kept after the lease ends, as in Redis).
@@ -85,6 +95,13 @@ class MemorySchedule(FeedSchedule):
         if feed_id not in self.times:
             return False
         self.times[feed_id] = float(due)
+        return True
+
+    async def save_feed_state(self, feed_id: str, token: str, state: FeedState) -> bool:
+        # As in Redis, the lease alone decides: only a scheduled feed has one.
+        if self.leases.get(feed_id) != token:
+            return False
+        await self.states.put_feed_state(feed_id, state)
         return True
 
     async def leased_feeds(self, now: float) -> dict[str, str]:

@@ -6,7 +6,11 @@ due time, or lease end while leased), the hash ``schedule_lease`` (feed id -> th
 holding its lease) and the string ``generation`` (the store's generation marker). A
 claim, a finish and a reschedule each read and write both of the first two, so each is
 one Lua script below (atomic on the server); adding and removing feeds are plain
-commands in a MULTI.
+commands in a MULTI. Saving a leased feed's state is one more script: it reads the lease
+hash and writes the store's feed-state key (``feed:<id>``, in the JSON of
+``codec.encode_feed_state``, as ``RedisStore.put_feed_state`` writes it). Every key is
+under the store's prefix, whose hash tag puts them in one Cluster slot, so each script
+runs on a Cluster too.
 
 A claim costs one round trip whatever it claims (``ZRANGEBYSCORE`` with a ``LIMIT``,
 then a ``ZADD`` and an ``HSET`` per feed claimed) and also answers the next due time and
@@ -24,10 +28,19 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
+from monitor.model import FeedState
+from monitor.store.codec import encode_feed_state
 from monitor.store.redis_keys import Keys
 from monitor.store.schedule import FeedClaim, FeedSchedule
 
-__all__ = ["CLAIM_FEEDS", "FINISH_FEED", "LEASED_FEEDS", "RESCHEDULE_FEEDS", "RedisSchedule"]
+__all__ = [
+    "CLAIM_FEEDS",
+    "FINISH_FEED",
+    "LEASED_FEEDS",
+    "RESCHEDULE_FEEDS",
+    "SAVE_FEED_STATE",
+    "RedisSchedule",
+]
 
 #: Feeds one ``add_feeds`` or ``remove_feeds`` command carries at most (10,000 feeds make
 #: a few commands, none of which blocks the server for long).
@@ -69,6 +82,18 @@ if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[2], ARGV[1])
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+"""
+
+# FeedSchedule.save_feed_state. Atomically: if the feed's lease is the token's, set its
+# feed state. The lease field alone decides: only a claim writes one, of a scheduled feed,
+# and whatever drops a feed's entry (a removal, a store reset) drops its field too, so a
+# field means the feed is scheduled and the schedule need not be read.
+# KEYS: schedule_lease, feed:<id>. ARGV: feed id, token, the state's JSON.
+# Returns 1 if it stored it, else 0.
+SAVE_FEED_STATE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[2], ARGV[3])
 return 1
 """
 
@@ -141,6 +166,7 @@ class RedisSchedule(FeedSchedule):
         self._finish = client.register_script(FINISH_FEED)
         self._reschedule = client.register_script(RESCHEDULE_FEEDS)
         self._leased = client.register_script(LEASED_FEEDS)
+        self._save_state = client.register_script(SAVE_FEED_STATE)
 
     async def add_feeds(self, due: Mapping[str, float]) -> int:
         items = list(due.items())
@@ -191,6 +217,14 @@ class RedisSchedule(FeedSchedule):
             done = await self._finish(
                 keys=[self.keys.schedule, self.keys.schedule_leases],
                 args=[feed_id, token, _num(due)],
+            )
+        return bool(done)
+
+    async def save_feed_state(self, feed_id: str, token: str, state: FeedState) -> bool:
+        with self._errors("save_feed_state"):
+            done = await self._save_state(
+                keys=[self.keys.schedule_leases, self.keys.feed(feed_id)],
+                args=[feed_id, token, encode_feed_state(state)],
             )
         return bool(done)
 

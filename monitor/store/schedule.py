@@ -7,6 +7,11 @@ schedules their feeds (Redis: :meth:`~monitor.store.redis.RedisStore.feed_schedu
 schedules its feeds itself. :mod:`monitor.store.memory_schedule` holds the same contract
 in memory. ``tests/store/test_feed_schedule.py`` runs against all of them. Times are
 float seconds since the epoch, passed in by the caller, as in every store role.
+
+The schedule also writes a leased feed's :class:`~monitor.model.FeedState`
+(:meth:`FeedSchedule.save_feed_state`), fenced by the lease like the finish: the state is
+the store's (``FeedStateStore.get_feed_state`` reads it), but only the schedule knows who
+holds the lease, and the check and the write must be one step.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from monitor.model import FeedState
 
 __all__ = ["FeedClaim", "FeedSchedule"]
 
@@ -42,7 +49,9 @@ class FeedSchedule(Protocol):
     others claim the feed again once the lease is over), and :meth:`finish_feed` sets the
     next due time, *fenced*: only while the lease is still that token's, so a replica
     that stalled past its lease, and whose feed another replica has claimed since, cannot
-    overwrite the schedule.
+    overwrite the schedule. The poll's feed state is written the same way
+    (:meth:`save_feed_state`), so that replica cannot overwrite the newer state (validators,
+    body hash, entries, failures) of the poll that took over either.
 
     The schedule also keeps the store's *generation*: a random id written once (by the
     first :meth:`claim_feeds` or :meth:`generation` call that finds none). A replica
@@ -86,6 +95,15 @@ class FeedSchedule(Protocol):
         applied. Fenced: it applies only if the feed is in the schedule and its lease is
         still ``token``'s (ended or not: if nobody claimed it since, the late poll still
         counts)."""
+
+    @abc.abstractmethod
+    async def save_feed_state(self, feed_id: str, token: str, state: FeedState) -> bool:
+        """Store ``state`` as ``feed_id``'s feed state (what the store's
+        ``get_feed_state`` answers from then on) if ``token`` holds the feed's lease, in one
+        atomic step; whether it stored it. Fenced like :meth:`finish_feed`: the feed must be
+        in the schedule and its lease still ``token``'s (ended or not, if nobody claimed it
+        since); once the lease was finished, handed to another token or dropped (the feed
+        removed or rescheduled, the store reset), nothing is written."""
 
     @abc.abstractmethod
     async def leased_feeds(self, now: float) -> dict[str, str]:

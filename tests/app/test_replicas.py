@@ -1,7 +1,7 @@
 """Which scheduler the daemon polls with (the APScheduler one on the embedded store, the
-shared one on Redis, wired to the poller's re-baseline), what a store reset sets off (one
-alert to the feed-health channels however many replicas announce it, the metric), and the
-lease setting's bound."""
+shared one on Redis, wired to the poller's re-baseline and storing each poll's feed state
+under its lease), what a store reset sets off (one alert to the feed-health channels
+however many replicas announce it, the metric), and the lease setting's bound."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ import fakeredis
 import httpx
 import pytest
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
 from monitor.app.replicas import ResetAnnouncer, schedule_polls
 from monitor.config.models import FeedConfig, FeedHealthConfig
+from monitor.model import FeedState
 from monitor.polling.poller import PollReport
 from monitor.polling.scheduler import FeedScheduler
 from monitor.polling.shared_scheduler import SharedScheduler
+from monitor.polling.state_writer import SaveFeedState
 from monitor.polling.store_reset import StoreReset
 from monitor.store.memory import MemoryStore
 from monitor.store.outage import OutageLog
@@ -25,12 +28,13 @@ from monitor.store.redis import RedisStore
 from monitor.web import Metrics
 from tests.conftest import FrozenClock
 from tests.factories import make_settings
-from tests.polling.test_poller import make_poller
+from tests.polling.test_poller import make_poller, serve
+from tests.servers import rss
 
 FEEDS = [FeedConfig(id="wire", url="http://feeds.test/wire.xml")]
 
 
-async def never(feed: FeedConfig) -> PollReport:
+async def never(feed: FeedConfig, save_state: SaveFeedState | None = None) -> PollReport:
     raise AssertionError("not polled here")
 
 
@@ -73,6 +77,57 @@ async def test_the_embedded_store_polls_alone_and_redis_shares_the_schedule(
     assert isinstance(shared, SharedScheduler)
     assert (shared.lease, shared.capacity) == (90.0, 7)
     assert shared_poller.baseline == shared.baseline
+    await client.aclose()
+
+
+async def test_a_shared_poll_stores_the_feed_state_under_its_lease(clock: FrozenClock) -> None:
+    """The daemon's poll callable passes the shared scheduler's writer on to
+    ``Poller.poll``, so the state is written fenced by the poll's lease."""
+    client = fakeredis.FakeAsyncRedis()
+    store = RedisStore(client)
+    poller = make_poller(serve(rss([])), clock, store=store)
+
+    async def poll_feed(  # as ``Monitor.poll_feed``
+        feed: FeedConfig, save_state: SaveFeedState | None = None
+    ) -> PollReport:
+        return await poller.poll(feed, save_state=save_state)
+
+    shared = schedule_polls(
+        make_settings(),
+        store,
+        poller,
+        Metrics(),
+        feeds=lambda: FEEDS,
+        poll=poll_feed,
+        wake=lambda: None,
+        outage=OutageLog(),
+        clock=clock,
+    )
+    assert isinstance(shared, SharedScheduler)
+    schedule = store.feed_schedule()
+    await schedule.add_feeds({"wire": clock.now})
+    await schedule.claim_feeds(clock.now, 60, 1, "mine", "g")
+    tokens: list[str] = []
+
+    async def under_my_lease(feed_id: str, state: FeedState) -> bool:
+        tokens.append("mine")
+        return await schedule.save_feed_state(feed_id, "mine", state)
+
+    assert (await shared.poll(FEEDS[0], under_my_lease)).status == "ok"
+    stored = await store.get_feed_state("wire")
+    assert tokens == ["mine"] and stored is not None and stored.last_success_at == clock.now
+    clock.advance(61)  # this replica stalled past its lease; another one claims the feed
+    await schedule.claim_feeds(clock.now, 60, 1, "theirs", "g")
+    with capture_logs() as logs:
+        assert (await shared.poll(FEEDS[0], under_my_lease)).status == "not_modified"
+    assert tokens == ["mine", "mine"]
+    assert await store.get_feed_state("wire") == stored  # the late write was refused
+    assert [e["feed"] for e in logs if e["event"] == "feed_state_fenced"] == ["wire"]
+    # Outside the shared scheduler's polls, the poller writes to the store as it always did.
+    clock.advance(60)
+    await poll_feed(FEEDS[0])
+    latest = await store.get_feed_state("wire")
+    assert latest is not None and latest.last_success_at == clock.now
     await client.aclose()
 
 

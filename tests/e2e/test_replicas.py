@@ -10,7 +10,8 @@ receiver (``tests.servers.webhook_receiver``). What they prove:
   (no more than 1.1 x feeds per interval in all), each doing a share of the work;
 - a SIGSTOPped daemon's feeds, and then a SIGKILLed one's, are polled by the others
   within one lease (MONITOR_FEED_LEASE), and the stopped one, resumed, is fenced out
-  (``feed_lease_lost``) rather than overwriting the schedule;
+  (``feed_lease_lost``; ``feed_state_fenced`` for a poll stopped before its state write)
+  rather than overwriting the schedule and the feed state;
 - every matching article published meanwhile alerts, and the only duplicate sends are
   resends of one alert (same ``webhook-id``) by the killed daemon, at most one;
 - a Redis restarted empty mid-run is noticed once per daemon (``store_reset``), the items
@@ -308,6 +309,10 @@ def test_three_replicas_share_300_feeds_and_survive_sigkill_and_sigstop(
     # The stalled daemon's polls of the feeds it held ended after others had them.
     lost = {e["feed"] for e in events(logs[1], "feed_lease_lost")}
     assert lost & set(frozen), (lost, frozen)
+    # A state write refused means the lease was lost (whether any poll was stopped before
+    # its write is down to timing): its finish is refused too.
+    fenced = {e["feed"] for e in events(logs[1], "feed_state_fenced")}
+    assert fenced <= lost, (fenced, lost)
     # Until the kill, each daemon did a share of the polls.
     polls = [polls_before(log, killed_at) for log in logs]
     assert all(n > 0.15 * sum(polls) for n in polls), polls

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from monitor.config.models import FeedConfig, FeedHealthConfig
 from monitor.ingest import parse_feed
@@ -499,3 +500,51 @@ async def test_legacy_state_is_adopted_with_one_full_fetch(clock: FrozenClock) -
     assert (await poller.poll(FEED)).status == "ok", "no 304: the entries are learnt"
     state = await state_of(poller)
     assert (state.url, state.items_seen, state.last_new_item_at) == (FEED.url, 1, clock.now)
+
+
+def answering(code: int) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(code)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [("body", "ok"), ("unchanged", "not_modified"), (503, "error"), (410, "disabled")],
+)
+async def test_a_refused_state_write_is_logged_once_and_the_poll_still_reports(
+    clock: FrozenClock, answer: str | int, status: str
+) -> None:
+    """Another replica holds the feed's lease now (the writer is the lease-fenced one): the
+    poll's work stands, its state is not stored, and it says so once."""
+    body = rss([Item("Iran drones", "http://n.test/1", "Iran drones", when(clock, hours=1))])
+    handler = serve(body) if isinstance(answer, str) else answering(answer)
+    store = MemoryStore()
+    poller = make_poller(handler, clock, store=store)
+    if answer == "unchanged":
+        await poller.poll(FEED)  # stored: the next poll is a conditional GET, answered 304
+    stored_before = await store.get_feed_state(FEED.id)
+    offered: list[tuple[str, FeedState]] = []
+
+    async def refuse(feed_id: str, state: FeedState) -> bool:
+        offered.append((feed_id, state))
+        return False
+
+    with capture_logs() as logs:
+        report = await poller.poll(FEED, save_state=refuse)
+    assert (report.feed_id, report.status) == ("wire", status)
+    assert [feed_id for feed_id, _ in offered] == ["wire"]  # the poll's one write, offered
+    assert await store.get_feed_state(FEED.id) == stored_before  # and not stored around it
+    fenced = [e for e in logs if e["event"] == "feed_state_fenced"]
+    assert len(fenced) == 1
+    assert fenced[0]["feed"] == "wire" and fenced[0]["log_level"] == "warning"
+    assert "another replica" in fenced[0]["detail"]
+    if status == "ok":
+        assert report.alerts == 2  # the articles were processed all the same
+    # The same poll given no writer stores its state in the store, as it always did.
+    clock.advance(60)
+    with capture_logs() as logs:
+        await poller.poll(FEED)
+    assert await store.get_feed_state(FEED.id) not in (None, stored_before)
+    assert not [e for e in logs if e["event"] == "feed_state_fenced"]

@@ -1,6 +1,7 @@
 """The shared polling schedule: replicas on one schedule split the feeds, poll each once
-per interval, take over a stalled replica's feeds after its lease (and its late finish is
-fenced out), follow reloads, ride out a store outage, and notice a store reset.
+per interval, take over a stalled replica's feeds after its lease (and its late finish and
+late feed-state write are fenced out), follow reloads, ride out a store outage, and notice
+a store reset.
 
 The replicas are ``SharedScheduler``s in one event loop on one ``MemorySchedule`` (the
 schedule contract itself is ``tests/store/test_feed_schedule.py``, Redis included), with
@@ -14,7 +15,7 @@ import itertools
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -22,9 +23,12 @@ import pytest
 
 from monitor.config.models import FeedConfig
 from monitor.errors import StoreError
+from monitor.model import FeedState, FeedValidators
 from monitor.polling.poller import PollReport
-from monitor.polling.shared_scheduler import SharedScheduler
+from monitor.polling.shared_scheduler import SharedPollFeed, SharedScheduler
+from monitor.polling.state_writer import SaveFeedState
 from monitor.polling.store_reset import StoreReset
+from monitor.store.memory import MemoryStore
 from monitor.store.memory_schedule import MemorySchedule
 from monitor.store.schedule import FeedClaim, FeedSchedule
 
@@ -42,9 +46,11 @@ def feeds(count: int, interval: float = INTERVAL) -> list[FeedConfig]:
 
 @dataclass
 class Polls:
-    """Scripted polls: each takes ``duration`` and asks for the next in ``next_in`` (plus a
-    random share of it up to ``jitter``, as the poller adds); records (feed, replica, start,
-    end) and how many polls of each replica overlap."""
+    """Scripted polls: each takes ``duration``, stores a feed state naming its replica with
+    the writer it is given (as the poller does, at its end) and asks for the next in
+    ``next_in`` (plus a random share of it up to ``jitter``, as the poller adds); records
+    (feed, replica, start, end), whether each write was stored, and how many polls of each
+    replica overlap."""
 
     duration: float = 0.01
     next_in: float = INTERVAL
@@ -52,14 +58,16 @@ class Polls:
     #: Feeds whose poll hangs until released (a stalled replica).
     hang: dict[str, asyncio.Event] = field(default_factory=dict)
     log: list[tuple[str, str, float, float]] = field(default_factory=list)
+    #: (feed, replica, the etag it wrote, whether the write was stored), in write order.
+    saves: list[tuple[str, str, str, bool]] = field(default_factory=list)
     active: Counter[str] = field(default_factory=Counter)
     most_active: Counter[str] = field(default_factory=Counter)
     #: Per feed, how many polls ran at once at most (across replicas).
     overlapping: Counter[str] = field(default_factory=Counter)
     _running: Counter[str] = field(default_factory=Counter)
 
-    def for_replica(self, name: str) -> Callable[[FeedConfig], Awaitable[PollReport]]:
-        async def poll(feed: FeedConfig) -> PollReport:
+    def for_replica(self, name: str) -> SharedPollFeed:
+        async def poll(feed: FeedConfig, save_state: SaveFeedState) -> PollReport:
             start = time.monotonic()
             self.active[name] += 1
             self._running[feed.id] += 1
@@ -73,6 +81,9 @@ class Polls:
                 self.active[name] -= 1
                 self._running[feed.id] -= 1
             self.log.append((feed.id, name, start, time.monotonic()))
+            etag = f'"{name}-{len(self.log)}"'
+            state = FeedState(validators=FeedValidators(etag=etag), last_success_at=time.time())
+            self.saves.append((feed.id, name, etag, await save_state(feed.id, state)))
             next_in = self.next_in * (1 + random.uniform(0, self.jitter))
             return PollReport(feed.id, "ok", next_poll_in=next_in)
 
@@ -187,6 +198,33 @@ async def test_a_stalled_replicas_feed_is_taken_over_after_its_lease_and_fenced_
     await stop(stalled, other)
 
 
+async def test_a_stalled_replicas_late_feed_state_is_fenced_out() -> None:
+    states = MemoryStore()
+    schedule, polls = MemorySchedule(states), Polls(next_in=30.0)
+    feed_list = feeds(1)
+    release = asyncio.Event()
+    polls.hang["f00"] = release
+    stalled = replica("stalled", schedule, polls, feed_list, lease=0.6)
+    stalled.start()
+    await wait_until(lambda: polls.active["stalled"] == 1)
+    del polls.hang["f00"]  # the next poll of it, by anyone, goes through
+    other = replica("other", schedule, polls, feed_list, lease=0.6)
+    other.start()
+    # Past the lease, the other replica polls the feed and stores its state.
+    await wait_until(lambda: polls.count("f00", "other") >= 1)
+    assert [(r, stored) for _, r, _, stored in polls.saves] == [("other", True)]
+    newer = await states.get_feed_state("f00")
+    assert newer is not None and newer.validators.etag == polls.saves[0][2]
+    release.set()  # the stalled poll resumes with its older state: the write is refused
+    await wait_until(lambda: len(polls.saves) == 2)
+    assert [(r, stored) for _, r, _, stored in polls.saves] == [
+        ("other", True),
+        ("stalled", False),
+    ]
+    assert await states.get_feed_state("f00") == newer  # the newer state stays
+    await stop(stalled, other)
+
+
 async def test_reloads_add_remove_and_reschedule_feeds() -> None:
     schedule, polls = MemorySchedule(), Polls(next_in=30.0)
     first = feeds(3)
@@ -234,6 +272,10 @@ class FlakySchedule(MemorySchedule):
     async def finish_feed(self, feed_id: str, token: str, due: float) -> bool:
         self._check()
         return await super().finish_feed(feed_id, token, due)
+
+    async def save_feed_state(self, feed_id: str, token: str, state: FeedState) -> bool:
+        self._check()
+        return await super().save_feed_state(feed_id, token, state)
 
     async def add_feeds(self, due: Mapping[str, float]) -> int:
         self._check()

@@ -1,6 +1,10 @@
 """Contract of :class:`~monitor.store.schedule.FeedSchedule`, run against the memory schedule,
 fakeredis and a real Redis (two handles on one server: claims race across clients).
 
+The lease-fenced feed-state write is read back through the store the schedule stands by
+(the memory schedule's ``MemoryStore``; for Redis, another ``RedisStore`` handle), so it is
+checked to land where ``get_feed_state`` reads, in the format it decodes.
+
 SQLite has no schedule: the embedded store serves one process, which schedules its feeds
 itself (``monitor.polling.scheduler``).
 """
@@ -14,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.model import FeedState, FeedValidators
+from monitor.store.base import FeedStateStore
 from monitor.store.memory_schedule import MemorySchedule
 from monitor.store.redis import RedisStore
 from monitor.store.redis_keys import Keys
@@ -27,10 +33,16 @@ LEASE = 120.0
 
 
 class Schedules:
-    """Handles on one schedule: ``open()`` gives another client on the same state."""
+    """Handles on one schedule: ``open()`` gives another client on the same state, and
+    ``states()`` a handle on the feed states its ``save_feed_state`` writes."""
 
-    def __init__(self, open_one: Callable[[], Awaitable[FeedSchedule]]) -> None:
+    def __init__(
+        self,
+        open_one: Callable[[], Awaitable[FeedSchedule]],
+        states: Callable[[], Awaitable[FeedStateStore]],
+    ) -> None:
         self.open = open_one
+        self.states = states
 
 
 @pytest.fixture(params=SCHEDULES)
@@ -41,7 +53,10 @@ async def schedules(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         async def open_memory() -> FeedSchedule:
             return memory
 
-        yield Schedules(open_memory)
+        async def memory_states() -> FeedStateStore:
+            return memory.states
+
+        yield Schedules(open_memory, memory_states)
         return
     backend: Backend = make_backend(request, request.param, tmp_path)
 
@@ -50,8 +65,11 @@ async def schedules(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         assert isinstance(store, RedisStore)
         return store.feed_schedule()
 
+    async def redis_states() -> FeedStateStore:
+        return await backend.open()
+
     try:
-        yield Schedules(open_redis)
+        yield Schedules(open_redis, redis_states)
     finally:
         await backend.aclose()
 
@@ -173,6 +191,100 @@ async def test_rescheduling_moves_only_feeds_nobody_polls(
     assert await schedule.finish_feed("dead", "t", clock.now + 600) is False
     assert (await schedule.due_times())["dead"] == clock.now + 2
     assert await schedule.reschedule_feeds({}, clock.now) == 0
+
+
+def polled(clock: FrozenClock, etag: str, failures: int = 0) -> FeedState:
+    """A feed state as a poll leaves it (what a late write must not overwrite)."""
+    return FeedState(
+        validators=FeedValidators(etag=etag),
+        first_polled_at=clock.now - 600.5,
+        last_success_at=clock.now,
+        consecutive_failures=failures,
+        url="http://feeds.test/a.xml",
+        recent_entries=("0123456789ab", "ba9876543210"),
+        body_hash=f"hash of {etag}",
+    )
+
+
+async def test_a_feed_state_is_saved_while_the_token_holds_the_lease(
+    schedules: Schedules, clock: FrozenClock
+) -> None:
+    schedule, states = await schedules.open(), await schedules.states()
+    await schedule.add_feeds({"a": clock.now, "b": clock.now})
+    await schedule.claim_feeds(clock.now, 10, 5, "t", "g")
+    first, second = polled(clock, '"v1"'), polled(clock, '"v2"', failures=2)
+    assert await schedule.save_feed_state("a", "t", first) is True
+    assert await states.get_feed_state("a") == first  # where and as the store reads it
+    assert await schedule.save_feed_state("a", "t", second) is True  # replaced
+    assert await states.get_feed_state("a") == second
+    assert await states.get_feed_state("b") is None  # only the feed named
+    clock.advance(11)  # the lease ended, but nobody claimed the feed since: still counts
+    assert await schedule.save_feed_state("b", "t", first) is True
+    assert await states.get_feed_state("b") == first
+    # The write moves neither the schedule nor the lease.
+    assert await schedule.due_times() == {"a": clock.now - 1, "b": clock.now - 1}
+    assert await schedule.finish_feed("a", "t", clock.now + 60) is True
+
+
+async def test_a_feed_state_is_refused_for_another_token(
+    schedules: Schedules, clock: FrozenClock
+) -> None:
+    schedule, states = await schedules.open(), await schedules.states()
+    await schedule.add_feeds({"a": clock.now, "b": clock.now + 30})
+    await schedule.claim_feeds(clock.now, 10, 5, "holder", "g")  # "a" only
+    assert await schedule.save_feed_state("a", "intruder", polled(clock, '"x"')) is False
+    assert (
+        await schedule.save_feed_state("b", "holder", polled(clock, '"x"')) is False
+    )  # not leased
+    assert await states.get_feed_state("a") is None
+    assert await states.get_feed_state("b") is None
+
+
+async def test_a_feed_state_is_refused_once_the_lease_is_finished(
+    schedules: Schedules, clock: FrozenClock
+) -> None:
+    schedule, states = await schedules.open(), await schedules.states()
+    await schedule.add_feeds({"a": clock.now})
+    await schedule.claim_feeds(clock.now, 10, 5, "t", "g")
+    kept = polled(clock, '"v1"')
+    assert await schedule.save_feed_state("a", "t", kept) is True
+    assert await schedule.finish_feed("a", "t", clock.now + 60) is True
+    assert await schedule.save_feed_state("a", "t", polled(clock, '"late"')) is False
+    assert await states.get_feed_state("a") == kept
+
+
+async def test_a_stalled_holders_feed_state_is_fenced_out_by_the_next_claim(
+    schedules: Schedules, clock: FrozenClock
+) -> None:
+    stalled, fresh = await schedules.open(), await schedules.open()
+    states = await schedules.states()
+    await stalled.add_feeds({"a": clock.now})
+    assert (await stalled.claim_feeds(clock.now, 10, 5, "stalled", "g")).feeds == ("a",)
+    clock.advance(11)  # "stalled" sleeps through its lease; "fresh" takes the feed over
+    assert (await fresh.claim_feeds(clock.now, 10, 5, "fresh", "g")).feeds == ("a",)
+    newer = polled(clock, '"v2"')
+    assert await fresh.save_feed_state("a", "fresh", newer) is True
+    # "stalled" wakes up with the state of its older poll: refused, the newer one stays.
+    assert await stalled.save_feed_state("a", "stalled", polled(clock, '"v1"', 3)) is False
+    assert await states.get_feed_state("a") == newer
+    # Likewise once its own lease is over and taken: before the new holder wrote anything.
+    assert await fresh.finish_feed("a", "fresh", clock.now) is True
+    assert (await fresh.claim_feeds(clock.now, 10, 5, "third", "g")).feeds == ("a",)
+    assert await fresh.save_feed_state("a", "fresh", polled(clock, '"v3"')) is False
+    assert await states.get_feed_state("a") == newer
+
+
+async def test_a_feed_state_is_refused_for_a_feed_not_in_the_schedule(
+    schedules: Schedules, clock: FrozenClock
+) -> None:
+    schedule, states = await schedules.open(), await schedules.states()
+    assert await schedule.save_feed_state("never", "t", polled(clock, '"x"')) is False
+    await schedule.add_feeds({"a": clock.now})
+    await schedule.claim_feeds(clock.now, 10, 5, "t", "g")
+    await schedule.remove_feeds(["a"])  # removed while polled: its poll writes nothing
+    assert await schedule.save_feed_state("a", "t", polled(clock, '"x"')) is False
+    assert await states.get_feed_state("never") is None
+    assert await states.get_feed_state("a") is None
 
 
 async def test_the_generation_is_written_once(schedules: Schedules) -> None:
