@@ -11,6 +11,8 @@ Events used across the code base (stable names, for dashboards and alerts):
   (a webhook answered 410; the channel is disabled in the store);
 - ``host_limit_unavailable`` (the shared per-host fetch limit did not answer: fetches go
   on under the process's own limits);
+- ``outbox_index_rebuilt`` (the Redis outbox's index of created times was missing or out
+  of step, as after an upgrade, and was rebuilt from the alerts);
 - ``startup``, ``run_once``, ``shutdown``.
 
 Logs go to standard error; standard output belongs to the console channel.

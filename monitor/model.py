@@ -346,6 +346,20 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxSummary:
+    """How full the outbox is, without its alerts (``Outbox.outbox_summary``): what the
+    metrics scrape and the console overview read."""
+
+    #: Alerts in the outbox (queued, retrying or claimed).
+    pending: int
+    #: Dead-lettered alerts.
+    dead: int
+    #: The ``created_at`` of the oldest alert in the outbox (dead letters aside), as epoch
+    #: seconds; None when the outbox is empty.
+    oldest_created_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryRecord:
     """An alert that was delivered, as ``Outbox.recent_deliveries`` lists it."""
 

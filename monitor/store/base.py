@@ -52,6 +52,7 @@ from monitor.model import (
     HistoryQuery,
     HistoryStats,
     OutboxEntry,
+    OutboxSummary,
     Silence,
     StoryAssignment,
     StoryMember,
@@ -258,6 +259,23 @@ class Outbox(Protocol):
         """Every dead-lettered alert, most recent first.
 
         An entry's ``due_at`` is when it was dead-lettered; ties by alert id, descending.
+        """
+
+    @abc.abstractmethod
+    async def outbox_summary(self) -> OutboxSummary:
+        """How many alerts :meth:`pending` and :meth:`dead_letters` would list, and when the
+        oldest pending one was created, without listing them.
+
+        ``oldest_created_at`` is the least ``alert.created_at`` (as epoch seconds, a naive
+        time read as UTC) of the alerts in the outbox, queued or claimed; None if there
+        are none. Dead letters never count toward it, however old; a requeued alert
+        counts again with its own created time.
+
+        Read at every metrics scrape, and most needed when the outbox is large (a
+        receiver down for hours), so a backend must not read or decode every alert for
+        it: Redis keeps an index of created times, SQLite counts and takes the minimum in
+        SQL. It is a gauge's reading: under concurrent changes its numbers may be taken
+        moments apart.
         """
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from monitor.model import Alert, Article, Coverage, FeedState, FeedValidators, Hit
@@ -25,6 +25,15 @@ ARCHIVE_TITLE_LIMIT = 2_000
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def created_epoch(created: datetime) -> float:
+    """An alert's ``created_at`` as epoch seconds, as ``Outbox.outbox_summary`` reports it.
+
+    A naive time is read as UTC (the daemon makes only UTC times), as SQLite's date
+    functions read it, so every backend gives the same number for the same alert.
+    """
+    return (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
 
 
 def article_to_dict(article: Article) -> dict[str, Any]:

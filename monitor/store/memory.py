@@ -35,6 +35,7 @@ from monitor.model import (
     HistoryQuery,
     HistoryStats,
     OutboxEntry,
+    OutboxSummary,
     Silence,
     StoryAssignment,
     StoryMember,
@@ -42,7 +43,7 @@ from monitor.model import (
 )
 from monitor.store import history_rules as rules
 from monitor.store.base import StateStore, per_key
-from monitor.store.codec import archived_copy
+from monitor.store.codec import archived_copy, created_epoch
 from monitor.store.story_rules import Candidate, Fingerprint, pick_story
 
 
@@ -265,6 +266,13 @@ class MemoryStore(StateStore):
 
     async def dead_letters(self) -> list[OutboxEntry]:
         return sorted(self._dead.values(), key=lambda e: (e.due_at, e.alert.id), reverse=True)
+
+    async def outbox_summary(self) -> OutboxSummary:
+        # A walk over the outbox, but in memory: nothing to decode, nothing to fetch.
+        oldest = min(
+            (created_epoch(e.alert.created_at) for e in self._outbox.values()), default=None
+        )
+        return OutboxSummary(len(self._outbox), len(self._dead), oldest)
 
     # -- stories -------------------------------------------------------------
 

@@ -12,21 +12,15 @@ compared with the caller's ``now``; the Redis TTL (the record's duration plus
 :data:`TTL_GRACE_MS`, in real time) only collects the garbage. So a frozen test
 clock far from real time behaves exactly like the real one.
 
-Delivered records: ``delivered:<id>`` (a hash with its own TTL) answers
-``is_delivered``; the sorted set ``delivered_log`` (id by delivery time) only
-orders them for ``recent_deliveries``. ``ack`` trims the log to the newest
-:data:`DELIVERED_LOG_LIMIT` entries and drops those older than its retention,
-and a listing skips entries whose record has expired, so the log never grows
-without bound and never shows what ``is_delivered`` would deny.
-
 The article archive is a sorted set (member by archived time) beside two hashes
 (the article JSON, the story id), all written and trimmed (by age and to the
 newest ``max_articles``) by one script per ``archive_articles``, each key with a
 TTL of the retention: it is bounded while written to and expires once not.
 
-The alert history and the silences (their calls and scripts) are
-:mod:`monitor.store.redis_history`'s; the disabled channels,
-:mod:`monitor.store.redis_channels`'s.
+The outbox (its calls; its delivered records, bounded by :data:`DELIVERED_LOG_LIMIT`;
+the index its summary reads) is :mod:`monitor.store.redis_outbox`'s; the alert history
+and the silences (their calls and scripts), :mod:`monitor.store.redis_history`'s; the
+disabled channels, :mod:`monitor.store.redis_channels`'s.
 
 Redis exceptions become :class:`~monitor.errors.StoreError` at this boundary,
 with the password of the URL, if any, redacted from the message.
@@ -35,10 +29,7 @@ with the password of the URL, if any, redacted from the message.
 from __future__ import annotations
 
 import contextlib
-import math
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -51,12 +42,9 @@ from monitor.errors import StoreError
 from monitor.model import (
     MAX_STORY_MEMBERS,
     SKETCH_WORDS,
-    Alert,
     ArchivedArticle,
     ClaimResult,
-    DeliveryRecord,
     FeedState,
-    OutboxEntry,
     StoryAssignment,
     StoryMember,
     StoryProbe,
@@ -64,10 +52,8 @@ from monitor.model import (
 from monitor.store import redis_scripts as lua
 from monitor.store.base import StateStore, per_key
 from monitor.store.codec import (
-    decode_alert,
     decode_archived_article,
     decode_feed_state,
-    encode_alert,
     encode_archived_article,
     encode_feed_state,
 )
@@ -75,7 +61,10 @@ from monitor.store.redis_channels import RedisChannels
 from monitor.store.redis_connect import RedisOptions, check_prefix, make_client, url_password
 from monitor.store.redis_history import RedisHistory
 from monitor.store.redis_keys import Keys
+from monitor.store.redis_outbox import RedisOutbox
 from monitor.store.redis_schedule import RedisSchedule
+from monitor.store.redis_scripts import TTL_GRACE_MS as TTL_GRACE_MS  # named here too
+from monitor.store.redis_scripts import num, ttl_ms
 from monitor.store.story_rules import (
     FIRST_FLOOR,
     MAX_STORY_FINGERPRINTS,
@@ -85,8 +74,6 @@ from monitor.store.story_rules import (
     encode_story_member,
 )
 
-#: Real-time slack added to every TTL, so a record outlives its own end time.
-TTL_GRACE_MS = 60_000
 #: Connections a store made by ``RedisStore.from_url`` opens at most (the poller keeps at
 #: most half of them busy: ``monitor.polling.poller.DEFAULT_ACTIVE_POLLS``).
 MAX_CONNECTIONS = 32
@@ -102,38 +89,11 @@ ARCHIVE_PAGE = 500
 _ARCHIVE_TTL_CAP = 400 * 86_400.0
 
 
-def _num(value: float) -> str:
-    """A float as text that Redis and Lua parse back to the same double."""
-    return repr(float(value))
-
-
-def _ttl_ms(seconds: float) -> int:
-    """A real-time TTL for a record that counts for ``seconds`` of the caller's clock."""
-    return max(math.ceil(seconds * 1000), 0) + TTL_GRACE_MS
-
-
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _entries(flat: list[Any]) -> list[OutboxEntry]:
-    """Decode the [id, score, alert, attempts, error, ...] reply of the entry-listing scripts."""
-    out = []
-    for i in range(0, len(flat), 5):
-        _, score, alert, attempts, error = (_text(v) for v in flat[i : i + 5])
-        if alert:  # an id without its alert would be a bug; skip rather than crash
-            out.append(
-                OutboxEntry(
-                    alert=decode_alert(alert),
-                    attempts=int(attempts),
-                    due_at=float(score),
-                    last_error=error,
-                )
-            )
-    return out
-
-
-class RedisStore(RedisHistory, RedisChannels, StateStore):
+class RedisStore(RedisOutbox, RedisHistory, RedisChannels, StateStore):
     """A :class:`StateStore` in Redis, safe for any number of replicas.
 
     ``client`` may decode responses or not. A client passed in stays the
@@ -157,15 +117,8 @@ class RedisStore(RedisHistory, RedisChannels, StateStore):
         script = client.register_script
         self._claim_articles = script(lua.CLAIM_ARTICLES)
         self._release_article = script(lua.RELEASE_ARTICLE)
-        self._enqueue = script(lua.ENQUEUE)
-        self._claim_due = script(lua.CLAIM_DUE)
-        self._list = script(lua.LIST_ENTRIES)
-        self._ack = script(lua.ACK)
-        self._retry_later = script(lua.RETRY_LATER)
-        self._dead_letter = script(lua.DEAD_LETTER)
-        self._defer = script(lua.DEFER)
+        self._register_outbox_scripts()
         self._reserve_send = script(lua.RESERVE_SEND)
-        self._requeue = script(lua.REQUEUE)
         self._assign_story = script(lua.ASSIGN_STORY)
         self._archive_articles = script(lua.ARCHIVE_ARTICLES)
 
@@ -245,7 +198,7 @@ class RedisStore(RedisHistory, RedisChannels, StateStore):
         if not articles:
             return []
         keys = [self.keys.article(k) for article in articles for k in article]
-        args: list[str | int] = [_num(now), f"claim {_num(now + lease)}", _ttl_ms(lease)]
+        args: list[str | int] = [num(now), f"claim {num(now + lease)}", ttl_ms(lease)]
         args += [len(article) for article in articles]
         with self._errors("claim_articles"):
             codes = await self._claim_articles(keys=keys, args=args)
@@ -257,7 +210,7 @@ class RedisStore(RedisHistory, RedisChannels, StateStore):
         with self._errors("mark_seen"):
             async with self._client.pipeline(transaction=True) as pipe:
                 for key, keep in zip(keys, per_key(retention, len(keys)), strict=True):
-                    pipe.set(self.keys.article(key), f"seen {_num(now + keep)}", px=_ttl_ms(keep))
+                    pipe.set(self.keys.article(key), f"seen {num(now + keep)}", px=ttl_ms(keep))
                 await pipe.execute()
 
     async def release_article(self, keys: Sequence[str]) -> None:
@@ -272,158 +225,16 @@ class RedisStore(RedisHistory, RedisChannels, StateStore):
         kind, _, until = _text(value).partition(" ")
         return kind == "seen" and float(until) > now
 
-    # -- outbox --------------------------------------------------------------
-
-    async def enqueue(self, alerts: Sequence[Alert], now: float) -> int:
-        if not alerts:
-            return 0
-        k = self.keys
-        args: list[str] = [_num(now)]
-        for alert in alerts:
-            args += [alert.id, encode_alert(alert)]
-        with self._errors("enqueue"):
-            added = await self._enqueue(
-                keys=[k.outbox, k.dead, k.alerts, k.attempts, k.errors]
-                + [k.delivered(a.id) for a in alerts],
-                args=args,
-            )
-        return int(added)
-
-    async def claim_due(self, now: float, lease: float, limit: int) -> list[OutboxEntry]:
-        if limit <= 0:
-            return []
-        k = self.keys
-        with self._errors("claim_due"):
-            token = uuid.uuid4().hex
-            flat = await self._claim_due(
-                keys=[k.outbox, k.alerts, k.attempts, k.errors, k.claims],
-                args=[_num(now), _num(now + lease), limit, token],
-            )
-        return [replace(entry, claim=token) for entry in _entries(flat)]
-
-    async def ack(self, alert_id: str, now: float, detail: str, retention: float) -> None:
-        k = self.keys
-        with self._errors("ack"):
-            await self._ack(
-                keys=[
-                    k.outbox,
-                    k.alerts,
-                    k.attempts,
-                    k.errors,
-                    k.delivered(alert_id),
-                    k.delivered_log,
-                    k.claims,
-                ],
-                args=[
-                    alert_id,
-                    _num(now + retention),
-                    _num(now),
-                    detail,
-                    _ttl_ms(retention),
-                    self._log_limit,
-                    _num(now - retention),
-                ],
-            )
-
-    async def retry_later(self, alert_id: str, due_at: float, error: str, *, claim: str) -> bool:
-        k = self.keys
-        with self._errors("retry_later"):
-            done = await self._retry_later(
-                keys=[k.outbox, k.claims, k.attempts, k.errors],
-                args=[alert_id, claim, _num(due_at), error],
-            )
-        return bool(done)
-
-    async def defer(self, alert_id: str, due_at: float, *, claim: str) -> bool:
-        k = self.keys
-        with self._errors("defer"):
-            done = await self._defer(
-                keys=[k.outbox, k.claims], args=[alert_id, claim, _num(due_at)]
-            )
-        return bool(done)
-
-    async def dead_letter(self, alert_id: str, now: float, error: str, *, claim: str) -> bool:
-        k = self.keys
-        with self._errors("dead_letter"):
-            done = await self._dead_letter(
-                keys=[k.outbox, k.claims, k.dead, k.attempts, k.errors],
-                args=[alert_id, claim, _num(now), error],
-            )
-        return bool(done)
+    # -- send slots (the outbox is redis_outbox's) ---------------------------
 
     async def reserve_send(self, channel: str, now: float, interval: float) -> float | None:
         with self._errors("reserve_send"):
             opens = await self._reserve_send(
                 keys=[self.keys.send_slot(channel)],
-                args=[_num(now), _num(now + interval), _ttl_ms(interval)],
+                args=[num(now), num(now + interval), ttl_ms(interval)],
             )
         text = _text(opens) if opens is not None else ""
         return float(text) if text else None
-
-    async def is_delivered(self, alert_id: str, now: float) -> bool:
-        with self._errors("is_delivered"):
-            until = await self._client.hget(self.keys.delivered(alert_id), "until")
-        return until is not None and float(until) > now
-
-    async def recent_deliveries(self, now: float, limit: int) -> list[DeliveryRecord]:
-        out: list[DeliveryRecord] = []
-        if limit <= 0:
-            return out
-        start = 0
-        with self._errors("recent_deliveries"):
-            # Newest first, a page at a time, skipping entries whose record expired.
-            while len(out) < limit:
-                page = await self._client.zrevrange(
-                    self.keys.delivered_log, start, start + limit - 1
-                )
-                ids = cast(list[bytes | str], page)  # no WITHSCORES: members only
-                if not ids:
-                    break
-                start += len(ids)
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for alert_id in ids:
-                        pipe.hmget(
-                            self.keys.delivered(_text(alert_id)),
-                            ["until", "at", "detail", "alert", "attempts"],
-                        )
-                    rows = await pipe.execute()
-                for until, at, detail, alert, attempts in rows:
-                    if until is None or float(until) <= now or alert is None:
-                        continue
-                    out.append(
-                        DeliveryRecord(
-                            alert=decode_alert(alert),
-                            delivered_at=float(at),
-                            detail=_text(detail),
-                            attempts=int(attempts),
-                        )
-                    )
-        # ZREVRANGE orders equal scores by member descending: ties by id, descending.
-        return out[:limit]
-
-    async def requeue(self, alert_id: str, now: float) -> bool:
-        return await self._run_requeue("requeue", [_num(now), alert_id]) > 0
-
-    async def requeue_all_dead(self, now: float) -> int:
-        return await self._run_requeue("requeue_all_dead", [_num(now)])
-
-    async def _run_requeue(self, operation: str, args: list[str]) -> int:
-        k = self.keys
-        with self._errors(operation):
-            moved = await self._requeue(keys=[k.dead, k.outbox, k.attempts, k.claims], args=args)
-        return int(moved)
-
-    async def pending(self) -> list[OutboxEntry]:
-        return await self._entries("pending", self.keys.outbox, "asc")
-
-    async def dead_letters(self) -> list[OutboxEntry]:
-        return await self._entries("dead_letters", self.keys.dead, "desc")
-
-    async def _entries(self, operation: str, zset: str, order: str) -> list[OutboxEntry]:
-        k = self.keys
-        with self._errors(operation):
-            flat = await self._list(keys=[zset, k.alerts, k.attempts, k.errors], args=[order])
-        return _entries(flat)
 
     # -- stories -------------------------------------------------------------
 
@@ -450,19 +261,19 @@ class RedisStore(RedisHistory, RedisChannels, StateStore):
                 ]
                 + [k.story_band(b) for b in bands],
                 args=[
-                    _num(now),
+                    num(now),
                     member.article_id,
                     encode_story_member(member),
                     probe.sketch,
                     "\n".join(probe.anchors),
-                    _num(min_similarity),
-                    _num(now + window),
-                    _ttl_ms(window),
+                    num(min_similarity),
+                    num(now + window),
+                    ttl_ms(window),
                     MAX_STORY_MEMBERS,
                     SKETCH_WORDS,
                     STORY_PURGE_LIMIT,
-                    _num(min_similarity * FIRST_FLOOR),
-                    _num(NEAR_COPY),
+                    num(min_similarity * FIRST_FLOOR),
+                    num(NEAR_COPY),
                     MAX_STORY_FINGERPRINTS,
                     encode_fingerprint(probe.sketch, probe.anchors),
                 ],
@@ -495,13 +306,13 @@ class RedisStore(RedisHistory, RedisChannels, StateStore):
             return
         k = self.keys
         args: list[str | int] = [
-            _num(now - retention),
+            num(now - retention),
             max_articles,
-            _ttl_ms(min(retention, _ARCHIVE_TTL_CAP)),
+            ttl_ms(min(retention, _ARCHIVE_TTL_CAP)),
         ]
         for e in entries:
             member = k.archive_member(e.article.feed_id, e.article.id)
-            args += [member, _num(e.archived_at), e.story_id, encode_archived_article(e.article)]
+            args += [member, num(e.archived_at), e.story_id, encode_archived_article(e.article)]
         with self._errors("archive_articles"):
             await self._archive_articles(
                 keys=[k.archive, k.archive_articles, k.archive_stories], args=args
@@ -517,11 +328,11 @@ class RedisStore(RedisHistory, RedisChannels, StateStore):
         with self._errors("archived_articles"):
             if limit is None:
                 reply = await self._client.zrangebyscore(
-                    k.archive, _num(since), "+inf", withscores=True
+                    k.archive, num(since), "+inf", withscores=True
                 )
             else:  # the newest `limit`: ZREVRANGEBYSCORE orders ties by member, descending
                 reply = await self._client.zrevrangebyscore(
-                    k.archive, "+inf", _num(since), start=0, num=limit, withscores=True
+                    k.archive, "+inf", num(since), start=0, num=limit, withscores=True
                 )
             scored = cast(list[tuple[bytes | str, float]], reply)  # WITHSCORES: pairs
             if limit is not None:

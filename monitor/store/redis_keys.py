@@ -30,6 +30,14 @@ class Keys:
         self.errors = f"{prefix}:error"
         #: Sorted set: alert id -> time it was dead-lettered.
         self.dead = f"{prefix}:dead"
+        #: Sorted set: alert id -> its ``created_at`` (epoch seconds), for every alert in
+        #: the outbox or the dead letters (one index for both, so neither ``dead_letter``
+        #: nor ``requeue`` touches it): what ``outbox_summary`` finds the oldest queued
+        #: alert by, without reading any alert. ``enqueue`` adds, ``ack`` removes. Data
+        #: written before it existed (or by an older version) has no or a partial index:
+        #: it is rebuilt from the alerts when its size is not the outbox's plus the dead
+        #: letters' (``monitor.store.redis_outbox``).
+        self.outbox_born = f"{prefix}:outbox_born"
         #: Sorted set: alert id -> time it was delivered (the newest, for listing only).
         self.delivered_log = f"{prefix}:delivered_log"
         #: Hash: alert id -> token of the claim that holds it (fencing).

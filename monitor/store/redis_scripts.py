@@ -15,6 +15,8 @@ touches must keep their layout (see :mod:`monitor.store.redis_keys`).
 
 from __future__ import annotations
 
+import math
+
 from monitor.model import ClaimResult
 
 __all__ = [
@@ -28,11 +30,30 @@ __all__ = [
     "DEFER",
     "ENQUEUE",
     "LIST_ENTRIES",
+    "OUTBOX_SUMMARY",
     "RELEASE_ARTICLE",
     "REQUEUE",
     "RESERVE_SEND",
     "RETRY_LATER",
+    "TTL_GRACE_MS",
+    "num",
+    "ttl_ms",
 ]
+
+#: Real-time slack added to every TTL, so a record outlives its own end time.
+TTL_GRACE_MS = 60_000
+
+
+def num(value: float) -> str:
+    """A float as ARGV text that Redis and Lua parse back to the same double."""
+    return repr(float(value))
+
+
+def ttl_ms(seconds: float) -> int:
+    """A real-time TTL (ARGV, ms) for a record that counts for ``seconds`` of the caller's
+    clock."""
+    return max(math.ceil(seconds * 1000), 0) + TTL_GRACE_MS
+
 
 # SeenStore.claim_articles. Atomically: for each article in order, read the marks of its
 # keys and, if none is seen or claimed (and none came up in an earlier article), claim
@@ -83,14 +104,17 @@ return 0
 """
 
 # Outbox.enqueue. Atomically: add each alert that is not queued, dead or delivered (its
-# delivered record not yet ended at now), due at now with no attempts and no error.
-# KEYS: outbox, dead, alerts, attempts, errors, then delivered(id) for each alert.
-# ARGV: now, then id and JSON of each alert. Returns how many were added.
+# delivered record not yet ended at now), due at now with no attempts and no error, and
+# index its created time (outbox_born).
+# KEYS: outbox, dead, alerts, attempts, errors, outbox_born, then delivered(id) for each
+# alert. ARGV: now, then id, JSON and created time (epoch seconds) of each alert.
+# Returns how many were added.
 ENQUEUE = """
 local now = tonumber(ARGV[1])
 local added = 0
-for i = 6, #KEYS do
-  local id, json = ARGV[2 * (i - 5)], ARGV[2 * (i - 5) + 1]
+for i = 7, #KEYS do
+  local at = 3 * (i - 6) - 1
+  local id, json, created = ARGV[at], ARGV[at + 1], ARGV[at + 2]
   local known = redis.call('ZSCORE', KEYS[1], id) or redis.call('ZSCORE', KEYS[2], id)
   if not known then
     local until_ = redis.call('HGET', KEYS[i], 'until')
@@ -101,6 +125,7 @@ for i = 6, #KEYS do
     redis.call('HSET', KEYS[3], id, json)
     redis.call('HSET', KEYS[4], id, 0)
     redis.call('HDEL', KEYS[5], id)
+    redis.call('ZADD', KEYS[6], created, id)
     added = added + 1
   end
 end
@@ -156,10 +181,11 @@ return entries(redis.call(cmd, KEYS[1], 0, -1, 'WITHSCORES'), nil)
 )
 
 # Outbox.ack. Atomically: write the delivered record (with the alert and its attempts + 1
-# if the id was in the outbox), drop the alert from the outbox, log it for listing, and
-# trim the log (by age, then to the newest `log limit`). Not fenced.
+# if the id was in the outbox), drop the alert from the outbox (and its created time from
+# outbox_born), log it for listing, and trim the log (by age, then to the newest `log
+# limit`). Not fenced.
 # An id not in the outbox keeps the alert and attempts its record may already hold.
-# KEYS: outbox, alerts, attempts, errors, delivered(id), delivered_log, claims.
+# KEYS: outbox, alerts, attempts, errors, delivered(id), delivered_log, claims, outbox_born.
 # ARGV: id, until, now, detail, ttl ms, log limit, log entries older than this go.
 # Returns 0.
 ACK = """
@@ -172,6 +198,7 @@ if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
   redis.call('HDEL', KEYS[3], ARGV[1])
   redis.call('HDEL', KEYS[4], ARGV[1])
   redis.call('HDEL', KEYS[7], ARGV[1])
+  redis.call('ZREM', KEYS[8], ARGV[1])
 end
 redis.call('PEXPIRE', KEYS[5], ARGV[5])
 if redis.call('HEXISTS', KEYS[5], 'alert') == 1 then
@@ -184,7 +211,8 @@ return 0
 
 # Outbox.requeue and Outbox.requeue_all_dead. Atomically: move each dead letter back into
 # the outbox, due at now, attempts back to 0, no claim; so concurrent requeues move each
-# one once. The error hash is left alone: last_error is kept.
+# one once. The error hash is left alone: last_error is kept; so is outbox_born, which
+# indexes the dead letters too.
 # KEYS: dead, outbox, attempts, claims. ARGV: now, then the ids to requeue (none: every
 # dead letter). Returns how many moved.
 REQUEUE = """
@@ -237,7 +265,8 @@ return 1
 )
 
 # Outbox.dead_letter. Atomically, if fenced in: count an attempt, keep the error and move
-# the alert from the outbox to the dead letters (scored by now). Returns 1 if it applied.
+# the alert from the outbox to the dead letters (scored by now; outbox_born, indexing both,
+# is left alone). Returns 1 if it applied.
 # KEYS: outbox, claims, dead, attempts, errors. ARGV: id, claim, now, error.
 DEAD_LETTER = (
     _FENCE
@@ -249,6 +278,36 @@ redis.call('HSET', KEYS[5], ARGV[1], ARGV[4])
 return 1
 """
 )
+
+# Outbox.outbox_summary. Atomically (one snapshot): the sizes of the outbox, the dead
+# letters and outbox_born, and the created time of the oldest alert in the outbox: walking
+# outbox_born from rank `start`, lowest score first, a page at a time, the first member in
+# the outbox (dead letters, indexed too, are skipped). It walks at most `budget` members,
+# so a long run of old dead letters never blocks Redis for long: the client calls again
+# from the rank returned. The caller compares the sizes (see RedisOutbox.outbox_summary).
+# KEYS: outbox, dead, outbox_born. ARGV: start rank, budget, page size.
+# Returns {pending, dead, indexed, oldest created ('' if none found), next rank (-1: the
+# walk is over, found or not)}.
+OUTBOX_SUMMARY = """
+local pending = redis.call('ZCARD', KEYS[1])
+local dead = redis.call('ZCARD', KEYS[2])
+local indexed = redis.call('ZCARD', KEYS[3])
+if pending == 0 then return {pending, dead, indexed, '', -1} end
+local rank = tonumber(ARGV[1])
+local stop, page = rank + tonumber(ARGV[2]), tonumber(ARGV[3])
+while rank < stop do
+  local items = redis.call('ZRANGE', KEYS[3], rank, math.min(rank + page, stop) - 1,
+                           'WITHSCORES')
+  if #items == 0 then return {pending, dead, indexed, '', -1} end
+  for i = 1, #items, 2 do
+    if redis.call('ZSCORE', KEYS[1], items[i]) then
+      return {pending, dead, indexed, items[i + 1], -1}
+    end
+  end
+  rank = rank + #items / 2
+end
+return {pending, dead, indexed, '', rank}
+"""
 
 # SendSlots.reserve_send. Atomically: if the channel's slot is open at now, take it (the
 # next one opens at ARGV[2]); so one slot goes to one caller.

@@ -1,12 +1,12 @@
 """Embedded state store: one SQLite file, shared safely by processes on one machine.
 
 Owns the connection, its transactions and every SQL statement of the contract
-methods (but the archive's, in :mod:`monitor.store.sqlite_archive`, and the alert
-history's and the silences', in :mod:`monitor.store.sqlite_history`, and the disabled
-channels', in :mod:`monitor.store.sqlite_channels`); the tables
-they work on, and the migration of older files, are
-:mod:`monitor.store.sqlite_schema`. The file runs in WAL mode with a busy
-timeout, and every write is one ``BEGIN IMMEDIATE`` transaction, so a claim is
+methods (but the outbox's, in :mod:`monitor.store.sqlite_outbox`, the archive's, in
+:mod:`monitor.store.sqlite_archive`, the alert history's and the silences', in
+:mod:`monitor.store.sqlite_history`, and the disabled channels', in
+:mod:`monitor.store.sqlite_channels`); the tables they work on, and the migration of
+older files, are :mod:`monitor.store.sqlite_schema`. The file runs in WAL mode with a
+busy timeout, and every write is one ``BEGIN IMMEDIATE`` transaction, so a claim is
 atomic across processes (the second writer waits for the first to commit).
 
 Calls are blocking, so each one runs in a worker thread (``asyncio.to_thread``)
@@ -14,10 +14,6 @@ on the store's single connection, guarded by a lock. Expired rows (article
 marks and delivery records past their time) are purged opportunistically from
 ``mark_seen`` and ``ack``, at most once per :data:`PURGE_INTERVAL` of the
 caller's clock, so the file does not grow forever.
-
-Ordering matches :mod:`monitor.store.memory`: outbox by due time then alert id,
-dead letters by death time then id, deliveries by delivery time then id, most
-recent first.
 """
 
 from __future__ import annotations
@@ -25,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -34,21 +29,19 @@ from typing import TypeVar
 from monitor.errors import StoreError
 from monitor.model import (
     MAX_STORY_MEMBERS,
-    Alert,
     ArchivedArticle,
     ClaimResult,
-    DeliveryRecord,
     FeedState,
-    OutboxEntry,
     StoryAssignment,
     StoryMember,
     StoryProbe,
 )
 from monitor.store import sqlite_archive
 from monitor.store.base import StateStore, per_key
-from monitor.store.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
+from monitor.store.codec import decode_feed_state, encode_feed_state
 from monitor.store.sqlite_channels import SqliteChannels
 from monitor.store.sqlite_history import SqliteHistory
+from monitor.store.sqlite_outbox import SqliteOutbox
 from monitor.store.sqlite_schema import SCHEMA, migrate
 from monitor.store.story_rules import (
     Candidate,
@@ -69,22 +62,8 @@ _SQL_VARIABLES = 900
 #: Milliseconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT_MS = 10_000
 
-_Row = tuple[str, str, int, float, str]
 
-
-def _entry(row: _Row, claim: str = "") -> OutboxEntry:
-    """An outbox or dead-letter row (id, alert, attempts, time, last_error) as an entry."""
-    _, alert, attempts, at, last_error = row
-    return OutboxEntry(
-        alert=decode_alert(alert),
-        attempts=int(attempts),
-        due_at=float(at),
-        last_error=last_error,
-        claim=claim,
-    )
-
-
-class SqliteStore(SqliteHistory, SqliteChannels, StateStore):
+class SqliteStore(SqliteOutbox, SqliteHistory, SqliteChannels, StateStore):
     """A :class:`StateStore` persisted to one SQLite file.
 
     The constructor does no I/O; the file and schema are created on first use.
@@ -252,101 +231,7 @@ class SqliteStore(SqliteHistory, SqliteChannels, StateStore):
 
         return await self._read(run)
 
-    # -- outbox --------------------------------------------------------------
-
-    async def enqueue(self, alerts: Sequence[Alert], now: float) -> int:
-        rows = [(a.id, encode_alert(a)) for a in alerts]
-
-        def run(conn: sqlite3.Connection) -> int:
-            added = 0
-            for alert_id, text in rows:
-                known = conn.execute(
-                    "SELECT 1 FROM outbox WHERE id = ?1"
-                    " UNION ALL SELECT 1 FROM dead WHERE id = ?1"
-                    " UNION ALL SELECT 1 FROM delivered WHERE id = ?1 AND until > ?2",
-                    (alert_id, now),
-                ).fetchone()
-                if known is None:
-                    conn.execute(
-                        "INSERT INTO outbox (id, alert, due_at) VALUES (?, ?, ?)",
-                        (alert_id, text, now),
-                    )
-                    added += 1
-            return added
-
-        return await self._write(run)
-
-    async def claim_due(self, now: float, lease: float, limit: int) -> list[OutboxEntry]:
-        def run(conn: sqlite3.Connection) -> list[OutboxEntry]:
-            rows: list[_Row] = conn.execute(
-                "SELECT id, alert, attempts, due_at, last_error FROM outbox"
-                " WHERE due_at <= ? ORDER BY due_at, id LIMIT ?",
-                (now, max(limit, 0)),
-            ).fetchall()
-            until, token = now + lease, uuid.uuid4().hex
-            conn.executemany(
-                "UPDATE outbox SET due_at = ?, claim = ? WHERE id = ?",
-                [(until, token, r[0]) for r in rows],
-            )
-            return [_entry((i, a, n, until, e), token) for i, a, n, _, e in rows]
-
-        return await self._write(run)
-
-    async def ack(self, alert_id: str, now: float, detail: str, retention: float) -> None:
-        def run(conn: sqlite3.Connection) -> None:
-            self._purge(conn, now)
-            row = conn.execute(
-                "SELECT alert, attempts FROM outbox WHERE id = ?", (alert_id,)
-            ).fetchone()
-            conn.execute("DELETE FROM outbox WHERE id = ?", (alert_id,))
-            alert, attempts = (row[0], int(row[1]) + 1) if row is not None else (None, 0)
-            # Not in the outbox: an existing record keeps its alert and attempts.
-            conn.execute(
-                "INSERT INTO delivered (id, until, delivered_at, detail, alert, attempts)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-                " ON CONFLICT (id) DO UPDATE SET until = ?2, delivered_at = ?3, detail = ?4,"
-                " alert = coalesce(?5, alert),"
-                " attempts = CASE WHEN ?5 IS NULL THEN attempts ELSE ?6 END",
-                (alert_id, now + retention, now, detail, alert, attempts),
-            )
-
-        await self._write(run)
-
-    async def retry_later(self, alert_id: str, due_at: float, error: str, *, claim: str) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            changed: int = conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, due_at = ?, last_error = ?, claim = ''"
-                " WHERE id = ? AND claim = ? AND claim != ''",
-                (due_at, error, alert_id, claim),
-            ).rowcount
-            return changed > 0
-
-        return await self._write(run)
-
-    async def defer(self, alert_id: str, due_at: float, *, claim: str) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            changed: int = conn.execute(
-                "UPDATE outbox SET due_at = ?, claim = ''"
-                " WHERE id = ? AND claim = ? AND claim != ''",
-                (due_at, alert_id, claim),
-            ).rowcount
-            return changed > 0
-
-        return await self._write(run)
-
-    async def dead_letter(self, alert_id: str, now: float, error: str, *, claim: str) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            moved: int = conn.execute(
-                "INSERT OR REPLACE INTO dead (id, alert, attempts, dead_at, last_error)"
-                " SELECT id, alert, attempts + 1, ?, ? FROM outbox"
-                " WHERE id = ? AND claim = ? AND claim != ''",
-                (now, error, alert_id, claim),
-            ).rowcount
-            if moved:
-                conn.execute("DELETE FROM outbox WHERE id = ?", (alert_id,))
-            return moved > 0
-
-        return await self._write(run)
+    # -- send slots (the outbox is sqlite_outbox's) --------------------------
 
     async def reserve_send(self, channel: str, now: float, interval: float) -> float | None:
         def run(conn: sqlite3.Connection) -> float | None:
@@ -362,72 +247,6 @@ class SqliteStore(SqliteHistory, SqliteChannels, StateStore):
             return None
 
         return await self._write(run)
-
-    async def is_delivered(self, alert_id: str, now: float) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "SELECT 1 FROM delivered WHERE id = ? AND until > ?", (alert_id, now)
-            ).fetchone()
-            return row is not None
-
-        return await self._read(run)
-
-    async def recent_deliveries(self, now: float, limit: int) -> list[DeliveryRecord]:
-        def run(conn: sqlite3.Connection) -> list[DeliveryRecord]:
-            rows = conn.execute(
-                "SELECT alert, delivered_at, detail, attempts FROM delivered"
-                " WHERE until > ? AND alert IS NOT NULL"
-                " ORDER BY delivered_at DESC, id DESC LIMIT ?",
-                (now, max(limit, 0)),
-            ).fetchall()
-            return [
-                DeliveryRecord(decode_alert(a), float(at), detail, int(n))
-                for a, at, detail, n in rows
-            ]
-
-        return await self._read(run)
-
-    async def requeue(self, alert_id: str, now: float) -> bool:
-        def run(conn: sqlite3.Connection) -> bool:
-            return self._requeue(conn, now, "WHERE id = ?", (alert_id,)) > 0
-
-        return await self._write(run)
-
-    async def requeue_all_dead(self, now: float) -> int:
-        def run(conn: sqlite3.Connection) -> int:
-            return self._requeue(conn, now, "", ())
-
-        return await self._write(run)
-
-    @staticmethod
-    def _requeue(conn: sqlite3.Connection, now: float, where: str, params: tuple[str, ...]) -> int:
-        """Move the dead letters selected by ``where`` into the outbox; return how many."""
-        moved: int = conn.execute(
-            "INSERT OR REPLACE INTO outbox (id, alert, attempts, due_at, last_error, claim)"
-            f" SELECT id, alert, 0, ?, last_error, '' FROM dead {where}",
-            (now, *params),
-        ).rowcount
-        conn.execute(f"DELETE FROM dead {where}", params)
-        return moved
-
-    async def pending(self) -> list[OutboxEntry]:
-        def run(conn: sqlite3.Connection) -> list[OutboxEntry]:
-            rows = conn.execute(
-                "SELECT id, alert, attempts, due_at, last_error FROM outbox ORDER BY due_at, id"
-            ).fetchall()
-            return [_entry(r) for r in rows]
-
-        return await self._read(run)
-
-    async def dead_letters(self) -> list[OutboxEntry]:
-        def run(conn: sqlite3.Connection) -> list[OutboxEntry]:
-            rows = conn.execute(
-                "SELECT id, alert, attempts, dead_at, last_error FROM dead"
-                " ORDER BY dead_at DESC, id DESC"
-            ).fetchall()
-            return [_entry(r) for r in rows]
-
-        return await self._read(run)
 
     # -- stories -------------------------------------------------------------
 

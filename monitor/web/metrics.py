@@ -178,11 +178,15 @@ class Metrics:
         channels: Mapping[str, Channel] | None = None,
     ) -> None:
         """Read the gauges that live in the store: outbox size and age, feeds down, and which
-        of ``channels`` (those in force) are disabled."""
-        pending = await store.pending()
+        of ``channels`` (those in force) are disabled.
+
+        The outbox gauges come from ``outbox_summary``, never from listing the outbox: a
+        scrape must stay cheap when the outbox is largest (a receiver down for hours),
+        which is when the gauges matter."""
+        summary = await store.outbox_summary()
         now = clock()
-        self.outbox_pending.set(len(pending))
-        oldest = min((e.alert.created_at.timestamp() for e in pending), default=None)
+        self.outbox_pending.set(summary.pending)
+        oldest = summary.oldest_created_at
         self.outbox_oldest_age.set(max(0.0, now - oldest) if oldest is not None else 0.0)
         states = await asyncio.gather(*(store.get_feed_state(f) for f in feed_ids))
         self.feeds_down.set(

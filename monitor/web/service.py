@@ -129,7 +129,8 @@ async def channel_rows(
     dead_letters: Sequence[OutboxEntry] | None = None,
 ) -> list[ChannelRow]:
     """Every configured channel with its state, in config order (what ``news-monitor
-    channels`` prints); ``pending`` and ``dead_letters`` if the caller has read them."""
+    channels`` prints); ``pending`` and ``dead_letters`` if the caller has read them (an
+    empty ``pending`` from a caller that shows no queued counts: each is then 0)."""
     configs = ctx.loaded().config.channels
     disabled = in_force(await ctx.store.disabled_channels(), ctx.channels())
     if pending is None:
@@ -203,7 +204,9 @@ class Overview:
     """The front page's numbers."""
 
     feeds: list[FeedRow]
-    channels: list[ChannelRow]
+    #: The channels disabled (a 410 in force), in config order, with their dead letters
+    #: counted; their ``queued`` is not counted (0): the overview never lists the outbox.
+    channels_disabled: list[ChannelRow]
     #: Alerts created in the last 24 h, by status (every status present).
     alerts_24h: dict[str, int]
     #: Alerts in the outbox (queued, retrying or being sent), and dead letters.
@@ -223,24 +226,27 @@ class Overview:
     def feeds_in(self, status: str) -> int:
         return sum(1 for row in self.feeds if row.status == status)
 
-    @property
-    def channels_disabled(self) -> list[ChannelRow]:
-        return [row for row in self.channels if row.disabled is not None]
-
 
 async def overview(ctx: ConsoleContext) -> Overview:
-    """Feeds up and down, channels, alerts of the last 24 h, outbox and dead letters,
-    silences."""
+    """Feeds up and down, channels disabled, alerts of the last 24 h, outbox and dead
+    letters, silences.
+
+    The outbox and the dead letters are counted by ``outbox_summary``, not listed: the
+    overview stays cheap however full the outbox is. The dead letters are listed only
+    when a channel is disabled, to count each one's."""
     now = ctx.clock()
     rows = await feed_rows(ctx)
     stats = await ctx.store.history_stats(now - DAY)
-    pending = await ctx.store.pending()
-    dead = await ctx.store.dead_letters()
-    channels = await channel_rows(ctx, pending, dead)
+    outbox = await ctx.store.outbox_summary()
+    disabled: list[ChannelRow] = []
+    if in_force(await ctx.store.disabled_channels(), ctx.channels()):
+        dead = await ctx.store.dead_letters()
+        every = await channel_rows(ctx, pending=(), dead_letters=dead)
+        disabled = [row for row in every if row.disabled is not None]
     silences = await ctx.store.list_silences(now, expired_for=0.0)
     by_status = {status: stats.by_status.get(status, 0) for status in ALERT_STATUSES}
     active = sum(1 for s in silences if s.active(now))
-    return Overview(rows, channels, by_status, len(pending), len(dead), active)
+    return Overview(rows, disabled, by_status, outbox.pending, outbox.dead, active)
 
 
 # -- alerts ----------------------------------------------------------------------------------

@@ -4,14 +4,20 @@ Orderings all backends agree on: the outbox by due time then alert id; dead
 letters by the time they died, most recent first; deliveries by the time
 they were acked, most recent first (ties by id, descending). A dead letter's
 ``due_at`` is when it was dead-lettered. A delivered record counts while
-``now < until``.
+``now < until``. ``outbox_summary`` counts what ``pending`` and ``dead_letters`` list
+and dates the oldest pending alert by its ``created_at``, an instant whatever its offset.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
-from monitor.model import DeliveryRecord, OutboxEntry
+import pytest
+
+from monitor.model import Alert, DeliveryRecord, OutboxEntry, OutboxSummary
+from monitor.store import redis_outbox
 from monitor.store.base import Outbox
 from tests.conftest import FrozenClock
 from tests.store.support import DAY, Backend, claim, ids, ids_of, make_alert
@@ -392,3 +398,119 @@ async def test_concurrent_requeues_move_each_dead_letter_once(
     assert sum(every) == 9
     assert len(await handles[1].pending()) == 10
     assert await handles[1].dead_letters() == []
+
+
+# -- outbox_summary ----------------------------------------------------------------------
+
+#: 08:00 UTC on the day of make_alert's alerts (which are created at 08:00:00.25 UTC).
+EIGHT = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+
+
+def born(n: int, created: datetime) -> Alert:
+    """make_alert(n), created at ``created``."""
+    return replace(make_alert(n), created_at=created)
+
+
+async def test_outbox_summary_of_an_empty_outbox(store: Outbox) -> None:
+    assert await store.outbox_summary() == OutboxSummary(0, 0, None)
+
+
+async def test_outbox_summary_dates_the_oldest_created_alert_not_the_oldest_due(
+    store: Outbox, clock: FrozenClock
+) -> None:
+    young = born(1, EIGHT + timedelta(minutes=5))
+    await store.enqueue([young], clock.now)  # due first
+    clock.advance(60)
+    # Created earlier but enqueued later (a slow poll): written with another offset, its
+    # text ("10:00...+02:00") sorts after the young one's, its instant before.
+    old = born(2, datetime(2027, 1, 15, 10, 0, 0, 1, tzinfo=timezone(timedelta(hours=2))))
+    assert await store.enqueue([old, make_alert(3)], clock.now) == 2
+    assert await store.outbox_summary() == OutboxSummary(3, 0, old.created_at.timestamp())
+    # Enqueueing the same alerts again counts nothing twice.
+    assert await store.enqueue([young, old, make_alert(3), make_alert(3)], clock.now) == 0
+    assert await store.outbox_summary() == OutboxSummary(3, 0, old.created_at.timestamp())
+
+
+async def test_outbox_summary_reads_times_to_the_microsecond_and_naive_ones_as_utc(
+    store: Outbox, clock: FrozenClock
+) -> None:
+    # A whole second is written without a fraction ("08:00:00+00:00"): it still sorts
+    # before 08:00:00.25. A naive time is UTC.
+    whole = born(1, EIGHT)
+    await store.enqueue([make_alert(2), whole], clock.now)
+    assert await store.outbox_summary() == OutboxSummary(2, 0, EIGHT.timestamp())
+    naive = born(3, datetime(2027, 1, 15, 7, 59, 59, 999_999))
+    await store.enqueue([naive], clock.now)
+    oldest = (EIGHT - timedelta(microseconds=1)).timestamp()
+    assert await store.outbox_summary() == OutboxSummary(3, 0, oldest)
+
+
+async def test_outbox_summary_counts_claimed_retried_and_deferred_alerts(
+    store: Outbox, clock: FrozenClock
+) -> None:
+    alerts = [born(n, EIGHT + timedelta(seconds=n)) for n in (1, 2, 3)]
+    await store.enqueue(alerts, clock.now)
+    claims = await claim(store, clock)
+    expected = OutboxSummary(3, 0, alerts[0].created_at.timestamp())
+    assert await store.outbox_summary() == expected  # claimed: still in the outbox
+    assert await store.retry_later(
+        "alert-001", clock.now + 60, "HTTP 503", claim=claims["alert-001"]
+    )
+    assert await store.defer("alert-002", clock.now + 60, claim=claims["alert-002"])
+    assert await store.outbox_summary() == expected
+
+
+async def test_outbox_summary_after_ack(store: Outbox, clock: FrozenClock) -> None:
+    alerts = [born(n, EIGHT + timedelta(seconds=n)) for n in (1, 2)]
+    await store.enqueue(alerts, clock.now)
+    await claim(store, clock)
+    await store.ack("alert-001", clock.now, detail="HTTP 200", retention=DAY)
+    assert await store.outbox_summary() == OutboxSummary(1, 0, alerts[1].created_at.timestamp())
+    await store.ack("alert-404", clock.now, detail="HTTP 200", retention=DAY)  # not queued
+    await store.ack("alert-001", clock.now, detail="HTTP 200", retention=DAY)  # acked twice
+    assert await store.outbox_summary() == OutboxSummary(1, 0, alerts[1].created_at.timestamp())
+    await store.ack("alert-002", clock.now, detail="HTTP 200", retention=DAY)
+    assert await store.outbox_summary() == OutboxSummary(0, 0, None)
+
+
+async def test_outbox_summary_skips_dead_letters_until_requeued(
+    store: Outbox, clock: FrozenClock
+) -> None:
+    oldest, middle, young = (born(n, EIGHT + timedelta(seconds=n)) for n in (1, 2, 3))
+    await store.enqueue([oldest, middle, young], clock.now)
+    claims = await claim(store, clock)
+    assert await store.dead_letter("alert-001", clock.now, "HTTP 404", claim=claims["alert-001"])
+    assert await store.dead_letter("alert-002", clock.now, "HTTP 404", claim=claims["alert-002"])
+    # The dead letters are older than the one alert left: they do not date the outbox.
+    assert await store.outbox_summary() == OutboxSummary(1, 2, young.created_at.timestamp())
+    assert await store.enqueue([oldest], clock.now) == 0  # dead: not queued again
+    assert await store.outbox_summary() == OutboxSummary(1, 2, young.created_at.timestamp())
+
+    clock.advance(3600)  # requeued: due now, dated by its own created time again
+    assert await store.requeue("alert-002", clock.now)
+    assert await store.outbox_summary() == OutboxSummary(2, 1, middle.created_at.timestamp())
+    assert await store.requeue_all_dead(clock.now) == 1
+    assert await store.outbox_summary() == OutboxSummary(3, 0, oldest.created_at.timestamp())
+
+    # Delivered at last: gone from the summary, and its record keeps it out.
+    claims = await claim(store, clock)
+    await store.ack("alert-001", clock.now, detail="HTTP 200", retention=DAY)
+    assert await store.dead_letter("alert-003", clock.now, "HTTP 400", claim=claims["alert-003"])
+    assert await store.outbox_summary() == OutboxSummary(1, 1, middle.created_at.timestamp())
+
+
+async def test_outbox_summary_finds_a_queued_alert_behind_many_older_dead_letters(
+    store: Outbox, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis walks its index of created times (dead letters included) a budget of members
+    per script call, made small here: more dead letters than three calls' budgets lie
+    before the queued alert."""
+    monkeypatch.setattr(redis_outbox, "SUMMARY_BUDGET", 4)
+    monkeypatch.setattr(redis_outbox, "SUMMARY_PAGE", 3)
+    dead = [born(n, EIGHT + timedelta(seconds=n)) for n in range(13)]
+    await store.enqueue(dead, clock.now)
+    for alert_id, token in (await claim(store, clock, limit=len(dead))).items():
+        assert await store.dead_letter(alert_id, clock.now, "HTTP 404", claim=token)
+    queued = born(99, EIGHT + timedelta(hours=1))
+    await store.enqueue([queued], clock.now)
+    assert await store.outbox_summary() == OutboxSummary(1, 13, queued.created_at.timestamp())

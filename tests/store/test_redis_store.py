@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from structlog.testing import capture_logs
 
 from monitor.errors import StoreError
 from monitor.model import (
@@ -23,6 +26,7 @@ from monitor.model import (
     DeliveryRecord,
     FeedState,
     OutboxEntry,
+    OutboxSummary,
     StoryAssignment,
     StoryMember,
     StoryProbe,
@@ -30,7 +34,14 @@ from monitor.model import (
 from monitor.store.codec import encode_alert, encode_archived_article, encode_feed_state
 from monitor.store.redis import TTL_GRACE_MS, RedisStore
 from tests.conftest import FrozenClock, free_port
-from tests.store.support import DAY, claim, delete_prefix, ids_of, make_alert
+from tests.store.support import DAY, Backend, claim, delete_prefix, ids_of, make_alert
+
+#: The Redis backends of the store suite (``tests/store/support.py``).
+REDIS = [
+    "fakeredis",
+    pytest.param("redis", marks=pytest.mark.redis),
+    pytest.param("cluster", marks=pytest.mark.redis),
+]
 
 
 async def test_redis_keys_stay_under_the_prefix(clock: FrozenClock) -> None:
@@ -111,6 +122,14 @@ async def test_redis_reads_records_written_in_the_stored_layout(clock: FrozenClo
         ]
         assert await store.pending() == [OutboxEntry(alert, 2, now, "HTTP 503")]
         assert await store.dead_letters() == [OutboxEntry(make_alert(2), 5, now, "HTTP 410")]
+        # No index of created times in that layout: the summary builds it (alert-002 too,
+        # dead but indexed all the same).
+        created = alert.created_at.timestamp()
+        assert await store.outbox_summary() == OutboxSummary(1, 1, created)
+        assert await client.zrange("p:outbox_born", 0, -1, withscores=True) == [
+            (b"alert-001", created),
+            (b"alert-002", created),
+        ]
         assert await store.is_delivered("alert-003", now)
         assert await store.recent_deliveries(now, 10) == [
             DeliveryRecord(make_alert(3), now, "HTTP 200", 1)
@@ -201,6 +220,74 @@ async def test_redis_delivered_log_is_bounded(clock: FrozenClock) -> None:
         assert await client.zcard(store.keys.delivered_log) == 0
     finally:
         await client.aclose()
+
+
+# -- the outbox's index of created times ------------------------------------------------
+
+
+async def _index_in_step(store: RedisStore) -> bool:
+    """Whether ``outbox_born`` holds as many alerts as the outbox and the dead letters."""
+    k, client = store.keys, store._client
+    indexed = await client.zcard(k.outbox_born)
+    return bool(indexed == await client.zcard(k.outbox) + await client.zcard(k.dead))
+
+
+@pytest.mark.parametrize("backend", REDIS, indirect=True)
+async def test_redis_outbox_index_follows_every_change(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    """Each outbox script keeps ``outbox_born`` in step, so no summary ever rebuilds it."""
+    store = await backend.open()
+    assert isinstance(store, RedisStore)
+    with capture_logs() as events:
+        await store.enqueue([make_alert(n) for n in range(1, 6)], clock.now)
+        assert await _index_in_step(store)
+        claims = await claim(store, clock)
+        await store.retry_later("alert-001", clock.now, "HTTP 503", claim=claims["alert-001"])
+        await store.defer("alert-002", clock.now, claim=claims["alert-002"])
+        await store.dead_letter("alert-003", clock.now, "HTTP 404", claim=claims["alert-003"])
+        await store.dead_letter("alert-004", clock.now, "HTTP 404", claim=claims["alert-004"])
+        await store.ack("alert-005", clock.now, "HTTP 200", DAY)
+        await store.ack("alert-404", clock.now, "HTTP 200", DAY)  # never queued
+        assert await _index_in_step(store)
+        await store.requeue("alert-003", clock.now)
+        await store.ack("alert-003", clock.now, "HTTP 200", DAY)
+        await store.requeue_all_dead(clock.now)
+        assert await _index_in_step(store)
+        assert (await store.outbox_summary()).pending == 3
+    assert "outbox_index_rebuilt" not in [e["event"] for e in events]
+
+
+@pytest.mark.parametrize("backend", REDIS, indirect=True)
+async def test_redis_outbox_written_without_its_index_is_summed_up_after_a_rebuild(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    """An outbox written before ``outbox_born`` existed (deleted here) is indexed anew from
+    its alerts at the first summary, once; one that lost a member (an older replica's
+    enqueue, during an upgrade) likewise."""
+    store = await backend.open()
+    assert isinstance(store, RedisStore)
+    start = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+    alerts = [replace(make_alert(n), created_at=start + timedelta(seconds=n)) for n in range(1, 6)]
+    await store.enqueue(alerts, clock.now)
+    claims = await claim(store, clock)
+    await store.dead_letter("alert-001", clock.now, "HTTP 404", claim=claims["alert-001"])
+    await store.ack("alert-005", clock.now, "HTTP 200", DAY)
+    await store._client.delete(store.keys.outbox_born)
+    expected = OutboxSummary(3, 1, alerts[1].created_at.timestamp())  # the oldest is dead
+
+    with capture_logs() as events:
+        assert await store.outbox_summary() == expected
+        assert await store.outbox_summary() == expected  # from the index: no second rebuild
+    rebuilt = [e for e in events if e["event"] == "outbox_index_rebuilt"]
+    assert rebuilt == [{"event": "outbox_index_rebuilt", "alerts": 4, "log_level": "info"}]
+    assert await _index_in_step(store)
+
+    await store._client.zrem(store.keys.outbox_born, "alert-002")
+    with capture_logs() as events:
+        assert await store.outbox_summary() == expected
+    assert [e["event"] for e in events] == ["outbox_index_rebuilt"]
+    assert await _index_in_step(store)
 
 
 # -- errors ----------------------------------------------------------------------------

@@ -4,10 +4,14 @@ channels enable``), a mark recorded for an earlier URL ignored."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
-from monitor.model import DisabledChannel
-from tests.web.console_support import DEAD, HOUR, NOW, Console
+from monitor.model import DisabledChannel, OutboxEntry
+from monitor.store.memory import MemoryStore
+from monitor.web import service
+from tests.web.console_support import DEAD, HOUR, NOW, Console, fill, load_watch
 from tests.web.test_pages import csrf_of
 
 REASON = "HTTP 410: endpoint deleted"
@@ -95,6 +99,44 @@ async def test_the_overview_shows_a_disabled_channel_with_an_enable_button(
     assert "1 alert in the dead-letter list" in section
     assert 'action="/channels/siem/enable"' in section
     assert "ops" not in section
+
+
+class ListingStore(MemoryStore):
+    """A memory store that records each listing of its outbox and dead letters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed: list[str] = []
+
+    async def pending(self) -> list[OutboxEntry]:
+        self.listed.append("pending")
+        return await super().pending()
+
+    async def dead_letters(self) -> list[OutboxEntry]:
+        self.listed.append("dead_letters")
+        return await super().dead_letters()
+
+
+async def test_the_overview_lists_dead_letters_only_for_a_disabled_channel(
+    tmp_path: Path,
+) -> None:
+    """The overview counts the outbox without listing it; the dead letters are listed only
+    when a disabled channel shows how many of them are its own."""
+    store = ListingStore()
+    await fill(store)
+    console = Console(load_watch(tmp_path), store)
+    queued, dead = len(await store.pending()), len(await store.dead_letters())
+    store.listed.clear()
+
+    summary = await service.overview(console.context())
+    assert (summary.outbox_pending, summary.dead_letters) == (queued, dead) == (1, 1)
+    assert summary.channels_disabled == []
+    assert store.listed == []
+
+    await disable_siem(console)
+    summary = await service.overview(console.context())
+    assert [(r.name, r.dead) for r in summary.channels_disabled] == [("siem", 1)]
+    assert store.listed == ["dead_letters"]
 
 
 async def test_the_channels_page_enables_a_channel_with_its_form(

@@ -16,10 +16,12 @@ from monitor import __version__
 from monitor.app import Monitor
 from monitor.config.load import load_config
 from monitor.errors import StoreError
-from monitor.model import DisabledChannel
+from monitor.model import DisabledChannel, OutboxEntry
 from monitor.settings import Settings
 from monitor.store.memory import MemoryStore
+from monitor.web import Metrics
 from tests.conftest import free_port
+from tests.factories import make_alert
 from tests.servers import Item, rss
 
 FEED_URL = "https://news.example.org/feed.xml"
@@ -132,6 +134,35 @@ async def test_store_gauges_are_read_on_refresh(tmp_path: Path) -> None:
         age = sample(monitor, "news_monitor_outbox_oldest_age_seconds")
         assert age is not None and 100 <= age < 160
         assert sample(monitor, "news_monitor_feeds_down") == 0
+
+
+class UnlistableStore(MemoryStore):
+    """A memory store that refuses to list its outbox: what a scrape must never need."""
+
+    async def pending(self) -> list[OutboxEntry]:
+        raise AssertionError("the scrape listed the outbox")
+
+    async def dead_letters(self) -> list[OutboxEntry]:
+        raise AssertionError("the scrape listed the dead letters")
+
+
+async def test_refresh_reads_the_outbox_gauges_without_listing_the_outbox() -> None:
+    store = UnlistableStore()
+    created = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+    await store.enqueue(
+        [make_alert(id=f"a{n}", created_at=created + timedelta(minutes=n)) for n in range(3)],
+        created.timestamp() + 600,
+    )
+    metrics = Metrics()
+    await metrics.refresh(store, [], lambda: created.timestamp() + 900)
+    registry = metrics.registry
+    assert registry.get_sample_value("news_monitor_outbox_pending") == 3
+    assert registry.get_sample_value("news_monitor_outbox_oldest_age_seconds") == 900
+    for entry in await MemoryStore.pending(store):  # delivered: empty, age 0
+        await store.ack(entry.alert.id, created.timestamp() + 901, "HTTP 200", 86_400)
+    await metrics.refresh(store, [], lambda: created.timestamp() + 1000)
+    assert registry.get_sample_value("news_monitor_outbox_pending") == 0
+    assert registry.get_sample_value("news_monitor_outbox_oldest_age_seconds") == 0
 
 
 async def test_a_failing_feed_counts_as_down(tmp_path: Path) -> None:
