@@ -58,6 +58,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+from benchmarks.redis_support import drop_prefix  # noqa: E402
 from monitor.config.load import LoadedConfig  # noqa: E402
 from monitor.config.models import WatchConfig  # noqa: E402
 from monitor.model import Alert, Article, Attempt, HistoryQuery  # noqa: E402
@@ -275,16 +276,6 @@ async def measure_pages(
             assert response.status_code == 200, (path, response.status_code, response.text[:200])
             rows[name] = (ms, f"HTTP {response.status_code}, {len(response.content) // 1024} KB")
     return rows
-
-
-async def drop_prefix(url: str, prefix: str) -> None:
-    client = aioredis.Redis.from_url(url)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start : start + 1000])
-    finally:
-        await client.aclose()
 
 
 async def redis_memory(url: str) -> int:

@@ -64,6 +64,7 @@ import feedparser  # noqa: E402
 import httpx  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
 
+from benchmarks.redis_support import drop_prefix  # noqa: E402
 from benchmarks.rulegen import CorpusStats, RuleGenerator, load_corpus  # noqa: E402
 from monitor.app import Monitor  # noqa: E402
 from monitor.config.load import LoadedConfig, load_config  # noqa: E402
@@ -349,17 +350,6 @@ async def redis_state(url: str, prefix: str) -> tuple[dict[str, int], dict[str, 
     finally:
         await client.aclose()
     return sizes, counts
-
-
-async def drop_prefix(url: str, prefix: str) -> None:
-    """Delete every key the run wrote, so the server is left as it was."""
-    client = aioredis.Redis.from_url(url)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start : start + 1000])
-    finally:
-        await client.aclose()
 
 
 async def run(args: argparse.Namespace) -> None:

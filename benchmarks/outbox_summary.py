@@ -37,9 +37,6 @@ import asyncio
 import contextlib
 import io
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,10 +46,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
-import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.redis_support import drop_prefix, private_redis_server
 from monitor.log import configure_logging
 from monitor.model import Alert, Article, Hit, OutboxSummary
 from monitor.store.base import StateStore
@@ -124,42 +121,14 @@ def server_usec(client: redis.Redis) -> int:
 
 @contextlib.contextmanager
 def redis_server() -> Iterator[tuple[str, bool]]:
-    """(URL, private): a redis-server of the run's own, else the configured/local one."""
-    binary = shutil.which("redis-server")
+    """(URL, private): the configured server (MONITOR_TEST_REDIS_URL), else a redis-server of
+    the run's own, else the local one."""
     configured = os.environ.get("MONITOR_TEST_REDIS_URL")
-    if configured or binary is None:
-        yield configured or "redis://127.0.0.1:6379/0", False
+    if configured:
+        yield configured, False
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with tempfile.TemporaryDirectory() as workdir:
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            client = redis.Redis(port=port)
-            for _ in range(100):
-                with contextlib.suppress(redis.ConnectionError):
-                    client.ping()
-                    break
-                time.sleep(0.05)
-            client.close()
-            yield f"redis://127.0.0.1:{port}/0", True
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-async def drop_prefix(url: str, prefix: str) -> None:
-    client = aioredis.Redis.from_url(url)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
-        for start in range(0, len(keys), 1000):
-            await client.delete(*keys[start : start + 1000])
-    finally:
-        await client.aclose()
+    with private_redis_server() as url:
+        yield (url, True) if url else ("redis://127.0.0.1:6379/0", False)
 
 
 def check(old: OutboxSummary, new: OutboxSummary) -> None:

@@ -34,12 +34,8 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -56,6 +52,7 @@ import redis.asyncio.connection as redis_connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.redis_support import private_redis_server
 from monitor.config.models import FeedConfig
 from monitor.log import configure_logging
 from monitor.matching.engine import RuleSpec, compile_rules
@@ -131,30 +128,8 @@ class Farm:
 @contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """A private redis-server on a free port, or the configured/local one."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        yield os.environ.get("MONITOR_REDIS_URL", "redis://127.0.0.1:6379/0")
-        return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with tempfile.TemporaryDirectory() as workdir:
-        process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            client = redis.Redis(port=port)
-            for _ in range(100):
-                with contextlib.suppress(redis.ConnectionError):
-                    client.ping()
-                    break
-                time.sleep(0.05)
-            client.close()
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with private_redis_server() as url:
+        yield url or os.environ.get("MONITOR_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
