@@ -3,11 +3,12 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY monitor ./monitor
 # Optional extras baked into the image; `--build-arg EXTRAS=` builds without Apprise.
+# The dependencies at the versions the test suite last passed with (constraints.txt).
 ARG EXTRAS=apprise
-RUN pip install --no-cache-dir ".${EXTRAS:+[$EXTRAS]}"
+RUN pip install --no-cache-dir -c constraints.txt ".${EXTRAS:+[$EXTRAS]}"
 
 FROM python:3.11-slim
 ENV PATH=/opt/venv/bin:$PATH \
