@@ -472,6 +472,9 @@ class Monitor:
             wake=self.worker.wake,
             history_retention=self.settings.history_retention.total_seconds(),
             archive_retention=self.settings.archive_retention.total_seconds(),
+            # The manager's own store object (not a second one over the same backend), so
+            # the console reads exactly what the lease keeper writes.
+            subscriptions=self._websub.store if self._websub is not None else None,
         )
         token = self.settings.http_token
         http = HttpServer(

@@ -1,7 +1,8 @@
 """The REST API under ``/api/v1`` (JSON; the OpenAPI document is ``/api/v1/openapi.json``).
 
 =======  ==========================  ===============================================
-GET      /feeds                      feeds: config and health (status, last error, next poll)
+GET      /feeds                      feeds: config and health (status, last error, next poll),
+                                     full text, WebSub push state
 GET      /rules                      rules with their hits in 24 h and 7 d, last match
 GET      /alerts                     history search: q, rule, channel, status, since,
                                      limit, cursor
@@ -75,9 +76,11 @@ def api_router(ctx: ConsoleContext, auth: Auth, cache: ArchiveCache) -> APIRoute
         prefix=PREFIX, dependencies=[Depends(auth.bearer)], responses=UNAUTHORIZED, tags=["api"]
     )
 
-    @api.get("/feeds", response_model=FeedListOut, summary="Feeds and their health")
+    @api.get("/feeds", response_model=FeedListOut, summary="Feeds, their health and push")
     async def feeds() -> FeedListOut:
-        return FeedListOut(feeds=[FeedOut.of(row) for row in await service.feed_rows(ctx)])
+        rows = await service.feed_rows(ctx, websub=True)
+        now = ctx.clock()
+        return FeedListOut(feeds=[FeedOut.of(row, now) for row in rows])
 
     @api.get("/rules", response_model=RuleListOut, summary="Rules and their hits")
     async def rules() -> RuleListOut:

@@ -3,8 +3,8 @@ one small object (:class:`ConsoleContext`), so this wing never imports ``monitor
 
 The composition root (``Monitor._start_http``) builds it from the parts it owns: the
 watch config and the channels in force (callables: a reload swaps them), the store, the
-clock, the outbox worker's ``wake`` and the retention settings. Tests build one over a
-``MemoryStore``.
+clock, the outbox worker's ``wake``, the retention settings and, when WebSub is on, the
+WebSub manager's subscription store. Tests build one over a ``MemoryStore``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from monitor.store.base import (
     Outbox,
     SilenceStore,
 )
+from monitor.store.websub import SubscriptionStore
 
 
 class ConsoleStore(
@@ -58,3 +59,6 @@ class ConsoleContext:
     history_retention: float
     #: ``MONITOR_ARCHIVE_RETENTION`` in seconds: the playground's default and longest window.
     archive_retention: float
+    #: The WebSub subscriptions (the feeds page shows how hubs push each feed); None when
+    #: WebSub is off (no ``MONITOR_PUBLIC_URL``, or no HTTP server): nothing is shown.
+    subscriptions: SubscriptionStore | None = None

@@ -3,7 +3,8 @@
 =====================  ============================================================
 ``/``                  overview: feeds up and down, alerts in 24 h by status, outbox,
                        dead letters, silences, the latest alerts
-``/feeds``             health table: status, last error, last success, next poll
+``/feeds``             health table: status, last error, last success, next poll;
+                       full text; WebSub push state (when WebSub is on)
 ``/alerts``            history: search by text, rule, channel, status; paging
 ``/alerts/{id}``       one alert: article with its hits, story outlets, events, retry
 ``/dead-letters``      the dead-letter list, each with a Retry button
@@ -97,7 +98,8 @@ def pages_router(ctx: ConsoleContext, auth: Auth, cache: ArchiveCache) -> APIRou
 
     @pages.get("/feeds", dependencies=guard)
     async def feeds(request: Request) -> Response:
-        return render(request, "feeds.html", rows=await service.feed_rows(ctx))
+        rows = await service.feed_rows(ctx, websub=True)
+        return render(request, "feeds.html", rows=rows, websub=ctx.subscriptions is not None)
 
     @pages.get("/alerts", dependencies=guard)
     async def alerts(

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from markupsafe import Markup, escape
 
+from monitor.ingest.fetch import redact_url
 from monitor.matching.highlight import clip, highlight
 from monitor.model import Hit
 from monitor.polling.health import span
@@ -63,6 +64,15 @@ def safe_url(url: str) -> str:
     except ValueError:
         return ""
     return url.strip() if scheme in ("http", "https") else ""
+
+
+def host(url: str) -> str:
+    """The host name of ``url`` (a WebSub hub, shown short), else ``url`` redacted."""
+    try:
+        name = urlsplit(url).hostname
+    except ValueError:
+        name = None
+    return name or redact_url(url)
 
 
 def when(value: float | datetime | None) -> str:
@@ -114,6 +124,8 @@ def environment() -> jinja2.Environment:
         marked=marked,
         passages=passages,
         safe_url=safe_url,
+        host=host,
+        redact=redact_url,
         when=when,
         ago=ago,
         explain_lines=explain_lines,

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 
 from monitor.ingest.fetch import redact_url
 from monitor.model import Alert, Article, Attempt, Hit, Silence
+from monitor.store.websub import Subscription
 from monitor.web.preview import Preview, PreviewMatch
-from monitor.web.service import AlertView, ChannelRow, FeedRow, RuleRow
+from monitor.web.service import AlertView, ChannelRow, FeedRow, PushStatus, RuleRow
 
 Status = Literal["pending", "retrying", "delivered", "dead", "silenced"]
 
@@ -172,8 +173,59 @@ class RetryOut(BaseModel):
     status: Literal["pending"] = "pending"
 
 
+class PushOut(BaseModel):
+    """How a WebSub hub pushes a feed, from its stored subscription."""
+
+    status: PushStatus = Field(
+        description="pushed: verified, lease not over; pending: a request sent, its intent not "
+        "verified yet; denied: the hub refused (last_error says why); failing: the last request "
+        "to the hub failed (failures in a row; a lease may still run); expired: the lease is "
+        "over, not renewed; unsubscribing: the feed left the config; none: no subscription "
+        "(the feed names no hub, or none was seen yet): only polled."
+    )
+    active: bool = Field(description="Whether the hub pushes the feed now (lease not over).")
+    hub: str = Field(description="The hub subscribed at, without user info or query.")
+    topic: str = Field(description="The topic URL subscribed to, without user info or query.")
+    requested_at: datetime | None = Field(description="When the last request was sent.")
+    expires_at: datetime | None = Field(
+        description="End of the lease the hub granted (past when expired); null if never "
+        "verified, or denied."
+    )
+    next_request_at: datetime | None = Field(
+        description="When the daemon asks the hub next: a renewal, or a retry."
+    )
+    failures: int = Field(description="Requests to the hub that failed in a row.")
+    last_error: str = Field(description="Why the last request failed, or why the hub denied it.")
+
+    @classmethod
+    def of(cls, status: PushStatus, sub: Subscription | None, now: float) -> PushOut:
+        if sub is None:
+            return cls(
+                status="none",
+                active=False,
+                hub="",
+                topic="",
+                requested_at=None,
+                expires_at=None,
+                next_request_at=None,
+                failures=0,
+                last_error="",
+            )
+        return cls(
+            status=status,
+            active=sub.active(now),
+            hub=redact_url(sub.hub),
+            topic=redact_url(sub.topic),
+            requested_at=at(sub.requested_at) if sub.requested_at else None,  # 0: unknown
+            expires_at=at(sub.expires_at),
+            next_request_at=at(sub.due_at),
+            failures=sub.failures,
+            last_error=sub.last_error,
+        )
+
+
 class FeedOut(BaseModel):
-    """A configured feed and its health."""
+    """A configured feed, how it is read, and its health."""
 
     id: str
     name: str
@@ -189,10 +241,23 @@ class FeedOut(BaseModel):
     items_seen: int
     moved_to: str = Field(description="Where it moved for good (301/308), if it did.")
     disabled_reason: str
+    fulltext: bool | Literal["auto"] = Field(
+        description="Whether new articles' pages are read for their main text: true (every "
+        "one), false, or auto (only when the feed's text is shorter than fulltext_min_chars)."
+    )
+    fulltext_min_chars: int | None = Field(
+        description="With fulltext auto: a page is read when the feed's text has fewer "
+        "characters; null otherwise."
+    )
+    push: PushOut | None = Field(
+        description="How a WebSub hub pushes the feed (status none: no subscription); null "
+        "when WebSub is off (MONITOR_PUBLIC_URL unset)."
+    )
 
     @classmethod
-    def of(cls, row: FeedRow) -> FeedOut:
+    def of(cls, row: FeedRow, now: float) -> FeedOut:
         s, feed = row.state, row.feed
+        push = PushOut.of(row.push, row.subscription, now) if row.push is not None else None
         return cls(
             id=feed.id,
             name=feed.name or "",
@@ -208,6 +273,9 @@ class FeedOut(BaseModel):
             items_seen=s.items_seen if s else 0,
             moved_to=redact_url(s.moved_to) if s and s.moved_to else "",
             disabled_reason=s.disabled_reason if s else "",
+            fulltext=feed.fulltext,
+            fulltext_min_chars=feed.fulltext_min_chars if feed.fulltext == "auto" else None,
+            push=push,
         )
 
 

@@ -1,5 +1,6 @@
 """What the console pages and the REST API both read and do, over a
-:class:`~monitor.web.context.ConsoleContext`: feed health rows, channel states (and
+:class:`~monitor.web.context.ConsoleContext`: feed health rows (with each feed's WebSub
+state, when WebSub is on), channel states (and
 enabling a channel its receiver's 410 disabled), rule hit counts, the overview, one alert
 with its outbox entry, a retry of a dead letter, silences.
 
@@ -15,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal, get_args
 
 from monitor.config.models import FeedConfig, RuleConfig
 from monitor.delivery.gone import in_force
@@ -34,6 +36,7 @@ from monitor.model import (
 from monitor.polling.feed_state import rebase
 from monitor.polling.health import HEALTH_RULE_ID, feed_problem, health_policy
 from monitor.settings import parse_duration
+from monitor.store.websub import UNSUBSCRIBE, Subscription
 from monitor.web.context import ConsoleContext
 
 log = get_logger("monitor.web")
@@ -41,6 +44,9 @@ log = get_logger("monitor.web")
 DAY = 86_400.0
 #: Feed states, as the feeds page and the API name them.
 FEED_STATUSES = ("ok", "failing", "silent", "disabled", "never_polled")
+#: WebSub states of a feed (:func:`push_status`), as the feeds page and the API name them.
+PushStatus = Literal["pushed", "pending", "denied", "failing", "expired", "unsubscribing", "none"]
+PUSH_STATUSES: tuple[PushStatus, ...] = get_args(PushStatus)
 #: Longest silence the console makes.
 MAX_SILENCE = timedelta(days=365)
 #: Most alerts in one page of history.
@@ -65,6 +71,10 @@ class FeedRow:
     status: str
     #: Since when it is in that status (failing, silent, disabled); None otherwise.
     since: float | None
+    #: Its WebSub state, one of :data:`PUSH_STATUSES`; None: WebSub is off (or not asked).
+    push: PushStatus | None = None
+    #: Its stored WebSub subscription, if it has one.
+    subscription: Subscription | None = None
 
     @property
     def down(self) -> bool:
@@ -89,16 +99,50 @@ def feed_status(
     return ("silent", problem.since) if problem is not None else ("ok", None)
 
 
-async def feed_rows(ctx: ConsoleContext) -> list[FeedRow]:
-    """Every configured feed with its health, in config order."""
+def push_status(sub: Subscription | None, now: float) -> PushStatus:
+    """How a hub pushes a feed, judged from its subscription record (one of
+    :data:`PUSH_STATUSES`), the most pressing condition first:
+
+    - ``none``: no record (the feed names no hub, or none was seen yet): only polled;
+    - ``unsubscribing``: the feed left the config and its hub is asked to stop;
+    - ``denied``: the hub refused the subscription (``last_error`` says why; asked again
+      at ``due_at``);
+    - ``failing``: the last request to the hub failed (``failures`` in a row), whether it
+      was a first subscription or a renewal (then the lease may still run);
+    - ``pushed``: verified and the lease not over (a renewal may be on its way);
+    - ``expired``: the lease is over, not renewed (yet);
+    - ``pending``: a request sent, its intent never verified.
+    """
+    if sub is None:
+        return "none"
+    if sub.mode == UNSUBSCRIBE:
+        return "unsubscribing"
+    if not sub.pending and sub.expires_at is None:
+        # Only a denial ends a request without a lease (a verification grants one).
+        return "denied"
+    if sub.failures:
+        return "failing"
+    if sub.active(now):
+        return "pushed"
+    return "expired" if sub.expires_at is not None else "pending"
+
+
+async def feed_rows(ctx: ConsoleContext, *, websub: bool = False) -> list[FeedRow]:
+    """Every configured feed with its health, in config order; with ``websub`` (and
+    WebSub on), with its push state too (every subscription read at once)."""
     feeds = ctx.loaded().config.feeds
     stored = await asyncio.gather(*(ctx.store.get_feed_state(f.id) for f in feeds))
+    records: dict[str, Subscription] | None = None
+    if websub and ctx.subscriptions is not None:
+        records = {sub.feed_id: sub for sub in await ctx.subscriptions.subscriptions()}
     now = ctx.clock()
     rows = []
     for feed, state in zip(feeds, stored, strict=True):
         state = rebase(state, feed.url) if state is not None else None
         status, since = feed_status(feed, state, now, ctx)
-        rows.append(FeedRow(feed, state, status, since))
+        sub = records.get(feed.id) if records is not None else None
+        push = push_status(sub, now) if records is not None else None
+        rows.append(FeedRow(feed, state, status, since, push, sub))
     return rows
 
 

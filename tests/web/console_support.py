@@ -1,5 +1,6 @@
 """A console over a MemoryStore holding a few realistic feeds, archived articles, alerts
-in every status, a dead letter and a silence; and an httpx client on its ASGI app."""
+in every status, a dead letter and a silence (and, for the WebSub views, subscription
+records in every state); and an httpx client on its ASGI app."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from monitor.delivery.base import Channel
 from monitor.delivery.channels import build_channel
 from monitor.model import Alert, ArchivedArticle, Article, Attempt, Coverage, FeedState, Silence
 from monitor.store.memory import MemoryStore
+from monitor.store.websub import UNSUBSCRIBE, Subscription, SubscriptionStore, subscriptions_for
 from monitor.web import ConsoleContext, Metrics, Probes
 from monitor.web.asgi import build_app
 from tests.factories import find_hits, make_settings
@@ -38,6 +40,73 @@ rules:
   - {id: ukraine-grid, query: "Ukraine AND (grid OR power)"}
   - {id: quakes, query: "earthquake NEAR/5 magnitude"}
 """
+
+#: WATCH with three more feeds (two read in full), for the WebSub views.
+PUSH_WATCH = WATCH.replace(
+    "channels:\n",
+    '  - {id: wire, url: "https://wire.example.org/rss", name: Wire, fulltext: auto,'
+    " fulltext_min_chars: 800}\n"
+    '  - {id: desk, url: "https://desk.example.org/atom", fulltext: true}\n'
+    '  - {id: blog, url: "https://blog.example.org/feed"}\n'
+    "channels:\n",
+)
+HUB = "https://pubsubhubbub.appspot.com/"
+HOSTILE_HUB = "https://hub.example.org/<script>alert(1)</script>"
+
+
+def subscription(feed_id: str, hub: str = HUB, **fields: object) -> Subscription:
+    """A record as the WebSub manager stores it (token and secret the views never show)."""
+    base = Subscription(
+        feed_id,
+        hub,
+        f"https://{feed_id}.example.org/topic",
+        token=f"TOKEN-{feed_id}-never-shown",
+        secret=f"SECRET-{feed_id}-never-shown",
+    )
+    return replace(base, **fields)
+
+
+#: One feed of PUSH_WATCH in each WebSub state ("quiet" has none); the status each shows.
+SUBSCRIPTIONS: dict[str, Subscription] = {
+    "pushed": subscription(
+        "aljazeera",
+        pending=False,
+        requested_at=NOW - 2 * DAY,
+        expires_at=NOW + 5 * DAY,
+        lease_seconds=7 * DAY,
+        due_at=NOW + 4 * DAY,
+    ),
+    # Its renewal fails while the lease still runs.
+    "failing": subscription(
+        "bbc-world",
+        requested_at=NOW - 600,
+        expires_at=NOW + 2 * HOUR,
+        lease_seconds=7 * DAY,
+        due_at=NOW + 240,
+        failures=3,
+        last_error="HTTP 503: Service Unavailable",
+    ),
+    "denied": subscription(
+        "reuters",
+        HOSTILE_HUB,
+        pending=False,
+        requested_at=NOW - 4 * HOUR,
+        due_at=NOW + 20 * HOUR,
+        last_error="denied by the hub: <script>alert(1)</script> not allowed",
+    ),
+    "pending": subscription("wire", requested_at=NOW - 300, due_at=NOW + 600),
+    "expired": subscription(
+        "desk",
+        pending=False,
+        requested_at=NOW - 8 * DAY,
+        expires_at=NOW - 3 * HOUR,
+        lease_seconds=7 * DAY,
+        due_at=NOW - 4 * HOUR,
+    ),
+    "unsubscribing": subscription(
+        "blog", mode=UNSUBSCRIBE, requested_at=NOW - 120, due_at=NOW + 780
+    ),
+}
 
 
 def load_watch(tmp_path: Path, text: str = WATCH) -> LoadedConfig:
@@ -213,6 +282,8 @@ class Console:
         self.store = store
         self.now = NOW
         self.woken = 0
+        #: WebSub's records (None: WebSub off, as without MONITOR_PUBLIC_URL).
+        self.subscriptions: SubscriptionStore | None = None
         # Built as the daemon builds them (a disabled mark applies to a channel's target);
         # they never send here, so their HTTP client is never used.
         http, settings = httpx.AsyncClient(), make_settings()
@@ -233,7 +304,20 @@ class Console:
             wake=self.wake,
             history_retention=RETENTION,
             archive_retention=7 * DAY,
+            subscriptions=self.subscriptions,
         )
+
+
+async def push_console(tmp_path: Path) -> Console:
+    """The console over PUSH_WATCH with WebSub on and SUBSCRIPTIONS stored."""
+    store = MemoryStore()
+    await fill(store)
+    console = Console(load_watch(tmp_path, PUSH_WATCH), store)
+    records = subscriptions_for(store)
+    for sub in SUBSCRIPTIONS.values():
+        await records.put_subscription(sub)
+    console.subscriptions = records
+    return console
 
 
 def probes() -> Probes:
