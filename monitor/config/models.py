@@ -42,6 +42,7 @@ from monitor.config.feed_request import (
 )
 from monitor.delivery.channel_config import ChannelConfig, check_http_url
 from monitor.delivery.channels import REGISTRY
+from monitor.ingest.language import declared_language
 from monitor.ingest.request import FeedRequest
 from monitor.settings import Duration
 
@@ -76,6 +77,20 @@ def _fulltext_mode(value: object) -> object:
 
 #: A feed's ``fulltext:``: read every new article's page, none, or those with a short text.
 FullTextMode = Annotated[bool | Literal["auto"], BeforeValidator(_fulltext_mode)]
+
+
+def _feed_language(value: object) -> object:
+    """``language:`` is a language tag (``es``, ``pt-BR``), kept as its base code (``pt``),
+    the code articles carry and ``lang:`` names."""
+    code = declared_language(value)
+    if not code:
+        shown = repr(value)[:40] if isinstance(value, str) else f"a {type(value).__name__}"
+        raise PydanticCustomError(
+            "language_tag",
+            "must be a language tag such as es, fr or pt-BR (ISO 639), got {shown}",
+            {"shown": shown},
+        )
+    return code
 
 
 class FeedConfig(_Strict):
@@ -115,6 +130,9 @@ class FeedConfig(_Strict):
     #: Most pages read in one poll (the first new articles, in feed order); the articles
     #: beyond are matched on their feed text.
     fulltext_max_per_poll: int = Field(default=10, ge=1, le=100)
+    #: The language of every article of this feed (its base code): outranks what the feed
+    #: declares (often a site-wide default, or wrong) and detection. None: those decide.
+    language: Annotated[str, BeforeValidator(_feed_language)] | None = None
 
     @field_validator("headers")
     @classmethod

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from monitor.config.models import FeedConfig
@@ -153,7 +153,8 @@ class ArticleProcessor:
         makes an alert never lost: a crash before the mark leaves the claims
         to expire, and a later poll redoes those articles (enqueueing and
         archiving are idempotent). ``feed`` (its config) says whether the pages
-        of the claimed articles are read first (``fulltext``). With ``not_before`` (a
+        of the claimed articles are read first (``fulltext``) and may set their language
+        (``language``). With ``not_before`` (a
         feed's first poll after the store lost its data), articles published before it,
         or undated, are recorded as seen without alerting, like those too old.
         """
@@ -171,6 +172,9 @@ class ArticleProcessor:
         ]
         if not claimed:
             return ProcessCounts(deferred=deferred)
+        if feed is not None and feed.language:
+            # The feed's configured language outranks the one it declares and detection.
+            claimed = [(replace(a, language=feed.language), keys) for a, keys in claimed]
         claimed_keys = [key for _, keys in claimed for key in keys]
         too_old, alerts = 0, []
         matched: list[str] = []

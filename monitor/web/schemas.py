@@ -249,6 +249,10 @@ class FeedOut(BaseModel):
         description="With fulltext auto: a page is read when the feed's text has fewer "
         "characters; null otherwise."
     )
+    language: str | None = Field(
+        description="The feed's configured language (an ISO 639 code) for all its articles; "
+        "null: each article's declared or detected language."
+    )
     push: PushOut | None = Field(
         description="How a WebSub hub pushes the feed (status none: no subscription); null "
         "when WebSub is off (MONITOR_PUBLIC_URL unset)."
@@ -275,6 +279,7 @@ class FeedOut(BaseModel):
             disabled_reason=s.disabled_reason if s else "",
             fulltext=feed.fulltext,
             fulltext_min_chars=feed.fulltext_min_chars if feed.fulltext == "auto" else None,
+            language=feed.language,
             push=push,
         )
 

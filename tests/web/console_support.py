@@ -41,12 +41,12 @@ rules:
   - {id: quakes, query: "earthquake NEAR/5 magnitude"}
 """
 
-#: WATCH with three more feeds (two read in full), for the WebSub views.
+#: WATCH with three more feeds (two read in full, one in Spanish), for the WebSub views.
 PUSH_WATCH = WATCH.replace(
     "channels:\n",
     '  - {id: wire, url: "https://wire.example.org/rss", name: Wire, fulltext: auto,'
     " fulltext_min_chars: 800}\n"
-    '  - {id: desk, url: "https://desk.example.org/atom", fulltext: true}\n'
+    '  - {id: desk, url: "https://desk.example.org/atom", fulltext: true, language: es}\n'
     '  - {id: blog, url: "https://blog.example.org/feed"}\n'
     "channels:\n",
 )

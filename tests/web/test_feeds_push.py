@@ -136,6 +136,8 @@ async def test_the_feeds_page_notes_full_text(pushing: Console) -> None:
     wire = row_of(page, "wire")
     assert "full text: auto, texts under 800 characters</span>" in wire
     assert "full text: every article</span>" in row_of(page, "desk")
+    assert "language: es</span>" in row_of(page, "desk")
+    assert "language:" not in wire
     assert "full text" not in row_of(page, "aljazeera")
 
 
@@ -200,6 +202,7 @@ async def test_the_api_gives_full_text_settings(pushing: Console) -> None:
     assert (feeds["wire"]["fulltext"], feeds["wire"]["fulltext_min_chars"]) == ("auto", 800)
     assert (feeds["desk"]["fulltext"], feeds["desk"]["fulltext_min_chars"]) == (True, None)
     assert (feeds["quiet"]["fulltext"], feeds["quiet"]["fulltext_min_chars"]) == (False, None)
+    assert (feeds["desk"]["language"], feeds["wire"]["language"]) == ("es", None)
 
 
 async def test_without_websub_the_api_has_no_push_state(client: httpx.AsyncClient) -> None:
