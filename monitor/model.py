@@ -346,6 +346,17 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboxLookup:
+    """One alert's outbox entry and where it is (``Outbox.outbox_entry``)."""
+
+    #: As :meth:`~monitor.store.base.Outbox.pending` or ``dead_letters`` would list it
+    #: (``claim`` ""; a dead letter's ``due_at`` is when it died).
+    entry: OutboxEntry
+    #: True: in the dead-letter list; False: in the outbox (queued or claimed).
+    dead: bool
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxSummary:
     """How full the outbox is, without its alerts (``Outbox.outbox_summary``): what the
     metrics scrape and the console overview read."""

@@ -5,10 +5,10 @@ plain-text tables: *pending* (queued or being delivered, oldest due first),
 *dead letters* (most recent first) and *recent deliveries* (newest first),
 at most ``N`` rows each. ``news-monitor alerts retry ID... | --all`` moves
 dead letters back into the outbox, due now with a fresh retry schedule
-(:meth:`~monitor.store.base.Outbox.requeue`) and records each one as "requeued" in the
-alert history; a running daemon picks them up at its next delivery round. Exit 0
-when every id was requeued, 1 when some id is not in the dead-letter list (it is
-named on the output).
+(:meth:`~monitor.store.base.Outbox.requeue_many`: one round trip for many, not one per
+alert) and records each one as "requeued" in the alert history; a running daemon picks
+them up at its next delivery round. Exit 0 when every id was requeued, 1 when some id is
+not in the dead-letter list (it is named on the output).
 
 :func:`list_alerts` and :func:`retry_alerts` only read a store and write
 text, with the time passed in, so tests drive them with a MemoryStore and a
@@ -185,16 +185,19 @@ async def retry_alerts(
     dead = {entry.alert.id: entry.alert for entry in await store.dead_letters()}
     requeued: list[Alert] = []
     if all_:
-        for alert_id, alert in dead.items():  # one by one: the history names each one
-            if await store.requeue(alert_id, now):
-                requeued.append(alert)
-        moved = len(requeued) + await store.requeue_all_dead(now)  # any that died meanwhile
+        # By id, the ones listed (the history names each one), in one round trip a batch
+        # (not one per alert); then any that died since the listing, counted only.
+        moved_ids = set(await store.requeue_many(list(dead), now))
+        requeued = [alert for alert_id, alert in dead.items() if alert_id in moved_ids]
+        moved = len(requeued) + await store.requeue_all_dead(now)
         print(f"requeued {moved} dead letter(s)", file=out)
         await _record_requeued(store, requeued, now, history_retention)
         return EXIT_OK
     missing = []
-    for alert_id in dict.fromkeys(ids):  # a repeated id is requeued once, not reported missing
-        if await store.requeue(alert_id, now):
+    wanted = list(dict.fromkeys(ids))  # a repeated id is requeued once, not reported missing
+    moved_ids = set(await store.requeue_many(wanted, now))
+    for alert_id in wanted:
+        if alert_id in moved_ids:
             print(f"requeued {alert_id}", file=out)
             if alert_id in dead:
                 requeued.append(dead[alert_id])

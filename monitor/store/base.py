@@ -52,6 +52,7 @@ from monitor.model import (
     HistoryQuery,
     HistoryStats,
     OutboxEntry,
+    OutboxLookup,
     OutboxSummary,
     Silence,
     StoryAssignment,
@@ -151,7 +152,7 @@ class Outbox(Protocol):
     ``defer``)* -> either ``ack`` (a delivered record, listed by
     ``recent_deliveries`` until its retention ends) or ``dead_letter`` (listed by
     ``dead_letters`` until an operator moves it back into the outbox with
-    ``requeue``).
+    ``requeue`` or ``requeue_many``). ``outbox_entry`` finds one alert without a listing.
 
     Fencing: every ``claim_due`` hands out a fresh claim token. ``retry_later``,
     ``defer`` and ``dead_letter`` apply only while the alert still holds the token
@@ -244,8 +245,26 @@ class Outbox(Protocol):
         """
 
     @abc.abstractmethod
+    async def requeue_many(self, alert_ids: Sequence[str], now: float) -> list[str]:
+        """:meth:`requeue` each of ``alert_ids`` that is a dead letter; the ids moved, in the
+        order given, each once (duplicates, and ids not dead, are skipped).
+
+        Each alert moves atomically, once across concurrent callers. SQLite: one
+        transaction; Redis: one script call (round trip) per
+        :data:`~monitor.store.redis_outbox.REQUEUE_BATCH` ids, so a long list never
+        blocks the server long (the list as a whole is then not one atomic step).
+        """
+
+    @abc.abstractmethod
     async def requeue_all_dead(self, now: float) -> int:
         """Atomically :meth:`requeue` every dead-lettered alert; return how many moved."""
+
+    @abc.abstractmethod
+    async def outbox_entry(self, alert_id: str) -> OutboxLookup | None:
+        """The entry of one alert in the dead letters or the outbox, and which; None if in
+        neither (unknown, delivered). What :meth:`dead_letters` or :meth:`pending` would list
+        for it, without listing them: one small read, however full the outbox is.
+        """
 
     @abc.abstractmethod
     async def pending(self) -> list[OutboxEntry]:

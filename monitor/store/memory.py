@@ -35,6 +35,7 @@ from monitor.model import (
     HistoryQuery,
     HistoryStats,
     OutboxEntry,
+    OutboxLookup,
     OutboxSummary,
     Silence,
     StoryAssignment,
@@ -257,8 +258,18 @@ class MemoryStore(StateStore):
     async def requeue(self, alert_id: str, now: float) -> bool:
         return self._requeue(alert_id, now)
 
+    async def requeue_many(self, alert_ids: Sequence[str], now: float) -> list[str]:
+        return [i for i in dict.fromkeys(alert_ids) if self._requeue(i, now)]
+
     async def requeue_all_dead(self, now: float) -> int:
         return sum(self._requeue(alert_id, now) for alert_id in list(self._dead))
+
+    async def outbox_entry(self, alert_id: str) -> OutboxLookup | None:
+        dead = self._dead.get(alert_id)
+        entry = dead or self._outbox.get(alert_id)
+        if entry is None:
+            return None
+        return OutboxLookup(replace(entry, claim=""), dead=dead is not None)
 
     async def pending(self) -> list[OutboxEntry]:
         entries = (replace(e, claim="") for e in self._outbox.values())

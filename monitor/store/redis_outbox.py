@@ -7,6 +7,8 @@
 
 The outbox is a sorted set of alert ids by due time, the dead letters one by the time
 they died, beside hashes of each alert's JSON, attempts, last error and claim token.
+``outbox_entry`` reads one alert's scores and hash fields in one script (no listing);
+``requeue_many`` sends its ids to the requeue script :data:`REQUEUE_BATCH` at a time.
 
 Delivered records: ``delivered:<id>`` (a hash with its own TTL) answers
 ``is_delivered``; the sorted set ``delivered_log`` (id by delivery time) only
@@ -38,13 +40,13 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
 from monitor.log import get_logger
-from monitor.model import Alert, DeliveryRecord, OutboxEntry, OutboxSummary
+from monitor.model import Alert, DeliveryRecord, OutboxEntry, OutboxLookup, OutboxSummary
 from monitor.store import redis_scripts as lua
 from monitor.store.codec import created_epoch, decode_alert, encode_alert
 from monitor.store.redis_keys import Keys
 from monitor.store.redis_scripts import num, ttl_ms
 
-__all__ = ["SUMMARY_BUDGET", "RedisOutbox"]
+__all__ = ["REQUEUE_BATCH", "SUMMARY_BUDGET", "RedisOutbox"]
 
 log = get_logger("monitor.store")
 
@@ -54,6 +56,9 @@ log = get_logger("monitor.store")
 SUMMARY_BUDGET, SUMMARY_PAGE = 1_000, 100
 #: Members per ZADD when the index is rebuilt.
 REBUILD_BATCH = 1_000
+#: Ids per call of the requeue script in ``requeue_many``: 5,000 dead letters retried at
+#: once cost five short calls, never one long block of the server.
+REQUEUE_BATCH = 1_000
 
 
 def _text(value: bytes | str) -> str:
@@ -100,6 +105,7 @@ class RedisOutbox:
         self._defer: AsyncScript = script(lua.DEFER)
         self._requeue: AsyncScript = script(lua.REQUEUE)
         self._summary: AsyncScript = script(lua.OUTBOX_SUMMARY)
+        self._outbox_entry: AsyncScript = script(lua.OUTBOX_ENTRY)
 
     async def enqueue(self, alerts: Sequence[Alert], now: float) -> int:
         if not alerts:
@@ -219,16 +225,35 @@ class RedisOutbox:
         return out[:limit]
 
     async def requeue(self, alert_id: str, now: float) -> bool:
-        return await self._run_requeue("requeue", [num(now), alert_id]) > 0
+        return bool(await self._run_requeue("requeue", [num(now), alert_id]))
+
+    async def requeue_many(self, alert_ids: Sequence[str], now: float) -> list[str]:
+        # Deduplicated here, so no batch is empty: the script given no id requeues them all.
+        wanted = list(dict.fromkeys(alert_ids))
+        moved: list[str] = []
+        for start in range(0, len(wanted), REQUEUE_BATCH):
+            batch = wanted[start : start + REQUEUE_BATCH]
+            moved += await self._run_requeue("requeue_many", [num(now), *batch])
+        return moved
 
     async def requeue_all_dead(self, now: float) -> int:
-        return await self._run_requeue("requeue_all_dead", [num(now)])
+        return len(await self._run_requeue("requeue_all_dead", [num(now)]))
 
-    async def _run_requeue(self, operation: str, args: list[str]) -> int:
+    async def _run_requeue(self, operation: str, args: list[str]) -> list[str]:
+        """One call of the requeue script (ARGV ``args``); the ids it moved."""
         k = self.keys
         with self._errors(operation):
             moved = await self._requeue(keys=[k.dead, k.outbox, k.attempts, k.claims], args=args)
-        return int(moved)
+        return [_text(alert_id) for alert_id in moved]
+
+    async def outbox_entry(self, alert_id: str) -> OutboxLookup | None:
+        k = self.keys
+        with self._errors("outbox_entry"):
+            flat = await self._outbox_entry(
+                keys=[k.dead, k.alerts, k.attempts, k.errors, k.outbox], args=[alert_id]
+            )
+        found = _entries(flat[:5])  # [] if in neither set (or, a bug, without its alert)
+        return OutboxLookup(found[0], dead=_text(flat[5]) == "dead") if found else None
 
     async def pending(self) -> list[OutboxEntry]:
         return await self._entries("pending", self.keys.outbox, "asc")

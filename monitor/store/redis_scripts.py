@@ -30,6 +30,7 @@ __all__ = [
     "DEFER",
     "ENQUEUE",
     "LIST_ENTRIES",
+    "OUTBOX_ENTRY",
     "OUTBOX_SUMMARY",
     "RELEASE_ARTICLE",
     "REQUEUE",
@@ -132,9 +133,10 @@ end
 return added
 """
 
-# Shared head of CLAIM_DUE and LIST_ENTRIES (not a script): a Lua function that makes the
-# reply [id, score, alert, attempts, error, ...] for the ids of `items` (a WITHSCORES reply;
-# `scores`, if given, replaces every score). Needs KEYS[2..4] = alerts, attempts, errors.
+# Shared head of CLAIM_DUE, LIST_ENTRIES and OUTBOX_ENTRY (not a script): a Lua function
+# that makes the reply [id, score, alert, attempts, error, ...] for the ids of `items` (a
+# WITHSCORES reply; `scores`, if given, replaces every score). Needs KEYS[2..4] = alerts,
+# attempts, errors.
 _ENTRIES = """
 local function entries(items, scores)
   local out = {}
@@ -209,27 +211,46 @@ redis.call('ZREMRANGEBYRANK', KEYS[6], 0, -1 - tonumber(ARGV[6]))
 return 0
 """
 
-# Outbox.requeue and Outbox.requeue_all_dead. Atomically: move each dead letter back into
-# the outbox, due at now, attempts back to 0, no claim; so concurrent requeues move each
-# one once. The error hash is left alone: last_error is kept; so is outbox_born, which
-# indexes the dead letters too.
+# Outbox.requeue, Outbox.requeue_many and Outbox.requeue_all_dead. Atomically: move each
+# dead letter back into the outbox, due at now, attempts back to 0, no claim; so concurrent
+# requeues move each one once. The error hash is left alone: last_error is kept; so is
+# outbox_born, which indexes the dead letters too.
 # KEYS: dead, outbox, attempts, claims. ARGV: now, then the ids to requeue (none: every
-# dead letter). Returns how many moved.
+# dead letter; so a caller with an empty list of ids must not call it).
+# Returns the ids moved, in the order given (a repeated id moves once).
 REQUEUE = """
 local ids = ARGV
 local first = 2
 if #ARGV == 1 then ids, first = redis.call('ZRANGE', KEYS[1], 0, -1), 1 end
-local moved = 0
+local moved = {}
 for i = first, #ids do
   if redis.call('ZREM', KEYS[1], ids[i]) == 1 then
     redis.call('ZADD', KEYS[2], ARGV[1], ids[i])
     redis.call('HSET', KEYS[3], ids[i], 0)
     redis.call('HDEL', KEYS[4], ids[i])
-    moved = moved + 1
+    moved[#moved + 1] = ids[i]
   end
 end
 return moved
 """
+
+# Outbox.outbox_entry. Atomically (an alert moving between the two sets is seen in one):
+# one alert's entry, from the dead letters (scored by when it died) else the outbox (by
+# due time), as LIST_ENTRIES would list it. Changes nothing.
+# KEYS: dead, alerts, attempts, errors, outbox (KEYS[2..4] as _ENTRIES wants them).
+# ARGV: id. Returns the _ENTRIES reply of that one id then 'dead' or 'pending'; {} if the
+# id is in neither set.
+OUTBOX_ENTRY = (
+    _ENTRIES
+    + """
+local place, score = 'dead', redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then place, score = 'pending', redis.call('ZSCORE', KEYS[5], ARGV[1]) end
+if not score then return {} end
+local out = entries({ARGV[1], score}, nil)
+out[#out + 1] = place
+return out
+"""
+)
 
 # Shared head of the fenced scripts (not a script): go on only if the alert is in the outbox
 # under the caller's claim token, and end that claim; else return 0 (see Outbox fencing).

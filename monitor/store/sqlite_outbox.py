@@ -22,13 +22,14 @@ parsed, in Python, to the microsecond.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from monitor.model import Alert, DeliveryRecord, OutboxEntry, OutboxSummary
+from monitor.model import Alert, DeliveryRecord, OutboxEntry, OutboxLookup, OutboxSummary
 from monitor.store.codec import created_epoch, decode_alert, encode_alert
 
 __all__ = ["SqliteOutbox"]
@@ -202,11 +203,41 @@ class SqliteOutbox:
 
         return await self._write(run)
 
+    async def requeue_many(self, alert_ids: Sequence[str], now: float) -> list[str]:
+        wanted = list(dict.fromkeys(alert_ids))
+        # One parameter however many ids (SQLite caps the number of parameters a statement
+        # takes): the ids as a JSON array, read back as rows by json_each.
+        where = "WHERE id IN (SELECT value FROM json_each(?))"
+        ids_json = json.dumps(wanted)
+
+        def run(conn: sqlite3.Connection) -> list[str]:
+            dead = {row[0] for row in conn.execute(f"SELECT id FROM dead {where}", (ids_json,))}
+            if dead:
+                self._requeue(conn, now, where, (ids_json,))
+            return [alert_id for alert_id in wanted if alert_id in dead]
+
+        return await self._write(run) if wanted else []
+
     async def requeue_all_dead(self, now: float) -> int:
         def run(conn: sqlite3.Connection) -> int:
             return self._requeue(conn, now, "", ())
 
         return await self._write(run)
+
+    async def outbox_entry(self, alert_id: str) -> OutboxLookup | None:
+        def run(conn: sqlite3.Connection) -> OutboxLookup | None:
+            # One read transaction, one snapshot: an alert moving between the tables right
+            # now is found in one of them. Dead letters first, as the console looked.
+            for table, at, dead in (("dead", "dead_at", True), ("outbox", "due_at", False)):
+                row: _Row | None = conn.execute(
+                    f"SELECT id, alert, attempts, {at}, last_error FROM {table} WHERE id = ?",
+                    (alert_id,),
+                ).fetchone()
+                if row is not None:
+                    return OutboxLookup(_entry(row), dead=dead)
+            return None
+
+        return await self._read(run)
 
     @staticmethod
     def _requeue(conn: sqlite3.Connection, now: float, where: str, params: tuple[str, ...]) -> int:

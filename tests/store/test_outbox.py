@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from monitor.model import Alert, DeliveryRecord, OutboxEntry, OutboxSummary
+from monitor.model import Alert, DeliveryRecord, OutboxEntry, OutboxLookup, OutboxSummary
 from monitor.store import redis_outbox
 from monitor.store.base import Outbox
 from tests.conftest import FrozenClock
@@ -514,3 +514,100 @@ async def test_outbox_summary_finds_a_queued_alert_behind_many_older_dead_letter
     queued = born(99, EIGHT + timedelta(hours=1))
     await store.enqueue([queued], clock.now)
     assert await store.outbox_summary() == OutboxSummary(1, 13, queued.created_at.timestamp())
+
+
+# -- outbox_entry and requeue_many -------------------------------------------------------
+
+
+async def test_outbox_entry_finds_one_alert_where_it_is(store: Outbox, clock: FrozenClock) -> None:
+    start = clock.now
+    await store.enqueue([make_alert(n) for n in (1, 2, 3, 4)], clock.now)
+    assert await store.outbox_entry("alert-001") == OutboxLookup(
+        OutboxEntry(make_alert(1), attempts=0, due_at=start), dead=False
+    )
+    claims = await claim(store, clock, lease=30)  # claimed: due at the lease end, no token
+    assert await store.outbox_entry("alert-002") == OutboxLookup(
+        OutboxEntry(make_alert(2), attempts=0, due_at=start + 30), dead=False
+    )
+    await store.retry_later("alert-002", start + 300, "HTTP 503", claim=claims["alert-002"])
+    assert await store.outbox_entry("alert-002") == OutboxLookup(
+        OutboxEntry(make_alert(2), attempts=1, due_at=start + 300, last_error="HTTP 503"),
+        dead=False,
+    )
+    clock.advance(60)
+    await store.dead_letter("alert-003", clock.now, "HTTP 410 Gone", claim=claims["alert-003"])
+    assert await store.outbox_entry("alert-003") == OutboxLookup(  # due_at: when it died
+        OutboxEntry(make_alert(3), attempts=1, due_at=clock.now, last_error="HTTP 410 Gone"),
+        dead=True,
+    )
+    await store.ack("alert-004", clock.now, detail="HTTP 200", retention=DAY)
+    assert await store.outbox_entry("alert-004") is None  # delivered
+    assert await store.outbox_entry("alert-404") is None  # never queued
+    # What the listings show for each, claim token aside.
+    for entry in await store.pending():
+        assert await store.outbox_entry(entry.alert.id) == OutboxLookup(entry, dead=False)
+    for entry in await store.dead_letters():
+        assert await store.outbox_entry(entry.alert.id) == OutboxLookup(entry, dead=True)
+
+
+async def test_requeue_many_moves_only_the_dead_letters(store: Outbox, clock: FrozenClock) -> None:
+    assert await store.requeue_many([], clock.now) == []
+    await store.enqueue([make_alert(n) for n in (1, 2, 3, 4)], clock.now)
+    claims = await claim(store, clock)
+    await store.retry_later("alert-001", clock.now, "HTTP 500", claim=claims["alert-001"])
+    claims |= await claim(store, clock)
+    for n in (1, 2, 3):
+        alert_id = f"alert-00{n}"
+        await store.dead_letter(alert_id, clock.now, f"error {n}", claim=claims[alert_id])
+    assert [e.attempts for e in await store.dead_letters()] == [1, 1, 2]  # 3, 2, 1
+    clock.advance(3600)
+
+    wanted = ["alert-003", "alert-404", "alert-004", "alert-001", "alert-003"]
+    assert await store.requeue_many(wanted, clock.now) == ["alert-003", "alert-001"]
+    assert ids(await store.dead_letters()) == ["alert-002"]
+    assert await store.outbox_entry("alert-001") == OutboxLookup(
+        OutboxEntry(make_alert(1), attempts=0, due_at=clock.now, last_error="error 1"),
+        dead=False,
+    )
+    assert await store.outbox_entry("alert-004") == OutboxLookup(  # pending: untouched
+        OutboxEntry(make_alert(4), attempts=0, due_at=clock.now - 3600 + 30), dead=False
+    )
+    assert await store.requeue_many(wanted, clock.now) == []  # moved already
+    assert await store.requeue_many(["alert-002"], clock.now) == ["alert-002"]
+    assert await store.dead_letters() == []
+    assert ids(await store.claim_due(clock.now, lease=30, limit=10)) == [
+        "alert-004",  # its lease ended long ago
+        "alert-001",
+        "alert-002",
+        "alert-003",
+    ]
+
+
+async def test_requeue_many_moves_a_long_list_in_batches(
+    store: Outbox, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_outbox, "REQUEUE_BATCH", 3)  # Redis: 4 script calls
+    await store.enqueue([make_alert(n) for n in range(10)], clock.now)
+    for alert_id, token in (await claim(store, clock, limit=10)).items():
+        await store.dead_letter(alert_id, clock.now, "x", claim=token)
+    wanted = [f"alert-{n:03d}" for n in (9, 0, 9, 5, 1, 8, 2, 7, 3, 6, 404)]
+    assert await store.requeue_many(wanted, clock.now) == [
+        f"alert-{n:03d}" for n in (9, 0, 5, 1, 8, 2, 7, 3, 6)
+    ]
+    assert ids(await store.dead_letters()) == ["alert-004"]
+    assert len(await store.pending()) == 9
+
+
+async def test_concurrent_requeue_many_move_each_dead_letter_once(
+    backend: Backend, clock: FrozenClock
+) -> None:
+    handles = [await backend.open(), await backend.open()]
+    await handles[0].enqueue([make_alert(n) for n in range(10)], clock.now)
+    for alert_id, token in (await claim(handles[0], clock)).items():
+        await handles[0].dead_letter(alert_id, clock.now, error="x", claim=token)
+    every = [f"alert-{n:03d}" for n in range(10)]
+    moved = await asyncio.gather(
+        *(handles[i % 2].requeue_many(every[i:] + every[:i], clock.now) for i in range(6))
+    )
+    assert sorted(alert_id for one in moved for alert_id in one) == every
+    assert await handles[1].dead_letters() == []

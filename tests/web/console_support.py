@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -54,7 +55,7 @@ HUB = "https://pubsubhubbub.appspot.com/"
 HOSTILE_HUB = "https://hub.example.org/<script>alert(1)</script>"
 
 
-def subscription(feed_id: str, hub: str = HUB, **fields: object) -> Subscription:
+def subscription(feed_id: str, hub: str = HUB, **fields: Any) -> Subscription:
     """A record as the WebSub manager stores it (token and secret the views never show)."""
     base = Subscription(
         feed_id,
