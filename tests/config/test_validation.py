@@ -117,7 +117,7 @@ def test_an_invalid_entry_still_counts_for_the_cross_checks(tmp_path: Path) -> N
     assert errors == [
         "a.yaml:2: unknown key 'colour' in feed 'one' (valid keys: id, url, interval, name, "
         "silent_after, allow_private_addresses, headers, user_agent, cookies, auth, proxy, "
-        "fulltext, fulltext_min_chars, fulltext_max_per_poll)",
+        "fulltext, fulltext_min_chars, fulltext_max_per_poll, language)",
         "a.yaml:4: 'max_group': Input should be greater than or equal to 1",
         "a.yaml:6: unknown key 'notfy' in rule 'r'; did you mean 'notify'?",
         "a.yaml:6: rule 'r': bad query: unclosed '('\n  (drones\n  ^",
@@ -381,7 +381,7 @@ def test_other_entry_errors_name_the_entry(tmp_path: Path) -> None:
     assert errors == [
         "a.yaml:2: a feed must be a mapping (keys: id, url, interval, name, silent_after, "
         "allow_private_addresses, headers, user_agent, cookies, auth, proxy, fulltext, "
-        "fulltext_min_chars, fulltext_max_per_poll), got a string",
+        "fulltext_min_chars, fulltext_max_per_poll, language), got a string",
         "a.yaml:3: 'id' may only contain letters, digits, '_', '.' and '-', and start with a "
         "letter or digit, got 'bad id'",
         "a.yaml:5: channel name 'my team' may only contain letters, digits, '_', '.' and '-', "
