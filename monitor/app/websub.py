@@ -64,7 +64,6 @@ from monitor.store.websub import (
     UNSUBSCRIBE,
     Subscription,
     SubscriptionStore,
-    subscriptions_for,
 )
 from monitor.web.metrics import Metrics
 from monitor.web.websub import PushResult
@@ -498,7 +497,7 @@ def websub_for(
         return None
     return WebSubManager(
         public_url=settings.public_url,
-        store=subscriptions_for(store),
+        store=store,  # a StateStore is its own SubscriptionStore
         http=poller.http,
         poller=poller,
         metrics=metrics,

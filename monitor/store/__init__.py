@@ -1,8 +1,9 @@
 """State storage: seen articles, feed state, the alert outbox, the story index, the archive,
-the alert history, silences and disabled channels.
+the alert history, silences, disabled channels and WebSub subscriptions.
 
 The roles are protocols in ``monitor.store.base`` (their docstrings are the
-contract); a consumer is typed against the roles it uses. Backends, each a
+contract; the WebSub one, ``SubscriptionStore``, is in ``monitor.store.websub`` with its
+record); a consumer is typed against the roles it uses. Backends, each a
 :class:`StateStore` (every role): ``RedisStore`` (production, shared by
 replicas), ``SqliteStore`` (embedded, persists to a file) and ``MemoryStore``
 (unit tests); ``monitor.store.factory.open_store`` picks one from the settings.
@@ -23,6 +24,7 @@ from monitor.store.base import (
     StateStore,
     StoryIndex,
 )
+from monitor.store.websub import SubscriptionStore
 
 __all__ = [
     "AlertHistory",
@@ -37,4 +39,5 @@ __all__ = [
     "SilenceStore",
     "StateStore",
     "StoryIndex",
+    "SubscriptionStore",
 ]

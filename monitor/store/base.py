@@ -18,6 +18,8 @@ The roles, and who needs them:
 * :class:`AlertHistory`: every alert's life (queued, attempts, outcome), searchable.
 * :class:`SilenceStore`: silences, which mute alerts when they are due to be sent.
 * :class:`ChannelStateStore`: channels disabled because their receiver asked for no more.
+* :class:`~monitor.store.websub.SubscriptionStore`: WebSub subscriptions (that role and
+  its record are :mod:`monitor.store.websub`'s).
 * :class:`DeliveryStore`: what the outbox worker uses (outbox, send slots, story index,
   history, silences, channel state).
 * :class:`PollingStore`: what a poll uses (feed state, seen articles, outbox, archive,
@@ -59,6 +61,7 @@ from monitor.model import (
     StoryMember,
     StoryProbe,
 )
+from monitor.store.websub import SubscriptionStore
 
 __all__ = [
     "AlertHistory",
@@ -543,10 +546,12 @@ class StateStore(
     AlertHistory,
     SilenceStore,
     ChannelStateStore,
+    SubscriptionStore,
     abc.ABC,
 ):
     """Every role at once: seen articles, feed state, the outbox, send slots, stories,
-    the article archive, the alert history, silences and disabled channels.
+    the article archive, the alert history, silences, disabled channels and WebSub
+    subscriptions.
 
     The base class of the backends, and what :func:`~monitor.store.factory.open_store`
     returns. Unlike the roles, it is an abstract base class rather than a protocol, on

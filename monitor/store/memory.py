@@ -46,6 +46,7 @@ from monitor.store import history_rules as rules
 from monitor.store.base import StateStore, per_key
 from monitor.store.codec import archived_copy, created_epoch
 from monitor.store.story_rules import Candidate, Fingerprint, pick_story
+from monitor.store.websub import Subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,8 @@ class MemoryStore(StateStore):
         self._history_order: list[tuple[float, str]] = []
         self._silences: dict[str, Silence] = {}
         self._disabled_channels: dict[str, DisabledChannel] = {}
+        #: feed id -> its WebSub subscription.
+        self._subscriptions: dict[str, Subscription] = {}
 
     def _purge(self, now: float) -> None:
         """Forget expired marks and delivery records, at most once a minute (caller's clock)."""
@@ -490,3 +493,20 @@ class MemoryStore(StateStore):
 
     async def disabled_channels(self) -> list[DisabledChannel]:
         return [self._disabled_channels[c] for c in sorted(self._disabled_channels)]
+
+    # -- WebSub subscriptions ----------------------------------------------------------
+
+    async def get_subscription(self, feed_id: str) -> Subscription | None:
+        return self._subscriptions.get(feed_id)
+
+    async def put_subscription(self, subscription: Subscription) -> None:
+        self._subscriptions[subscription.feed_id] = subscription
+
+    async def add_subscription(self, subscription: Subscription) -> Subscription:
+        return self._subscriptions.setdefault(subscription.feed_id, subscription)
+
+    async def delete_subscription(self, feed_id: str) -> None:
+        self._subscriptions.pop(feed_id, None)
+
+    async def subscriptions(self) -> list[Subscription]:
+        return [self._subscriptions[k] for k in sorted(self._subscriptions)]

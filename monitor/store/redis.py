@@ -20,7 +20,8 @@ TTL of the retention: it is bounded while written to and expires once not.
 The outbox (its calls; its delivered records, bounded by :data:`DELIVERED_LOG_LIMIT`;
 the index its summary reads) is :mod:`monitor.store.redis_outbox`'s; the alert history
 and the silences (their calls and scripts), :mod:`monitor.store.redis_history`'s; the
-disabled channels, :mod:`monitor.store.redis_channels`'s.
+disabled channels, :mod:`monitor.store.redis_channels`'s; the WebSub subscriptions,
+:mod:`monitor.store.redis_websub`'s.
 
 Redis exceptions become :class:`~monitor.errors.StoreError` at this boundary,
 with the password of the URL, if any, redacted from the message.
@@ -65,6 +66,7 @@ from monitor.store.redis_outbox import RedisOutbox
 from monitor.store.redis_schedule import RedisSchedule
 from monitor.store.redis_scripts import TTL_GRACE_MS as TTL_GRACE_MS  # named here too
 from monitor.store.redis_scripts import num, ttl_ms
+from monitor.store.redis_websub import RedisSubscriptions
 from monitor.store.story_rules import (
     FIRST_FLOOR,
     MAX_STORY_FINGERPRINTS,
@@ -93,7 +95,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class RedisStore(RedisOutbox, RedisHistory, RedisChannels, StateStore):
+class RedisStore(RedisOutbox, RedisHistory, RedisChannels, RedisSubscriptions, StateStore):
     """A :class:`StateStore` in Redis, safe for any number of replicas.
 
     ``client`` may decode responses or not. A client passed in stays the

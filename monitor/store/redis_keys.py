@@ -94,6 +94,9 @@ class Keys:
         #: channel disabled by its receiver's 410 Gone (``monitor.store.redis_channels``);
         #: no TTL: a record goes when the channel is enabled.
         self.channel_disabled = f"{prefix}:channel_disabled"
+        #: Hash: feed id -> JSON of its WebSub subscription (``websub.encode``; the calls are
+        #: ``monitor.store.redis_websub``'s); no TTL: a record goes when its subscription does.
+        self.websub_subscriptions = f"{prefix}:websub_subscription"
 
     @staticmethod
     def archive_member(feed_id: str, article_id: str) -> str:

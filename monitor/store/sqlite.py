@@ -3,8 +3,9 @@
 Owns the connection, its transactions and every SQL statement of the contract
 methods (but the outbox's, in :mod:`monitor.store.sqlite_outbox`, the archive's, in
 :mod:`monitor.store.sqlite_archive`, the alert history's and the silences', in
-:mod:`monitor.store.sqlite_history`, and the disabled channels', in
-:mod:`monitor.store.sqlite_channels`); the tables they work on, and the migration of
+:mod:`monitor.store.sqlite_history`, the disabled channels', in
+:mod:`monitor.store.sqlite_channels`, and the WebSub subscriptions', in
+:mod:`monitor.store.sqlite_websub`); the tables they work on, and the migration of
 older files, are :mod:`monitor.store.sqlite_schema`. The file runs in WAL mode with a
 busy timeout, and every write is one ``BEGIN IMMEDIATE`` transaction, so a claim is
 atomic across processes (the second writer waits for the first to commit).
@@ -43,6 +44,7 @@ from monitor.store.sqlite_channels import SqliteChannels
 from monitor.store.sqlite_history import SqliteHistory
 from monitor.store.sqlite_outbox import SqliteOutbox
 from monitor.store.sqlite_schema import SCHEMA, migrate
+from monitor.store.sqlite_websub import SqliteSubscriptions
 from monitor.store.story_rules import (
     Candidate,
     Fingerprint,
@@ -63,7 +65,7 @@ _SQL_VARIABLES = 900
 BUSY_TIMEOUT_MS = 10_000
 
 
-class SqliteStore(SqliteOutbox, SqliteHistory, SqliteChannels, StateStore):
+class SqliteStore(SqliteOutbox, SqliteHistory, SqliteChannels, SqliteSubscriptions, StateStore):
     """A :class:`StateStore` persisted to one SQLite file.
 
     The constructor does no I/O; the file and schema are created on first use.

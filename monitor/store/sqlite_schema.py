@@ -20,12 +20,14 @@ columns of each entry, so scans and sorts stay fast), ``history_alerts`` (its al
 title, text and query), ``history_fts`` (their full-text index, an FTS5 table whose
 shadow tables SQLite makes, kept in step by triggers), ``silences`` and
 ``channel_disabled`` (channels whose receiver answered 410 Gone) tables (new tables need no
-migration step: ``CREATE ... IF NOT EXISTS`` adds them).
+migration step: ``CREATE ... IF NOT EXISTS`` adds them), and ``websub_subscription``
+(earlier versions created it, the same, on first use: a file that has it keeps it).
 
 The statements that read and write these tables are in :mod:`monitor.store.sqlite`
 (the archive's in :mod:`monitor.store.sqlite_archive`, the history's and the silences'
 in :mod:`monitor.store.sqlite_history`, the disabled channels' in
-:mod:`monitor.store.sqlite_channels`).
+:mod:`monitor.store.sqlite_channels`, the WebSub subscriptions' in
+:mod:`monitor.store.sqlite_websub`).
 """
 
 from __future__ import annotations
@@ -181,6 +183,10 @@ CREATE TABLE IF NOT EXISTS channel_disabled (
     since   REAL NOT NULL,
     reason  TEXT NOT NULL,
     target  TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS websub_subscription (
+    feed_id TEXT PRIMARY KEY,
+    record  TEXT NOT NULL
 );
 """
 

@@ -1,16 +1,18 @@
-"""WebSub subscriptions in the state store: one record per feed, shared by every replica
-and kept across restarts, so whichever process a hub calls back can check the callback's
-token, verify an intent it did not send itself, and check a push's signature.
+"""WebSub subscriptions: the :class:`SubscriptionStore` role, its :class:`Subscription`
+record and the record's JSON (:func:`encode`, :func:`decode`).
 
-The role (:class:`SubscriptionStore`) sits beside the others of :mod:`monitor.store.base`
-but is kept apart from :class:`~monitor.store.base.StateStore`: it is only needed when
-``MONITOR_PUBLIC_URL`` is set, and :func:`subscriptions_for` gives it for any backend, on
-that backend's own connection:
+One record per feed, shared by every replica and kept across restarts, so whichever
+process a hub calls back can check the callback's token, verify an intent it did not send
+itself, and check a push's signature. The role is one of those every
+:class:`~monitor.store.base.StateStore` has (a store is its own subscription store); it
+lives here, beside its record, and :mod:`monitor.store.base` imports it. Each backend
+implements it on its own connection:
 
-* memory: a dict kept per store object (what the tests share between "replicas");
-* SQLite: the table ``websub_subscription`` (feed id -> JSON record) in the same file,
-  created on first use;
-* Redis: the hash ``<MONITOR_REDIS_PREFIX>:websub_subscription`` (feed id -> JSON record).
+* memory: a dict of the store (:class:`~monitor.store.memory.MemoryStore`);
+* SQLite: the table ``websub_subscription`` (feed id -> JSON record) of
+  :mod:`monitor.store.sqlite_schema`, statements in :mod:`monitor.store.sqlite_websub`;
+* Redis: the hash ``<MONITOR_REDIS_PREFIX>:websub_subscription`` (feed id -> JSON record,
+  ``Keys.websub_subscriptions``), calls in :mod:`monitor.store.redis_websub`.
 
 A record is small and changed rarely (a subscription, a verification, a renewal every
 few days), so it is written whole; two replicas renewing at once both write the same kind
@@ -21,25 +23,18 @@ once agree on one token and one secret.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import json
-import sqlite3
-import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
-from monitor.store.base import StateStore
-from monitor.store.memory import MemoryStore
-from monitor.store.redis import RedisStore
-from monitor.store.sqlite import SqliteStore
+__all__ = ["SUBSCRIBE", "UNSUBSCRIBE", "Subscription", "SubscriptionStore", "decode", "encode"]
 
 #: ``Subscription.mode`` of a subscription that is wanted.
 SUBSCRIBE = "subscribe"
 #: ``Subscription.mode`` of one being removed (its feed left the config, its hub changed).
 UNSUBSCRIBE = "unsubscribe"
-
-_TABLE = "websub_subscription"
-_SCHEMA = f"CREATE TABLE IF NOT EXISTS {_TABLE} (feed_id TEXT PRIMARY KEY, record TEXT NOT NULL)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +79,12 @@ class Subscription:
 
 
 def encode(subscription: Subscription) -> str:
+    """The record as stored (a JSON object of every field), by every persistent backend."""
     return json.dumps(dataclasses.asdict(subscription), sort_keys=True)
 
 
 def decode(text: str | bytes) -> Subscription:
+    """The record of :func:`encode`'s JSON."""
     data = json.loads(text)
     known = {f.name for f in dataclasses.fields(Subscription)}
     # A field a later version added is ignored, one it dropped takes its default.
@@ -95,153 +92,25 @@ def decode(text: str | bytes) -> Subscription:
 
 
 class SubscriptionStore(Protocol):
-    """Where WebSub subscriptions are kept, by feed id."""
+    """Where WebSub subscriptions are kept, by feed id (:class:`Subscription`)."""
 
+    @abc.abstractmethod
     async def get_subscription(self, feed_id: str) -> Subscription | None:
         """The subscription of ``feed_id``, or None."""
 
+    @abc.abstractmethod
     async def put_subscription(self, subscription: Subscription) -> None:
         """Store ``subscription``, replacing the feed's record if there is one."""
 
+    @abc.abstractmethod
     async def add_subscription(self, subscription: Subscription) -> Subscription:
         """Store ``subscription`` unless the feed has a record already (atomic); the
         record stored after the call (``subscription``, or the one that was there)."""
 
+    @abc.abstractmethod
     async def delete_subscription(self, feed_id: str) -> None:
         """Forget the subscription of ``feed_id`` (nothing if there is none)."""
 
+    @abc.abstractmethod
     async def subscriptions(self) -> list[Subscription]:
         """Every stored subscription, by feed id."""
-
-
-class MemorySubscriptions:
-    """Subscriptions in a dict (tests; the memory store forgets them with the process)."""
-
-    def __init__(self) -> None:
-        self._records: dict[str, Subscription] = {}
-
-    async def get_subscription(self, feed_id: str) -> Subscription | None:
-        return self._records.get(feed_id)
-
-    async def put_subscription(self, subscription: Subscription) -> None:
-        self._records[subscription.feed_id] = subscription
-
-    async def add_subscription(self, subscription: Subscription) -> Subscription:
-        return self._records.setdefault(subscription.feed_id, subscription)
-
-    async def delete_subscription(self, feed_id: str) -> None:
-        self._records.pop(feed_id, None)
-
-    async def subscriptions(self) -> list[Subscription]:
-        return [self._records[k] for k in sorted(self._records)]
-
-
-class SqliteSubscriptions:
-    """Subscriptions in a table of the SQLite store's file, through its transactions."""
-
-    def __init__(self, store: SqliteStore) -> None:
-        self._store = store
-        self._ready = False
-
-    async def _ensure(self) -> None:
-        # The table is this module's; created on first use rather than by the store's
-        # schema, so a daemon without WebSub never has it.
-        if not self._ready:
-            await self._store._write(lambda conn: conn.execute(_SCHEMA))
-            self._ready = True
-
-    async def get_subscription(self, feed_id: str) -> Subscription | None:
-        await self._ensure()
-
-        def run(conn: sqlite3.Connection) -> str | None:
-            sql = f"SELECT record FROM {_TABLE} WHERE feed_id = ?"
-            row = conn.execute(sql, (feed_id,)).fetchone()
-            return str(row[0]) if row else None
-
-        text = await self._store._read(run)
-        return decode(text) if text is not None else None
-
-    async def put_subscription(self, subscription: Subscription) -> None:
-        await self._ensure()
-        sql = f"INSERT OR REPLACE INTO {_TABLE} (feed_id, record) VALUES (?, ?)"
-        args = (subscription.feed_id, encode(subscription))
-        await self._store._write(lambda conn: conn.execute(sql, args))
-
-    async def add_subscription(self, subscription: Subscription) -> Subscription:
-        await self._ensure()
-
-        def run(conn: sqlite3.Connection) -> str:
-            conn.execute(
-                f"INSERT OR IGNORE INTO {_TABLE} (feed_id, record) VALUES (?, ?)",
-                (subscription.feed_id, encode(subscription)),
-            )
-            sql = f"SELECT record FROM {_TABLE} WHERE feed_id = ?"
-            return str(conn.execute(sql, (subscription.feed_id,)).fetchone()[0])
-
-        return decode(await self._store._write(run))
-
-    async def delete_subscription(self, feed_id: str) -> None:
-        await self._ensure()
-        sql = f"DELETE FROM {_TABLE} WHERE feed_id = ?"
-        await self._store._write(lambda conn: conn.execute(sql, (feed_id,)))
-
-    async def subscriptions(self) -> list[Subscription]:
-        await self._ensure()
-
-        def run(conn: sqlite3.Connection) -> list[str]:
-            rows = conn.execute(f"SELECT record FROM {_TABLE} ORDER BY feed_id").fetchall()
-            return [str(row[0]) for row in rows]
-
-        return [decode(text) for text in await self._store._read(run)]
-
-
-class RedisSubscriptions:
-    """Subscriptions in one Redis hash under the store's prefix (no TTL: a record is
-    removed when its subscription is)."""
-
-    def __init__(self, store: RedisStore) -> None:
-        self._store = store
-        self.key = f"{store.keys.prefix}:{_TABLE}"
-
-    async def get_subscription(self, feed_id: str) -> Subscription | None:
-        with self._store._errors("get_subscription"):
-            text = await self._store._client.hget(self.key, feed_id)
-        return decode(text) if text is not None else None
-
-    async def put_subscription(self, subscription: Subscription) -> None:
-        with self._store._errors("put_subscription"):
-            await self._store._client.hset(self.key, subscription.feed_id, encode(subscription))
-
-    async def add_subscription(self, subscription: Subscription) -> Subscription:
-        client = self._store._client
-        with self._store._errors("add_subscription"):
-            await client.hsetnx(self.key, subscription.feed_id, encode(subscription))
-            text = await client.hget(self.key, subscription.feed_id)
-        # Deleted between the two calls (an unsubscribe verified): ours is what was meant.
-        return decode(text) if text is not None else subscription
-
-    async def delete_subscription(self, feed_id: str) -> None:
-        with self._store._errors("delete_subscription"):
-            await self._store._client.hdel(self.key, feed_id)
-
-    async def subscriptions(self) -> list[Subscription]:
-        with self._store._errors("subscriptions"):
-            stored = await self._store._client.hgetall(self.key)
-        records = [decode(text) for text in stored.values()]
-        return sorted(records, key=lambda s: s.feed_id)
-
-
-# One MemorySubscriptions per MemoryStore, so that two managers on one store (two
-# "replicas" in a test) see the same records, as they would in SQLite or Redis.
-_memory: weakref.WeakKeyDictionary[MemoryStore, MemorySubscriptions] = weakref.WeakKeyDictionary()
-
-
-def subscriptions_for(store: StateStore) -> SubscriptionStore:
-    """The subscription store living in ``store`` (any of the three backends)."""
-    if isinstance(store, SqliteStore):
-        return SqliteSubscriptions(store)
-    if isinstance(store, RedisStore):
-        return RedisSubscriptions(store)
-    if isinstance(store, MemoryStore):
-        return _memory.setdefault(store, MemorySubscriptions())
-    raise TypeError(f"no WebSub subscriptions for a {type(store).__name__}")

@@ -24,7 +24,6 @@ from werkzeug import Response
 from monitor.app import Monitor
 from monitor.config.load import load_config
 from monitor.settings import Settings
-from monitor.store.websub import subscriptions_for
 from tests.conftest import free_port
 from tests.servers import Item, Receiver, webhook_receiver
 from tests.websub_hub import LocalHub, local_hub, watch
@@ -152,7 +151,7 @@ async def test_only_a_pending_request_of_ours_is_verified(tmp_path: Path) -> Non
 
 async def test_a_short_lease_is_renewed_before_it_ends(tmp_path: Path) -> None:
     async with running(tmp_path, websub_lease="3s") as run:
-        store = subscriptions_for(run.monitor.store)
+        store = run.monitor.store
         first = await store.get_subscription("wire")
         assert first is not None and first.expires_at is not None
         assert first.lease_seconds == 3
@@ -179,7 +178,7 @@ async def test_a_feed_removed_by_a_reload_is_unsubscribed(tmp_path: Path) -> Non
         await until(lambda: run.hub.confirmed("unsubscribe") == 1)
         assert run.hub.requests[-1]["hub.mode"] == "unsubscribe"
         assert "hub.secret" not in run.hub.requests[-1]
-        store = subscriptions_for(run.monitor.store)
+        store = run.monitor.store
         await until(lambda: run.sample("news_monitor_websub_subscriptions") == 0)
         assert await store.subscriptions() == []
 

@@ -21,7 +21,7 @@ from monitor.ingest.websub import sign
 from monitor.model import FetchOutcome, FetchStatus
 from monitor.settings import Settings
 from monitor.store.memory import MemoryStore
-from monitor.store.websub import UNSUBSCRIBE, Subscription, subscriptions_for
+from monitor.store.websub import UNSUBSCRIBE, Subscription
 from tests.conftest import FrozenClock
 
 FEED_URL = "https://news.example.org/feed.xml"
@@ -255,7 +255,7 @@ async def test_an_unsubscribe_verified_forgets_the_subscription(setup: Setup) ->
     await setup.tick(0)
     assert await setup.verify(UNSUBSCRIBE) == "c-1"
     assert await setup.record() is None
-    assert await subscriptions_for(setup.monitor.store).subscriptions() == []
+    assert await setup.monitor.store.subscriptions() == []
 
 
 async def test_a_new_hub_gets_a_new_subscription(setup: Setup) -> None:

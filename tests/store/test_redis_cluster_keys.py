@@ -29,7 +29,7 @@ from monitor.settings import redis_hash_tag
 from monitor.store.redis import RedisStore
 from monitor.store.redis_host_slots import RedisHostGate
 from monitor.store.redis_keys import Keys
-from monitor.store.websub import Subscription, subscriptions_for
+from monitor.store.websub import Subscription
 from tests.conftest import FrozenClock
 from tests.store.support import DAY, claim, make_alert
 
@@ -99,7 +99,7 @@ async def test_a_workload_of_every_role_leaves_keys_of_one_slot_only(clock: Froz
         await store.add_silence(Silence("sil_0000000000000001", "rule", "r1", now, now + 60))
         await store.expire_silence("sil_0000000000000001", now)
         await store.disable_channel(DisabledChannel("siem", now, "HTTP 410", "t"))
-        await subscriptions_for(store).put_subscription(Subscription("feed-1", "h", "t", "k", "s"))
+        await store.put_subscription(Subscription("feed-1", "h", "t", "k", "s"))
         gate = RedisHostGate(store)
         await gate.acquire("feeds.example.com", "t1", now, limit=1, delay=5, lease_end=now + 40)
         keys = {k.decode() for k in await client.keys("*")}

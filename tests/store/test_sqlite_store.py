@@ -197,6 +197,7 @@ SCHEMA = {
         ("anchors", "TEXT", 1, None),
         ("until", "REAL", 1, None),
     ],
+    "websub_subscription": [("feed_id", "TEXT", 0, None), ("record", "TEXT", 1, None)],
 }
 
 

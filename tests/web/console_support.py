@@ -16,7 +16,7 @@ from monitor.delivery.base import Channel
 from monitor.delivery.channels import build_channel
 from monitor.model import Alert, ArchivedArticle, Article, Attempt, Coverage, FeedState, Silence
 from monitor.store.memory import MemoryStore
-from monitor.store.websub import UNSUBSCRIBE, Subscription, SubscriptionStore, subscriptions_for
+from monitor.store.websub import UNSUBSCRIBE, Subscription, SubscriptionStore
 from monitor.web import ConsoleContext, Metrics, Probes
 from monitor.web.asgi import build_app
 from tests.factories import find_hits, make_settings
@@ -314,10 +314,9 @@ async def push_console(tmp_path: Path) -> Console:
     store = MemoryStore()
     await fill(store)
     console = Console(load_watch(tmp_path, PUSH_WATCH), store)
-    records = subscriptions_for(store)
     for sub in SUBSCRIPTIONS.values():
-        await records.put_subscription(sub)
-    console.subscriptions = records
+        await store.put_subscription(sub)
+    console.subscriptions = store  # the daemon hands the console its store likewise
     return console
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from monitor.store.websub import UNSUBSCRIBE, Subscription, subscriptions_for
+from monitor.store.websub import UNSUBSCRIBE, Subscription
 from monitor.web import service
 from tests.app.test_websub import running, until
 from tests.web.conftest import client_for
@@ -228,7 +228,7 @@ async def test_the_daemon_shows_a_verified_subscription(tmp_path: Path) -> None:
     subscription at a local hub, verified, shows as pushed."""
     async with running(tmp_path) as run:
         await until(lambda: run.sample("news_monitor_websub_subscriptions") == 1)
-        stored = await subscriptions_for(run.monitor.store).get_subscription("wire")
+        stored = await run.monitor.store.get_subscription("wire")
         assert stored is not None and stored.expires_at is not None
         async with httpx.AsyncClient(base_url=run.base) as http:
             feeds = {f["id"]: f for f in (await http.get("/api/v1/feeds")).json()["feeds"]}
