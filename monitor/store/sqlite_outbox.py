@@ -11,13 +11,14 @@ Ordering matches :mod:`monitor.store.memory`: outbox by due time then alert id, 
 letters by death time then id, deliveries by delivery time then id, most recent first.
 
 :meth:`SqliteOutbox.outbox_summary` counts both tables and finds the oldest created time
-in SQL, out of each stored alert's JSON, decoding no alert. ``codec.encode_alert`` writes
-``created_at.isoformat()``: the daemon's alerts are UTC (``+00:00``), but the contract
-allows any offset (or none), so the text alone does not order them. SQLite's
-``julianday`` reads any offset (a naive time as UTC, as ``codec.created_epoch`` does), so
-the rows are ordered by instant; its resolution is the millisecond, and ties within one
-are broken by the text, exact for times of one offset. Only the winning row's text is
-parsed, in Python, to the microsecond.
+in SQL, through an index on each stored alert's creation time
+(:data:`~monitor.store.sqlite_schema.OUTBOX_CREATED`), decoding no alert.
+``codec.encode_alert`` writes ``created_at.isoformat()``: the daemon's alerts are UTC
+(``+00:00``), but the contract allows any offset (or none), so the text alone does not
+order them. SQLite's ``julianday`` reads any offset (a naive time as UTC, as
+``codec.created_epoch`` does), so the rows are ordered by instant; its resolution is the
+millisecond, and ties within one are broken by the text, exact for times of one offset.
+Only the winning row's text is parsed, in Python, to the microsecond.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import TypeVar
 
 from monitor.model import Alert, DeliveryRecord, OutboxEntry, OutboxLookup, OutboxSummary
 from monitor.store.codec import created_epoch, decode_alert, encode_alert
+from monitor.store.sqlite_schema import OUTBOX_CREATED
 
 __all__ = ["SqliteOutbox"]
 
@@ -38,11 +40,12 @@ T = TypeVar("T")
 
 _Row = tuple[str, str, int, float, str]
 
-#: The oldest ``created_at`` of the outbox, by instant (see the module's docstring). A row
-#: whose time SQLite cannot read (NULL) would sort first: it is left out.
+#: The oldest ``created_at`` of the outbox, by instant (see the module's docstring), read
+#: off the ``outbox_created`` index. A row whose time SQLite cannot read (NULL) would sort
+#: first: it is left out.
 _OLDEST_CREATED = (
-    "SELECT created FROM (SELECT json_extract(alert, '$.created_at') AS created FROM outbox)"
-    " WHERE julianday(created) IS NOT NULL ORDER BY julianday(created), created LIMIT 1"
+    f"SELECT {OUTBOX_CREATED} FROM outbox WHERE julianday({OUTBOX_CREATED}) IS NOT NULL"
+    f" ORDER BY julianday({OUTBOX_CREATED}), {OUTBOX_CREATED} LIMIT 1"
 )
 
 

@@ -21,7 +21,8 @@ title, text and query), ``history_fts`` (their full-text index, an FTS5 table wh
 shadow tables SQLite makes, kept in step by triggers), ``silences`` and
 ``channel_disabled`` (channels whose receiver answered 410 Gone) tables (new tables need no
 migration step: ``CREATE ... IF NOT EXISTS`` adds them), and ``websub_subscription``
-(earlier versions created it, the same, on first use: a file that has it keeps it).
+(earlier versions created it, the same, on first use: a file that has it keeps it), and
+the ``outbox_created`` index (built once, at the first open, over the alerts queued).
 
 The statements that read and write these tables are in :mod:`monitor.store.sqlite`
 (the archive's in :mod:`monitor.store.sqlite_archive`, the history's and the silences'
@@ -34,7 +35,13 @@ from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["ADDED_COLUMNS", "SCHEMA", "migrate"]
+__all__ = ["ADDED_COLUMNS", "OUTBOX_CREATED", "SCHEMA", "migrate"]
+
+#: An outbox alert's creation time, as ``codec.encode_alert`` stores it (ISO 8601 text, in
+#: the alert's JSON). ``outbox_created`` indexes it as an instant (``julianday`` reads any
+#: offset), so the oldest alert of ``outbox_summary`` is one index step, not a scan of every
+#: row's JSON; a query must write the expression exactly so for SQLite to use the index.
+OUTBOX_CREATED = "json_extract(alert, '$.created_at')"
 
 #: Every table and index, as the current version creates them in a new file.
 SCHEMA = """
@@ -57,6 +64,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     claim      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at, id);
+CREATE INDEX IF NOT EXISTS outbox_created
+    ON outbox (julianday(json_extract(alert, '$.created_at')), json_extract(alert, '$.created_at'));
 CREATE TABLE IF NOT EXISTS dead (
     id         TEXT PRIMARY KEY,
     alert      TEXT NOT NULL,

@@ -15,6 +15,7 @@ from monitor.errors import StoreError
 from monitor.model import ArchivedArticle, StoryMember, StoryProbe
 from monitor.store.codec import encode_alert
 from monitor.store.sqlite import FILE_NAME, SqliteStore
+from monitor.store.sqlite_outbox import _OLDEST_CREATED
 from tests.conftest import FrozenClock
 from tests.store.support import DAY, claim, ids_of, make_alert
 
@@ -223,6 +224,27 @@ async def test_sqlite_schema_is_stable(tmp_path: Path, first_release: bool) -> N
     db.close()
     assert got == SCHEMA
     assert [row[2] for row in index] == ["archived_at", "feed_id", "article_id"]
+
+
+async def test_the_oldest_queued_alert_is_read_off_an_index(tmp_path: Path) -> None:
+    """``outbox_summary`` finds the oldest creation time by one index step (its query must
+    spell the indexed expression exactly), also in a file that had alerts queued before the
+    index existed (built when the file is opened)."""
+    path = tmp_path / FILE_NAME
+    store = await SqliteStore.open(path)
+    await store.enqueue([make_alert(1), make_alert(2)], 1_000.0)
+    await store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX outbox_created")  # as a file of the previous version
+    db.close()
+    store = await SqliteStore.open(path)
+    summary = await store.outbox_summary()
+    await store.close()
+    assert summary.pending == 2 and summary.oldest_created_at is not None
+    with sqlite3.connect(path) as db:
+        plan = " ".join(str(row[3]) for row in db.execute(f"EXPLAIN QUERY PLAN {_OLDEST_CREATED}"))
+    db.close()
+    assert "USING INDEX outbox_created" in plan, plan
 
 
 async def test_sqlite_purges_expired_rows(tmp_path: Path, clock: FrozenClock) -> None:
