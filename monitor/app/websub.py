@@ -207,7 +207,15 @@ class WebSubManager:
             if current is None or (current.token, current.mode) != (sub.token, sub.mode):
                 return  # replaced or removed meanwhile
             # Pending before the request leaves: a hub may verify before it answers.
-            sending = replace(current, pending=True, requested_at=now, due_at=now + VERIFY_WAIT)
+            # A retry (still awaiting a verification) keeps when the first request went out.
+            since = current.pending_since if current.pending else None
+            sending = replace(
+                current,
+                pending=True,
+                requested_at=now,
+                pending_since=since if since is not None else now,
+                due_at=now + VERIFY_WAIT,
+            )
             await self.store.put_subscription(sending)
             self._known[feed_id] = sending
         subscribe = sub.mode == SUBSCRIBE
@@ -305,6 +313,7 @@ class WebSubManager:
                 sub = replace(
                     sub,
                     pending=False,
+                    pending_since=None,
                     expires_at=None,
                     due_at=now + DENIED_RETRY,
                     last_error=f"denied by the hub: {reason or 'no reason given'}",
@@ -316,6 +325,7 @@ class WebSubManager:
                 sub = replace(
                     sub,
                     pending=False,
+                    pending_since=None,
                     expires_at=now + lease,
                     lease_seconds=lease,
                     due_at=renew_at(now, lease),
@@ -406,7 +416,9 @@ class WebSubManager:
                 continue
             if sub.mode == SUBSCRIBE and sub.feed_id not in configured:
                 log.info("websub_unsubscribe", feed=sub.feed_id, reason="feed removed")
-                leaving = replace(sub, mode=UNSUBSCRIBE, pending=True, due_at=now, failures=0)
+                leaving = replace(
+                    sub, mode=UNSUBSCRIBE, pending=True, pending_since=None, due_at=now, failures=0
+                )
                 await self.store.put_subscription(leaving)
                 self._known[sub.feed_id] = leaving
                 self._spawn(sub.feed_id, self._send(leaving))

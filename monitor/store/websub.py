@@ -58,6 +58,11 @@ class Subscription:
     pending: bool = True
     #: When the last request was sent.
     requested_at: float = 0.0
+    #: When the request now awaiting verification was first sent (retries after a failure
+    #: or a silent hub keep it, so "unverified since" survives them); None: no request
+    #: awaits one, or a record of an earlier version (``requested_at`` is then the best
+    #: guess).
+    pending_since: float | None = None
     #: End of the lease the hub granted at the last verification; None: never verified,
     #: or denied.
     expires_at: float | None = None
@@ -72,6 +77,13 @@ class Subscription:
     #: The hub may be on a private address (the feed's ``allow_private_addresses``; kept
     #: here for the unsubscribe of a feed the config no longer has).
     allow_private: bool = False
+
+    def unverified_since(self) -> float | None:
+        """While a request awaits the hub's verification, since when (its first try; the
+        last one for a record of an earlier version); None when none awaits one."""
+        if not self.pending:
+            return None
+        return self.pending_since if self.pending_since is not None else self.requested_at
 
     def active(self, now: float) -> bool:
         """Whether the hub pushes this feed now: subscribed, verified, lease not over."""

@@ -187,6 +187,10 @@ class PushOut(BaseModel):
     hub: str = Field(description="The hub subscribed at, without user info or query.")
     topic: str = Field(description="The topic URL subscribed to, without user info or query.")
     requested_at: datetime | None = Field(description="When the last request was sent.")
+    unverified_since: datetime | None = Field(
+        description="While a request awaits the hub's verification: when its first try went "
+        "out (retries keep it); null when none awaits one."
+    )
     expires_at: datetime | None = Field(
         description="End of the lease the hub granted (past when expired); null if never "
         "verified, or denied."
@@ -206,6 +210,7 @@ class PushOut(BaseModel):
                 hub="",
                 topic="",
                 requested_at=None,
+                unverified_since=None,
                 expires_at=None,
                 next_request_at=None,
                 failures=0,
@@ -217,6 +222,7 @@ class PushOut(BaseModel):
             hub=redact_url(sub.hub),
             topic=redact_url(sub.topic),
             requested_at=at(sub.requested_at) if sub.requested_at else None,  # 0: unknown
+            unverified_since=at(since) if (since := sub.unverified_since()) else None,
             expires_at=at(sub.expires_at),
             next_request_at=at(sub.due_at),
             failures=sub.failures,

@@ -161,6 +161,7 @@ async def test_a_fetch_without_a_hub_or_without_a_body_asks_nothing(setup: Setup
 
 async def test_a_failing_hub_is_asked_again_after_a_backoff(setup: Setup) -> None:
     setup.hub.statuses = [503, 500]
+    first_try = setup.clock.now
     await setup.discover()
     record = await setup.record()
     assert record is not None and record.failures == 1
@@ -176,6 +177,9 @@ async def test_a_failing_hub_is_asked_again_after_a_backoff(setup: Setup) -> Non
     await setup.tick(120)
     record = await setup.record()
     assert record is not None and record.failures == 0 and record.last_error == ""
+    # Unverified since the first try: the retries kept it, the last request moved on.
+    assert record.pending and record.unverified_since() == first_try
+    assert record.requested_at == setup.clock.now
     assert requests(setup, "subscribe", "failed") == 2
     assert requests(setup, "subscribe", "accepted") == 1
     # The same callback and secret all along.
@@ -197,6 +201,7 @@ async def test_a_verified_subscription_is_renewed_with_the_granted_lease(setup: 
     record = await setup.record()
     assert record is not None and record.active(setup.clock.now)
     assert record.lease_seconds == 1000 and not record.pending
+    assert record.pending_since is None and record.unverified_since() is None
     assert setup.manager.polled_as(setup.feed).interval is not None
     assert setup.manager.polled_as(setup.feed).interval.total_seconds() == 3600  # type: ignore[union-attr]
     # Verified once: the same verification again is not ours any more.
@@ -208,6 +213,7 @@ async def test_a_verified_subscription_is_renewed_with_the_granted_lease(setup: 
     assert setup.hub.forms[1] == setup.hub.forms[0]  # same callback, secret, topic
     record = await setup.record()
     assert record is not None and record.pending and record.active(setup.clock.now)
+    assert record.unverified_since() == setup.clock.now  # the renewal's own request
     assert await setup.verify(**{"hub.lease_seconds": "1000"}) == "c-1"
     renewed = await setup.record()
     assert renewed is not None and renewed.expires_at == setup.clock.now + 1000

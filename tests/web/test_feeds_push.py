@@ -169,11 +169,14 @@ async def test_the_api_gives_each_push_state(pushing: Console) -> None:
         "hub": "https://pubsubhubbub.appspot.com/",
         "topic": "https://aljazeera.example.org/topic",
         "requested_at": "2027-01-13T08:00:00Z",
+        "unverified_since": None,
         "expires_at": "2027-01-20T08:00:00Z",
         "next_request_at": "2027-01-19T08:00:00Z",
         "failures": 0,
         "last_error": "",
     }
+    # A record without its first try (an earlier version's): its last request stands in.
+    assert feeds["wire"]["push"]["unverified_since"] == feeds["wire"]["push"]["requested_at"]
     failing = feeds["bbc-world"]["push"]
     assert failing["active"] is True and failing["failures"] == 3
     assert failing["last_error"] == "HTTP 503: Service Unavailable"
@@ -189,11 +192,26 @@ async def test_the_api_gives_each_push_state(pushing: Console) -> None:
         "hub": "",
         "topic": "",
         "requested_at": None,
+        "unverified_since": None,
         "expires_at": None,
         "next_request_at": None,
         "failures": 0,
         "last_error": "",
     }
+
+
+async def test_a_request_retried_unverified_shows_since_when(pushing: Console) -> None:
+    # Unverified since the first try two hours ago; the last retry went out 5 minutes ago.
+    wire = SUBSCRIPTIONS["pending"]
+    await pushing.store.put_subscription(replace(wire, pending_since=NOW - 2 * HOUR))
+    async with client_for(pushing) as client:
+        page = (await client.get("/feeds")).text
+        feeds = {f["id"]: f for f in (await client.get("/api/v1/feeds")).json()["feeds"]}
+    cell = push_cell(page, "wire")
+    assert '">not verified since 2h ago (last request 5m ago)</span>' in cell, cell
+    assert feeds["wire"]["push"]["unverified_since"] == "2027-01-15T06:00:00Z"
+    assert feeds["wire"]["push"]["requested_at"] == "2027-01-15T07:55:00Z"
+    assert feeds["reuters"]["push"]["unverified_since"] is None  # denied: nothing awaits
 
 
 async def test_the_api_gives_full_text_settings(pushing: Console) -> None:
