@@ -80,8 +80,7 @@ def schedule_polls(
     With Redis, the shared one: at most MONITOR_MAX_CONCURRENT_FETCHES polls in flight,
     each feed leased for MONITOR_FEED_LEASE, each poll's feed state written under its
     lease (the writer ``poll`` is given), and the poller asks it whether a first poll
-    re-baselines
-    after a store reset.
+    re-baselines after a store reset.
     """
 
     async def check_health(busy: Collection[str]) -> int:

@@ -1,8 +1,8 @@
 """What the console pages and the REST API both read and do, over a
 :class:`~monitor.web.context.ConsoleContext`: feed health rows (with each feed's WebSub
-state, when WebSub is on), channel states (and
-enabling a channel its receiver's 410 disabled), rule hit counts, the overview, one alert
-with its outbox entry, a retry of a dead letter, silences.
+state, when WebSub is on), channel states (and enabling a channel its receiver's 410
+disabled), rule hit counts, the overview, one alert with its outbox entry, a retry of a
+dead letter, silences.
 
 Pages render these values as HTML (:mod:`monitor.web.pages`), the API as JSON
 (:mod:`monitor.web.api`); neither reads the store on its own.
